@@ -1,0 +1,40 @@
+# nutragenie: a MongoDB foreign data wrapper and the NutraGenie domain for
+# PostgreSQL.  PGXS build; "make test" and "make demo" do everything else.
+
+EXTENSION    = nutragenie
+MODULE_big   = nutragenie
+OBJS         = src/nutragenie.o src/option.o src/connection.o src/objectid.o \
+               src/bson_datum.o src/shippable.o src/deparse.o src/plan.o \
+               src/scan.o src/functions.o
+DATA         = $(wildcard sql/nutragenie--*.sql)
+PGFILEDESC   = "nutragenie - MongoDB foreign data wrapper"
+
+MONGOC_PC   := $(shell pkg-config --exists mongoc2 2>/dev/null && echo mongoc2 || echo libmongoc-1.0)
+PG_CPPFLAGS  = $(shell pkg-config --cflags $(MONGOC_PC))
+SHLIB_LINK   = $(shell pkg-config --libs $(MONGOC_PC))
+
+# Tests that need no MongoDB server, then those that do; "upgrade" last
+# because it recreates the extension.
+REGRESS_OFFLINE = extension validator objectid deparse
+REGRESS_MONGO   = connection command types scan errors differential
+REGRESS      = $(REGRESS_OFFLINE) $(REGRESS_MONGO)
+REGRESS_OPTS = --inputdir=test --load-extension=nutragenie
+
+PG_CONFIG   ?= pg_config
+PGXS        := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifeq ($(PGXS),)
+# Fresh machine without the server headers: "make test" / "make demo"
+# install them first (test/setup), then re-enter make.
+.DEFAULT_GOAL := all
+all install installcheck:
+	@echo "PostgreSQL server development files are missing; run \"make test\" or \"make demo\", which install them." >&2
+	@exit 1
+else
+include $(PGXS)
+endif
+
+.PHONY: test demo
+test:
+	@bash test/run
+demo:
+	@bash test/demo

@@ -1,0 +1,152 @@
+/*-------------------------------------------------------------------------
+ *
+ * functions.c
+ *		  SQL-callable utilities that talk to a server directly.
+ *
+ * ng_run_command() runs one MongoDB database command on a server through
+ * the caller's user mapping, with the command given as Extended JSON.  It is
+ * how a DBA creates indexes or inspects a server from SQL, and how tests
+ * load BSON values that SQL cannot yet write.  The command is json, not
+ * jsonb, because MongoDB takes the command name from the first key and
+ * jsonb does not keep key order.
+ *
+ * Copyright (c) 2026, nutragenie developers
+ *
+ * IDENTIFICATION
+ *		  src/functions.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+
+#include "ng_remote.h"
+
+static char *server_database(ForeignServer *server);
+
+/*
+ * The default database of a server: its "database" option, else the path of
+ * its uri, else "admin".
+ */
+static char *
+server_database(ForeignServer *server)
+{
+	ListCell   *lc;
+	const char *uristr = NULL;
+	char	   *db = NULL;
+
+	foreach(lc, server->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "database") == 0)
+			return defGetString(def);
+		if (strcmp(def->defname, "uri") == 0)
+			uristr = defGetString(def);
+	}
+	if (uristr != NULL)
+	{
+		mongoc_uri_t *uri = mongoc_uri_new(uristr);
+
+		if (uri != NULL)
+		{
+			if (mongoc_uri_get_database(uri) != NULL)
+				db = pstrdup(mongoc_uri_get_database(uri));
+			mongoc_uri_destroy(uri);
+		}
+	}
+	return db ? db : pstrdup("admin");
+}
+
+PG_FUNCTION_INFO_V1(ng_run_command);
+
+/*
+ * ng_run_command(server name, command json, database text DEFAULT NULL)
+ * RETURNS jsonb: the server's reply, as relaxed Extended JSON.
+ */
+Datum
+ng_run_command(PG_FUNCTION_ARGS)
+{
+	ForeignServer *server;
+	char	   *json;
+	char	   *database;
+	bson_t	   *command;
+	bson_t		reply;
+	bson_error_t error;
+	NgConnEntry *entry;
+	NgConverter conv;
+	AclResult	aclresult;
+	Datum		result;
+	bool		isnull = false;
+	bool		ok;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("server and command must not be null")));
+
+	server = GetForeignServerByName(NameStr(*PG_GETARG_NAME(0)), false);
+	aclresult = pg_foreign_server_aclcheck(server->serverid, GetUserId(),
+										   ACL_USAGE);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, server->servername);
+
+	database = PG_ARGISNULL(2) ? server_database(server)
+		: text_to_cstring(PG_GETARG_TEXT_PP(2));
+	json = text_to_cstring(PG_GETARG_TEXT_PP(1));
+
+	ng_converter_init(&conv, JSONBOID, -1, NG_MISMATCH_ERROR, NG_JSON_RELAXED);
+
+	command = bson_new_from_json((const uint8_t *) json, -1, &error);
+	if (command == NULL)
+	{
+		char		detail[sizeof(error.message)];
+
+		strlcpy(detail, error.message, sizeof(detail));
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid MongoDB command"),
+				 errdetail_internal("%s", detail)));
+	}
+
+	PG_TRY();
+	{
+		entry = ng_conn_get(server->serverid, InvalidOid);
+	}
+	PG_CATCH();
+	{
+		bson_destroy(command);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	ok = mongoc_client_command_simple(ng_conn_client(entry), database,
+									  command, NULL, &reply, &error);
+	bson_destroy(command);
+	ng_conn_release(entry);
+
+	if (!ok)
+	{
+		bson_destroy(&reply);
+		ng_conn_report_error(entry, &error,
+							 psprintf("run a command on database \"%s\"",
+									  database));
+	}
+
+	PG_TRY();
+	{
+		result = ng_bson_document_to_datum(&conv, &reply, &isnull);
+	}
+	PG_FINALLY();
+	{
+		bson_destroy(&reply);
+	}
+	PG_END_TRY();
+
+	PG_RETURN_DATUM(result);
+}

@@ -1,0 +1,100 @@
+/*-------------------------------------------------------------------------
+ *
+ * nutragenie.c
+ *		  Module entry points: the module magic, _PG_init and the FDW handler.
+ *
+ * _PG_init defines the GUCs and initialises libmongoc once per process; the
+ * driver is cleaned up only at process exit, since it cannot be initialised
+ * again afterwards.  The handler only fills in the FdwRoutine: every callback
+ * lives in the file that owns its concern (plan.c, scan.c).
+ *
+ * Copyright (c) 2026, nutragenie developers
+ *
+ * IDENTIFICATION
+ *		  src/nutragenie.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "foreign/fdwapi.h"
+#include "storage/ipc.h"
+#include "utils/guc.h"
+
+#include "ng_remote.h"
+
+PG_MODULE_MAGIC;
+
+/* GUCs: driver timeouts used when the server's uri does not set them */
+int			ng_connect_timeout_ms = 5000;
+int			ng_socket_timeout_ms = 30000;
+
+static void ng_proc_exit(int code, Datum arg);
+
+/*
+ * Module load: GUCs and driver initialisation.
+ */
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("nutragenie.connect_timeout",
+							"Time allowed to connect to a MongoDB server and select it.",
+							"Used as connectTimeoutMS and serverSelectionTimeoutMS "
+							"unless the server's uri sets them.",
+							&ng_connect_timeout_ms,
+							5000, 1, INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("nutragenie.socket_timeout",
+							"Time allowed for one MongoDB network operation.",
+							"Used as socketTimeoutMS unless the server's uri sets it; "
+							"it bounds how long a query cancel can take to act.",
+							&ng_socket_timeout_ms,
+							30000, 1, INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("nutragenie");
+
+	mongoc_init();
+	on_proc_exit(ng_proc_exit, (Datum) 0);
+}
+
+/*
+ * Process exit: close every client, then release the driver.
+ */
+static void
+ng_proc_exit(int code, Datum arg)
+{
+	ng_conn_cleanup_all();
+	mongoc_cleanup();
+}
+
+PG_FUNCTION_INFO_V1(nutragenie_fdw_handler);
+
+/*
+ * The foreign data wrapper handler: returns the callback table.
+ */
+Datum
+nutragenie_fdw_handler(PG_FUNCTION_ARGS)
+{
+	FdwRoutine *routine = makeNode(FdwRoutine);
+
+	/* planning (plan.c) */
+	routine->GetForeignRelSize = ngGetForeignRelSize;
+	routine->GetForeignPaths = ngGetForeignPaths;
+	routine->GetForeignPlan = ngGetForeignPlan;
+
+	/* scanning (scan.c) */
+	routine->BeginForeignScan = ngBeginForeignScan;
+	routine->IterateForeignScan = ngIterateForeignScan;
+	routine->ReScanForeignScan = ngReScanForeignScan;
+	routine->EndForeignScan = ngEndForeignScan;
+	routine->ExplainForeignScan = ngExplainForeignScan;
+
+	PG_RETURN_POINTER(routine);
+}

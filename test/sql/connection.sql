@@ -1,0 +1,77 @@
+-- Connections: one client per user mapping, reused; rebuilt after ALTER
+-- SERVER / ALTER USER MAPPING; listed and closed from SQL; clear errors for
+-- unreachable servers.
+\set VERBOSITY default
+CREATE SCHEMA connection;
+SET search_path = connection, nutragenie;
+\getenv mongo_uri MONGODB_URI
+CREATE SERVER conn_srv FOREIGN DATA WRAPPER nutragenie_fdw
+  OPTIONS (uri :'mongo_uri', database 'ng_regress');
+CREATE USER MAPPING FOR CURRENT_USER SERVER conn_srv;
+CREATE FOREIGN TABLE conn_t (_id objectid) SERVER conn_srv OPTIONS (collection 'conn_coll');
+DO $$ BEGIN
+  PERFORM ng_run_command('conn_srv', '{"drop": "conn_coll"}');
+EXCEPTION WHEN fdw_table_not_found THEN NULL;
+END $$;
+SELECT ng_run_command('conn_srv', '{"insert": "conn_coll", "documents": [{"_id": 1}]}')->>'ok';
+
+SELECT ng_disconnect_all();
+SELECT * FROM ng_connections();
+SELECT count(*) FROM conn_t;
+SELECT server_name, user_name = current_user AS me, valid, in_use FROM ng_connections();
+-- reused: still one
+SELECT count(*) FROM conn_t;
+SELECT count(*) FROM ng_connections();
+
+-- ALTER SERVER invalidates; the next use rebuilds it
+ALTER SERVER conn_srv OPTIONS (ADD batch_size '50');
+SELECT server_name, valid FROM ng_connections();
+SELECT count(*) FROM conn_t;
+SELECT server_name, valid FROM ng_connections();
+ALTER USER MAPPING FOR CURRENT_USER SERVER conn_srv OPTIONS (ADD username 'nobody');
+SELECT server_name, valid FROM ng_connections();
+ALTER USER MAPPING FOR CURRENT_USER SERVER conn_srv OPTIONS (DROP username);
+SELECT count(*) FROM conn_t;
+SELECT server_name, valid FROM ng_connections();
+
+-- disconnecting
+SELECT ng_disconnect('conn_srv');
+SELECT ng_disconnect('conn_srv');
+SELECT count(*) FROM ng_connections();
+SELECT ng_disconnect('no_such_server');
+
+-- an unreachable server fails within the timeout, with a clear error
+CREATE SERVER conn_dead FOREIGN DATA WRAPPER nutragenie_fdw
+  OPTIONS (uri 'mongodb://127.0.0.1:9/?connectTimeoutMS=300&serverSelectionTimeoutMS=300',
+           database 'ng_regress');
+CREATE USER MAPPING FOR CURRENT_USER SERVER conn_dead;
+CREATE FOREIGN TABLE conn_dead_t (_id objectid) SERVER conn_dead;
+\set VERBOSITY terse
+SELECT * FROM conn_dead_t;
+\set VERBOSITY default
+DO $$ BEGIN
+  PERFORM * FROM connection.conn_dead_t;
+EXCEPTION WHEN fdw_unable_to_establish_connection THEN
+  RAISE NOTICE 'caught %', SQLSTATE;
+END $$;
+-- the failed connection is not valid, and is rebuilt on next use
+SELECT server_name, valid FROM ng_connections() ORDER BY 1;
+
+-- authentication failure (FerretDB refuses SCRAM; MongoDB the wrong password)
+CREATE SERVER conn_auth FOREIGN DATA WRAPPER nutragenie_fdw OPTIONS (uri :'mongo_uri', database 'ng_regress');
+CREATE USER MAPPING FOR CURRENT_USER SERVER conn_auth OPTIONS (username 'nobody', password 'wrong-password');
+CREATE FOREIGN TABLE conn_auth_t (_id objectid) SERVER conn_auth;
+\set VERBOSITY terse
+SELECT * FROM conn_auth_t;
+\set VERBOSITY default
+
+-- no user mapping
+CREATE SERVER conn_nomap FOREIGN DATA WRAPPER nutragenie_fdw OPTIONS (uri :'mongo_uri', database 'x');
+CREATE FOREIGN TABLE conn_nomap_t (_id objectid) SERVER conn_nomap;
+SELECT * FROM conn_nomap_t;
+
+SELECT ng_run_command('conn_srv', '{"drop": "conn_coll"}')->>'ok';
+SELECT ng_disconnect_all();
+SET client_min_messages = warning;
+DROP SCHEMA connection CASCADE;
+DROP SERVER conn_srv, conn_dead, conn_nomap, conn_auth CASCADE;
