@@ -45,7 +45,8 @@
  *	- NaN: PostgreSQL sorts NaN above every number and NaN = NaN; MongoDB
  *	  sorts it below every number, {$eq: NaN} matches NaN and no other
  *	  comparison with NaN holds.  Leaves on float8/numeric add or remove NaN
- *	  explicitly.
+ *	  explicitly, without ever sending a NaN (FerretDB rejects it).  The
+ *	  constants NaN and +-Infinity are allowed.
  *	- Strings compare by UTF-8 bytes (with the default "simple" collation),
  *	  which is PostgreSQL's "C" order in a UTF-8 database.
  *	- A text column reads an ObjectId as its 24 lowercase hex digits, so
@@ -113,7 +114,6 @@
 #include <math.h>
 
 #include "access/sysattr.h"
-#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "datatype/timestamp.h"
 #include "mb/pg_wchar.h"
@@ -427,7 +427,8 @@ ng_is_foreign_expr(PlannerInfo *root, RelOptInfo *baserel,
  * eval NULL (EXPLAIN without execution) each such value is shown as
  * {"$param": "$n"} (a Param) or {"$param": "expr"} (another expression),
  * and {"$param": ..., "$as": "..."} where the filter uses a value derived
- * from it (the ObjectId bound of a text comparison, the day after a date).
+ * from it ("objectId": the ObjectId bound of a text comparison; "regex":
+ * the regular expression made of a LIKE pattern).
  * An empty filter means "every document".
  *
  * Builds in the current memory context and may throw before anything is
@@ -538,26 +539,58 @@ ng_deparse_projection(bson_t *projection, NgTableOptions *opts,
  *		Relaxed Extended JSON text of "doc", palloc'd in the current context.
  *
  * Keys keep their order, so output for a given document is deterministic.
+ * libbson pads every token with spaces ({ "a" : 1 }); the text is re-spaced
+ * the way PostgreSQL prints json ({"a": 1}), leaving string contents alone.
  */
 char *
 ng_bson_as_json(const bson_t *doc)
 {
 	size_t		len;
 	char	   *json;
-	char	   *result;
+	StringInfoData buf;
+	bool		in_string = false;
+	size_t		i;
 
 	json = bson_as_relaxed_extended_json(doc, &len);
 	if (json == NULL)
 		elog(ERROR, "could not convert a BSON document to JSON");
-	result = palloc_extended(len + 1, MCXT_ALLOC_NO_OOM);
-	if (result != NULL)
-		memcpy(result, json, len + 1);
-	bson_free(json);
-	if (result == NULL)
+
+	buf.data = palloc_extended(len + 1, MCXT_ALLOC_NO_OOM);
+	if (buf.data == NULL)
+	{
+		bson_free(json);
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory")));
-	return result;
+	}
+	buf.maxlen = len + 1;
+	buf.len = 0;
+	buf.cursor = 0;
+
+	for (i = 0; i < len; i++)
+	{
+		char		c = json[i];
+
+		if (in_string)
+		{
+			buf.data[buf.len++] = c;
+			if (c == '\\' && i + 1 < len)
+				buf.data[buf.len++] = json[++i];
+			else if (c == '"')
+				in_string = false;
+			continue;
+		}
+		if (c == ' ')
+			continue;
+		buf.data[buf.len++] = c;
+		if (c == '"')
+			in_string = true;
+		else if ((c == ':' || c == ',') && buf.len < (int) len)
+			buf.data[buf.len++] = ' ';
+	}
+	buf.data[buf.len] = '\0';
+	bson_free(json);
+	return buf.data;
 }
 
 
@@ -727,9 +760,8 @@ build_op_expr(NgDeparseCtx *ctx, OpExpr *expr, bool negate)
 
 	/*
 	 * Text: equality is bytewise under every deterministic collation;
-	 * ordering matches MongoDB's UTF-8 byte order only under "C"/"POSIX" in
-	 * a UTF-8 database (or with the ~<~ family, which always compares
-	 * bytes).
+	 * ordering matches MongoDB's UTF-8 byte order only under "C"/"POSIX" in a
+	 * UTF-8 database (or with the ~<~ family, which always compares bytes).
 	 */
 	if (col.tclass == NG_TC_TEXT)
 	{
@@ -1626,8 +1658,8 @@ get_column(NgDeparseCtx *ctx, Node *node, NgColumnRef *col)
 	basetype = getBaseTypeAndTypmod(var->vartype, &typmod);
 
 	/*
-	 * varchar(n) drops excess trailing spaces and numeric(p,s) rounds what
-	 * it reads: the value compared is not the one MongoDB compares.
+	 * varchar(n) drops excess trailing spaces and numeric(p,s) rounds what it
+	 * reads: the value compared is not the one MongoDB compares.
 	 */
 	if ((basetype == VARCHAROID || basetype == NUMERICOID) && typmod >= 0)
 		return false;

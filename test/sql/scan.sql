@@ -75,7 +75,20 @@ SET enable_hashjoin = off; SET enable_mergejoin = off;
 SELECT p.note, r.title FROM picks p LEFT JOIN recipes r ON r._id = p.id ORDER BY p.note;
 EXPLAIN (COSTS OFF)
 SELECT p.note, r.title FROM picks p LEFT JOIN recipes r ON r._id = p.id;
-RESET enable_hashjoin; RESET enable_mergejoin;
+-- without Materialize, a parameterized scan: one keyed find per outer row
+SET enable_material = off;
+SELECT p.note, r.title FROM picks p LEFT JOIN recipes r ON r._id = p.id ORDER BY p.note;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT p.note, r.title FROM picks p LEFT JOIN recipes r ON r._id = p.id;
+-- a prepared statement's parameter is bound at execution
+PREPARE by_servings(int) AS SELECT title FROM recipes WHERE servings >= $1 ORDER BY title;
+EXECUTE by_servings(2);
+EXPLAIN (COSTS OFF) EXECUTE by_servings(2);
+SET plan_cache_mode = force_generic_plan;
+EXECUTE by_servings(4);
+EXPLAIN (COSTS OFF) EXECUTE by_servings(4);
+RESET plan_cache_mode;
+RESET enable_hashjoin; RESET enable_mergejoin; RESET enable_material;
 
 -- a collection that does not exist is an error, not an empty table
 CREATE FOREIGN TABLE nothing (_id objectid) SERVER scan_srv OPTIONS (collection 'scan_no_such');

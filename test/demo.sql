@@ -1,0 +1,117 @@
+-- make demo: a small NutraGenie sample across PostgreSQL and MongoDB, and a
+-- few showcase queries.  Safe to run again: it rebuilds its own objects.
+\set ON_ERROR_STOP 1
+\pset footer off
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS nutragenie;
+SET search_path = demo, public, nutragenie;
+ALTER DATABASE :"DBNAME" SET search_path = demo, public, nutragenie;
+
+DROP SCHEMA IF EXISTS demo CASCADE;
+DROP SERVER IF EXISTS mongo CASCADE;
+CREATE SCHEMA demo;
+
+\getenv mongo_uri MONGODB_URI
+CREATE SERVER mongo FOREIGN DATA WRAPPER nutragenie_fdw
+  OPTIONS (uri :'mongo_uri', database 'nutragenie_demo');
+CREATE USER MAPPING FOR CURRENT_USER SERVER mongo;
+
+-- MongoDB side: full recipe content
+DO $$ BEGIN
+  PERFORM ng_run_command('mongo', '{"drop": "recipe_content"}');
+EXCEPTION WHEN fdw_table_not_found THEN NULL;
+END $$;
+SELECT ng_run_command('mongo', json_build_object(
+  'insert', 'recipe_content',
+  'documents', (
+    SELECT json_agg(json_build_object(
+      '_id', json_build_object('$oid', lpad(to_hex(g), 24, '6')),
+      'postgresId', g,
+      'title', (ARRAY['Overnight oats', 'Lentil soup', 'Chicken stir-fry', 'Greek salad',
+                      'Salmon bowl', 'Veggie chili', 'Banana pancakes', 'Tofu curry'])[1 + (g - 1) % 8]
+               || ' #' || g,
+      'ingredients', json_build_array(
+          json_build_object('name', 'ingredient A', 'grams', 50 + g % 50),
+          json_build_object('name', 'ingredient B', 'grams', 20 + g % 30)),
+      'steps', json_build_array('Prepare', 'Cook', 'Serve'),
+      'nutrition', json_build_object('calories', 250 + (g * 37) % 500,
+                                     'protein_g', round((5 + (g * 13) % 40)::numeric, 1)),
+      'tags', CASE WHEN g % 3 = 0 THEN json_build_array('vegan', 'quick')
+                   WHEN g % 3 = 1 THEN json_build_array('high-protein')
+                   ELSE json_build_array() END,
+      'updatedAt', json_build_object('$date', to_char(timestamptz '2026-01-01 00:00+00'
+                                                      + g * interval '1 day',
+                                                      'YYYY-MM-DD"T"HH24:MI:SS"Z"'))))
+    FROM generate_series(1, 40) g))::json) - 'ok' AS inserted;
+
+CREATE FOREIGN TABLE recipe_content (
+    _id         objectid,
+    postgres_id bigint      OPTIONS (field 'postgresId'),
+    title       text,
+    calories    int         OPTIONS (field 'nutrition.calories'),
+    protein_g   numeric     OPTIONS (field 'nutrition.protein_g'),
+    tags        text[],
+    updated_at  timestamptz OPTIONS (field 'updatedAt'),
+    doc         jsonb       OPTIONS (field '$$ROOT')
+) SERVER mongo OPTIONS (collection 'recipe_content');
+
+-- PostgreSQL side: recipe metadata pointing at the documents
+CREATE TABLE recipes (
+    id                bigint PRIMARY KEY,
+    category          text NOT NULL,
+    difficulty_level  int NOT NULL CHECK (difficulty_level BETWEEN 1 AND 5),
+    mongodb_recipe_id objectid UNIQUE
+);
+INSERT INTO recipes
+SELECT g, (ARRAY['breakfast', 'lunch', 'dinner', 'snack'])[1 + g % 4], 1 + g % 5,
+       lpad(to_hex(g), 24, '6')::objectid
+FROM generate_series(1, 40) g;
+ANALYZE recipes;
+
+\echo
+\echo '== Documents read as rows: WHERE and projection run inside MongoDB'
+SELECT title, calories, protein_g, tags FROM recipe_content
+WHERE calories < 400 AND title LIKE 'Lentil%' ORDER BY title;
+EXPLAIN (COSTS OFF)
+SELECT title, calories, protein_g, tags FROM recipe_content
+WHERE calories < 400 AND title LIKE 'Lentil%';
+
+\echo
+\echo '== A cross-store join: lunch recipes (PostgreSQL) with their content (MongoDB)'
+SELECT r.id, r.difficulty_level, c.title, c.calories
+FROM recipes r JOIN recipe_content c ON c._id = r.mongodb_recipe_id
+WHERE r.category = 'lunch' AND r.difficulty_level >= 3
+ORDER BY r.id;
+-- The plan PostgreSQL picks with no statistics about the collection: one
+-- find, then a hash join.
+EXPLAIN (COSTS OFF)
+SELECT r.id, c.title
+FROM recipes r JOIN recipe_content c ON c._id = r.mongodb_recipe_id
+WHERE r.category = 'lunch' AND r.difficulty_level >= 3;
+\echo '-- and the parameterized form: one keyed find per outer row, never a full scan'
+SET enable_hashjoin = off; SET enable_mergejoin = off; SET enable_material = off;
+EXPLAIN (COSTS OFF)
+SELECT r.id, c.title
+FROM recipes r JOIN recipe_content c ON c._id = r.mongodb_recipe_id
+WHERE r.category = 'lunch' AND r.difficulty_level >= 3;
+RESET enable_hashjoin; RESET enable_mergejoin; RESET enable_material;
+
+\echo
+\echo '== Whole documents as jsonb'
+SELECT jsonb_pretty(doc - 'steps') FROM recipe_content WHERE postgres_id = 7;
+
+\echo
+\echo '== ObjectIds carry their creation time'
+SELECT mongodb_recipe_id, objectid_timestamp(mongodb_recipe_id) FROM recipes ORDER BY id LIMIT 3;
+
+\echo
+\echo '== A document that does not fit its column is an error, never a silent NULL'
+SELECT ng_run_command('mongo', '{"insert": "recipe_content", "documents": [{"_id": {"$oid": "6666666666666666666666ff"}, "title": "Broken", "nutrition": {"calories": "lots"}}]}') - 'ok' AS inserted;
+\set ON_ERROR_STOP 0
+SELECT title, calories FROM recipe_content WHERE title = 'Broken';
+\set ON_ERROR_STOP 1
+SELECT ng_run_command('mongo', '{"delete": "recipe_content", "deletes": [{"q": {"title": "Broken"}, "limit": 1}]}') - 'ok' AS deleted;
+
+\echo
+\echo '== Connections held by this session'
+SELECT * FROM ng_connections();

@@ -1,0 +1,325 @@
+-- Differential test of condition pushdown: the same rows in a MongoDB
+-- collection (read through a foreign table) and in a plain table, and
+-- many WHERE clauses run against both.  Every clause must return the same
+-- rows from both; any difference is reported with the clause.  The counts
+-- of clauses whose filter reached MongoDB make the test fail if pushdown
+-- silently stops.
+--
+-- The documents mix BSON types on purpose: int32, int64 and integral
+-- doubles in integer columns, strings and ObjectIds in a text column,
+-- missing fields and nulls everywhere, a type_mismatch 'null' column with
+-- strings and arrays.  (No NaN, infinities or decimal128: the test server,
+-- FerretDB 1.x, rejects them; NaN and infinities still occur as constants.)
+-- The plain table is filled from the foreign table, so it holds exactly the
+-- values PostgreSQL reads; only the evaluation of WHERE is compared.
+\set VERBOSITY terse
+SET timezone = 'UTC';
+CREATE SCHEMA differential;
+SET search_path = differential, nutragenie;
+\getenv mongo_uri MONGODB_URI
+CREATE SERVER differential_srv FOREIGN DATA WRAPPER nutragenie_fdw
+  OPTIONS (uri :'mongo_uri', database 'ng_regress');
+CREATE USER MAPPING FOR CURRENT_USER SERVER differential_srv;
+DO $$ BEGIN
+  PERFORM ng_run_command('differential_srv', '{"drop": "differential"}');
+EXCEPTION WHEN fdw_table_not_found THEN NULL;
+END $$;
+
+-- Values per field, as Extended JSON; MISSING leaves the field out.
+CREATE TABLE pools (field text, step int, vals text[]);
+INSERT INTO pools VALUES
+('i', 41, ARRAY['0', '1', '-1', '5', '7', '10', '3', '{"$numberLong": "5"}',
+  '{"$numberLong": "-7"}', '{"$numberDouble": "5.0"}', '{"$numberDouble": "10.0"}',
+  '2147483647', '-2147483648', '{"$numberLong": "2147483647"}',
+  '{"$numberDouble": "-2147483648.0"}', 'null', 'MISSING']),
+('l', 43, ARRAY['0', '1', '-1', '5', '100', '{"$numberDouble": "-5.0"}',
+  '{"$numberLong": "9007199254740993"}', '{"$numberLong": "-9007199254740993"}',
+  '{"$numberLong": "9007199254740992"}', '{"$numberDouble": "9007199254740992.0"}',
+  '{"$numberLong": "4611686018427387904"}', '{"$numberLong": "9223372036854775807"}',
+  '{"$numberLong": "-9223372036854775808"}', 'null', 'MISSING']),
+('f', 47, ARRAY['1.5', '-1.5', '0.0', '{"$numberDouble": "-0.0"}', '0.1', '2.5',
+  '1e300', '-1e300', '5', '3.0', '{"$numberLong": "-3"}',
+  '{"$numberLong": "9007199254740992"}', '0.30000000000000004',
+  '{"$numberDouble": "5e-324"}', 'null', 'MISSING']),
+('n', 53, ARRAY['0', '1', '-1', '3', '5', '{"$numberDouble": "5.0"}',
+  '{"$numberLong": "-5"}', '0.1', '2.5', '-2.5', '1e20', '1e-300',
+  '{"$numberLong": "9007199254740993"}', '{"$numberLong": "9007199254740992"}',
+  '{"$numberDouble": "9007199254740992.0"}', 'null', 'MISSING']),
+('t', 59, ARRAY['""', '"abc"', '"abd"', '"ABC"', '"a.c"', '"a%c"', '"a_c"',
+  '"a\\c"', '"ß"', '"é"', '"日本"', '"abc "', '"a"', '"ab"', '"b"', '"z"', '"~"',
+  '"a\nb"', '"5"', '"^a"', '"650000000000000000000001"',
+  '"abcdef0123456789abcdef01"', '"ABCDEF0123456789ABCDEF01"',
+  '"abcdef0123456789abcdef0"', '"abcdef0123456789abcdef012"',
+  '{"$oid": "650000000000000000000001"}', '{"$oid": "abcdef0123456789abcdef01"}',
+  '{"$oid": "ffffffffffffffffffffffff"}', '{"$oid": "000000000000000000000000"}',
+  '{"$oid": "6500000000000000000000ff"}', 'null', 'MISSING']),
+('o', 61, ARRAY['{"$oid": "650000000000000000000001"}',
+  '{"$oid": "650000000000000000000002"}', '{"$oid": "000000000000000000000000"}',
+  '{"$oid": "ffffffffffffffffffffffff"}', '{"$oid": "7fffffffffffffffffffffff"}',
+  '{"$oid": "800000000000000000000000"}', 'null', 'MISSING']),
+('b', 67, ARRAY['true', 'false', 'null', 'MISSING', 'true']),
+('tz', 71, ARRAY['{"$date": {"$numberLong": "0"}}', '{"$date": {"$numberLong": "1"}}',
+  '{"$date": {"$numberLong": "-1"}}', '{"$date": {"$numberLong": "1704067200000"}}',
+  '{"$date": {"$numberLong": "1704067200001"}}', '{"$date": {"$numberLong": "1704067199999"}}',
+  '{"$date": {"$numberLong": "1704153600000"}}', '{"$date": {"$numberLong": "-62135596800000"}}',
+  '{"$date": {"$numberLong": "253402300799999"}}', 'null', 'MISSING']),
+('ts', 73, ARRAY['{"$date": {"$numberLong": "0"}}', '{"$date": {"$numberLong": "-1"}}',
+  '{"$date": {"$numberLong": "1704067200000"}}', '{"$date": {"$numberLong": "1704067200001"}}',
+  '{"$date": {"$numberLong": "946684800000"}}', 'null', 'MISSING']),
+('d', 79, ARRAY['{"$date": {"$numberLong": "0"}}', '{"$date": {"$numberLong": "86400000"}}',
+  '{"$date": {"$numberLong": "-86400000"}}', '{"$date": {"$numberLong": "1704067200000"}}',
+  '{"$date": {"$numberLong": "1704153600000"}}', '{"$date": {"$numberLong": "946684800000"}}',
+  '{"$date": {"$numberLong": "-62135596800000"}}', 'null', 'MISSING']),
+('u', 83, ARRAY['{"$binary": {"base64": "AAAAAAAAAAAAAAAAAAAAAA==", "subType": "04"}}',
+  '{"$binary": {"base64": "/////////////////////w==", "subType": "04"}}',
+  '{"$binary": {"base64": "EjRWeJq83vASNFZ4mrze8A==", "subType": "04"}}',
+  '{"$binary": {"base64": "gAAAAAAAAAAAAAAAAAAAAA==", "subType": "04"}}', 'null', 'MISSING']),
+('nest', 89, ARRAY['{"x": 1}', '{"x": 2}', '{"x": {"$numberLong": "2"}}', '{"x": 1.0}',
+  '{"x": null}', '{}', '"str"', 'null', 'MISSING']),
+('mixed', 97, ARRAY['1', '5', '{"$numberLong": "5"}', '2.0', '1.5', '"x"', '[1, 2]', '[5]',
+  '[]', '{"a": 1}', 'true', '{"$numberLong": "99999999999"}', 'null', 'MISSING']);
+
+SELECT (ng_run_command('differential_srv', json_build_object(
+    'insert', 'differential',
+    'documents', (SELECT json_agg(doc ORDER BY id) FROM (
+        SELECT r AS id,
+               (SELECT json_object_agg(field, val::json ORDER BY ord)
+                FROM (SELECT 0 AS ord, '_id' AS field, r::text AS val
+                      UNION ALL
+                      SELECT p.step, p.field,
+                             p.vals[1 + (r * p.step) % array_length(p.vals, 1)]
+                      FROM pools p) e
+                WHERE val <> 'MISSING') AS doc
+        FROM generate_series(1, 150) r) docs))) ->> 'n')::int AS inserted;
+
+CREATE FOREIGN TABLE ft (
+    id int OPTIONS (field '_id'),
+    i int,
+    l bigint,
+    f float8,
+    n numeric,
+    t text,
+    vc varchar OPTIONS (field 't'),
+    o objectid,
+    b bool,
+    tz timestamptz,
+    ts timestamp,
+    d date,
+    u uuid,
+    nx int OPTIONS (field 'nest.x'),
+    lax int OPTIONS (field 'mixed', type_mismatch 'null')
+) SERVER differential_srv OPTIONS (collection 'differential');
+
+CREATE TABLE lt (LIKE ft);
+INSERT INTO lt SELECT * FROM ft;
+SELECT count(*) AS rows, count(i) AS i, count(t) AS t, count(lax) AS lax FROM lt;
+
+-- The conditions.  sql uses %T for the table.
+CREATE TABLE cases (seq serial, grp text, sql text);
+CREATE FUNCTION where_sql(cond text) RETURNS text LANGUAGE sql AS $$
+    SELECT 'SELECT array_agg(id ORDER BY id) FROM %T WHERE ' || cond
+$$;
+
+-- col op const for every comparison and constant
+CREATE TABLE operands (grp text, col text, ops text[], consts text[]);
+INSERT INTO operands VALUES
+('int', 'i', '{=,<>,<,<=,>,>=}', ARRAY['NULL::int', '0', '1', '-1', '5', '7', '-7',
+  '2147483647', '-2147483648', '5::int8', '3000000000::int8', '5::int2']),
+('bigint', 'l', '{=,<>,<,<=,>,>=}', ARRAY['NULL::bigint', '0', '5', '-5', '100::int4',
+  '9007199254740993', '9007199254740992', '-9007199254740993',
+  '9223372036854775807', '-9223372036854775808', '4611686018427387904']),
+('float8', 'f', '{=,<>,<,<=,>,>=}', ARRAY['NULL::float8', '0', '''-0''::float8', '1.5',
+  '-1.5', '0.1', '5', '3', '2.5::real', '0.1::real', '1e300', '-1e300', '''NaN''::float8',
+  '''Infinity''::float8', '''-Infinity''::float8', '9007199254740992',
+  '0.30000000000000004', '5e-324']),
+('numeric', 'n', '{=,<>,<,<=,>,>=}', ARRAY['NULL::numeric', '0', '1', '5', '5.0', '-5', '3',
+  '2.5', '0.1', '1e20', '9007199254740993', '9007199254740992', '-9007199254740992',
+  '''NaN''::numeric', '1e-300']),
+('text', 't', '{=,<>}', ARRAY['NULL::text', '''''', '''abc''', '''ab''', '''ABC''', '''abc ''',
+  '''ß''', '''日本''', '''650000000000000000000001''', '''65''',
+  '''abcdef0123456789abcdef01''', '''ffffffffffffffffffffffff''', '''a.c''', '''5''']),
+('text C order', 't', '{<,<=,>,>=}', ARRAY['NULL::text', '''''', '''abc'' COLLATE "C"',
+  '''ab'' COLLATE "C"', '''a'' COLLATE "C"', '''ABC'' COLLATE "C"', '''abc '' COLLATE "C"',
+  '''é'' COLLATE "C"', '''~'' COLLATE "C"', '''650000000000000000000001'' COLLATE "C"',
+  '''650000000000000000000001x'' COLLATE "C"', '''65'' COLLATE "C"', '''6'' COLLATE "C"',
+  '''6g'' COLLATE "C"', '''abcdef'' COLLATE "C"', '''abcdef0123456789abcdef01'' COLLATE "C"',
+  '''abcdef0123456789abcdef0'' COLLATE "C"', '''g'' COLLATE "C"', '''A'' COLLATE "C"',
+  '''0'' COLLATE "C"', '''ffffffffffffffffffffffff'' COLLATE "C"',
+  '''fffffffffffffffffffffffg'' COLLATE "C"', '''000000000000000000000000'' COLLATE "C"']),
+('text pattern order', 't', '{~<~,~<=~,~>~,~>=~}', ARRAY['''abc''', '''65''',
+  '''650000000000000000000001''', '''A''']),
+('text ICU order', 't', '{<,>=}', ARRAY['''abc'' COLLATE "und-x-icu"',
+  '''B'' COLLATE "und-x-icu"']),
+('varchar', 'vc', '{=,<>}', ARRAY['''abc''', '''650000000000000000000001''']),
+('objectid', 'o', '{=,<>,<,<=,>,>=}', ARRAY['NULL::objectid',
+  '''650000000000000000000001''::objectid', '''650000000000000000000003''::objectid',
+  '''000000000000000000000000''::objectid', '''ffffffffffffffffffffffff''::objectid',
+  '''7fffffffffffffffffffffff''::objectid']),
+('bool', 'b', '{=,<>,<,<=,>,>=}', ARRAY['NULL::bool', 'true', 'false', 'true']),
+('timestamptz', 'tz', '{=,<>,<,<=,>,>=}', ARRAY['NULL::timestamptz',
+  '''1970-01-01 00:00:00+00''::timestamptz', '''2024-01-01 00:00:00+00''::timestamptz',
+  '''2024-01-01 00:00:00.001+00''::timestamptz', '''2023-12-31 23:59:59.999+00''::timestamptz',
+  '''2024-01-01 00:00:00.0005+00''::timestamptz', '''infinity''::timestamptz',
+  '''-infinity''::timestamptz', '''0001-01-01 00:00:00+00''::timestamptz',
+  '''1969-12-31 23:59:59.999+00''::timestamptz']),
+('timestamp', 'ts', '{=,<>,<,<=,>,>=}', ARRAY['NULL::timestamp',
+  '''1970-01-01 00:00:00''::timestamp', '''2024-01-01 00:00:00.001''::timestamp',
+  '''1969-12-31 23:59:59.999''::timestamp', '''2000-01-01 00:00:00.0001''::timestamp',
+  '''infinity''::timestamp']),
+('date', 'd', '{=,<>,<,<=,>,>=}', ARRAY['NULL::date', '''1970-01-01''::date',
+  '''1969-12-31''::date', '''2024-01-01''::date', '''2024-01-02''::date',
+  '''infinity''::date', '''-infinity''::date', '''0001-01-01''::date']),
+('uuid', 'u', '{=,<>,<,<=,>,>=}', ARRAY['NULL::uuid',
+  '''00000000-0000-0000-0000-000000000000''::uuid',
+  '''12345678-9abc-def0-1234-56789abcdef0''::uuid',
+  '''7fffffff-ffff-ffff-ffff-ffffffffffff''::uuid',
+  '''ffffffff-ffff-ffff-ffff-ffffffffffff''::uuid']),
+('nested', 'nx', '{=,<>,>}', ARRAY['1', '2', '0', '-1']),
+('type_mismatch null', 'lax', '{=,<>,<,>=}', ARRAY['1', '5', '2', '99999999999::int8']);
+
+INSERT INTO cases (grp, sql)
+SELECT grp, where_sql(format('%s %s %s', col, op, c))
+FROM operands, unnest(ops) op, unnest(consts) c ORDER BY grp, col, op, c;
+
+-- IS [NOT] NULL, IN, NOT IN, ANY, ALL
+INSERT INTO cases (grp, sql)
+SELECT o.grp, where_sql(x)
+FROM operands o,
+     LATERAL (SELECT consts[2] AS c1, consts[3] AS c2, consts[4] AS c3) c,
+     unnest(ARRAY[
+        format('%s IS NULL', col), format('%s IS NOT NULL', col),
+        format('%s IN (%s, %s)', col, c1, c2), format('%s IN (%s, NULL)', col, c1),
+        format('%s NOT IN (%s, %s)', col, c1, c3),
+        format('%s NOT IN (%s, NULL)', col, c2),
+        format('%s = ANY (ARRAY[%s, %s])', col, c2, c3),
+        format('%s = ANY (''{}'')', col), format('%s <> ALL (''{}'')', col),
+        format('%s %s ANY (ARRAY[%s, %s])', col, ops[array_upper(ops, 1)], c1, c2),
+        format('%s %s ALL (ARRAY[%s, %s])', col, ops[array_upper(ops, 1)], c1, c3)]) x
+WHERE o.grp NOT IN ('text ICU order', 'text pattern order', 'varchar')
+ORDER BY o.grp, x;
+
+-- bool columns and tests
+INSERT INTO cases (grp, sql)
+SELECT 'bool', where_sql(x) FROM unnest(ARRAY['b', 'NOT b', 'b IS TRUE', 'b IS NOT TRUE',
+  'b IS FALSE', 'b IS NOT FALSE', 'b IS UNKNOWN', 'b IS NOT UNKNOWN']) x;
+
+-- LIKE and friends
+INSERT INTO cases (grp, sql)
+SELECT 'like', where_sql(format('%s %s %L', col, op, p))
+FROM unnest(ARRAY['t', 'vc']) col,
+     unnest(ARRAY['LIKE', 'NOT LIKE']) op,
+     unnest(ARRAY['ab%', 'a%', '%', '', 'abc', 'a.%', 'a\%%', 'a\_c', 'a_c', '%c', '65%',
+                  '6500%', 'abcdef0123456789abcdef01%', 'abcdef0123456789abcdef01',
+                  '650000000000000000000001', 'ABC%', 'ß%', 'a\\%', 'abc%%', 'f%', '0%',
+                  '^a%', 'a', '日%']) p
+ORDER BY 2;
+INSERT INTO cases (grp, sql)
+SELECT 'like', where_sql(format('t ^@ %L', p))
+FROM unnest(ARRAY['ab', '', '65', 'abcdef0123456789abcdef01', 'a.', 'é']) p;
+
+-- run-time values: the constant comes from a LATERAL outer row, so the scan
+-- sees a Param evaluated when it starts
+INSERT INTO cases (grp, sql)
+SELECT 'param ' || o.grp,
+       format('SELECT array_agg(s.id ORDER BY s.id) FROM (SELECT %s AS x OFFSET 0) v '
+              'CROSS JOIN LATERAL (SELECT id FROM %%T WHERE %s %s v.x%s OFFSET 0) s',
+              c, o.col, op, CASE WHEN o.grp = 'text C order' THEN ' COLLATE "C"' ELSE '' END)
+FROM operands o, unnest(o.ops) op, unnest(o.consts) c
+WHERE o.grp IN ('int', 'float8', 'numeric', 'text', 'text C order', 'objectid',
+                'timestamptz', 'date', 'uuid')
+  AND op IN ('=', '<>', '<', '>=')
+ORDER BY 2;
+INSERT INTO cases (grp, sql)
+SELECT 'param like',
+       format('SELECT array_agg(s.id ORDER BY s.id) FROM (SELECT %L::text AS x OFFSET 0) v '
+              'CROSS JOIN LATERAL (SELECT id FROM %%T WHERE t %s v.x OFFSET 0) s', p, op)
+FROM unnest(ARRAY['ab%', 'a_c', '65%', 'abc', '%', 'a\%%']) p,
+     unnest(ARRAY['LIKE', 'NOT LIKE']) op;
+
+-- NOT of every condition so far, then AND / OR / NOT over pairs
+INSERT INTO cases (grp, sql)
+SELECT 'NOT ' || grp, regexp_replace(sql, ' WHERE (.*)$', ' WHERE NOT (\1)')
+FROM cases WHERE grp NOT LIKE 'param%' ORDER BY seq;
+
+CREATE TABLE base AS
+SELECT row_number() OVER (ORDER BY seq) AS k, substring(sql FROM ' WHERE (.*)$') AS cond
+FROM cases WHERE grp NOT LIKE 'param%' AND grp NOT LIKE 'NOT %';
+INSERT INTO cases (grp, sql)
+SELECT 'pairs ' || shape,
+       'SELECT array_agg(id ORDER BY id) FROM %T WHERE ' ||
+       format(shape, a.cond, b.cond)
+FROM generate_series(1, 150) g,
+     unnest(ARRAY['(%s) AND (%s)', '(%s) OR (%s)', 'NOT ((%s) OR (%s))',
+                  'NOT ((%s) AND (%s))']) shape,
+     base a, base b
+WHERE a.k = 1 + (g * 37) % (SELECT count(*) FROM base)
+  AND b.k = 1 + (g * 61 + 11) % (SELECT count(*) FROM base)
+ORDER BY shape, g;
+
+-- Run every case against both tables.
+CREATE TABLE outcomes (seq int, grp text, pushed bool, mismatch bool);
+DO $$
+DECLARE
+    c record;
+    q text;
+    got_ft int[];
+    got_lt int[];
+    err_ft text;
+    err_lt text;
+    line text;
+    pushed bool;
+BEGIN
+    FOR c IN SELECT * FROM differential.cases ORDER BY seq LOOP
+        err_ft := NULL;
+        err_lt := NULL;
+        got_ft := NULL;
+        got_lt := NULL;
+        q := replace(c.sql, '%T', 'differential.ft');
+        BEGIN
+            EXECUTE q INTO got_ft;
+        EXCEPTION WHEN OTHERS THEN
+            err_ft := SQLSTATE || ' ' || SQLERRM;
+        END;
+        BEGIN
+            EXECUTE replace(c.sql, '%T', 'differential.lt') INTO got_lt;
+        EXCEPTION WHEN OTHERS THEN
+            err_lt := SQLSTATE || ' ' || SQLERRM;
+        END;
+
+        pushed := false;
+        FOR line IN EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || q LOOP
+            IF line ~ 'MongoDB Command: ' AND
+               (SELECT count(*) FROM json_object_keys(
+                    substring(line FROM 'MongoDB Command: (.*)$')::json -> 'filter')) > 0
+            THEN
+                pushed := true;
+            END IF;
+        END LOOP;
+
+        IF got_ft IS DISTINCT FROM got_lt OR err_ft IS DISTINCT FROM err_lt THEN
+            RAISE NOTICE 'mismatch: %', q;
+            RAISE NOTICE '  only through MongoDB: % %',
+                ARRAY(SELECT unnest(got_ft) EXCEPT SELECT unnest(got_lt) ORDER BY 1),
+                coalesce(err_ft, '');
+            RAISE NOTICE '  only locally: % %',
+                ARRAY(SELECT unnest(got_lt) EXCEPT SELECT unnest(got_ft) ORDER BY 1),
+                coalesce(err_lt, '');
+        END IF;
+        INSERT INTO differential.outcomes
+        VALUES (c.seq, c.grp, pushed,
+                got_ft IS DISTINCT FROM got_lt OR err_ft IS DISTINCT FROM err_lt);
+    END LOOP;
+END $$;
+
+SELECT grp, count(*) AS queries, count(*) FILTER (WHERE mismatch) AS mismatches,
+       count(*) FILTER (WHERE pushed) AS pushed
+FROM outcomes GROUP BY ROLLUP (grp) ORDER BY grp NULLS LAST;
+
+DO $$ BEGIN
+  PERFORM ng_run_command('differential_srv', '{"drop": "differential"}');
+EXCEPTION WHEN fdw_table_not_found THEN NULL;
+END $$;
+SET client_min_messages = warning;
+DROP SCHEMA differential CASCADE;
+DROP SERVER differential_srv CASCADE;
+RESET client_min_messages;
