@@ -8,6 +8,8 @@ ok() { printf 'ok: %s\n' "$*"; }
 # psql with errors fatal, unaligned, quiet; extension schema on the path.
 q() { PGOPTIONS='-c search_path=public,nutragenie' psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
 
+psql -X -q -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION IF NOT EXISTS nutragenie' >/dev/null
+
 # now_ms: monotonic-enough wall clock in milliseconds
 now_ms() { date +%s%3N; }
 
