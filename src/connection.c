@@ -61,7 +61,6 @@ static void conn_connect(NgConnEntry *entry, ForeignServer *server,
 						 UserMapping *user);
 static void conn_close(NgConnEntry *entry);
 static void conn_inval_callback(Datum arg, int cacheid, uint32 hashvalue);
-static const char *option_value(List *options, const char *name);
 static void check_password(ForeignServer *server, UserMapping *user);
 
 static void
@@ -153,21 +152,6 @@ ng_conn_release(NgConnEntry *entry)
 		entry->refcount--;
 }
 
-static const char *
-option_value(List *options, const char *name)
-{
-	ListCell   *lc;
-
-	foreach(lc, options)
-	{
-		DefElem    *def = (DefElem *) lfirst(lc);
-
-		if (strcmp(def->defname, name) == 0)
-			return defGetString(def);
-	}
-	return NULL;
-}
-
 /*
  * A non-superuser must authenticate with a password of their own unless a
  * superuser waived it with password_required 'false' on the mapping:
@@ -180,9 +164,9 @@ check_password(ForeignServer *server, UserMapping *user)
 
 	if (superuser_arg(user->userid))
 		return;
-	if (option_value(user->options, "password") != NULL)
+	if (ng_option_value(user->options, "password") != NULL)
 		return;
-	required = option_value(user->options, "password_required");
+	required = ng_option_value(user->options, "password_required");
 	if (required != NULL)
 	{
 		bool		flag = true;
@@ -206,9 +190,9 @@ check_password(ForeignServer *server, UserMapping *user)
 static void
 conn_connect(NgConnEntry *entry, ForeignServer *server, UserMapping *user)
 {
-	const char *uristr = option_value(server->options, "uri");
-	const char *username = option_value(user->options, "username");
-	const char *password = option_value(user->options, "password");
+	const char *uristr = ng_option_value(server->options, "uri");
+	const char *username = ng_option_value(user->options, "username");
+	const char *password = ng_option_value(user->options, "password");
 	mongoc_uri_t *uri;
 	mongoc_client_t *client;
 	bson_error_t error;

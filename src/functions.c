@@ -20,48 +20,11 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
-#include "commands/defrem.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 
 #include "ng_remote.h"
-
-static char *server_database(ForeignServer *server);
-
-/*
- * The default database of a server: its "database" option, else the path of
- * its uri, else "admin".
- */
-static char *
-server_database(ForeignServer *server)
-{
-	ListCell   *lc;
-	const char *uristr = NULL;
-	char	   *db = NULL;
-
-	foreach(lc, server->options)
-	{
-		DefElem    *def = (DefElem *) lfirst(lc);
-
-		if (strcmp(def->defname, "database") == 0)
-			return defGetString(def);
-		if (strcmp(def->defname, "uri") == 0)
-			uristr = defGetString(def);
-	}
-	if (uristr != NULL)
-	{
-		mongoc_uri_t *uri = mongoc_uri_new(uristr);
-
-		if (uri != NULL)
-		{
-			if (mongoc_uri_get_database(uri) != NULL)
-				db = pstrdup(mongoc_uri_get_database(uri));
-			mongoc_uri_destroy(uri);
-		}
-	}
-	return db ? db : pstrdup("admin");
-}
 
 PG_FUNCTION_INFO_V1(ng_run_command);
 
@@ -96,8 +59,10 @@ ng_run_command(PG_FUNCTION_ARGS)
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, server->servername);
 
-	database = PG_ARGISNULL(2) ? server_database(server)
-		: text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (!PG_ARGISNULL(2))
+		database = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	else if ((database = ng_server_database(server)) == NULL)
+		database = "admin";
 	json = text_to_cstring(PG_GETARG_TEXT_PP(1));
 
 	ng_converter_init(&conv, JSONBOID, -1, NG_MISMATCH_ERROR, NG_JSON_RELAXED);

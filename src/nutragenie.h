@@ -155,6 +155,8 @@ extern void ngEndForeignScan(ForeignScanState *node);
 extern void ngExplainForeignScan(ForeignScanState *node, ExplainState *es);
 
 /* in option.c */
+extern const char *ng_option_value(List *options, const char *name);
+extern char *ng_server_database(ForeignServer *server);
 extern NgTableOptions *ng_options_for_rel(Oid relid, Oid userid);
 extern List *ng_options_to_list(NgTableOptions *opts);
 extern NgTableOptions *ng_options_from_list(List *list);

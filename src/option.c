@@ -93,7 +93,6 @@ static char *valid_options_list(Oid context);
 static void validate_value(const NgOption *opt, DefElem *def);
 static void validate_field_path(const char *path);
 static int	parse_enum(const char *value, const char *const *values);
-static const char *lookup_option(List *options, const char *name);
 
 PG_FUNCTION_INFO_V1(nutragenie_fdw_validator);
 
@@ -337,8 +336,11 @@ parse_enum(const char *value, const char *const *values)
 	return -1;
 }
 
-static const char *
-lookup_option(List *options, const char *name)
+/*
+ * The value of option "name" in a list of DefElems, or NULL.
+ */
+const char *
+ng_option_value(List *options, const char *name)
 {
 	ListCell   *lc;
 
@@ -350,6 +352,32 @@ lookup_option(List *options, const char *name)
 			return defGetString(def);
 	}
 	return NULL;
+}
+
+/*
+ * The default database of a server: its "database" option, else the path
+ * of its uri, else NULL.  palloc'd.
+ */
+char *
+ng_server_database(ForeignServer *server)
+{
+	const char *s = ng_option_value(server->options, "database");
+	char	   *db = NULL;
+
+	if (s != NULL)
+		return pstrdup(s);
+	if ((s = ng_option_value(server->options, "uri")) != NULL)
+	{
+		mongoc_uri_t *uri = mongoc_uri_new(s);
+
+		if (uri != NULL)
+		{
+			if (mongoc_uri_get_database(uri) != NULL)
+				db = pstrdup(mongoc_uri_get_database(uri));
+			mongoc_uri_destroy(uri);
+		}
+	}
+	return db;
 }
 
 /*
@@ -379,25 +407,13 @@ ng_options_for_rel(Oid relid, Oid userid)
 	opts->userid = userid;
 	opts->batch_size = NG_DEFAULT_BATCH_SIZE;
 
-	if ((s = lookup_option(server->options, "batch_size")) != NULL)
+	if ((s = ng_option_value(server->options, "batch_size")) != NULL)
 		opts->batch_size = pg_strtoint32(s);
-	if ((s = lookup_option(table->options, "batch_size")) != NULL)
+	if ((s = ng_option_value(table->options, "batch_size")) != NULL)
 		opts->batch_size = pg_strtoint32(s);
 
-	if ((s = lookup_option(table->options, "database")) == NULL)
-		s = lookup_option(server->options, "database");
-	if (s == NULL && (s = lookup_option(server->options, "uri")) != NULL)
-	{
-		mongoc_uri_t *uri = mongoc_uri_new(s);
-
-		s = NULL;
-		if (uri != NULL)
-		{
-			if (mongoc_uri_get_database(uri) != NULL)
-				s = pstrdup(mongoc_uri_get_database(uri));
-			mongoc_uri_destroy(uri);
-		}
-	}
+	if ((s = ng_option_value(table->options, "database")) == NULL)
+		s = ng_server_database(server);
 	if (s == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
@@ -407,12 +423,12 @@ ng_options_for_rel(Oid relid, Oid userid)
 						 server->servername)));
 	opts->database = pstrdup(s);
 
-	s = lookup_option(table->options, "collection");
+	s = ng_option_value(table->options, "collection");
 	opts->collection = pstrdup(s ? s : opts->relname);
 
-	if ((s = lookup_option(table->options, "type_mismatch")) != NULL)
+	if ((s = ng_option_value(table->options, "type_mismatch")) != NULL)
 		mismatch = (NgMismatchPolicy) parse_enum(s, mismatch_values);
-	if ((s = lookup_option(table->options, "json_mode")) != NULL)
+	if ((s = ng_option_value(table->options, "json_mode")) != NULL)
 		json_mode = (NgJsonMode) parse_enum(s, json_mode_values);
 
 	rel = table_open(relid, AccessShareLock);
@@ -437,11 +453,11 @@ ng_options_for_rel(Oid relid, Oid userid)
 		col->json_mode = json_mode;
 
 		colopts = GetForeignColumnOptions(relid, att->attnum);
-		s = lookup_option(colopts, "field");
+		s = ng_option_value(colopts, "field");
 		col->field = pstrdup(s ? s : col->attname);
-		if ((s = lookup_option(colopts, "type_mismatch")) != NULL)
+		if ((s = ng_option_value(colopts, "type_mismatch")) != NULL)
 			col->mismatch = (NgMismatchPolicy) parse_enum(s, mismatch_values);
-		if ((s = lookup_option(colopts, "json_mode")) != NULL)
+		if ((s = ng_option_value(colopts, "json_mode")) != NULL)
 			col->json_mode = (NgJsonMode) parse_enum(s, json_mode_values);
 
 		col->is_root = strcmp(col->field, NG_ROOT_FIELD) == 0;
