@@ -4,8 +4,12 @@
 EXTENSION    = nutragenie
 MODULE_big   = nutragenie
 OBJS         = src/nutragenie.o src/option.o src/connection.o src/objectid.o \
+               src/xact.o src/modify.o src/applier_stub.o \
                src/bson_datum.o src/shippable.o src/deparse.o src/plan.o \
-               src/scan.o src/functions.o
+               src/scan.o src/functions.o \
+               src/document.o src/sample.o src/import.o src/analyze.o
+# TEMPORARY: src/applier.c is being written; applier_stub.c holds weak placeholders
+OBJS        += $(if $(wildcard src/applier.c),src/applier.o)
 DATA         = $(wildcard sql/nutragenie--*.sql)
 PGFILEDESC   = "nutragenie - MongoDB foreign data wrapper"
 
@@ -16,7 +20,7 @@ SHLIB_LINK   = $(shell pkg-config --libs $(MONGOC_PC))
 # Tests that need no MongoDB server, then those that do; "upgrade" last
 # because it recreates the extension.
 REGRESS_OFFLINE = extension validator objectid deparse
-REGRESS_MONGO   = connection command types scan errors differential
+REGRESS_MONGO   = connection command types scan errors import analyze modify xact differential
 REGRESS      = $(REGRESS_OFFLINE) $(REGRESS_MONGO)
 REGRESS_OPTS = --inputdir=test --load-extension=nutragenie
 
@@ -33,8 +37,14 @@ else
 include $(PGXS)
 endif
 
+# every object depends on the private headers (PGXS tracks no headers)
+$(OBJS): src/nutragenie.h src/ng_remote.h
+
 .PHONY: test demo
 test:
 	@bash test/run
 demo:
 	@bash test/demo
+
+.PHONY: bench
+bench: ; @bash bench/run

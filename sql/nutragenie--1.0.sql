@@ -224,3 +224,138 @@ LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION ng_run_command(name, json, text) IS 'run one MongoDB command (Extended JSON) through the caller''s user mapping and return the reply';
 
 REVOKE EXECUTE ON FUNCTION ng_run_command(name, json, text) FROM PUBLIC;
+
+-- Writes: the transactional outbox (docs/dual-write.md)
+
+CREATE TABLE outbox (
+    seq          bigserial PRIMARY KEY,
+    xid          xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    serverid     oid NOT NULL,
+    userid       oid NOT NULL,
+    database     text NOT NULL,
+    collection   text NOT NULL,
+    op           "char" NOT NULL CHECK (op IN ('i', 'u', 'd')),
+    doc_id       bytea NOT NULL,
+    body         bytea,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    attempts     int NOT NULL DEFAULT 0,
+    last_error   text,
+    last_attempt timestamptz
+);
+CREATE INDEX outbox_document_idx ON outbox (serverid, database, collection, doc_id);
+
+COMMENT ON TABLE outbox IS 'MongoDB operations of committed (or running) transactions, applied in order by the nutragenie applier';
+
+CREATE TABLE dead_letters (
+    id           bigserial PRIMARY KEY,
+    seq          bigint NOT NULL,
+    xid          xid8 NOT NULL,
+    serverid     oid NOT NULL,
+    userid       oid NOT NULL,
+    database     text NOT NULL,
+    collection   text NOT NULL,
+    op           "char" NOT NULL,
+    doc_id       bytea NOT NULL,
+    body         bytea,
+    created_at   timestamptz NOT NULL,
+    attempts     int NOT NULL DEFAULT 0,
+    failed_at    timestamptz NOT NULL DEFAULT now(),
+    error        text NOT NULL,
+    error_code   int
+);
+
+COMMENT ON TABLE dead_letters IS 'MongoDB operations that MongoDB rejected after their transaction committed';
+
+REVOKE ALL ON outbox, dead_letters FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('outbox_seq_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('dead_letters', '');
+SELECT pg_catalog.pg_extension_config_dump('dead_letters_id_seq', '');
+
+CREATE FUNCTION ng_bson_to_jsonb(bytea)
+RETURNS jsonb
+AS 'MODULE_PATHNAME'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION ng_bson_to_jsonb(bytea) IS 'a BSON document as relaxed Extended JSON';
+
+CREATE FUNCTION ng_applier_wake()
+RETURNS boolean
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION ng_applier_wake() IS 'wake this database''s applier now (for example when MongoDB is back); false if none is running';
+
+CREATE VIEW write_queue AS
+SELECT o.seq, o.xid, s.srvname AS server, o.database, o.collection,
+       CASE o.op WHEN 'i' THEN 'insert' WHEN 'u' THEN 'update' ELSE 'delete' END AS operation,
+       ng_bson_to_jsonb(o.doc_id) -> '_id' AS _id,
+       ng_bson_to_jsonb(o.body) AS body,
+       o.created_at, o.attempts, o.last_error, o.last_attempt
+FROM outbox o LEFT JOIN pg_catalog.pg_foreign_server s ON s.oid = o.serverid;
+
+COMMENT ON VIEW write_queue IS 'MongoDB operations waiting to be applied, oldest first';
+
+CREATE VIEW dead_letter_queue AS
+SELECT d.id, d.seq, d.xid, s.srvname AS server, d.database, d.collection,
+       CASE d.op WHEN 'i' THEN 'insert' WHEN 'u' THEN 'update' ELSE 'delete' END AS operation,
+       ng_bson_to_jsonb(d.doc_id) -> '_id' AS _id,
+       ng_bson_to_jsonb(d.body) AS body,
+       d.created_at, d.failed_at, d.attempts, d.error, d.error_code
+FROM dead_letters d LEFT JOIN pg_catalog.pg_foreign_server s ON s.oid = d.serverid;
+
+COMMENT ON VIEW dead_letter_queue IS 'MongoDB operations MongoDB rejected after commit, with its error';
+
+REVOKE ALL ON write_queue, dead_letter_queue FROM PUBLIC;
+
+CREATE FUNCTION ng_write_queue_status(
+    OUT pending bigint,
+    OUT oldest_age interval,
+    OUT last_error text,
+    OUT dead_letters bigint)
+RETURNS record
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+AS $$
+    SELECT (SELECT count(*) FROM @extschema@.outbox),
+           (SELECT now() - min(created_at) FROM @extschema@.outbox),
+           (SELECT o.last_error FROM @extschema@.outbox o
+            WHERE o.last_error IS NOT NULL ORDER BY o.last_attempt DESC NULLS LAST LIMIT 1),
+           (SELECT count(*) FROM @extschema@.dead_letters)
+$$;
+
+COMMENT ON FUNCTION ng_write_queue_status() IS 'backlog of MongoDB operations: pending count, age of the oldest, last error, dead letters';
+
+CREATE FUNCTION ng_retry_dead_letter(id bigint)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+AS $$
+DECLARE
+    d @extschema@.dead_letters;
+    new_seq bigint;
+BEGIN
+    DELETE FROM @extschema@.dead_letters WHERE dead_letters.id = ng_retry_dead_letter.id
+    RETURNING * INTO d;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'dead letter % does not exist', id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    INSERT INTO @extschema@.outbox (serverid, userid, database, collection, op, doc_id, body, created_at)
+    VALUES (d.serverid, d.userid, d.database, d.collection, d.op, d.doc_id, d.body, d.created_at)
+    RETURNING seq INTO new_seq;
+    RETURN new_seq;
+END
+$$;
+
+COMMENT ON FUNCTION ng_retry_dead_letter(bigint) IS 'queue a dead-lettered operation again, after the operations already queued; returns its new sequence number';
+
+CREATE FUNCTION ng_discard_dead_letter(id bigint)
+RETURNS boolean
+LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
+AS $$
+    WITH gone AS (DELETE FROM @extschema@.dead_letters d WHERE d.id = $1 RETURNING 1)
+    SELECT count(*) > 0 FROM gone
+$$;
+
+COMMENT ON FUNCTION ng_discard_dead_letter(bigint) IS 'forget a dead-lettered operation; returns whether it existed';
+
+REVOKE EXECUTE ON FUNCTION ng_retry_dead_letter(bigint), ng_discard_dead_letter(bigint), ng_applier_wake() FROM PUBLIC;

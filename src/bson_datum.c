@@ -2207,6 +2207,94 @@ ng_datum_append_bson(bson_t *doc, const char *key, int keylen,
 }
 
 /*
+ * ng_column_append_bson
+ *		Append a column's value to doc under key (NUL-terminated), as the
+ *		column's bson_type option asks: the inverse of the read map by
+ *		default, or a chosen BSON type (decimal, double, long, int, string).
+ *
+ * Returns false when the value cannot be represented (see
+ * ng_datum_append_bson).  A chosen integer type rejects values that are not
+ * integral or out of range (ERRCODE_DATATYPE_MISMATCH /
+ * ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE); "double" rounds to the nearest
+ * double, as the user asked for by choosing it.
+ */
+bool
+ng_column_append_bson(bson_t *doc, const char *key, NgColumn *col,
+					  Datum value, bool isnull)
+{
+	Oid			outfunc;
+	bool		isvarlena;
+	char	   *str;
+	bool		ok;
+
+	if (isnull || col->write_type == NG_WRITE_AUTO)
+		return ng_datum_append_bson(doc, key, -1, value, isnull, col->typid);
+
+	getTypeOutputInfo(col->typid, &outfunc, &isvarlena);
+	str = OidOutputFunctionCall(outfunc, value);
+
+	switch (col->write_type)
+	{
+		case NG_WRITE_DECIMAL:
+			return ng_datum_append_bson(doc, key, -1,
+										DirectFunctionCall3(numeric_in,
+															CStringGetDatum(str),
+															ObjectIdGetDatum(InvalidOid),
+															Int32GetDatum(-1)),
+										false, NUMERICOID);
+		case NG_WRITE_DOUBLE:
+			ok = bson_append_double(doc, key, -1,
+									DatumGetFloat8(DirectFunctionCall1(float8in,
+																	   CStringGetDatum(str))));
+			break;
+		case NG_WRITE_LONG:
+		case NG_WRITE_INT:
+			{
+				char	   *dot = strchr(str, '.');
+				int64		v;
+
+				/* "5.000" is the integer 5; "5.5" is not an integer */
+				if (dot != NULL)
+				{
+					char	   *p = dot + 1;
+
+					while (*p == '0')
+						p++;
+					if (*p != '\0')
+						ereport(ERROR,
+								(errcode(ERRCODE_DATATYPE_MISMATCH),
+								 errmsg("value %s of column \"%s\" is not an integer", str,
+										col->attname),
+								 errdetail("The column is written as BSON %s.",
+										   col->write_type == NG_WRITE_LONG ? "int64" : "int32")));
+					*dot = '\0';
+				}
+				v = pg_strtoint64(str);
+				if (col->write_type == NG_WRITE_INT)
+				{
+					if (v < PG_INT32_MIN || v > PG_INT32_MAX)
+						ereport(ERROR,
+								(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+								 errmsg("value %s of column \"%s\" is out of range for BSON int32",
+										str, col->attname)));
+					ok = bson_append_int32(doc, key, -1, (int32) v);
+				}
+				else
+					ok = bson_append_int64(doc, key, -1, v);
+			}
+			break;
+		case NG_WRITE_STRING:
+			ok = bson_append_utf8(doc, key, -1, str, -1);
+			break;
+		default:
+			return ng_datum_append_bson(doc, key, -1, value, false, col->typid);
+	}
+	if (!ok)
+		append_failed(key, -1);
+	return true;
+}
+
+/*
  * append_value
  *		Append a non-null value of base type typid, of write kind kind.
  */

@@ -19,6 +19,7 @@
 
 #include "fmgr.h"
 #include "foreign/fdwapi.h"
+#include "miscadmin.h"
 #include "storage/ipc.h"
 #include "utils/guc.h"
 
@@ -58,10 +59,16 @@ _PG_init(void)
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
+	ng_applier_define_gucs();
+
 	MarkGUCPrefixReserved("nutragenie");
+
+	if (process_shared_preload_libraries_in_progress)
+		ng_applier_shmem_init();
 
 	mongoc_init();
 	on_proc_exit(ng_proc_exit, (Datum) 0);
+	ng_xact_init();
 }
 
 /*
@@ -95,6 +102,24 @@ nutragenie_fdw_handler(PG_FUNCTION_ARGS)
 	routine->ReScanForeignScan = ngReScanForeignScan;
 	routine->EndForeignScan = ngEndForeignScan;
 	routine->ExplainForeignScan = ngExplainForeignScan;
+
+	/* writing (modify.c) */
+	routine->AddForeignUpdateTargets = ngAddForeignUpdateTargets;
+	routine->PlanForeignModify = ngPlanForeignModify;
+	routine->BeginForeignModify = ngBeginForeignModify;
+	routine->ExecForeignInsert = ngExecForeignInsert;
+	routine->ExecForeignBatchInsert = ngExecForeignBatchInsert;
+	routine->GetForeignModifyBatchSize = ngGetForeignModifyBatchSize;
+	routine->ExecForeignUpdate = ngExecForeignUpdate;
+	routine->ExecForeignDelete = ngExecForeignDelete;
+	routine->EndForeignModify = ngEndForeignModify;
+	routine->BeginForeignInsert = ngBeginForeignInsert;
+	routine->EndForeignInsert = ngEndForeignInsert;
+	routine->IsForeignRelUpdatable = ngIsForeignRelUpdatable;
+	routine->ExplainForeignModify = ngExplainForeignModify;
+
+	routine->AnalyzeForeignTable = ngAnalyzeForeignTable;
+	routine->ImportForeignSchema = ngImportForeignSchema;
 
 	PG_RETURN_POINTER(routine);
 }

@@ -25,6 +25,7 @@
 #include "access/attnum.h"
 #include "commands/explain.h"
 #include "fmgr.h"
+#include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "nodes/execnodes.h"
 #include "nodes/pathnodes.h"
@@ -50,6 +51,24 @@ typedef enum NgMismatchPolicy
 	NG_MISMATCH_NULL
 } NgMismatchPolicy;
 
+/* How a SQL NULL is written: the field removed, or BSON null. */
+typedef enum NgNullMode
+{
+	NG_NULL_UNSET,
+	NG_NULL_NULL
+} NgNullMode;
+
+/* The BSON type a column's values are written as. */
+typedef enum NgBsonWriteType
+{
+	NG_WRITE_AUTO,				/* the inverse of the read map */
+	NG_WRITE_DECIMAL,
+	NG_WRITE_DOUBLE,
+	NG_WRITE_LONG,
+	NG_WRITE_INT,
+	NG_WRITE_STRING
+} NgBsonWriteType;
+
 /* How BSON-only types are rendered into json/jsonb columns. */
 typedef enum NgJsonMode
 {
@@ -72,6 +91,8 @@ typedef struct NgColumn
 	bool		is_id;			/* field is "_id" */
 	NgMismatchPolicy mismatch;
 	NgJsonMode	json_mode;
+	NgNullMode	null_mode;
+	NgBsonWriteType write_type;
 } NgColumn;
 
 /*
@@ -144,8 +165,47 @@ extern ForeignScan *ngGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 typedef enum NgScanPrivateIndex
 {
 	NgScanPrivateOptions,		/* List: ng_options_to_list() */
-	NgScanPrivateRetrieved		/* List of Integer: attnums to convert */
+	NgScanPrivateRetrieved,		/* List of Integer: attnums to convert */
+	NgScanPrivateCondColumns	/* List of Integer: attnums only the pushed
+								 * conditions use */
 } NgScanPrivateIndex;
+
+/* in modify.c */
+extern void ngAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
+									  RangeTblEntry *target_rte,
+									  Relation target_relation);
+extern List *ngPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
+								 Index resultRelation, int subplan_index);
+extern void ngBeginForeignModify(ModifyTableState *mtstate,
+								 ResultRelInfo *rinfo, List *fdw_private,
+								 int subplan_index, int eflags);
+extern TupleTableSlot *ngExecForeignInsert(EState *estate,
+										   ResultRelInfo *rinfo,
+										   TupleTableSlot *slot,
+										   TupleTableSlot *planSlot);
+extern TupleTableSlot **ngExecForeignBatchInsert(EState *estate,
+												 ResultRelInfo *rinfo,
+												 TupleTableSlot **slots,
+												 TupleTableSlot **planSlots,
+												 int *numSlots);
+extern int	ngGetForeignModifyBatchSize(ResultRelInfo *rinfo);
+extern TupleTableSlot *ngExecForeignUpdate(EState *estate,
+										   ResultRelInfo *rinfo,
+										   TupleTableSlot *slot,
+										   TupleTableSlot *planSlot);
+extern TupleTableSlot *ngExecForeignDelete(EState *estate,
+										   ResultRelInfo *rinfo,
+										   TupleTableSlot *slot,
+										   TupleTableSlot *planSlot);
+extern void ngEndForeignModify(EState *estate, ResultRelInfo *rinfo);
+extern void ngBeginForeignInsert(ModifyTableState *mtstate,
+								 ResultRelInfo *rinfo);
+extern void ngEndForeignInsert(EState *estate, ResultRelInfo *rinfo);
+extern int	ngIsForeignRelUpdatable(Relation rel);
+extern void ng_outbox_check_queued(NgTableOptions *opts, bson_t **ids, int n);
+extern void ngExplainForeignModify(ModifyTableState *mtstate,
+								   ResultRelInfo *rinfo, List *fdw_private,
+								   int subplan_index, ExplainState *es);
 
 /* in scan.c */
 extern void ngBeginForeignScan(ForeignScanState *node, int eflags);
@@ -185,8 +245,36 @@ extern Datum ng_bson_document_to_datum(NgConverter *conv, const bson_t *doc,
 extern bool ng_type_is_supported(Oid typid);
 extern bool ng_datum_append_bson(bson_t *doc, const char *key, int keylen,
 								 Datum value, bool isnull, Oid typid);
+extern bool ng_column_append_bson(bson_t *doc, const char *key,
+								  NgColumn *col, Datum value, bool isnull);
 extern const char *ng_bson_type_name(bson_type_t type);
 extern char *ng_bson_value_to_text(const bson_value_t *value);
+
+/* in xact.c */
+typedef struct NgOverlayItem
+{
+	const uint8 *data;			/* BSON bytes of a document */
+	uint32		len;
+} NgOverlayItem;
+extern void ng_xact_init(void);
+extern void ng_xact_lock_document(NgTableOptions *opts, const uint8 *id,
+								  uint32 idlen);
+extern void ng_xact_record_document(NgTableOptions *opts, const uint8 *id,
+									uint32 idlen, const bson_t *doc,
+									bool written);
+extern void ng_xact_note_outbox_write(void);
+extern bool ng_xact_lookup(NgTableOptions *opts, const uint8 *id,
+						   uint32 idlen, const uint8 **data, uint32 *len,
+						   bool *deleted);
+extern bool ng_xact_has_documents(NgTableOptions *opts);
+extern List *ng_xact_collection_documents(NgTableOptions *opts);
+
+/* in applier.c */
+extern void ng_applier_define_gucs(void);
+extern void ng_applier_shmem_init(void);
+extern bool ng_applier_available(void);
+extern void ng_applier_ensure_worker(void);
+extern void ng_applier_wait_for_commit(void);
 
 /* in shippable.c */
 extern bool ng_is_shippable_op(Oid opno);
@@ -204,5 +292,50 @@ extern void ng_deparse_filter(bson_t *filter, NgTableOptions *opts,
 extern void ng_deparse_projection(bson_t *projection, NgTableOptions *opts,
 								  Bitmapset *attrs_used);
 extern char *ng_bson_as_json(const bson_t *doc);
+
+/* in document.c */
+typedef struct NgDocReader NgDocReader;
+extern NgDocReader *ng_document_reader_create(NgTableOptions *opts,
+											  List *attnums);
+extern void ng_document_to_values(NgDocReader *reader, const bson_t *doc,
+								  Datum *values, bool *isnull);
+
+/* in sample.c */
+typedef enum NgSampleMethod
+{
+	NG_SAMPLE_ALL,				/* no more documents than asked for: all */
+	NG_SAMPLE_RANDOM,			/* a $sample stage */
+	NG_SAMPLE_FIRST				/* no $sample on the server: the first ones */
+} NgSampleMethod;
+
+/* Gets each sampled document; must copy what it keeps.  May raise. */
+typedef void (*NgSampleCallback) (const bson_t *doc, void *arg);
+
+typedef struct NgSample
+{
+	/* set by the caller */
+	int			limit;			/* at most this many documents (> 0) */
+	int			batch_size;		/* documents per round trip */
+	const bson_t *projection;	/* NULL or empty: whole documents */
+	bool		no_sample_stage;	/* skip $sample; set when it fails */
+	/* set by ng_sample_collection */
+	NgSampleMethod method;
+	double		total_docs;		/* the count command's answer, or -1 */
+	int64		docs;			/* documents passed to the callback */
+} NgSample;
+
+extern void ng_sample_collection(Oid serverid, Oid userid,
+								 const char *database, const char *collection,
+								 NgSample *sample, NgSampleCallback callback,
+								 void *arg);
+
+/* in import.c */
+extern List *ngImportForeignSchema(ImportForeignSchemaStmt *stmt,
+								   Oid serverOid);
+
+/* in analyze.c */
+extern bool ngAnalyzeForeignTable(Relation relation,
+								  AcquireSampleRowsFunc *func,
+								  BlockNumber *totalpages);
 
 #endif							/* NUTRAGENIE_H */

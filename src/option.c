@@ -63,6 +63,11 @@ typedef struct NgOption
 
 static const char *const mismatch_values[] = {"error", "null", NULL};
 static const char *const json_mode_values[] = {"relaxed", "canonical", NULL};
+static const char *const null_mode_values[] = {"unset", "null", NULL};
+
+/* in NgBsonWriteType order */
+static const char *const bson_type_values[] = {"auto", "decimal", "double",
+"long", "int", "string", NULL};
 
 /* The one list of options; README's option tables follow it. */
 static const NgOption ng_options[] = {
@@ -79,10 +84,13 @@ static const NgOption ng_options[] = {
 	{"batch_size", ForeignTableRelationId, NG_OPT_INT, 1, 100000},
 	{"type_mismatch", ForeignTableRelationId, NG_OPT_ENUM, 0, 0, mismatch_values},
 	{"json_mode", ForeignTableRelationId, NG_OPT_ENUM, 0, 0, json_mode_values},
+	{"null_mode", ForeignTableRelationId, NG_OPT_ENUM, 0, 0, null_mode_values},
 
 	{"field", AttributeRelationId, NG_OPT_FIELD},
 	{"type_mismatch", AttributeRelationId, NG_OPT_ENUM, 0, 0, mismatch_values},
 	{"json_mode", AttributeRelationId, NG_OPT_ENUM, 0, 0, json_mode_values},
+	{"null_mode", AttributeRelationId, NG_OPT_ENUM, 0, 0, null_mode_values},
+	{"bson_type", AttributeRelationId, NG_OPT_ENUM, 0, 0, bson_type_values},
 
 	{NULL}
 };
@@ -399,6 +407,7 @@ ng_options_for_rel(Oid relid, Oid userid)
 	const char *s;
 	NgMismatchPolicy mismatch = NG_MISMATCH_ERROR;
 	NgJsonMode	json_mode = NG_JSON_RELAXED;
+	NgNullMode	null_mode = NG_NULL_UNSET;
 	int			i;
 
 	opts->relid = relid;
@@ -430,6 +439,8 @@ ng_options_for_rel(Oid relid, Oid userid)
 		mismatch = (NgMismatchPolicy) parse_enum(s, mismatch_values);
 	if ((s = ng_option_value(table->options, "json_mode")) != NULL)
 		json_mode = (NgJsonMode) parse_enum(s, json_mode_values);
+	if ((s = ng_option_value(table->options, "null_mode")) != NULL)
+		null_mode = (NgNullMode) parse_enum(s, null_mode_values);
 
 	rel = table_open(relid, AccessShareLock);
 	tupdesc = RelationGetDescr(rel);
@@ -451,6 +462,8 @@ ng_options_for_rel(Oid relid, Oid userid)
 		col->typmod = att->atttypmod;
 		col->mismatch = mismatch;
 		col->json_mode = json_mode;
+		col->null_mode = null_mode;
+		col->write_type = NG_WRITE_AUTO;
 
 		colopts = GetForeignColumnOptions(relid, att->attnum);
 		s = ng_option_value(colopts, "field");
@@ -459,6 +472,10 @@ ng_options_for_rel(Oid relid, Oid userid)
 			col->mismatch = (NgMismatchPolicy) parse_enum(s, mismatch_values);
 		if ((s = ng_option_value(colopts, "json_mode")) != NULL)
 			col->json_mode = (NgJsonMode) parse_enum(s, json_mode_values);
+		if ((s = ng_option_value(colopts, "null_mode")) != NULL)
+			col->null_mode = (NgNullMode) parse_enum(s, null_mode_values);
+		if ((s = ng_option_value(colopts, "bson_type")) != NULL)
+			col->write_type = (NgBsonWriteType) parse_enum(s, bson_type_values);
 
 		col->is_root = strcmp(col->field, NG_ROOT_FIELD) == 0;
 		col->is_id = strcmp(col->field, "_id") == 0;
@@ -510,6 +527,8 @@ ng_options_to_list(NgTableOptions *opts)
 		list = lappend(list, makeInteger(col->typmod));
 		list = lappend(list, makeInteger((int) col->mismatch));
 		list = lappend(list, makeInteger((int) col->json_mode));
+		list = lappend(list, makeInteger((int) col->null_mode));
+		list = lappend(list, makeInteger((int) col->write_type));
 	}
 	return list;
 }
@@ -551,6 +570,8 @@ ng_options_from_list(List *list)
 		col->typmod = NEXT_INT();
 		col->mismatch = (NgMismatchPolicy) NEXT_INT();
 		col->json_mode = (NgJsonMode) NEXT_INT();
+		col->null_mode = (NgNullMode) NEXT_INT();
+		col->write_type = (NgBsonWriteType) NEXT_INT();
 		col->is_root = strcmp(field, NG_ROOT_FIELD) == 0;
 		col->is_id = strcmp(field, "_id") == 0;
 	}

@@ -69,6 +69,7 @@ static bool ec_member_matches_column(PlannerInfo *root, RelOptInfo *rel,
 									 EquivalenceMember *em, void *arg);
 static List *pushable_join_clauses(PlannerInfo *root, RelOptInfo *baserel,
 								   NgRelInfo *fpinfo);
+static List *retrieved_columns(NgRelInfo *fpinfo, Bitmapset *attrs);
 
 /*
  * Resolve options, classify the restriction clauses and estimate the rows.
@@ -229,6 +230,40 @@ ec_member_matches_column(PlannerInfo *root, RelOptInfo *rel,
 }
 
 /*
+ * The attnums (as Integer nodes) of the columns in attrs (offset by
+ * FirstLowInvalidHeapAttributeNumber; whole-row means every column),
+ * checking that each has a type the scan can convert.
+ */
+static List *
+retrieved_columns(NgRelInfo *fpinfo, Bitmapset *attrs)
+{
+	List	   *result = NIL;
+	bool		whole_row = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber,
+										  attrs);
+	AttrNumber	attnum;
+
+	for (attnum = 1; attnum <= fpinfo->opts->natts; attnum++)
+	{
+		NgColumn   *col = ng_options_column(fpinfo->opts, attnum);
+
+		if (col == NULL)
+			continue;
+		if (!whole_row &&
+			!bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber, attrs))
+			continue;
+		if (!ng_type_is_supported(col->typid))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("column \"%s\" of foreign table \"%s\" has type %s, which cannot be read from BSON",
+							col->attname, fpinfo->opts->relname,
+							format_type_be(col->typid)),
+					 errhint("Use a json or jsonb column for this field.")));
+		result = lappend(result, makeInteger(attnum));
+	}
+	return result;
+}
+
+/*
  * Build the ForeignScan: pushed clauses in fdw_exprs, the rest as the plan's
  * quals, and in fdw_private the options and the columns to convert.
  */
@@ -240,11 +275,11 @@ ngGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	NgRelInfo  *fpinfo = (NgRelInfo *) baserel->fdw_private;
 	List	   *remote_exprs = NIL;
 	List	   *local_exprs = NIL;
-	List	   *retrieved = NIL;
+	List	   *retrieved;
+	List	   *cond_only;
 	Bitmapset  *attrs_used = NULL;
+	Bitmapset  *cond_attrs = NULL;
 	ListCell   *lc;
-	AttrNumber	attnum;
-	bool		whole_row;
 
 	foreach(lc, scan_clauses)
 	{
@@ -280,32 +315,22 @@ ngGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid,
 				   &attrs_used);
 	pull_varattnos((Node *) local_exprs, baserel->relid, &attrs_used);
-	whole_row = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber,
-							  attrs_used);
-	for (attnum = 1; attnum <= fpinfo->opts->natts; attnum++)
-	{
-		if (ng_options_column(fpinfo->opts, attnum) == NULL)
-			continue;
-		if (whole_row ||
-			bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber,
-						  attrs_used))
-		{
-			NgColumn   *col = ng_options_column(fpinfo->opts, attnum);
+	retrieved = retrieved_columns(fpinfo, attrs_used);
 
-			if (!ng_type_is_supported(col->typid))
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-						 errmsg("column \"%s\" of foreign table \"%s\" has type %s, which cannot be read from BSON",
-								col->attname, fpinfo->opts->relname,
-								format_type_be(col->typid)),
-						 errhint("Use a json or jsonb column for this field.")));
-			retrieved = lappend(retrieved, makeInteger(attnum));
-		}
-	}
+	/*
+	 * And the columns only the pushed conditions use: the scan evaluates
+	 * those conditions itself for documents MongoDB did not filter (the
+	 * transaction's own writes, documents re-read for UPDATE or DELETE).
+	 */
+	pull_varattnos((Node *) remote_exprs, baserel->relid, &cond_attrs);
+	cond_attrs = bms_del_members(cond_attrs, attrs_used);
+	if (bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs_used))
+		cond_attrs = NULL;
+	cond_only = retrieved_columns(fpinfo, cond_attrs);
 
 	return make_foreignscan(tlist, local_exprs, baserel->relid,
 							remote_exprs,
-							list_make2(ng_options_to_list(fpinfo->opts),
-									   retrieved),
+							list_make3(ng_options_to_list(fpinfo->opts),
+									   retrieved, cond_only),
 							NIL, NIL, outer_plan);
 }

@@ -68,7 +68,8 @@ typedef struct NgScanState
 
 	List	   *params;			/* NgParamSlot * */
 
-	int			ncols;
+	int			ncols;			/* columns of documents MongoDB filtered */
+	int			nallcols;		/* plus those only pushed conditions use */
 	NgScanColumn *cols;
 	bool	   *found;
 
@@ -79,6 +80,14 @@ typedef struct NgScanState
 	uint64		docs_fetched;
 	int			finds;
 	bool		coll_verified;	/* the collection is known to exist */
+
+	/* writes: the transaction's own documents, and UPDATE/DELETE targets */
+	ExprState  *remote_qual;	/* pushed conditions, evaluated locally */
+	bool		is_target;		/* scanning the table an UPDATE/DELETE
+								 * changes */
+	bool		overlay;		/* the transaction wrote this collection */
+	bool		mongo_done;		/* the cursor is exhausted */
+	List	   *overlay_items;	/* NgOverlayItem * still to return */
 } NgScanState;
 
 static void release_driver_objects(void *arg);
@@ -87,11 +96,14 @@ static void build_command(NgScanState *st, bson_t *filter, bson_t *projection,
 						  NgParamEval eval);
 static Datum eval_param(void *arg, Expr *expr, bool *isnull);
 static void convert_document(NgScanState *st, const bson_t *doc,
-							 TupleTableSlot *slot);
+							 TupleTableSlot *slot, int ncols);
 static void convert_path(NgScanState *st, NgScanColumn *sc,
 						 bson_iter_t *iter, Datum *value, bool *isnull);
 static void conversion_error_callback(void *arg);
 static void verify_collection(NgScanState *st);
+static bool lock_and_reread(NgScanState *st, const bson_t *doc,
+							bson_t *fresh);
+static bool pushed_conditions_hold(NgScanState *st, TupleTableSlot *slot);
 
 /*
  * Set up the scan state.  No connection is made here: EXPLAIN without
@@ -136,11 +148,18 @@ ngBeginForeignScan(ForeignScanState *node, int eflags)
 
 	st->row_cxt = AllocSetContextCreate(scan_cxt, "nutragenie row",
 										ALLOCSET_DEFAULT_SIZES);
+	st->remote_qual = ExecInitQual(fsplan->fdw_exprs, &node->ss.ps);
+	st->is_target = fsplan->scan.scanrelid > 0 &&
+		ExecRelationIsTargetRelation(node->ss.ps.state, fsplan->scan.scanrelid);
 
 	retrieved = list_nth(fsplan->fdw_private, NgScanPrivateRetrieved);
 	st->ncols = list_length(retrieved);
-	st->cols = palloc0(sizeof(NgScanColumn) * Max(st->ncols, 1));
-	st->found = palloc0(sizeof(bool) * Max(st->ncols, 1));
+	retrieved = list_concat_copy(retrieved,
+								 list_nth(fsplan->fdw_private,
+										  NgScanPrivateCondColumns));
+	st->nallcols = list_length(retrieved);
+	st->cols = palloc0(sizeof(NgScanColumn) * Max(st->nallcols, 1));
+	st->found = palloc0(sizeof(bool) * Max(st->nallcols, 1));
 
 	i = 0;
 	foreach(lc, retrieved)
@@ -259,6 +278,19 @@ start_query(NgScanState *st)
 												st->opts->database,
 												st->opts->collection);
 
+	/*
+	 * The transaction's own documents as they are now: documents this very
+	 * statement writes or re-reads later must not come back a second time.
+	 */
+	{
+		MemoryContext cxt = MemoryContextSwitchTo(st->scan_cxt);
+
+		st->overlay_items = ng_xact_collection_documents(st->opts);
+		MemoryContextSwitchTo(cxt);
+	}
+	st->overlay = ng_xact_has_documents(st->opts);
+	st->mongo_done = false;
+
 	bson_init(&filter);
 	bson_init(&opts);
 	bson_init(&projection);
@@ -283,6 +315,12 @@ start_query(NgScanState *st)
 
 /*
  * Return the next document as a tuple, or an empty slot at the end.
+ *
+ * Documents this transaction wrote come from its overlay instead of
+ * MongoDB: MongoDB's copies are skipped, and the overlay's versions that
+ * satisfy the pushed conditions follow the cursor's documents.  For the
+ * table an UPDATE or DELETE changes, each document is locked and re-read
+ * before it is returned, so that concurrent writers serialize.
  */
 TupleTableSlot *
 ngIterateForeignScan(ForeignScanState *node)
@@ -291,44 +329,195 @@ ngIterateForeignScan(ForeignScanState *node)
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
 	const bson_t *doc;
 	MemoryContext oldcxt;
+	bool		have_row = false;
 
 	MemoryContextReset(st->row_cxt);
 	oldcxt = MemoryContextSwitchTo(st->row_cxt);
 
-	if (st->cursor == NULL)
+	if (st->cursor == NULL && !st->mongo_done)
 		start_query(st);
 
-	ExecClearTuple(slot);
-
-	if (!mongoc_cursor_next(st->cursor, &doc))
+	for (;;)
 	{
-		bson_error_t error;
+		ExecClearTuple(slot);
 
-		if (mongoc_cursor_error(st->cursor, &error))
+		if (!st->mongo_done)
 		{
-			char	   *action;
+			bson_t		fresh;
 
-			mongoc_cursor_destroy(st->cursor);
-			st->cursor = NULL;
-			action = psprintf("read collection \"%s.%s\" for foreign table \"%s\"",
-							  st->opts->database, st->opts->collection,
-							  st->opts->relname);
-			ng_conn_report_error(st->conn, &error, action);
+			if (!mongoc_cursor_next(st->cursor, &doc))
+			{
+				bson_error_t error;
+
+				if (mongoc_cursor_error(st->cursor, &error))
+				{
+					char	   *action;
+
+					mongoc_cursor_destroy(st->cursor);
+					st->cursor = NULL;
+					action = psprintf("read collection \"%s.%s\" for foreign table \"%s\"",
+									  st->opts->database, st->opts->collection,
+									  st->opts->relname);
+					ng_conn_report_error(st->conn, &error, action);
+				}
+				if (st->docs_fetched == 0 && !st->coll_verified && !st->overlay)
+					verify_collection(st);
+				st->mongo_done = true;
+				continue;
+			}
+			st->docs_fetched++;
+			CHECK_FOR_INTERRUPTS();
+
+			if (!st->overlay && !st->is_target)
+			{
+				convert_document(st, doc, slot, st->ncols);
+				ExecStoreVirtualTuple(slot);
+				have_row = true;
+				break;
+			}
+
+			{
+				bson_t		iddoc;
+				bson_iter_t it;
+				const uint8 *data;
+				uint32		len;
+				bool		deleted;
+				bool		known;
+
+				bson_init(&iddoc);
+				if (bson_iter_init_find(&it, doc, "_id"))
+					bson_append_iter(&iddoc, "_id", 3, &it);
+				known = ng_xact_lookup(st->opts, bson_get_data(&iddoc),
+									   iddoc.len, &data, &len, &deleted);
+				bson_destroy(&iddoc);
+				if (known)
+					continue;	/* the overlay's version comes later */
+			}
+
+			if (!lock_and_reread(st, doc, &fresh))
+				continue;
+			convert_document(st, &fresh, slot,
+							 st->is_target ? st->nallcols : st->ncols);
+			ExecStoreVirtualTuple(slot);
+			if (!pushed_conditions_hold(st, slot))
+				continue;
+			have_row = true;
+			break;
 		}
-		if (st->docs_fetched == 0 && !st->coll_verified)
-			verify_collection(st);
-		MemoryContextSwitchTo(oldcxt);
-		CHECK_FOR_INTERRUPTS();
-		return slot;
-	}
-	st->docs_fetched++;
 
-	convert_document(st, doc, slot);
-	ExecStoreVirtualTuple(slot);
+		if (st->overlay_items == NIL)
+			break;
+		{
+			NgOverlayItem *item = (NgOverlayItem *) linitial(st->overlay_items);
+			bson_t		odoc;
+
+			st->overlay_items = list_delete_first(st->overlay_items);
+			bson_init_static(&odoc, item->data, item->len);
+			convert_document(st, &odoc, slot, st->nallcols);
+			ExecStoreVirtualTuple(slot);
+			if (!pushed_conditions_hold(st, slot))
+				continue;
+			have_row = true;
+			break;
+		}
+	}
+
+	if (!have_row)
+		ExecClearTuple(slot);
 
 	MemoryContextSwitchTo(oldcxt);
-	CHECK_FOR_INTERRUPTS();
 	return slot;
+}
+
+/*
+ * For a document the scan would return: if this scan feeds an UPDATE or
+ * DELETE, lock it, refuse it if another transaction's changes to it are
+ * still queued, and re-read it, since a writer may have committed a change
+ * between the find and the lock.  The fresh version goes into the overlay
+ * (as a read, not a write) and *fresh points at it.  Otherwise *fresh is
+ * the document as found.  Returns false if the document is gone.
+ */
+static bool
+lock_and_reread(NgScanState *st, const bson_t *doc, bson_t *fresh)
+{
+	bson_t		iddoc;
+	bson_t	   *ids[1];
+	bson_t		opts;
+	mongoc_cursor_t *cursor;
+	const bson_t *found;
+	bson_error_t error;
+	bool		failed;
+	bool		exists = false;
+	const uint8 *data;
+	uint32		len;
+	bool		deleted;
+	bson_iter_t it;
+
+	if (!st->is_target)
+	{
+		bson_init_static(fresh, bson_get_data(doc), doc->len);
+		return true;
+	}
+
+	bson_init(&iddoc);
+	if (bson_iter_init_find(&it, doc, "_id"))
+		bson_append_iter(&iddoc, "_id", 3, &it);
+	ids[0] = &iddoc;
+
+	PG_TRY();
+	{
+		ng_xact_lock_document(st->opts, bson_get_data(&iddoc), iddoc.len);
+		ng_outbox_check_queued(st->opts, ids, 1);
+	}
+	PG_CATCH();
+	{
+		bson_destroy(&iddoc);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	bson_init(&opts);
+	BSON_APPEND_INT32(&opts, "limit", 1);
+	cursor = mongoc_collection_find_with_opts(st->coll, &iddoc, &opts, NULL);
+	bson_destroy(&opts);
+	if (mongoc_cursor_next(cursor, &found))
+	{
+		ng_xact_record_document(st->opts, bson_get_data(&iddoc), iddoc.len,
+								found, false);
+		exists = true;
+	}
+	failed = mongoc_cursor_error(cursor, &error);
+	mongoc_cursor_destroy(cursor);
+	if (failed)
+	{
+		bson_destroy(&iddoc);
+		ng_conn_report_error(st->conn, &error,
+							 psprintf("re-read a document of collection \"%s.%s\"",
+									  st->opts->database, st->opts->collection));
+	}
+	if (exists &&
+		ng_xact_lookup(st->opts, bson_get_data(&iddoc), iddoc.len,
+					   &data, &len, &deleted) && !deleted)
+		bson_init_static(fresh, data, len);
+	else
+		exists = false;
+	bson_destroy(&iddoc);
+	return exists;
+}
+
+/*
+ * Do the pushed conditions hold for the row in slot?  Needed for rows
+ * MongoDB did not filter: the overlay's, and fresh re-reads.
+ */
+static bool
+pushed_conditions_hold(NgScanState *st, TupleTableSlot *slot)
+{
+	ExprContext *econtext = st->ps->ps_ExprContext;
+
+	if (st->remote_qual == NULL)
+		return true;
+	econtext->ecxt_scantuple = slot;
+	return ExecQual(st->remote_qual, econtext);
 }
 
 /*
@@ -364,10 +553,14 @@ verify_collection(NgScanState *st)
 
 /*
  * Fill the slot's values from one document: one pass over its top-level
- * keys, descending only into those a column path starts with.
+ * keys, descending only into those a column path starts with.  ncols is how
+ * many of st->cols to convert: the plan's output columns come first, then
+ * those only the pushed conditions use, needed for documents MongoDB did
+ * not filter.
  */
 static void
-convert_document(NgScanState *st, const bson_t *doc, TupleTableSlot *slot)
+convert_document(NgScanState *st, const bson_t *doc, TupleTableSlot *slot,
+				 int ncols)
 {
 	Datum	   *values = slot->tts_values;
 	bool	   *isnull = slot->tts_isnull;
@@ -385,7 +578,7 @@ convert_document(NgScanState *st, const bson_t *doc, TupleTableSlot *slot)
 	errcallback.previous = error_context_stack;
 	error_context_stack = &errcallback;
 
-	for (i = 0; i < st->ncols; i++)
+	for (i = 0; i < ncols; i++)
 	{
 		NgScanColumn *sc = &st->cols[i];
 
@@ -410,7 +603,7 @@ convert_document(NgScanState *st, const bson_t *doc, TupleTableSlot *slot)
 			const char *key = bson_iter_key(&iter);
 			int			keylen = (int) bson_iter_key_len(&iter);
 
-			for (i = 0; i < st->ncols; i++)
+			for (i = 0; i < ncols; i++)
 			{
 				NgScanColumn *sc = &st->cols[i];
 
@@ -515,6 +708,8 @@ ngReScanForeignScan(ForeignScanState *node)
 		mongoc_cursor_destroy(st->cursor);
 		st->cursor = NULL;
 	}
+	st->mongo_done = false;
+	st->overlay_items = NIL;
 }
 
 /*

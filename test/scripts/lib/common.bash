@@ -33,3 +33,59 @@ CREATE SERVER :"name" FOREIGN DATA WRAPPER nutragenie_fdw OPTIONS (uri :'uri', d
 CREATE USER MAPPING FOR CURRENT_USER SERVER :"name";
 SQL
 }
+
+# Dual-write helpers.  setup_dual NAME creates server NAME on MONGODB_URI, a
+# fresh collection NAME, a foreign table NAME_docs (_id int, v text, n int)
+# and a local table NAME_local (id int primary key, v text, n int) that the
+# tests keep equal to what MongoDB must hold.
+setup_dual() {
+    local name=$1
+    make_server "$name" "$MONGODB_URI"
+    q -c "DO \$\$ BEGIN PERFORM ng_run_command('$name', '{\"drop\": \"$name\"}'); EXCEPTION WHEN fdw_table_not_found THEN NULL; END \$\$;" >/dev/null
+    q -c "SELECT ng_run_command('$name', '{\"create\": \"$name\"}')" >/dev/null
+    q <<SQL >/dev/null
+DROP TABLE IF EXISTS ${name}_local;
+DROP FOREIGN TABLE IF EXISTS ${name}_docs;
+CREATE TABLE ${name}_local (id int PRIMARY KEY, v text, n int);
+CREATE FOREIGN TABLE ${name}_docs (_id int, v text, n int) SERVER $name OPTIONS (collection '$name');
+SQL
+}
+
+# check_dual NAME: every document in MongoDB (read by a plain find, as any
+# other client would) equals the local table, document by document; prints
+# the counts and fails on any difference.
+check_dual() {
+    local name=$1 diff
+    diff=$(q <<SQL
+WITH m AS (
+  SELECT (d->>'_id')::int AS id, d->>'v' AS v, (d->>'n')::int AS n
+  FROM jsonb_array_elements(ng_run_command('$name', '{"find": "$name", "batchSize": 100000}')->'cursor'->'firstBatch') d),
+l AS (SELECT id, v, n FROM ${name}_local)
+SELECT count(*) FROM ((SELECT * FROM m EXCEPT SELECT * FROM l) UNION ALL (SELECT * FROM l EXCEPT SELECT * FROM m)) x;
+SQL
+    )
+    local counts
+    counts=$(q -c "SELECT (SELECT count(*) FROM ${name}_local) || ' local rows, ' || jsonb_array_length(ng_run_command('$name', '{\"find\": \"$name\", \"batchSize\": 100000}')->'cursor'->'firstBatch') || ' documents'")
+    echo "check $name: $counts, $diff differing"
+    [[ $diff == 0 ]] || fail "$name: MongoDB and the expected state differ in $diff rows"
+}
+
+# wait_queue_empty [SECONDS]: wait until the outbox is empty
+wait_queue_empty() {
+    local limit=${1:-30} i
+    for ((i = 0; i < limit * 10; i++)); do
+        [[ $(q -c "SELECT pending FROM ng_write_queue_status()" 2>/dev/null) == 0 ]] && return 0
+        sleep 0.1
+    done
+    fail "the write queue did not drain in ${limit} s: $(q -c "SELECT * FROM ng_write_queue_status()")"
+}
+
+# wait_pg: wait until PostgreSQL accepts connections again
+wait_pg() {
+    local i
+    for ((i = 0; i < 300; i++)); do
+        q -c "SELECT 1" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    fail "PostgreSQL did not come back"
+}

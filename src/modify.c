@@ -1,0 +1,1410 @@
+/*-------------------------------------------------------------------------
+ *
+ * modify.c
+ *		  INSERT, UPDATE, DELETE and COPY on foreign tables, as outbox rows.
+ *
+ * A write never goes to MongoDB from here.  Each row becomes one
+ * idempotent operation in nutragenie.outbox, inserted in the user's
+ * transaction, and the applier sends it after COMMIT (docs/dual-write.md).
+ * What this file checks at the statement, where it is cheap: the document
+ * lock (xact.c), a duplicate _id on INSERT (unique_violation, or skipped for
+ * ON CONFLICT DO NOTHING), and documents that still have another
+ * transaction's operations queued (serialization_failure: MongoDB's copy is
+ * stale).  The transaction's own view of each written document goes into
+ * the overlay so that its later reads see it.
+ *
+ * Row identity is the column mapped to "_id".  An INSERT without one gets a
+ * new ObjectId (returned by RETURNING when the column is objectid or text).
+ * UPDATE sends only the assigned fields: {$set: {...}, $unset: {...}} with
+ * dotted paths for nested fields; a NULL is $unset by default (null_mode
+ * 'unset') or BSON null (null_mode 'null').  Assigning the $$ROOT column
+ * replaces the whole document.
+ *
+ * Copyright (c) 2026, nutragenie developers
+ *
+ * IDENTIFICATION
+ *		  src/modify.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "optimizer/appendinfo.h"
+#include "optimizer/inherit.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "parser/parsetree.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "ng_remote.h"
+
+/* fdw_private of a ModifyTable's foreign-table entry */
+enum NgModifyPrivateIndex
+{
+	NgModifyPrivateTargetAttrs, /* Integer list of assigned attnums */
+	NgModifyPrivateConflictNothing	/* Integer: ON CONFLICT DO NOTHING */
+};
+
+/* Name of the row identity junk column. */
+#define NG_ROWID_NAME "ng_id"
+
+typedef struct NgModifyState
+{
+	NgTableOptions *opts;
+	CmdType		operation;
+	List	   *target_attrs;	/* assigned attnums (INSERT: all) */
+	AttrNumber	id_attnum;		/* column mapped to _id, or 0 */
+	AttrNumber	root_attnum;	/* $$ROOT column, or 0 */
+	AttrNumber	junk_id_resno;	/* UPDATE/DELETE: ng_id in the plan's tlist */
+	bool		conflict_nothing;
+	int			batch_size;
+	MemoryContext temp_cxt;		/* reset per row or batch */
+	NgConnEntry *conn;			/* borrowed for existence checks */
+	mongoc_collection_t *coll;
+	NgDocReader *returning;		/* DELETE ... RETURNING: old row values */
+	MemoryContext returning_cxt;	/* holds them until the next row */
+} NgModifyState;
+
+/* One field assignment of a document update. */
+typedef struct NgAssign
+{
+	const char *path;			/* dotted path */
+	bool		unset;			/* remove the field */
+	bson_value_t value;			/* the value (when !unset); points into a
+								 * values document.  Not a bson_iter_t:
+								 * libbson declares that 128-byte aligned,
+								 * which palloc'd memory is not. */
+} NgAssign;
+
+static NgModifyState *begin_modify(ModifyTableState *mtstate,
+								   ResultRelInfo *rinfo, List *fdw_private,
+								   CmdType operation, bool explain_only);
+static void release_modify(void *arg);
+static void ensure_remote(NgModifyState *ms);
+static void document_id(const bson_t *doc, bson_t *iddoc);
+static void slot_assignments(NgModifyState *ms, TupleTableSlot *slot,
+							 bool for_insert, bson_t *values, NgAssign **assigns,
+							 int *nassigns, const bson_t **root_doc,
+							 bson_t *root_storage);
+static void new_insert_document(NgModifyState *ms, TupleTableSlot *slot,
+								bson_t *doc);
+static void existing_ids(NgModifyState *ms, bson_t **ids, int n, bool *exists);
+static void outbox_append(NgModifyState *ms, char op, bson_t **ids,
+						  bson_t **bodies, int n);
+static void check_writable(NgTableOptions *opts);
+static const char *id_text(const bson_t *iddoc);
+
+/*
+ * Apply assignments (dotted paths, already sorted so that paths sharing a
+ * prefix are adjacent) to a document: copy "old" with the assigned fields
+ * replaced, removed or added, into "out".  Used both to build new
+ * documents and to compute the overlay version after an update.
+ */
+static void apply_level(bson_iter_t *old, NgAssign *assigns, int n,
+						int depth, bson_t *out);
+
+static const char *
+segment(const char *path, int depth, int *len)
+{
+	const char *p = path;
+	const char *dot;
+	int			i;
+
+	for (i = 0; i < depth; i++)
+		p = strchr(p, '.') + 1;
+	dot = strchr(p, '.');
+	*len = dot ? (int) (dot - p) : (int) strlen(p);
+	return p;
+}
+
+static bool
+is_leaf(const char *path, int depth)
+{
+	const char *p = path;
+	int			i;
+
+	for (i = 0; i < depth; i++)
+		p = strchr(p, '.') + 1;
+	return strchr(p, '.') == NULL;
+}
+
+static int
+assign_cmp(const void *a, const void *b)
+{
+	return strcmp(((const NgAssign *) a)->path, ((const NgAssign *) b)->path);
+}
+
+/*
+ * Copy the group of assignments [lo, hi) that share the segment at depth
+ * into out as field "seg": a value, a removal, or a subdocument built from
+ * the old subdocument (oldsub, may be NULL).
+ */
+static void
+apply_group(NgAssign *assigns, int lo, int hi, int depth,
+			const char *seg, int seglen, bson_iter_t *oldsub, bson_t *out)
+{
+	bson_t		child;
+	bson_iter_t sub;
+	bool		has_sub = false;
+
+	if (is_leaf(assigns[lo].path, depth))
+	{
+		if (hi - lo > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
+					 errmsg("field \"%s\" is assigned together with a field nested in it",
+							assigns[lo].path)));
+		if (!assigns[lo].unset)
+			bson_append_value(out, seg, seglen, &assigns[lo].value);
+		return;
+	}
+
+	if (oldsub != NULL && BSON_ITER_HOLDS_DOCUMENT(oldsub) &&
+		bson_iter_recurse(oldsub, &sub))
+		has_sub = true;
+
+	bson_append_document_begin(out, seg, seglen, &child);
+	apply_level(has_sub ? &sub : NULL, assigns + lo, hi - lo, depth + 1, &child);
+	bson_append_document_end(out, &child);
+}
+
+static void
+apply_level(bson_iter_t *old, NgAssign *assigns, int n, int depth, bson_t *out)
+{
+	bool	   *used = palloc0(sizeof(bool) * Max(n, 1));
+	int			i;
+
+	if (old != NULL)
+	{
+		while (bson_iter_next(old))
+		{
+			const char *key = bson_iter_key(old);
+			int			keylen = (int) bson_iter_key_len(old);
+			int			lo = -1;
+			int			hi;
+
+			for (i = 0; i < n; i++)
+			{
+				int			len;
+				const char *s = segment(assigns[i].path, depth, &len);
+
+				if (len == keylen && memcmp(s, key, len) == 0)
+				{
+					lo = i;
+					break;
+				}
+			}
+			if (lo < 0)
+			{
+				bson_append_iter(out, key, keylen, old);
+				continue;
+			}
+			for (hi = lo; hi < n; hi++)
+			{
+				int			len;
+				const char *s = segment(assigns[hi].path, depth, &len);
+
+				if (len != keylen || memcmp(s, key, len) != 0)
+					break;
+				used[hi] = true;
+			}
+			apply_group(assigns, lo, hi, depth, key, keylen, old, out);
+		}
+	}
+
+	/* fields that did not exist yet, in path order */
+	i = 0;
+	while (i < n)
+	{
+		int			len;
+		const char *s = segment(assigns[i].path, depth, &len);
+		int			hi;
+
+		if (used[i])
+		{
+			i++;
+			continue;
+		}
+		for (hi = i + 1; hi < n; hi++)
+		{
+			int			len2;
+			const char *s2 = segment(assigns[hi].path, depth, &len2);
+
+			if (len2 != len || memcmp(s2, s, len) != 0)
+				break;
+		}
+		{
+			char	   *seg = pnstrdup(s, len);
+
+			apply_group(assigns, i, hi, depth, seg, len, NULL, out);
+		}
+		i = hi;
+	}
+	pfree(used);
+}
+
+/*
+ * ng_bson_apply_assignments: out = old with the assignments applied.
+ * old may be NULL (a new document).
+ */
+static void
+apply_assignments(const bson_t *old, NgAssign *assigns, int n, bson_t *out)
+{
+	bson_iter_t iter;
+
+	if (n > 1)
+		qsort(assigns, n, sizeof(NgAssign), assign_cmp);
+	if (old != NULL && bson_iter_init(&iter, old))
+		apply_level(&iter, assigns, n, 0, out);
+	else
+		apply_level(NULL, assigns, n, 0, out);
+}
+
+/* ------------------------------------------------------------------------
+ * Planning
+ * ------------------------------------------------------------------------
+ */
+
+static AttrNumber
+id_column(Relation rel, NgTableOptions *opts)
+{
+	AttrNumber	attnum;
+
+	for (attnum = 1; attnum <= opts->natts; attnum++)
+	{
+		NgColumn   *col = ng_options_column(opts, attnum);
+
+		if (col != NULL && col->is_id)
+			return attnum;
+	}
+	return InvalidAttrNumber;
+}
+
+/*
+ * UPDATE and DELETE identify documents by the column mapped to _id.
+ */
+void
+ngAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
+						  RangeTblEntry *target_rte, Relation target_relation)
+{
+	NgTableOptions *opts = ng_options_for_rel(RelationGetRelid(target_relation),
+											  InvalidOid);
+	AttrNumber	attnum = id_column(target_relation, opts);
+	Form_pg_attribute att;
+	Var		   *var;
+
+	if (attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot update or delete from foreign table \"%s\" because it has no column for field \"_id\"",
+						RelationGetRelationName(target_relation)),
+				 errhint("Add a column mapped to \"_id\", for example \"_id objectid\".")));
+
+	att = TupleDescAttr(RelationGetDescr(target_relation), attnum - 1);
+	var = makeVar(rtindex, attnum, att->atttypid, att->atttypmod,
+				  att->attcollation, 0);
+	add_row_identity_var(root, var, rtindex, NG_ROWID_NAME);
+}
+
+/*
+ * Remember which columns the statement assigns and whether it is
+ * ON CONFLICT DO NOTHING.
+ */
+List *
+ngPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
+					Index resultRelation, int subplan_index)
+{
+	CmdType		operation = plan->operation;
+	RangeTblEntry *rte = planner_rt_fetch(resultRelation, root);
+	Relation	rel = table_open(rte->relid, NoLock);
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	List	   *target_attrs = NIL;
+	int			attnum;
+
+	if (operation == CMD_INSERT)
+	{
+		for (attnum = 1; attnum <= tupdesc->natts; attnum++)
+		{
+			if (!TupleDescAttr(tupdesc, attnum - 1)->attisdropped)
+				target_attrs = lappend(target_attrs, makeInteger(attnum));
+		}
+	}
+	else if (operation == CMD_UPDATE)
+	{
+		RelOptInfo *rel_info = find_base_rel(root, resultRelation);
+		Bitmapset  *cols = get_rel_all_updated_cols(root, rel_info);
+		int			col = -1;
+
+		while ((col = bms_next_member(cols, col)) >= 0)
+		{
+			attnum = col + FirstLowInvalidHeapAttributeNumber;
+			if (attnum <= InvalidAttrNumber)
+				elog(ERROR, "system-column update is not supported");
+			target_attrs = lappend(target_attrs, makeInteger(attnum));
+		}
+	}
+
+	if (plan->onConflictAction == ONCONFLICT_UPDATE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("ON CONFLICT DO UPDATE is not supported on foreign table \"%s\"",
+						RelationGetRelationName(rel))));
+
+	table_close(rel, NoLock);
+
+	return list_make2(target_attrs,
+					  makeInteger(plan->onConflictAction == ONCONFLICT_NOTHING));
+}
+
+/*
+ * Writes need the applier, which lives in shared memory.
+ */
+static void
+check_writable(NgTableOptions *opts)
+{
+	if (!ng_applier_available())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot write to foreign table \"%s\"", opts->relname),
+				 errdetail("Writes through nutragenie are applied by a background worker, which needs the library preloaded."),
+				 errhint("Add nutragenie to shared_preload_libraries and restart the server.")));
+	if (IsInParallelMode())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("cannot write to foreign table \"%s\" in a parallel operation",
+						opts->relname)));
+}
+
+/* ------------------------------------------------------------------------
+ * Execution
+ * ------------------------------------------------------------------------
+ */
+
+static NgModifyState *
+begin_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+			 List *fdw_private, CmdType operation, bool explain_only)
+{
+	Relation	rel = rinfo->ri_RelationDesc;
+	EState	   *estate = mtstate->ps.state;
+	NgModifyState *ms = palloc0(sizeof(NgModifyState));
+	MemoryContextCallback *cb;
+	Oid			userid;
+	AttrNumber	attnum;
+
+	userid = GetUserId();
+	if (rinfo->ri_RangeTableIndex != 0)
+	{
+		RangeTblEntry *rte = exec_rt_fetch(rinfo->ri_RangeTableIndex, estate);
+
+		if (OidIsValid(rte->checkAsUser))
+			userid = rte->checkAsUser;
+	}
+	ms->opts = ng_options_for_rel(RelationGetRelid(rel), userid);
+	ms->operation = operation;
+	ms->batch_size = ms->opts->batch_size;
+	if (explain_only)
+		return ms;
+
+	check_writable(ms->opts);
+
+	if (fdw_private != NIL)
+	{
+		ms->target_attrs = (List *) list_nth(fdw_private,
+											 NgModifyPrivateTargetAttrs);
+		ms->conflict_nothing = intVal(list_nth(fdw_private,
+											   NgModifyPrivateConflictNothing));
+	}
+	else
+	{
+		/* COPY and tuple routing: every column */
+		for (attnum = 1; attnum <= ms->opts->natts; attnum++)
+		{
+			if (ng_options_column(ms->opts, attnum) != NULL)
+				ms->target_attrs = lappend(ms->target_attrs,
+										   makeInteger(attnum));
+		}
+	}
+
+	ms->id_attnum = id_column(rel, ms->opts);
+	for (attnum = 1; attnum <= ms->opts->natts; attnum++)
+	{
+		NgColumn   *col = ng_options_column(ms->opts, attnum);
+
+		if (col != NULL && col->is_root)
+			ms->root_attnum = attnum;
+	}
+
+	/* (ri_projectReturning is not set up yet when we are called) */
+	if (operation == CMD_DELETE && mtstate->ps.plan != NULL &&
+		((ModifyTable *) mtstate->ps.plan)->returningLists != NIL)
+	{
+		List	   *all = NIL;
+
+		for (attnum = 1; attnum <= ms->opts->natts; attnum++)
+		{
+			if (ng_options_column(ms->opts, attnum) != NULL)
+				all = lappend(all, makeInteger(attnum));
+		}
+		ms->returning = ng_document_reader_create(ms->opts, all);
+		ms->returning_cxt = AllocSetContextCreate(estate->es_query_cxt,
+												  "nutragenie returning",
+												  ALLOCSET_DEFAULT_SIZES);
+	}
+
+	if (operation == CMD_UPDATE || operation == CMD_DELETE)
+	{
+		Plan	   *subplan = outerPlanState(mtstate)->plan;
+
+		ms->junk_id_resno = ExecFindJunkAttributeInTlist(subplan->targetlist,
+														 NG_ROWID_NAME);
+		if (!AttributeNumberIsValid(ms->junk_id_resno))
+			elog(ERROR, "could not find junk column \"%s\"", NG_ROWID_NAME);
+	}
+
+	ms->temp_cxt = AllocSetContextCreate(estate->es_query_cxt,
+										 "nutragenie modify",
+										 ALLOCSET_DEFAULT_SIZES);
+
+	/*
+	 * The driver objects are released when the query's memory goes, error
+	 * or not: a callback on a context of its own, since temp_cxt is reset
+	 * per row and reset callbacks fire once.
+	 */
+	{
+		MemoryContext owner = AllocSetContextCreate(estate->es_query_cxt,
+													"nutragenie modify driver",
+													ALLOCSET_SMALL_SIZES);
+
+		cb = MemoryContextAllocZero(owner, sizeof(MemoryContextCallback));
+		cb->func = release_modify;
+		cb->arg = ms;
+		MemoryContextRegisterResetCallback(owner, cb);
+	}
+
+	ng_applier_ensure_worker();
+	return ms;
+}
+
+static void
+release_modify(void *arg)
+{
+	NgModifyState *ms = (NgModifyState *) arg;
+
+	if (ms->coll != NULL)
+	{
+		mongoc_collection_destroy(ms->coll);
+		ms->coll = NULL;
+	}
+	if (ms->conn != NULL)
+	{
+		ng_conn_release(ms->conn);
+		ms->conn = NULL;
+	}
+}
+
+static void
+ensure_remote(NgModifyState *ms)
+{
+	if (ms->conn == NULL)
+		ms->conn = ng_conn_get(ms->opts->serverid, ms->opts->userid);
+	if (ms->coll == NULL)
+		ms->coll = mongoc_client_get_collection(ng_conn_client(ms->conn),
+												ms->opts->database,
+												ms->opts->collection);
+}
+
+void
+ngBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+					 List *fdw_private, int subplan_index, int eflags)
+{
+	rinfo->ri_FdwState = begin_modify(mtstate, rinfo, fdw_private,
+									  mtstate->operation,
+									  (eflags & EXEC_FLAG_EXPLAIN_ONLY) != 0);
+}
+
+void
+ngBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
+{
+	List	   *fdw_private = NIL;
+
+	if (mtstate->operation == CMD_INSERT && rinfo->ri_usesFdwDirectModify == false &&
+		mtstate->ps.plan != NULL &&
+		((ModifyTable *) mtstate->ps.plan)->onConflictAction == ONCONFLICT_UPDATE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("ON CONFLICT DO UPDATE is not supported on foreign table \"%s\"",
+						RelationGetRelationName(rinfo->ri_RelationDesc))));
+	rinfo->ri_FdwState = begin_modify(mtstate, rinfo, fdw_private, CMD_INSERT,
+									  false);
+	if (mtstate->ps.plan != NULL &&
+		((ModifyTable *) mtstate->ps.plan)->onConflictAction == ONCONFLICT_NOTHING)
+		((NgModifyState *) rinfo->ri_FdwState)->conflict_nothing = true;
+}
+
+void
+ngEndForeignModify(EState *estate, ResultRelInfo *rinfo)
+{
+	NgModifyState *ms = (NgModifyState *) rinfo->ri_FdwState;
+
+	if (ms != NULL && ms->temp_cxt != NULL)
+		release_modify(ms);
+}
+
+void
+ngEndForeignInsert(EState *estate, ResultRelInfo *rinfo)
+{
+	ngEndForeignModify(estate, rinfo);
+}
+
+/*
+ * Batches for INSERT: one existence query and one outbox insert per batch.
+ * Not with RETURNING or row triggers, whose rows the executor needs one by
+ * one.
+ */
+int
+ngGetForeignModifyBatchSize(ResultRelInfo *rinfo)
+{
+	NgModifyState *ms = (NgModifyState *) rinfo->ri_FdwState;
+
+	if (rinfo->ri_projectReturning != NULL ||
+		(rinfo->ri_TrigDesc &&
+		 (rinfo->ri_TrigDesc->trig_insert_before_row ||
+		  rinfo->ri_TrigDesc->trig_insert_after_row)))
+		return 1;
+	return ms ? ms->batch_size : NG_DEFAULT_BATCH_SIZE;
+}
+
+int
+ngIsForeignRelUpdatable(Relation rel)
+{
+	return (1 << CMD_INSERT) | (1 << CMD_UPDATE) | (1 << CMD_DELETE);
+}
+
+/*
+ * {"_id": value} from a document.
+ */
+static void
+document_id(const bson_t *doc, bson_t *iddoc)
+{
+	bson_iter_t iter;
+
+	if (!bson_iter_init_find(&iter, doc, "_id"))
+		elog(ERROR, "document has no _id");
+	bson_append_iter(iddoc, "_id", 3, &iter);
+}
+
+/*
+ * A short rendering of {"_id": v} for messages.
+ */
+static const char *
+id_text(const bson_t *iddoc)
+{
+	bson_iter_t iter;
+
+	if (!bson_iter_init_find(&iter, iddoc, "_id"))
+		return "(none)";
+	return ng_bson_value_to_text(bson_iter_value(&iter));
+}
+
+/*
+ * The assignments a slot makes to the target columns.  Values are appended
+ * to "values" (keys "0", "1", ...), which must outlive the assignments.  A
+ * non-null $$ROOT column is returned separately as a document (copied into
+ * root_storage).  NULLs become removals unless the column's null_mode is
+ * 'null'; for an INSERT a removal is simply no field.
+ */
+static void
+slot_assignments(NgModifyState *ms, TupleTableSlot *slot, bool for_insert,
+				 bson_t *values, NgAssign **assigns, int *nassigns,
+				 const bson_t **root_doc, bson_t *root_storage)
+{
+	ListCell   *lc;
+	int			n = 0;
+	NgAssign   *out = palloc0(sizeof(NgAssign) * Max(list_length(ms->target_attrs), 1));
+	int			k = 0;
+	bson_iter_t iter;
+
+	*root_doc = NULL;
+	slot_getallattrs(slot);
+
+	foreach(lc, ms->target_attrs)
+	{
+		AttrNumber	attnum = intVal(lfirst(lc));
+		NgColumn   *col = ng_options_column(ms->opts, attnum);
+		Datum		value = slot->tts_values[attnum - 1];
+		bool		isnull = slot->tts_isnull[attnum - 1];
+		char		key[16];
+		const char *keyp;
+
+		if (col == NULL)
+			continue;
+
+		if (col->is_root)
+		{
+			bson_t		tmp;
+			bson_iter_t it;
+			bson_iter_t child;
+
+			if (isnull)
+				continue;
+			bson_init(&tmp);
+			if (!ng_datum_append_bson(&tmp, "v", 1, value, false, col->typid) ||
+				!bson_iter_init_find(&it, &tmp, "v") ||
+				!BSON_ITER_HOLDS_DOCUMENT(&it))
+			{
+				bson_destroy(&tmp);
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("column \"%s\" of foreign table \"%s\" must hold a JSON object to be stored as the document",
+								col->attname, ms->opts->relname)));
+			}
+			{
+				const uint8_t *data;
+				uint32_t	len;
+				bson_t		sub;
+
+				bson_iter_document(&it, &len, &data);
+				bson_init_static(&sub, data, len);
+				bson_copy_to(&sub, root_storage);
+			}
+			(void) child;
+			bson_destroy(&tmp);
+			*root_doc = root_storage;
+			continue;
+		}
+
+		if (isnull && col->null_mode == NG_NULL_UNSET)
+		{
+			if (for_insert)
+				continue;
+			out[n].path = col->field;
+			out[n].unset = true;
+			n++;
+			continue;
+		}
+
+		(void) bson_uint32_to_string(k++, &keyp, key, sizeof(key));
+		if (!ng_column_append_bson(values, keyp, col, value, isnull))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("cannot store the value of column \"%s\" of foreign table \"%s\" as BSON",
+							col->attname, ms->opts->relname),
+					 errdetail("Values of type %s cannot be represented exactly.",
+							   format_type_be(col->typid))));
+		out[n].path = col->field;
+		out[n].unset = false;
+		n++;
+	}
+
+	/* point the assignments at their values, now that "values" is final */
+	k = 0;
+	if (bson_iter_init(&iter, values))
+	{
+		int			i;
+
+		for (i = 0; i < n; i++)
+		{
+			if (out[i].unset)
+				continue;
+			if (!bson_iter_next(&iter))
+				elog(ERROR, "lost a value while building a document");
+			out[i].value = *bson_iter_value(&iter);
+		}
+	}
+
+	*assigns = out;
+	*nassigns = n;
+}
+
+/*
+ * Build the document an INSERT stores, with its _id: the $$ROOT value (if
+ * any) with the other columns applied, the _id column first.  A missing
+ * _id gets a new ObjectId, written back into the slot when the column can
+ * hold it.
+ */
+static void
+new_insert_document(NgModifyState *ms, TupleTableSlot *slot, bson_t *doc)
+{
+	bson_t		values;
+	bson_t		root_storage;
+	bson_t		body;
+	const bson_t *root = NULL;
+	NgAssign   *assigns;
+	int			n;
+	bson_iter_t iter;
+	bool		have_id = false;
+
+	bson_init(&values);
+	bson_init(&root_storage);
+	bson_init(&body);
+	PG_TRY();
+	{
+		slot_assignments(ms, slot, true, &values, &assigns, &n, &root,
+						 &root_storage);
+		apply_assignments(root, assigns, n, &body);
+
+		/* _id first, as MongoDB stores it */
+		if (bson_iter_init_find(&iter, &body, "_id") &&
+			!BSON_ITER_HOLDS_NULL(&iter))
+		{
+			bson_append_iter(doc, "_id", 3, &iter);
+			have_id = true;
+		}
+		else
+		{
+			bson_oid_t	oid;
+			NgColumn   *idcol = ms->id_attnum ?
+				ng_options_column(ms->opts, ms->id_attnum) : NULL;
+
+			bson_oid_init(&oid, NULL);
+			BSON_APPEND_OID(doc, "_id", &oid);
+			if (idcol != NULL)
+			{
+				int			i = ms->id_attnum - 1;
+
+				if (idcol->typid == ng_objectid_typoid())
+				{
+					NgObjectId *o = palloc(sizeof(NgObjectId));
+
+					memcpy(o->data, oid.bytes, NG_OBJECTID_LEN);
+					slot->tts_values[i] = NgObjectIdPGetDatum(o);
+					slot->tts_isnull[i] = false;
+				}
+				else if (getBaseType(idcol->typid) == TEXTOID ||
+						 getBaseType(idcol->typid) == VARCHAROID)
+				{
+					char		hex[25];
+
+					bson_oid_to_string(&oid, hex);
+					slot->tts_values[i] = CStringGetTextDatum(hex);
+					slot->tts_isnull[i] = false;
+				}
+				else
+					ereport(ERROR,
+							(errcode(ERRCODE_NOT_NULL_VIOLATION),
+							 errmsg("column \"%s\" of foreign table \"%s\" needs a value",
+									idcol->attname, ms->opts->relname),
+							 errdetail("A new _id is generated only for objectid and text columns.")));
+			}
+		}
+		(void) have_id;
+
+		if (bson_iter_init(&iter, &body))
+		{
+			while (bson_iter_next(&iter))
+			{
+				if (strcmp(bson_iter_key(&iter), "_id") == 0)
+					continue;
+				bson_append_iter(doc, bson_iter_key(&iter),
+								 (int) bson_iter_key_len(&iter), &iter);
+			}
+		}
+	}
+	PG_FINALLY();
+	{
+		bson_destroy(&values);
+		bson_destroy(&root_storage);
+		bson_destroy(&body);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Which of the n documents {"_id": v} exist in MongoDB: one find with $in.
+ */
+static void
+existing_ids(NgModifyState *ms, bson_t **ids, int n, bool *exists)
+{
+	bson_t		filter;
+	bson_t		opts;
+	bson_t		in;
+	bson_t		arr;
+	bson_t		proj;
+	mongoc_cursor_t *cursor;
+	const bson_t *doc;
+	bson_error_t error;
+	int			i;
+	bool		failed;
+
+	memset(exists, 0, sizeof(bool) * n);
+	ensure_remote(ms);
+
+	bson_init(&filter);
+	bson_append_document_begin(&filter, "_id", 3, &in);
+	bson_append_array_begin(&in, "$in", 3, &arr);
+	for (i = 0; i < n; i++)
+	{
+		bson_iter_t it;
+		char		key[16];
+		const char *keyp;
+
+		bson_uint32_to_string(i, &keyp, key, sizeof(key));
+		if (bson_iter_init_find(&it, ids[i], "_id"))
+			bson_append_iter(&arr, keyp, -1, &it);
+	}
+	bson_append_array_end(&in, &arr);
+	bson_append_document_end(&filter, &in);
+
+	bson_init(&opts);
+	bson_append_document_begin(&opts, "projection", -1, &proj);
+	BSON_APPEND_INT32(&proj, "_id", 1);
+	bson_append_document_end(&opts, &proj);
+
+	cursor = mongoc_collection_find_with_opts(ms->coll, &filter, &opts, NULL);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+
+	while (mongoc_cursor_next(cursor, &doc))
+	{
+		bson_t		found;
+
+		bson_init(&found);
+		document_id(doc, &found);
+		for (i = 0; i < n; i++)
+		{
+			if (ids[i]->len == found.len &&
+				memcmp(bson_get_data(ids[i]), bson_get_data(&found), found.len) == 0)
+				exists[i] = true;
+		}
+		bson_destroy(&found);
+	}
+	failed = mongoc_cursor_error(cursor, &error);
+	mongoc_cursor_destroy(cursor);
+	if (failed)
+		ng_conn_report_error(ms->conn, &error,
+							 psprintf("check for existing documents in collection \"%s.%s\"",
+									  ms->opts->database, ms->opts->collection));
+}
+
+/*
+ * The outbox rows that run our statements, prepared once per backend.
+ */
+static SPIPlanPtr outbox_insert_plan = NULL;
+static SPIPlanPtr outbox_queued_plan = NULL;
+
+/*
+ * Run a prepared outbox statement as the owner of the outbox, which users
+ * cannot write directly.
+ */
+static int
+run_outbox_plan(SPIPlanPtr *planp, const char *sql, int nargs, Oid *argtypes,
+				Datum *values, bool returns_count)
+{
+	Oid			save_userid;
+	int			save_sec;
+	int			ret;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (*planp == NULL)
+		{
+			SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+			if (plan == NULL)
+				elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+					 SPI_result_code_string(SPI_result));
+			if (SPI_keepplan(plan) != 0)
+				elog(ERROR, "SPI_keepplan failed");
+			*planp = plan;
+		}
+		/*
+		 * Not read-only, so that READ COMMITTED takes a new snapshot: a
+		 * count of queued operations must see the deletions the applier
+		 * committed while this statement waited for a document lock.
+		 */
+		ret = SPI_execute_plan(*planp, values, NULL, false, 0);
+		if (ret < 0)
+			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
+		if (returns_count && SPI_processed > 0)
+		{
+			bool		isnull;
+
+			ret = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, 1, &isnull));
+		}
+		else
+			ret = 0;
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_END_TRY();
+	return ret;
+}
+
+static Datum
+bson_array_datum(bson_t **docs, int n)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	bool	   *nulls = palloc(sizeof(bool) * Max(n, 1));
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		if (docs[i] == NULL)
+		{
+			nulls[i] = true;
+			elems[i] = (Datum) 0;
+			continue;
+		}
+		nulls[i] = false;
+		elems[i] = PointerGetDatum(cstring_to_text_with_len((const char *) bson_get_data(docs[i]),
+															docs[i]->len));
+		SET_VARSIZE(DatumGetPointer(elems[i]), docs[i]->len + VARHDRSZ);
+	}
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
+											  BYTEAOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * Refuse documents that another transaction changed and whose change is
+ * still queued: MongoDB's copy of them is stale.  ids are {"_id": v}
+ * documents of the table's collection.
+ */
+void
+ng_outbox_check_queued(NgTableOptions *opts, bson_t **ids, int n)
+{
+	Oid			argtypes[4] = {OIDOID, TEXTOID, TEXTOID, BYTEAARRAYOID};
+	Datum		values[4];
+	int			count;
+
+	values[0] = ObjectIdGetDatum(opts->serverid);
+	values[1] = CStringGetTextDatum(opts->database);
+	values[2] = CStringGetTextDatum(opts->collection);
+	values[3] = bson_array_datum(ids, n);
+	count = run_outbox_plan(&outbox_queued_plan,
+							"SELECT count(*)::int4 FROM nutragenie.outbox"
+							" WHERE serverid = $1 AND database = $2 AND collection = $3"
+							" AND doc_id = ANY ($4) AND xid <> pg_current_xact_id()",
+							4, argtypes, values, true);
+	if (count > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access to a document of collection \"%s.%s\"",
+						opts->database, opts->collection),
+				 errdetail("Changes committed by another transaction have not been applied to MongoDB yet."),
+				 errhint("Retry the transaction once MongoDB is reachable; see nutragenie.write_queue.")));
+}
+
+/*
+ * Put n operations into the outbox, in order.
+ */
+static void
+outbox_append(NgModifyState *ms, char op, bson_t **ids, bson_t **bodies,
+			  int n)
+{
+	Oid			argtypes[7] = {OIDOID, OIDOID, TEXTOID, TEXTOID, CHAROID,
+	BYTEAARRAYOID, BYTEAARRAYOID};
+	Datum		values[7];
+	Oid			userid = OidIsValid(ms->opts->userid) ? ms->opts->userid : GetUserId();
+
+	values[0] = ObjectIdGetDatum(ms->opts->serverid);
+	values[1] = ObjectIdGetDatum(userid);
+	values[2] = CStringGetTextDatum(ms->opts->database);
+	values[3] = CStringGetTextDatum(ms->opts->collection);
+	values[4] = CharGetDatum(op);
+	values[5] = bson_array_datum(ids, n);
+	values[6] = bson_array_datum(bodies, n);
+	(void) run_outbox_plan(&outbox_insert_plan,
+						   "INSERT INTO nutragenie.outbox"
+						   " (serverid, userid, database, collection, op, doc_id, body)"
+						   " SELECT $1, $2, $3, $4, $5, i.id, i.body"
+						   " FROM unnest($6::bytea[], $7::bytea[]) WITH ORDINALITY AS i(id, body, n)"
+						   " ORDER BY i.n",
+						   7, argtypes, values, false);
+	ng_xact_note_outbox_write();
+}
+
+/*
+ * Insert a batch of rows: build documents, lock them, refuse (or skip)
+ * duplicates, queue them.  Returns the number of slots kept in slots[].
+ */
+static int
+insert_batch(NgModifyState *ms, TupleTableSlot **slots, int n)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(ms->temp_cxt);
+	bson_t	  **docs = palloc0(sizeof(bson_t *) * n);
+	bson_t	  **ids = palloc0(sizeof(bson_t *) * n);
+	bool	   *exists = palloc0(sizeof(bool) * n);
+	bson_t	  **check = palloc0(sizeof(bson_t *) * n);
+	int		   *check_at = palloc0(sizeof(int) * n);
+	int			nchecks = 0;
+	int			kept = 0;
+	int			i;
+
+	PG_TRY();
+	{
+		for (i = 0; i < n; i++)
+		{
+			const uint8 *data;
+			uint32		len;
+			bool		deleted;
+
+			docs[i] = bson_new();
+			ids[i] = bson_new();
+			new_insert_document(ms, slots[i], docs[i]);
+			document_id(docs[i], ids[i]);
+			ng_xact_lock_document(ms->opts, bson_get_data(ids[i]), ids[i]->len);
+			if (ng_xact_lookup(ms->opts, bson_get_data(ids[i]), ids[i]->len,
+							   &data, &len, &deleted))
+				exists[i] = !deleted;	/* this transaction knows it */
+			else
+			{
+				check[nchecks] = ids[i];
+				check_at[nchecks++] = i;
+			}
+		}
+
+		if (nchecks > 0)
+		{
+			bool	   *found = palloc0(sizeof(bool) * nchecks);
+
+			ng_outbox_check_queued(ms->opts, check, nchecks);
+			existing_ids(ms, check, nchecks, found);
+			for (i = 0; i < nchecks; i++)
+				exists[check_at[i]] = found[i];
+		}
+
+		for (i = 0; i < n; i++)
+		{
+			int			j;
+			bool		dup = exists[i];
+
+			/* a duplicate within the batch itself */
+			for (j = 0; j < i && !dup; j++)
+				dup = docs[j] != NULL && ids[j]->len == ids[i]->len &&
+					memcmp(bson_get_data(ids[j]), bson_get_data(ids[i]), ids[i]->len) == 0;
+
+			if (dup)
+			{
+				if (ms->conflict_nothing)
+				{
+					bson_destroy(docs[i]);
+					docs[i] = NULL;
+					continue;
+				}
+				ereport(ERROR,
+						(errcode(ERRCODE_UNIQUE_VIOLATION),
+						 errmsg("duplicate _id %s in collection \"%s.%s\"",
+								id_text(ids[i]), ms->opts->database,
+								ms->opts->collection),
+						 errdetail("Foreign table \"%s\" already has a document with this _id.",
+								   ms->opts->relname)));
+			}
+		}
+
+		{
+			bson_t	  **qids = palloc(sizeof(bson_t *) * n);
+			bson_t	  **qdocs = palloc(sizeof(bson_t *) * n);
+
+			for (i = 0; i < n; i++)
+			{
+				if (docs[i] == NULL)
+					continue;
+				ng_xact_record_document(ms->opts, bson_get_data(ids[i]),
+										ids[i]->len, docs[i], true);
+				qids[kept] = ids[i];
+				qdocs[kept] = docs[i];
+				slots[kept] = slots[i];
+				kept++;
+			}
+			if (kept > 0)
+				outbox_append(ms, 'i', qids, qdocs, kept);
+		}
+	}
+	PG_FINALLY();
+	{
+		for (i = 0; i < n; i++)
+		{
+			if (docs[i] != NULL)
+				bson_destroy(docs[i]);
+			if (ids[i] != NULL)
+				bson_destroy(ids[i]);
+		}
+	}
+	PG_END_TRY();
+
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(ms->temp_cxt);
+	return kept;
+}
+
+TupleTableSlot *
+ngExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
+					TupleTableSlot *slot, TupleTableSlot *planSlot)
+{
+	NgModifyState *ms = (NgModifyState *) rinfo->ri_FdwState;
+	TupleTableSlot *slots[1] = {slot};
+
+	if (insert_batch(ms, slots, 1) == 0)
+		return NULL;
+	return slot;
+}
+
+TupleTableSlot **
+ngExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
+						 TupleTableSlot **slots, TupleTableSlot **planSlots,
+						 int *numSlots)
+{
+	NgModifyState *ms = (NgModifyState *) rinfo->ri_FdwState;
+
+	*numSlots = insert_batch(ms, slots, *numSlots);
+	return slots;
+}
+
+/*
+ * The {"_id": v} of the row an UPDATE or DELETE is about, from the junk
+ * column, converted back to BSON.
+ */
+static void
+row_id(NgModifyState *ms, TupleTableSlot *planSlot, bson_t *iddoc)
+{
+	bool		isnull;
+	Datum		value = ExecGetJunkAttribute(planSlot, ms->junk_id_resno, &isnull);
+	NgColumn   *col = ng_options_column(ms->opts, ms->id_attnum);
+
+	if (isnull || !ng_column_append_bson(iddoc, "_id", col, value, false))
+		elog(ERROR, "could not identify the document to change");
+}
+
+/*
+ * The current version of a document this transaction is changing: the
+ * overlay holds it, since the scan locked and re-read it.
+ */
+static bool
+current_document(NgModifyState *ms, bson_t *iddoc, bson_t *doc)
+{
+	const uint8 *data;
+	uint32		len;
+	bool		deleted;
+
+	if (!ng_xact_lookup(ms->opts, bson_get_data(iddoc), iddoc->len,
+						&data, &len, &deleted) || deleted)
+		return false;
+	bson_init_static(doc, data, len);
+	return true;
+}
+
+TupleTableSlot *
+ngExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
+					TupleTableSlot *slot, TupleTableSlot *planSlot)
+{
+	NgModifyState *ms = (NgModifyState *) rinfo->ri_FdwState;
+	MemoryContext oldcxt = MemoryContextSwitchTo(ms->temp_cxt);
+	bson_t		iddoc;
+	bson_t		values;
+	bson_t		root_storage;
+	bson_t		newdoc;
+	bson_t		update;
+	bson_t		old;
+	bool		have_old;
+	TupleTableSlot *result = slot;
+
+	bson_init(&iddoc);
+	bson_init(&values);
+	bson_init(&root_storage);
+	bson_init(&newdoc);
+	bson_init(&update);
+	PG_TRY();
+	{
+		NgAssign   *assigns;
+		int			n;
+		const bson_t *root;
+		int			i;
+		bson_t	   *ids[1] = {&iddoc};
+		bson_t	   *bodies[1];
+		char		op;
+
+		row_id(ms, planSlot, &iddoc);
+		ng_xact_lock_document(ms->opts, bson_get_data(&iddoc), iddoc.len);
+		have_old = current_document(ms, &iddoc, &old);
+
+		slot_assignments(ms, slot, false, &values, &assigns, &n, &root,
+						 &root_storage);
+
+		/* _id cannot change */
+		for (i = 0; i < n; i++)
+		{
+			if (strcmp(assigns[i].path, "_id") == 0)
+			{
+				bson_t		newid;
+				bool		same;
+
+				bson_init(&newid);
+				if (!assigns[i].unset)
+					bson_append_value(&newid, "_id", 3, &assigns[i].value);
+				same = newid.len == iddoc.len &&
+					memcmp(bson_get_data(&newid), bson_get_data(&iddoc), iddoc.len) == 0;
+				bson_destroy(&newid);
+				if (!same)
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("cannot change the _id of a document of foreign table \"%s\"",
+									ms->opts->relname),
+							 errhint("Delete the document and insert it with the new _id.")));
+			}
+		}
+
+		if (root != NULL)
+		{
+			/* a whole new document, keeping the _id */
+			bson_t		body;
+			bson_iter_t it;
+
+			bson_init(&body);
+			apply_assignments(root, assigns, n, &body);
+			bson_iter_init_find(&it, &iddoc, "_id");
+			bson_append_iter(&newdoc, "_id", 3, &it);
+			if (bson_iter_init(&it, &body))
+				while (bson_iter_next(&it))
+					if (strcmp(bson_iter_key(&it), "_id") != 0)
+						bson_append_iter(&newdoc, bson_iter_key(&it),
+										 (int) bson_iter_key_len(&it), &it);
+			bson_destroy(&body);
+			op = 'i';
+			bodies[0] = &newdoc;
+		}
+		else
+		{
+			bson_t		set;
+			bson_t		unset;
+			bool		any_set = false;
+			bool		any_unset = false;
+
+			for (i = 0; i < n; i++)
+			{
+				if (assigns[i].unset)
+					any_unset = true;
+				else
+					any_set = true;
+			}
+			if (any_set)
+			{
+				bson_append_document_begin(&update, "$set", 4, &set);
+				for (i = 0; i < n; i++)
+					if (!assigns[i].unset)
+						bson_append_value(&set, assigns[i].path, -1, &assigns[i].value);
+				bson_append_document_end(&update, &set);
+			}
+			if (any_unset)
+			{
+				bson_append_document_begin(&update, "$unset", 6, &unset);
+				for (i = 0; i < n; i++)
+					if (assigns[i].unset)
+						BSON_APPEND_UTF8(&unset, assigns[i].path, "");
+				bson_append_document_end(&update, &unset);
+			}
+			apply_assignments(have_old ? &old : NULL, assigns, n, &newdoc);
+			op = 'u';
+			bodies[0] = &update;
+		}
+
+		if (op == 'i' || !bson_empty(&update))
+		{
+			outbox_append(ms, op, ids, bodies, 1);
+			ng_xact_record_document(ms->opts, bson_get_data(&iddoc), iddoc.len,
+									&newdoc, true);
+		}
+	}
+	PG_FINALLY();
+	{
+		bson_destroy(&iddoc);
+		bson_destroy(&values);
+		bson_destroy(&root_storage);
+		bson_destroy(&newdoc);
+		bson_destroy(&update);
+	}
+	PG_END_TRY();
+
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(ms->temp_cxt);
+	return result;
+}
+
+TupleTableSlot *
+ngExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
+					TupleTableSlot *slot, TupleTableSlot *planSlot)
+{
+	NgModifyState *ms = (NgModifyState *) rinfo->ri_FdwState;
+	MemoryContext oldcxt = MemoryContextSwitchTo(ms->temp_cxt);
+	bson_t		iddoc;
+
+	bson_init(&iddoc);
+	PG_TRY();
+	{
+		bson_t	   *ids[1] = {&iddoc};
+		bson_t	   *bodies[1] = {NULL};
+
+		row_id(ms, planSlot, &iddoc);
+		ng_xact_lock_document(ms->opts, bson_get_data(&iddoc), iddoc.len);
+
+		/* RETURNING shows the document as it was */
+		if (ms->returning != NULL)
+		{
+			bson_t		old;
+
+			ExecClearTuple(slot);
+			MemoryContextReset(ms->returning_cxt);
+			if (current_document(ms, &iddoc, &old))
+			{
+				MemoryContext cxt = MemoryContextSwitchTo(ms->returning_cxt);
+
+				ng_document_to_values(ms->returning, &old, slot->tts_values,
+									  slot->tts_isnull);
+				MemoryContextSwitchTo(cxt);
+			}
+			else
+				memset(slot->tts_isnull, true,
+					   sizeof(bool) * slot->tts_tupleDescriptor->natts);
+			ExecStoreVirtualTuple(slot);
+		}
+		outbox_append(ms, 'd', ids, bodies, 1);
+		ng_xact_record_document(ms->opts, bson_get_data(&iddoc), iddoc.len,
+								NULL, true);
+	}
+	PG_FINALLY();
+	{
+		bson_destroy(&iddoc);
+	}
+	PG_END_TRY();
+
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(ms->temp_cxt);
+	return slot;
+}
+
+void
+ngExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+					   List *fdw_private, int subplan_index, ExplainState *es)
+{
+	NgModifyState *ms = (NgModifyState *) rinfo->ri_FdwState;
+
+	if (ms != NULL)
+		ExplainPropertyText("MongoDB Namespace",
+							psprintf("%s.%s", ms->opts->database,
+									 ms->opts->collection), es);
+	ExplainPropertyText("MongoDB Write", "queued in nutragenie.outbox, applied at commit", es);
+}

@@ -1,0 +1,475 @@
+/*-------------------------------------------------------------------------
+ *
+ * xact.c
+ *		  Per-transaction state of writes: document locks, the overlay that
+ *		  lets a transaction read its own writes, and the commit hooks.
+ *
+ * A write to a MongoDB document is recorded in the outbox (modify.c) and
+ * becomes visible in MongoDB only after the PostgreSQL transaction commits
+ * and the applier has run (applier.c).  Until then the writing transaction
+ * reads its own changes from the overlay kept here: for every document it
+ * wrote (or, for UPDATE/DELETE, locked and re-read) the overlay holds the
+ * current full document or a tombstone.  Versions are stacked by
+ * subtransaction level so that ROLLBACK TO SAVEPOINT drops exactly the
+ * changes made after the savepoint, as the outbox rows themselves are.
+ *
+ * Document locks serialize writers of one document in commit order: they
+ * are transaction-level heavyweight locks (LOCKTAG_ADVISORY in our own key
+ * space) and are released by PostgreSQL after the commit callback, in which
+ * the committer waits for the applier.  Past NG_LOCK_ESCALATION documents
+ * of one collection a transaction takes one collection-wide lock instead.
+ *
+ * All overlay memory lives in TopTransactionContext: nothing to free on
+ * abort, and no driver objects are kept here.
+ *
+ * Copyright (c) 2026, nutragenie developers
+ *
+ * IDENTIFICATION
+ *		  src/xact.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "common/hashfn.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+
+#include "nutragenie.h"
+
+/* lock key spaces in LOCKTAG_ADVISORY's fourth field (ours, not SQL's 1/2) */
+#define NG_LOCKSPACE_DOCUMENT	0x4E47
+#define NG_LOCKSPACE_COLLECTION 0x4E48
+
+/* documents of one collection locked one by one before escalating */
+#define NG_LOCK_ESCALATION		256
+
+/* One version of a document in the overlay. */
+typedef struct NgOverlayVersion
+{
+	int			level;			/* subtransaction nesting level */
+	bool		deleted;		/* tombstone */
+	bool		written;		/* a write, not just a locked re-read */
+	uint8	   *data;			/* BSON bytes of the document */
+	uint32		len;
+	struct NgOverlayVersion *next;	/* older version */
+} NgOverlayVersion;
+
+/* One document of the overlay. */
+typedef struct NgOverlayDoc
+{
+	Oid			serverid;
+	char	   *ns;				/* "database\0collection" */
+	int			nslen;
+	uint8	   *id;				/* BSON {"_id": value} */
+	uint32		idlen;
+	NgOverlayVersion *top;
+} NgOverlayDoc;
+
+/* Hash entry: documents whose key hashes alike. */
+typedef struct NgOverlayEntry
+{
+	uint64		hash;
+	List	   *docs;
+} NgOverlayEntry;
+
+/* Per-collection lock bookkeeping. */
+typedef struct NgCollLock
+{
+	uint64		hash;
+	int			documents;
+	bool		escalated;
+} NgCollLock;
+
+static HTAB *overlay = NULL;
+static List *overlay_docs = NIL;	/* every NgOverlayDoc, in first-write
+									 * order */
+static HTAB *coll_locks = NULL;
+static bool wrote_outbox = false;
+
+static void xact_callback(XactEvent event, void *arg);
+static void subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+							 SubTransactionId parentSubid, void *arg);
+static void reset_state(void);
+static char *make_ns(NgTableOptions *opts, int *len);
+static uint64 collection_hash(NgTableOptions *opts);
+static uint64 document_hash(NgTableOptions *opts, const uint8 *id,
+							uint32 idlen);
+static NgOverlayDoc *find_doc(NgTableOptions *opts, const uint8 *id,
+							  uint32 idlen, bool create);
+
+/*
+ * Register the transaction callbacks; once per backend, from _PG_init.
+ */
+void
+ng_xact_init(void)
+{
+	RegisterXactCallback(xact_callback, NULL);
+	RegisterSubXactCallback(subxact_callback, NULL);
+}
+
+static void
+reset_state(void)
+{
+	/* the memory went with TopTransactionContext */
+	overlay = NULL;
+	overlay_docs = NIL;
+	coll_locks = NULL;
+	wrote_outbox = false;
+}
+
+static void
+xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_PREPARE:
+			if (wrote_outbox || overlay_docs != NIL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot prepare a transaction that wrote to MongoDB foreign tables"),
+						 errdetail("nutragenie applies MongoDB changes when the transaction commits, which a prepared transaction defers to another session.")));
+			break;
+		case XACT_EVENT_COMMIT:
+			if (wrote_outbox)
+			{
+				/*
+				 * Committed: wait (bounded, never raising) until the applier
+				 * has sent our operations; we still hold our document
+				 * locks, so the next writer of a document sees it applied.
+				 */
+				reset_state();
+				ng_applier_wait_for_commit();
+			}
+			else
+				reset_state();
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			reset_state();
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * Savepoints: on rollback drop the versions made inside, on release hand
+ * them to the parent level.
+ */
+static void
+subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+				 SubTransactionId parentSubid, void *arg)
+{
+	int			level = GetCurrentTransactionNestLevel();
+	ListCell   *lc;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB)
+		return;
+
+	foreach(lc, overlay_docs)
+	{
+		NgOverlayDoc *doc = (NgOverlayDoc *) lfirst(lc);
+
+		if (event == SUBXACT_EVENT_ABORT_SUB)
+		{
+			while (doc->top != NULL && doc->top->level >= level)
+				doc->top = doc->top->next;
+		}
+		else if (doc->top != NULL && doc->top->level >= level)
+		{
+			doc->top->level = level - 1;
+			/* the parent's own version is superseded */
+			if (doc->top->next != NULL && doc->top->next->level == level - 1)
+			{
+				doc->top->written |= doc->top->next->written;
+				doc->top->next = doc->top->next->next;
+			}
+		}
+	}
+}
+
+static char *
+make_ns(NgTableOptions *opts, int *len)
+{
+	int			dblen = strlen(opts->database);
+	int			colllen = strlen(opts->collection);
+	char	   *ns = palloc(dblen + colllen + 2);
+
+	memcpy(ns, opts->database, dblen + 1);
+	memcpy(ns + dblen + 1, opts->collection, colllen + 1);
+	*len = dblen + colllen + 2;
+	return ns;
+}
+
+static uint64
+collection_hash(NgTableOptions *opts)
+{
+	uint64		h = hash_bytes_uint32_extended(opts->serverid, 0);
+
+	h = hash_bytes_extended((const unsigned char *) opts->database,
+							strlen(opts->database), h);
+	return hash_bytes_extended((const unsigned char *) opts->collection,
+							   strlen(opts->collection) + 1, h);
+}
+
+static uint64
+document_hash(NgTableOptions *opts, const uint8 *id, uint32 idlen)
+{
+	return hash_bytes_extended(id, idlen, collection_hash(opts));
+}
+
+/*
+ * Lock a document of the table's collection for the rest of the
+ * transaction, waiting for a concurrent writer to commit and be applied.
+ * id is the BSON document {"_id": value}.
+ */
+void
+ng_xact_lock_document(NgTableOptions *opts, const uint8 *id, uint32 idlen)
+{
+	uint64		ch = collection_hash(opts);
+	NgCollLock *cl;
+	LOCKTAG		tag;
+	bool		found;
+
+	if (coll_locks == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(uint64);
+		ctl.entrysize = sizeof(NgCollLock);
+		ctl.hcxt = TopTransactionContext;
+		coll_locks = hash_create("nutragenie collection locks", 16, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	cl = hash_search(coll_locks, &ch, HASH_ENTER, &found);
+	if (!found)
+	{
+		cl->documents = 0;
+		cl->escalated = false;
+		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (ch >> 32),
+							 (uint32) ch, NG_LOCKSPACE_COLLECTION);
+		(void) LockAcquire(&tag, RowExclusiveLock, false, false);
+	}
+	if (cl->escalated)
+		return;
+
+	if (cl->documents >= NG_LOCK_ESCALATION)
+	{
+		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (ch >> 32),
+							 (uint32) ch, NG_LOCKSPACE_COLLECTION);
+		(void) LockAcquire(&tag, ExclusiveLock, false, false);
+		cl->escalated = true;
+		return;
+	}
+
+	{
+		uint64		dh = document_hash(opts, id, idlen);
+
+		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (dh >> 32),
+							 (uint32) dh, NG_LOCKSPACE_DOCUMENT);
+		if (LockAcquire(&tag, ExclusiveLock, false, false) !=
+			LOCKACQUIRE_ALREADY_HELD)
+			cl->documents++;
+	}
+}
+
+/*
+ * The overlay document for a key, optionally created (without versions).
+ */
+static NgOverlayDoc *
+find_doc(NgTableOptions *opts, const uint8 *id, uint32 idlen, bool create)
+{
+	uint64		h;
+	NgOverlayEntry *entry;
+	NgOverlayDoc *doc;
+	ListCell   *lc;
+	bool		found;
+	int			nslen;
+	char	   *ns;
+	MemoryContext oldcxt;
+
+	if (overlay == NULL)
+	{
+		HASHCTL		ctl;
+
+		if (!create)
+			return NULL;
+		ctl.keysize = sizeof(uint64);
+		ctl.entrysize = sizeof(NgOverlayEntry);
+		ctl.hcxt = TopTransactionContext;
+		overlay = hash_create("nutragenie overlay", 64, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+
+	h = document_hash(opts, id, idlen);
+	entry = hash_search(overlay, &h, create ? HASH_ENTER : HASH_FIND, &found);
+	if (entry == NULL)
+		return NULL;
+	if (!found)
+		entry->docs = NIL;
+
+	ns = make_ns(opts, &nslen);
+	foreach(lc, entry->docs)
+	{
+		doc = (NgOverlayDoc *) lfirst(lc);
+		if (doc->serverid == opts->serverid && doc->nslen == nslen &&
+			memcmp(doc->ns, ns, nslen) == 0 && doc->idlen == idlen &&
+			memcmp(doc->id, id, idlen) == 0)
+		{
+			pfree(ns);
+			return doc;
+		}
+	}
+	pfree(ns);
+	if (!create)
+		return NULL;
+
+	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	doc = palloc0(sizeof(NgOverlayDoc));
+	doc->serverid = opts->serverid;
+	doc->ns = make_ns(opts, &doc->nslen);
+	doc->id = palloc(idlen);
+	memcpy(doc->id, id, idlen);
+	doc->idlen = idlen;
+	entry->docs = lappend(entry->docs, doc);
+	overlay_docs = lappend(overlay_docs, doc);
+	MemoryContextSwitchTo(oldcxt);
+	return doc;
+}
+
+/*
+ * Record the current state of a document: its new full version, or a
+ * tombstone when doc is NULL.  written says whether this is a write of the
+ * transaction (false for a locked re-read before UPDATE/DELETE).
+ */
+void
+ng_xact_record_document(NgTableOptions *opts, const uint8 *id, uint32 idlen,
+						const bson_t *doc, bool written)
+{
+	NgOverlayDoc *od = find_doc(opts, id, idlen, true);
+	int			level = GetCurrentTransactionNestLevel();
+	NgOverlayVersion *v;
+
+	if (od->top != NULL && od->top->level == level)
+		v = od->top;			/* replace this level's version */
+	else
+	{
+		v = MemoryContextAllocZero(TopTransactionContext,
+								   sizeof(NgOverlayVersion));
+		v->level = level;
+		v->next = od->top;
+		v->written = false;
+		od->top = v;
+	}
+	v->written |= written;
+	v->deleted = (doc == NULL);
+	v->data = NULL;
+	v->len = 0;
+	if (doc != NULL)
+	{
+		v->len = doc->len;
+		v->data = MemoryContextAlloc(TopTransactionContext, doc->len);
+		memcpy(v->data, bson_get_data(doc), doc->len);
+	}
+}
+
+/*
+ * Note that this transaction put rows into the outbox, so that COMMIT waits
+ * for them to be applied.
+ */
+void
+ng_xact_note_outbox_write(void)
+{
+	wrote_outbox = true;
+}
+
+/*
+ * Look a document up in the overlay.  Returns false if the transaction
+ * knows nothing about it; otherwise sets *deleted, and for a live document
+ * sets *data and *len to its BSON bytes (valid until the transaction ends).
+ */
+bool
+ng_xact_lookup(NgTableOptions *opts, const uint8 *id, uint32 idlen,
+			   const uint8 **data, uint32 *len, bool *deleted)
+{
+	NgOverlayDoc *od;
+
+	if (overlay_docs == NIL)
+		return false;
+	od = find_doc(opts, id, idlen, false);
+	if (od == NULL || od->top == NULL)
+		return false;
+	*deleted = od->top->deleted;
+	*data = od->top->data;
+	*len = od->top->len;
+	return true;
+}
+
+/*
+ * Does the transaction hold overlay documents of this table's collection?
+ */
+bool
+ng_xact_has_documents(NgTableOptions *opts)
+{
+	ListCell   *lc;
+	int			nslen;
+	char	   *ns;
+	bool		result = false;
+
+	if (overlay_docs == NIL)
+		return false;
+	ns = make_ns(opts, &nslen);
+	foreach(lc, overlay_docs)
+	{
+		NgOverlayDoc *doc = (NgOverlayDoc *) lfirst(lc);
+
+		if (doc->top != NULL && doc->serverid == opts->serverid &&
+			doc->nslen == nslen && memcmp(doc->ns, ns, nslen) == 0)
+		{
+			result = true;
+			break;
+		}
+	}
+	pfree(ns);
+	return result;
+}
+
+/*
+ * The live overlay documents of this table's collection, as a List of
+ * NgOverlayItem (palloc'd in the current context; data points into the
+ * overlay).
+ */
+List *
+ng_xact_collection_documents(NgTableOptions *opts)
+{
+	List	   *result = NIL;
+	ListCell   *lc;
+	int			nslen;
+	char	   *ns;
+
+	if (overlay_docs == NIL)
+		return NIL;
+	ns = make_ns(opts, &nslen);
+	foreach(lc, overlay_docs)
+	{
+		NgOverlayDoc *doc = (NgOverlayDoc *) lfirst(lc);
+		NgOverlayItem *item;
+
+		if (doc->top == NULL || doc->top->deleted ||
+			doc->serverid != opts->serverid || doc->nslen != nslen ||
+			memcmp(doc->ns, ns, nslen) != 0)
+			continue;
+		item = palloc(sizeof(NgOverlayItem));
+		item->data = doc->top->data;
+		item->len = doc->top->len;
+		result = lappend(result, item);
+	}
+	pfree(ns);
+	return result;
+}
