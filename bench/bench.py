@@ -569,8 +569,20 @@ def platform_release():
 
 # --------------------------------------------------------------------- main
 
+def installed_module():
+    """(path, mtime, size) of the nutragenie.so the backends load."""
+    d = psql("SELECT setting FROM pg_config WHERE name = 'PKGLIBDIR';").strip()
+    p = Path(d) / "nutragenie.so"
+    try:
+        st = p.stat()
+        return [str(p), st.st_mtime, st.st_size]
+    except OSError:
+        return [str(p), None, None]
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
+    module_before = installed_module()
     log(f"docs={N_DOCS} join_docs={JOIN_DOCS} join_keys={JOIN_KEYS} mem_docs={MEM_DOCS} runs={RUNS}/{SLOW_RUNS} "
         f"seed={SEED} batch={BATCH}")
     setup_schema()
@@ -595,6 +607,10 @@ def main():
         res["profiles"].append(profile("root", q_root("recipes_root")))
         res["profiles"].append(profile("nestloop", Q_JOIN, FORCE_NL))
     res["elapsed_s"] = round(time.monotonic() - T0)
+    res["module_changed"] = installed_module() != module_before
+    if res["module_changed"]:
+        log(f"WARNING: {module_before[0]} was replaced during the run (another make install?): "
+            "the runs may have measured different builds")
     (OUT / "results.json").write_text(json.dumps(res, indent=1))
     log(f"results: {OUT / 'results.json'}")
     import report

@@ -6,15 +6,18 @@
  *
  * A write to a MongoDB foreign table becomes a row of nutragenie.outbox in
  * the writer's transaction (modify.c).  After COMMIT, one applier worker per
- * database reads the committed rows in seq order, sends runs of rows for one
- * collection as one ordered bulk write, and deletes them once MongoDB has
- * accepted them.  The design is in docs/dual-write.md; the invariants this
- * file keeps are:
+ * database reads the committed rows in seq order, sends each run of rows
+ * for one collection as one ordered bulk write, and deletes them once
+ * MongoDB has accepted them.  The design is in docs/dual-write.md; the
+ * invariants this file keeps are:
  *
- * - Order.  Rows are applied in seq order and the applier never skips a row
- *   it could not apply: a transient failure (MongoDB unreachable, a server
- *   error about the whole command) stops the round at that row, records the
- *   error on it, and the round is retried from there with back-off.  Only a
+ * - Order.  The rows of a document are applied in seq order (rows of
+ *   different documents in one run are regrouped by operation type, see
+ *   schedule_rows; runs follow each other in seq order), and the applier
+ *   never goes on past a row it could not apply: a transient failure
+ *   (MongoDB unreachable, a server error about the whole command) stops
+ *   the round at that row, records the error on it, and the round is
+ *   retried from there with back-off.  Only a
  *   permanent failure about one document (a write error such as a duplicate
  *   key on a unique secondary index, or a document the driver cannot send)
  *   moves exactly that row to nutragenie.dead_letters, and the rest follow.
@@ -762,7 +765,7 @@ wait_for_generation(NgApplierDb *slot, uint64 gen)
 					(errcode(ERRCODE_WARNING),
 					 errmsg("MongoDB rejected some of this transaction's changes"),
 					 errdetail("The rejected operations were moved to nutragenie.dead_letters with the server's error."),
-					 errhint("Fix their cause, then retry or discard them.")));
+					 errhint("See nutragenie.dead_letter_queue; fix the cause, then retry them with ng_retry_dead_letter() or drop them with ng_discard_dead_letter().")));
 		return;
 	}
 

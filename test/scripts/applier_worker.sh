@@ -8,6 +8,7 @@
 source "$(dirname "$0")/lib/common.bash"
 N=ng_apw
 setup_dual $N
+q -c "DELETE FROM dead_letters WHERE collection = '$N'"
 
 workers() {  # workers connected to database $1 (default: ours)
     q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'nutragenie applier' AND datname = '${1:-$PGDATABASE}'"
@@ -154,4 +155,5 @@ out=$(q -v VERBOSITY=verbose -c "SELECT ng_bson_to_jsonb('\\x0500'::bytea)" 2>&1
 ok "ng_bson_to_jsonb"
 
 q -c "SELECT ng_run_command('$N', '{\"drop\": \"$N\"}')" >/dev/null
+q -c "DELETE FROM dead_letters WHERE collection = '$N'"
 q -c "SET client_min_messages = warning; DROP SERVER $N CASCADE; DROP TABLE ${N}_local"

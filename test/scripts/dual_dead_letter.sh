@@ -42,6 +42,6 @@ wait_queue_empty 30
 id=$(q -c "SELECT id FROM dead_letter_queue WHERE collection = '$N'")
 [[ -n $id ]] || fail "expected a new dead letter"
 [[ $(q -c "SELECT ng_discard_dead_letter($id)") == t ]] || fail "discard failed"
-[[ $(q -c "SELECT count(*) FROM dead_letter_queue") == 0 ]] || fail "dead letter not discarded"
+[[ $(q -c "SELECT count(*) FROM dead_letter_queue WHERE collection = '$N'") == 0 ]] || fail "dead letter not discarded"
 check_dual $N
 ok "dead letter reported, retried and discarded"
