@@ -20,7 +20,7 @@ SHLIB_LINK   = $(shell pkg-config --libs $(MONGOC_PC))
 # Tests that need no MongoDB server, then those that do; "upgrade" last
 # because it recreates the extension.
 REGRESS_OFFLINE = extension validator objectid deparse
-REGRESS_MONGO   = connection command types scan errors import analyze modify xact differential
+REGRESS_MONGO   = connection command types scan errors import analyze modify roundtrip xact differential
 REGRESS      = $(REGRESS_OFFLINE) $(REGRESS_MONGO)
 REGRESS_OPTS = --inputdir=test --load-extension=nutragenie
 

@@ -527,8 +527,9 @@ register_worker(NgApplierDb *slot, const char *dbname)
 
 /*
  * Make sure a worker runs for the current database: start one if none is
- * running or starting.  Called by writers in their transaction, before the
- * first outbox row, so it may raise.  Not finding a free background worker
+ * running or starting (and none was started in the last few seconds: the
+ * launcher deals with a worker that keeps failing).  Called by writers in
+ * their transaction, before the first outbox row, so it may raise.  Not finding a free background worker
  * slot is only a WARNING: the rows are queued durably and the launcher
  * keeps trying to start the worker.
  */
@@ -551,7 +552,8 @@ ng_applier_ensure_worker(void)
 	LWLockAcquire(applier_shared->lock, LW_SHARED);
 	slot = find_slot(MyDatabaseId);
 	needed = (slot == NULL ||
-			  worker_needed(slot, GetCurrentTimestamp(), 0));
+			  worker_needed(slot, GetCurrentTimestamp(),
+							NG_WORKER_RESTART_MS));
 	LWLockRelease(applier_shared->lock);
 	if (!needed)
 		return;
@@ -563,7 +565,8 @@ ng_applier_ensure_worker(void)
 
 	LWLockAcquire(applier_shared->lock, LW_EXCLUSIVE);
 	slot = claim_slot(MyDatabaseId);
-	if (slot != NULL && worker_needed(slot, GetCurrentTimestamp(), 0))
+	if (slot != NULL && worker_needed(slot, GetCurrentTimestamp(),
+									  NG_WORKER_RESTART_MS))
 		registered = register_worker(slot, my_dbname);
 	LWLockRelease(applier_shared->lock);
 
@@ -971,12 +974,7 @@ ng_applier_worker_main(Datum main_arg)
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	pgstat_report_appname("nutragenie applier");
 
-	/*
-	 * Losing the deletion of applied rows in a crash only means sending
-	 * them again, which is harmless: no need to wait for the WAL flush.
-	 * The worker is a superuser: resolve nothing through a user's schema.
-	 */
-	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	/* The worker is a superuser: resolve nothing through a user's schema. */
 	SetConfigOption("search_path", "pg_catalog", PGC_SUSET, PGC_S_OVERRIDE);
 
 	round_cxt = AllocSetContextCreate(TopMemoryContext,
