@@ -4,12 +4,10 @@
 EXTENSION    = nutragenie
 MODULE_big   = nutragenie
 OBJS         = src/nutragenie.o src/option.o src/connection.o src/objectid.o \
-               src/xact.o src/modify.o src/applier_stub.o \
+               src/xact.o src/modify.o src/applier.o \
                src/bson_datum.o src/shippable.o src/deparse.o src/plan.o \
                src/scan.o src/functions.o \
                src/document.o src/sample.o src/import.o src/analyze.o
-# TEMPORARY: src/applier.c is being written; applier_stub.c holds weak placeholders
-OBJS        += $(if $(wildcard src/applier.c),src/applier.o)
 DATA         = $(wildcard sql/nutragenie--*.sql)
 PGFILEDESC   = "nutragenie - MongoDB foreign data wrapper"
 

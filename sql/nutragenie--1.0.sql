@@ -342,6 +342,7 @@ BEGIN
     INSERT INTO @extschema@.outbox (serverid, userid, database, collection, op, doc_id, body, created_at)
     VALUES (d.serverid, d.userid, d.database, d.collection, d.op, d.doc_id, d.body, d.created_at)
     RETURNING seq INTO new_seq;
+    PERFORM @extschema@.ng_applier_wake();
     RETURN new_seq;
 END
 $$;

@@ -65,6 +65,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_database.h"
+#include "nodes/parsenodes.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "commands/extension.h"
@@ -83,10 +84,11 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
-#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -138,6 +140,7 @@ typedef struct NgApplierDb
 	int			procno;			/* its pgprocno (for its latch), or -1 */
 	bool		starting;		/* registered, not yet running */
 	TimestampTz started_at;		/* when a worker was last registered */
+	TimestampTz exited_at;		/* when a worker last exited */
 	bool		wake;			/* ng_applier_wake(): end the back-off */
 	pg_atomic_uint64 request_gen;	/* bumped by each committing writer */
 	pg_atomic_uint64 done_gen;	/* every commit up to it has been applied */
@@ -178,6 +181,16 @@ typedef struct NgOutboxRow
 	int32		err_code;
 	char	   *err_text;		/* why it is dead */
 } NgOutboxRow;
+
+/* A row's place in a run, for scheduling. */
+typedef struct NgSchedItem
+{
+	NgOutboxRow *row;
+	int			pos;			/* position in seq order */
+	int			wave;			/* rank among the rows of its document */
+	char	   *key;			/* document_key() */
+	int			keylen;
+} NgSchedItem;
 
 /* A transient failure that stopped a round. */
 typedef struct NgApplyFailure
@@ -320,6 +333,66 @@ ng_applier_define_gucs(void)
 }
 
 /*
+ * DROP DATABASE waits only a few seconds for other sessions to leave, and
+ * an applier worker is one: stop the database's worker first (the launcher
+ * restarts it after NG_LAUNCHER_NAPTIME_MS if the database is still there).
+ * Only for a user who may drop the database.
+ */
+static ProcessUtility_hook_type prev_process_utility_hook = NULL;
+
+static void
+stop_worker_for_drop(const char *dbname)
+{
+	Oid			dboid = get_database_oid(dbname, true);
+	NgApplierDb *slot;
+	pid_t		pid = 0;
+	int			i;
+
+	if (!OidIsValid(dboid) || applier_shared == NULL ||
+		!pg_database_ownercheck(dboid, GetUserId()))
+		return;
+
+	LWLockAcquire(applier_shared->lock, LW_SHARED);
+	slot = find_slot(dboid);
+	if (slot != NULL)
+		pid = slot->pid;
+	LWLockRelease(applier_shared->lock);
+	if (pid == 0)
+		return;
+
+	(void) kill(pid, SIGTERM);
+	for (i = 0; i < 500; i++)
+	{
+		bool		gone;
+
+		LWLockAcquire(applier_shared->lock, LW_SHARED);
+		gone = slot->dboid != dboid || slot->pid != pid;
+		LWLockRelease(applier_shared->lock);
+		if (gone)
+			break;
+		CHECK_FOR_INTERRUPTS();
+		pg_usleep(10 * 1000L);
+	}
+}
+
+static void
+applier_process_utility(PlannedStmt *pstmt, const char *queryString,
+						bool readOnlyTree, ProcessUtilityContext context,
+						ParamListInfo params, QueryEnvironment *queryEnv,
+						DestReceiver *dest, QueryCompletion *qc)
+{
+	if (IsA(pstmt->utilityStmt, DropdbStmt))
+		stop_worker_for_drop(((DropdbStmt *) pstmt->utilityStmt)->dbname);
+
+	if (prev_process_utility_hook)
+		prev_process_utility_hook(pstmt, queryString, readOnlyTree, context,
+								  params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+}
+
+/*
  * Ask for the applier's shared memory and register the launcher.  Does
  * nothing unless the library is being loaded by shared_preload_libraries
  * (only the postmaster can do either).
@@ -336,6 +409,8 @@ ng_applier_shmem_init(void)
 	shmem_request_hook = applier_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = applier_shmem_startup;
+	prev_process_utility_hook = ProcessUtility_hook;
+	ProcessUtility_hook = applier_process_utility;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
@@ -446,6 +521,7 @@ claim_slot(Oid dboid)
 	slot->procno = -1;
 	slot->starting = false;
 	slot->started_at = 0;
+	slot->exited_at = 0;
 	slot->wake = false;
 	pg_atomic_write_u64(&slot->request_gen, 0);
 	pg_atomic_write_u64(&slot->done_gen, 0);
@@ -466,9 +542,10 @@ free_slot(NgApplierDb *slot)
 
 /*
  * Does this slot need a worker started now?  Not if one runs, or was
- * registered recently enough to be still starting, or started less than
- * restart_delay_ms ago (so a worker that keeps failing is not restarted in
- * a tight loop).  Caller holds the lock.
+ * registered recently enough to be still starting, or started or exited
+ * less than restart_delay_ms ago: a worker that keeps failing is not
+ * restarted in a tight loop, and one terminated by DROP DATABASE is not
+ * restarted before the drop commits.  Caller holds the lock.
  */
 static bool
 worker_needed(NgApplierDb *slot, TimestampTz now, int restart_delay_ms)
@@ -481,6 +558,9 @@ worker_needed(NgApplierDb *slot, TimestampTz now, int restart_delay_ms)
 		return false;
 	if (slot->started_at != 0 &&
 		!TimestampDifferenceExceeds(slot->started_at, now, restart_delay_ms))
+		return false;
+	if (slot->exited_at != 0 &&
+		!TimestampDifferenceExceeds(slot->exited_at, now, restart_delay_ms))
 		return false;
 	return true;
 }
@@ -1069,6 +1149,7 @@ worker_detach(int code, Datum arg)
 	{
 		worker_slot->pid = 0;
 		worker_slot->procno = -1;
+		worker_slot->exited_at = GetCurrentTimestamp();
 	}
 	LWLockRelease(applier_shared->lock);
 	worker_slot = NULL;
@@ -1093,6 +1174,7 @@ worker_exit_no_extension(uint64 gen)
 		/* a commit came in meanwhile: keep the slot so it is restarted */
 		worker_slot->pid = 0;
 		worker_slot->procno = -1;
+		worker_slot->exited_at = GetCurrentTimestamp();
 	}
 	LWLockRelease(applier_shared->lock);
 	worker_slot = NULL;
@@ -1366,16 +1448,6 @@ apply_group(NgOutboxRow *rows, int n, NgApplyFailure *failure)
 	}
 	return ok;
 }
-
-/* A row's place in a run, for scheduling. */
-typedef struct NgSchedItem
-{
-	NgOutboxRow *row;
-	int			pos;			/* position in seq order */
-	int			wave;			/* rank among the rows of its document */
-	char	   *key;			/* document_key() */
-	int			keylen;
-} NgSchedItem;
 
 /*
  * The order in which to send a run of rows: per document in seq order, but
