@@ -473,6 +473,8 @@ def profile(label, query, settings=""):
     if not perf:
         return {"label": label, "error": "perf is not installed"}
     data = OUT / f"perf-{label}.data"
+    for old in (data, data.with_name(data.name + ".old")):
+        old.unlink(missing_ok=True)
     app = f"ng_bench_profile_{os.getpid()}"
     script = OUT / f"perf-{label}.sql"
     script.write_text(session_script(query, settings, pre="SELECT pg_sleep(1.5);\n"))
@@ -504,6 +506,12 @@ def profile(label, query, settings=""):
     if ps.returncode != 0 or not data.exists():
         return {"label": label, "error": f"psql rc={ps.returncode} {err.strip()} {pr.stderr.read().strip()}"}
 
+    return {"label": label, "query": query, "settings": settings, **parse_perf(perf, data)}
+
+
+def parse_perf(perf, data):
+    """Self time by shared object and by function, inclusive time of the
+    FDW's and the driver's functions, and the number of samples."""
     def perf_report(*args):
         p = subprocess.run([perf, "report", "-i", str(data), "--stdio", "-g", "none", *args],
                            capture_output=True, text=True)
@@ -522,18 +530,20 @@ def profile(label, query, settings=""):
                 rows.append((float(m.group(1)), clean(m.group(2))))
         return rows
 
-    text = perf_report("--no-children", "--sort", "dso")
-    m = re.search(r"^# Samples: ([\d.]+)([KM]?)", text, re.M)
-    samples = float(m.group(1)) * {"": 1, "K": 1000, "M": 1000000}[m.group(2)] if m else 0
+    samples = 0
+    for line in perf_report("--no-children", "-n", "--sort", "dso").splitlines():
+        m = re.match(r"\s*[\d.]+%\s+(\d+)\s", line)
+        if m:
+            samples += int(m.group(1))
     # Inclusive time of the FDW's and the driver's functions (callers
     # included), from the call graphs.
     inclusive = []
     for line in perf_report("--children", "--sort", "dso,symbol", "--percent-limit", "1").splitlines():
-        m = re.match(r"\s*([\d.]+)%\s+([\d.]+)%\s+(\S+)\s+\[[.k]\]\s+(.*?)[\s-]*$", line)
+        m = re.match(r"\s*([\d.]+)%\s+([\d.]+)%\s+(\S+(?: \(deleted\))?)\s+\[[.k]\]\s+(.*?)[\s-]*$", line)
         if m and re.search(r"nutragenie|libbson|libmongoc", m.group(3)):
             inclusive.append((float(m.group(1)), float(m.group(2)), f"{m.group(3)}: {m.group(4)}"))
-    return {"label": label, "query": query, "settings": settings, "samples": int(samples), "by_dso": self_rows("dso"),
-            "by_symbol": self_rows("dso,symbol")[:30], "inclusive": inclusive[:25]}
+    return {"samples": samples, "by_dso": self_rows("dso"), "by_symbol": self_rows("dso,symbol")[:30],
+            "inclusive": inclusive[:25]}
 
 
 # --------------------------------------------------------------------- machine

@@ -294,9 +294,15 @@ def write(res, md_path, png_path, out_dir):
     if profs:
         w("## Where the backend's time goes")
         w("")
-        w("`perf record -e cpu-clock -g` attached to the backend during one more full scan (self time, "
-          "by shared object and by function; only entries ≥ 0.7%).")
+        w("`perf record -e cpu-clock -g` attached to the backend during one more run of each query (self "
+          "time, by shared object and by function; only entries ≥ 0.7%; then the inclusive time of the "
+          "FDW's and the driver's functions). Percentages are of the backend's CPU time, not of the wall "
+          "time: the backend mostly waits for the server.")
         w("")
+        if any("(deleted)" in name for p in profs for _, name in p["by_dso"]):
+            w("> `nutragenie.so (deleted)`: the installed module was replaced while the profiled backend ran "
+              "(another `make install`), so its functions show as addresses. Re-run on a quiet machine.")
+            w("")
         for p in profs:
             w(f"**{p['label']}** — `{p['query']}`" + (f" with `{p['settings'].strip()}`".replace("\n", " ") if p.get("settings") else "")
               + f" ({p['samples']:,} samples)")
