@@ -11,6 +11,9 @@
  * (ng_classify_conditions, ng_is_foreign_expr) and the executor-time
  * translation (ng_deparse_filter).  They share one code path, so a
  * condition is pushed exactly when it can be translated.  No I/O here.
+ * upper.c reuses both: ng_deparse_column for the columns it sorts and
+ * groups by, and ng_is_foreign_expr_on for HAVING conditions, read as
+ * conditions on the fields of an aggregation's result document.
  *
  * The model.  For a document d, a SQL condition C is TRUE, FALSE or NULL.
  * For every condition we build two MongoDB filters: T(C), matching the
@@ -152,21 +155,6 @@ typedef enum NgCmp
 	NG_CMP_GE,
 	NG_CMP_NE
 } NgCmp;
-
-/* What kind of column a condition applies to. */
-typedef enum NgTypeClass
-{
-	NG_TC_NONE,					/* not pushable */
-	NG_TC_INT,
-	NG_TC_FLOAT8,
-	NG_TC_NUMERIC,
-	NG_TC_TEXT,
-	NG_TC_OBJECTID,
-	NG_TC_BOOL,
-	NG_TC_UUID,
-	NG_TC_TIMESTAMP,			/* timestamp and timestamptz */
-	NG_TC_DATE
-} NgTypeClass;
 
 /*
  * A filter under construction, in palloc'd memory.  Building it may throw
@@ -402,18 +390,63 @@ bool
 ng_is_foreign_expr(PlannerInfo *root, RelOptInfo *baserel,
 				   NgTableOptions *opts, Expr *expr, bool *needs_recheck)
 {
+	return ng_is_foreign_expr_on(opts, baserel->relid, expr, needs_recheck);
+}
+
+/*
+ * ng_is_foreign_expr_on
+ *		ng_is_foreign_expr for the relation whose Vars have varno "relid"
+ *		and whose columns "opts" describes.
+ *
+ * upper.c uses it with a made-up relation: the columns of an aggregation's
+ * result document (count in "o1", a GROUP BY column in "_id"), so that HAVING
+ * conditions get exactly the rules of WHERE conditions.
+ */
+bool
+ng_is_foreign_expr_on(NgTableOptions *opts, Index relid, Expr *expr,
+					  bool *needs_recheck)
+{
 	NgDeparseCtx ctx;
 	NgFilter   *f;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.opts = opts;
-	ctx.relid = baserel->relid;
+	ctx.relid = relid;
 	ctx.planning = true;
 
 	f = build_condition(&ctx, (Node *) expr, false);
 	if (needs_recheck)
 		*needs_recheck = (f != NULL && ctx.recheck);
 	return f != NULL;
+}
+
+/*
+ * ng_deparse_column
+ *		The column "node" stands for, if it is one conditions may be put on:
+ *		a Var of relation "relid" (under RelabelTypes that do not change the
+ *		value), not $$ROOT, of a type in one of the classes above.
+ *
+ * Sets *basetype (the column's type with domains resolved) and *tclass.
+ * Returns NULL for anything else.  Used by upper.c to decide which sort
+ * keys, GROUP BY columns and aggregate arguments MongoDB can handle.
+ */
+NgColumn *
+ng_deparse_column(NgTableOptions *opts, Index relid, Node *node,
+				  Oid *basetype, NgTypeClass *tclass)
+{
+	NgDeparseCtx ctx;
+	NgColumnRef col;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.opts = opts;
+	ctx.relid = relid;
+	ctx.planning = true;
+
+	if (node == NULL || !get_column(&ctx, node, &col))
+		return NULL;
+	*basetype = col.typid;
+	*tclass = col.tclass;
+	return col.column;
 }
 
 /*

@@ -105,6 +105,10 @@ static void existing_ids(NgModifyState *ms, bson_t **ids, int n, bool *exists);
 static void outbox_append(NgModifyState *ms, char op, bson_t **ids,
 						  bson_t **bodies, int n);
 static void check_writable(NgTableOptions *opts);
+static void check_size(NgModifyState *ms, const bson_t *doc);
+
+/* MongoDB's document size limit (maxBsonObjectSize). */
+#define NG_MAX_DOCUMENT_SIZE (16 * 1024 * 1024)
 static const char *id_text(const bson_t *iddoc);
 
 /*
@@ -386,6 +390,22 @@ check_writable(NgTableOptions *opts)
 				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
 				 errmsg("cannot write to foreign table \"%s\" in a parallel operation",
 						opts->relname)));
+}
+
+/*
+ * A document MongoDB would refuse for its size is refused at the
+ * statement, not dead-lettered after COMMIT.
+ */
+static void
+check_size(NgModifyState *ms, const bson_t *doc)
+{
+	if (doc->len > NG_MAX_DOCUMENT_SIZE)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("document of %u bytes is too large for collection \"%s.%s\"",
+						doc->len, ms->opts->database, ms->opts->collection),
+				 errdetail("MongoDB stores documents of at most %d bytes.",
+						   NG_MAX_DOCUMENT_SIZE)));
 }
 
 /* ------------------------------------------------------------------------
@@ -1066,6 +1086,7 @@ insert_batch(NgModifyState *ms, TupleTableSlot **slots, int n)
 			docs[i] = bson_new();
 			ids[i] = bson_new();
 			new_insert_document(ms, slots[i], docs[i]);
+			check_size(ms, docs[i]);
 			document_id(docs[i], ids[i]);
 			ng_xact_lock_document(ms->opts, bson_get_data(ids[i]), ids[i]->len);
 			if (ng_xact_lookup(ms->opts, bson_get_data(ids[i]), ids[i]->len,
@@ -1128,7 +1149,14 @@ insert_batch(NgModifyState *ms, TupleTableSlot **slots, int n)
 										ids[i]->len, docs[i], true);
 				qids[kept] = ids[i];
 				qdocs[kept] = docs[i];
-				slots[kept] = slots[i];
+				/* the executor owns these slots: move, never duplicate */
+				if (kept != i)
+				{
+					TupleTableSlot *tmp = slots[kept];
+
+					slots[kept] = slots[i];
+					slots[i] = tmp;
+				}
 				kept++;
 			}
 			if (kept > 0)
@@ -1322,6 +1350,7 @@ ngExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 			bodies[0] = &update;
 		}
 
+		check_size(ms, &newdoc);
 		if (op == 'i' || !bson_empty(&update))
 		{
 			outbox_append(ms, op, ids, bodies, 1);

@@ -127,6 +127,7 @@ nutragenie_fdw_handler(PG_FUNCTION_ARGS)
 	routine->GetForeignRelSize = ngGetForeignRelSize;
 	routine->GetForeignPaths = ngGetForeignPaths;
 	routine->GetForeignPlan = ngGetForeignPlan;
+	routine->GetForeignUpperPaths = ngGetForeignUpperPaths;
 
 	/* scanning (scan.c) */
 	routine->BeginForeignScan = ngBeginForeignScan;

@@ -14,7 +14,9 @@
  * Besides the plain full scan, a parameterized path is offered for every
  * join clause that can be pushed (c._id = r.mongodb_recipe_id), so that a
  * nested loop sends one keyed find per outer row instead of scanning the
- * collection.
+ * collection, and a sorted path when MongoDB can produce the order the
+ * query wants.  What to sort by, and everything above the scan (LIMIT,
+ * aggregates: upper relations and their scanrelid-0 plans), is upper.c's.
  *
  * Copyright (c) 2026, nutragenie developers
  *
@@ -34,28 +36,9 @@
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 
 #include "nutragenie.h"
-
-/*
- * Cost model.  A find costs one round trip before the first document;
- * every document costs transfer and BSON conversion, several times the work
- * of a local heap tuple.  Measured on loopback, a round trip costs as much
- * as streaming a few hundred documents, which is what these ratios say.
- * Without ANALYZE a collection is assumed to hold NG_DEFAULT_DOCS documents.
- */
-#define NG_STARTUP_COST		25.0
-#define NG_PER_DOC_COST		0.05
-#define NG_DEFAULT_DOCS		1000.0
-
-/* What the planner keeps about a foreign relation in fdw_private. */
-typedef struct NgRelInfo
-{
-	NgTableOptions *opts;
-	List	   *remote_conds;	/* RestrictInfos sent to MongoDB */
-	List	   *local_conds;	/* RestrictInfos evaluated here (incl.
-								 * rechecks of pushed ones) */
-} NgRelInfo;
 
 typedef struct EcMatchArg
 {
@@ -69,7 +52,6 @@ static bool ec_member_matches_column(PlannerInfo *root, RelOptInfo *rel,
 									 EquivalenceMember *em, void *arg);
 static List *pushable_join_clauses(PlannerInfo *root, RelOptInfo *baserel,
 								   NgRelInfo *fpinfo);
-static List *retrieved_columns(NgRelInfo *fpinfo, Bitmapset *attrs);
 
 /*
  * Resolve options, classify the restriction clauses and estimate the rows.
@@ -83,6 +65,7 @@ ngGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 	Selectivity sel;
 
 	baserel->fdw_private = fpinfo;
+	fpinfo->kind = NG_REL_BASE;
 	fpinfo->opts = ng_options_for_rel(foreigntableid, userid);
 
 	ng_classify_conditions(root, baserel, fpinfo->opts,
@@ -98,15 +81,23 @@ ngGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 	baserel->rows = clamp_row_est(baserel->tuples * sel);
 }
 
+/*
+ * A find returns its first batch (up to batch_size documents) before the
+ * first row can be read; the rest streams.
+ */
 static void
 cost_path(RelOptInfo *baserel, double rows, Cost *startup, Cost *total)
 {
-	*startup = NG_STARTUP_COST;
+	NgRelInfo  *fpinfo = (NgRelInfo *) baserel->fdw_private;
+
+	*startup = NG_STARTUP_COST +
+		Min(rows, (double) fpinfo->opts->batch_size) * NG_PER_DOC_COST;
 	*total = NG_STARTUP_COST + rows * (NG_PER_DOC_COST + cpu_tuple_cost);
 }
 
 /*
- * The plain scan, plus one parameterized path per set of outer relations
+ * The plain scan, a sorted one when the query wants an order MongoDB can
+ * produce (upper.c), and one parameterized path per set of outer relations
  * that pushable join clauses depend on.
  */
 void
@@ -124,6 +115,7 @@ ngGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
 									 startup, total, NIL,
 									 baserel->lateral_relids, NULL, NIL));
+	ng_upper_add_sorted_paths(root, baserel, fpinfo, startup, total);
 
 	join_clauses = pushable_join_clauses(root, baserel, fpinfo);
 
@@ -230,21 +222,22 @@ ec_member_matches_column(PlannerInfo *root, RelOptInfo *rel,
 }
 
 /*
- * The attnums (as Integer nodes) of the columns in attrs (offset by
- * FirstLowInvalidHeapAttributeNumber; whole-row means every column),
- * checking that each has a type the scan can convert.
+ * ng_plan_retrieved_columns
+ *		The attnums (as Integer nodes) of the columns in attrs (offset by
+ *		FirstLowInvalidHeapAttributeNumber; whole-row means every column),
+ *		checking that each has a type the scan can convert.
  */
-static List *
-retrieved_columns(NgRelInfo *fpinfo, Bitmapset *attrs)
+List *
+ng_plan_retrieved_columns(NgTableOptions *opts, Bitmapset *attrs)
 {
 	List	   *result = NIL;
 	bool		whole_row = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber,
 										  attrs);
 	AttrNumber	attnum;
 
-	for (attnum = 1; attnum <= fpinfo->opts->natts; attnum++)
+	for (attnum = 1; attnum <= opts->natts; attnum++)
 	{
-		NgColumn   *col = ng_options_column(fpinfo->opts, attnum);
+		NgColumn   *col = ng_options_column(opts, attnum);
 
 		if (col == NULL)
 			continue;
@@ -255,7 +248,7 @@ retrieved_columns(NgRelInfo *fpinfo, Bitmapset *attrs)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 					 errmsg("column \"%s\" of foreign table \"%s\" has type %s, which cannot be read from BSON",
-							col->attname, fpinfo->opts->relname,
+							col->attname, opts->relname,
 							format_type_be(col->typid)),
 					 errhint("Use a json or jsonb column for this field.")));
 		result = lappend(result, makeInteger(attnum));
@@ -272,14 +265,20 @@ ngGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 				 ForeignPath *best_path, List *tlist, List *scan_clauses,
 				 Plan *outer_plan)
 {
-	NgRelInfo  *fpinfo = (NgRelInfo *) baserel->fdw_private;
+	NgRelInfo  *fpinfo;
 	List	   *remote_exprs = NIL;
 	List	   *local_exprs = NIL;
 	List	   *retrieved;
 	List	   *cond_only;
+	List	   *sort;
+	List	   *guards;
 	Bitmapset  *attrs_used = NULL;
 	Bitmapset  *cond_attrs = NULL;
 	ListCell   *lc;
+
+	if (IS_UPPER_REL(baserel))
+		return ng_upper_plan(root, baserel, best_path, tlist, outer_plan);
+	fpinfo = (NgRelInfo *) baserel->fdw_private;
 
 	foreach(lc, scan_clauses)
 	{
@@ -315,7 +314,7 @@ ngGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid,
 				   &attrs_used);
 	pull_varattnos((Node *) local_exprs, baserel->relid, &attrs_used);
-	retrieved = retrieved_columns(fpinfo, attrs_used);
+	retrieved = ng_plan_retrieved_columns(fpinfo->opts, attrs_used);
 
 	/*
 	 * And the columns only the pushed conditions use: the scan evaluates
@@ -326,11 +325,41 @@ ngGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	cond_attrs = bms_del_members(cond_attrs, attrs_used);
 	if (bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs_used))
 		cond_attrs = NULL;
-	cond_only = retrieved_columns(fpinfo, cond_attrs);
+	cond_only = ng_plan_retrieved_columns(fpinfo->opts, cond_attrs);
+
+	/* a sorted path: the sort, and the guards it needs */
+	sort = ng_upper_base_sort(root, baserel, best_path, &guards);
 
 	return make_foreignscan(tlist, local_exprs, baserel->relid,
 							remote_exprs,
-							list_make3(ng_options_to_list(fpinfo->opts),
-									   retrieved, cond_only),
+							ng_plan_private(fpinfo->opts, retrieved, cond_only,
+											NIL,
+											list_make2(makeInteger(list_length(remote_exprs)),
+													   makeInteger(0)),
+											sort, NIL, NIL, guards),
 							NIL, NIL, outer_plan);
+}
+
+/*
+ * ng_plan_private
+ *		The fdw_private list of a ForeignScan, in NgScanPrivateIndex order.
+ */
+List *
+ng_plan_private(NgTableOptions *opts, List *retrieved, List *cond_only,
+				List *slots, List *counts, List *sort, List *limit,
+				List *group, List *guards)
+{
+	List	   *private = NIL;
+
+	private = lappend(private, ng_options_to_list(opts));
+	private = lappend(private, retrieved);
+	private = lappend(private, cond_only);
+	private = lappend(private, slots);
+	private = lappend(private, counts);
+	private = lappend(private, sort);
+	private = lappend(private, limit);
+	private = lappend(private, group);
+	private = lappend(private, guards);
+	Assert(list_length(private) == NgScanPrivateCount);
+	return private;
 }

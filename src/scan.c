@@ -1,11 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * scan.c
- *		  Executor callbacks that stream a MongoDB find into tuples.
+ *		  Executor callbacks that stream a MongoDB find or aggregate into
+ *		  tuples.
  *
- * One find per scan (and per rescan, with the new parameter values): the
- * filter is built from the pushed conditions once their run-time values are
- * known, the projection from the columns the plan needs.  The cursor pulls
+ * One find (or aggregate) per scan, and per rescan with the new parameter
+ * values: the filter is built from the pushed conditions once their
+ * run-time values are known, the projection from the columns the plan
+ * needs; a pushed sort, skip and limit (and for an aggregation the $group,
+ * HAVING $match ... built by pipeline.c) go with it.  The cursor pulls
  * batch_size documents per round trip, so memory stays flat however large
  * the collection; each document is converted in a per-row context that is
  * reset before the next one.
@@ -15,6 +18,14 @@
  * context, so an error at any point (a conversion error, a cancel, a lost
  * connection) still frees the driver objects.  Cursor errors are checked
  * after the loop: a failed query is an error, never an empty result.
+ *
+ * Pushed upper operations fall back to local work at run time (upper.c
+ * explains why): when the transaction has written the collection, or a
+ * guard finds values MongoDB would order or group differently, a find that
+ * pushed a sort, skip or limit is sent without them and the scan sorts
+ * (tuplesort), skips and limits itself; an aggregation runs its outer plan,
+ * the equivalent local plan, instead, as it also does when the server
+ * rejects the pipeline as unsupported before returning anything.
  *
  * Copyright (c) 2026, nutragenie developers
  *
@@ -28,17 +39,29 @@
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/tuplesort.h"
 
 #include "ng_remote.h"
+
+/*
+ * Server error codes meaning "this pipeline uses something I do not
+ * implement": NotImplemented (FerretDB), InvalidPipelineOperator, and the
+ * "unknown group operator" of older MongoDB releases.
+ */
+#define NG_ERR_NOT_IMPLEMENTED		238
+#define NG_ERR_INVALID_PIPELINE_OP	168
+#define NG_ERR_UNKNOWN_GROUP_OP		15952
 
 /* A column the scan converts, with its path split for fast matching. */
 typedef struct NgScanColumn
 {
 	NgColumn   *col;
-	int			attidx;			/* attnum - 1 */
+	int			attidx;			/* position in the scan tuple */
 	const char *first;			/* first path segment */
 	int			firstlen;
 	const char *rest;			/* remaining path after the first dot, or
@@ -56,7 +79,18 @@ typedef struct NgParamSlot
 typedef struct NgScanState
 {
 	NgTableOptions *opts;
-	List	   *remote_exprs;	/* pushed conditions (fdw_exprs) */
+	List	   *remote_exprs;	/* pushed WHERE conditions, Vars numbered by
+								 * the table's attnums (for deparse.c) */
+	List	   *having_exprs;	/* pushed HAVING conditions, Vars numbered by
+								 * result_opts */
+	NgTableOptions *result_opts;	/* an aggregation's result document */
+	Expr	   *count_expr;		/* pushed LIMIT count, or NULL */
+	Expr	   *offset_expr;	/* pushed OFFSET value, or NULL */
+	bool		has_limit;		/* LIMIT/OFFSET pushed */
+	List	   *sort_keys;		/* fdw_private form, NIL: no sort pushed */
+	List	   *group;			/* fdw_private form, NIL: a find */
+	List	   *guards;			/* fdw_private form */
+	ForeignScanState *node;
 	PlanState  *ps;
 	MemoryContext scan_cxt;		/* holds this struct; its reset frees the
 								 * driver objects */
@@ -79,6 +113,9 @@ typedef struct NgScanState
 
 	uint64		docs_fetched;
 	int			finds;
+	int			aggregates;
+	int			checks;			/* guard finds */
+	int			fallbacks;		/* scans computed locally */
 	bool		coll_verified;	/* the collection is known to exist */
 
 	/* writes: the transaction's own documents, and UPDATE/DELETE targets */
@@ -88,13 +125,39 @@ typedef struct NgScanState
 	bool		overlay;		/* the transaction wrote this collection */
 	bool		mongo_done;		/* the cursor is exhausted */
 	List	   *overlay_items;	/* NgOverlayItem * still to return */
+
+	/* per (re)scan */
+	bool		started;		/* the query was sent (or found needless) */
+	bool		done;			/* nothing more to return */
+	bool		local;			/* find: sort, skip, limit done here */
+	bool		use_outer;		/* aggregation: the outer plan runs */
+	bool		empty_row_due;	/* aggregation without GROUP BY over no
+								 * documents: return its one row */
+	int64		skip_left;		/* local OFFSET still to skip */
+	int64		limit_left;		/* local LIMIT left, -1: none */
+	uint64		scan_docs;		/* documents of this (re)scan */
+	Tuplesortstate *sorter;		/* local sort */
+	TupleTableSlot *sort_slot;
+	bool		sorted;
 } NgScanState;
 
 static void release_driver_objects(void *arg);
-static void start_query(NgScanState *st);
-static void build_command(NgScanState *st, bson_t *filter, bson_t *projection,
-						  NgParamEval eval);
+static void end_local_sort(NgScanState *st);
+static Node *index_var_to_column(Node *node, List *scan_tlist);
+static void start_scan(NgScanState *st);
+static bool eval_limit(NgScanState *st, Expr *expr, const char *what,
+					   int64 *value);
+static void build_filter(NgScanState *st, bson_t *filter, NgParamEval eval);
+static void build_projection(NgScanState *st, bson_t *projection);
+static bool guards_trip(NgScanState *st, const bson_t *filter);
+static void send_find(NgScanState *st, const bson_t *filter, bool pushed);
+static void send_aggregate(NgScanState *st, const bson_t *filter);
 static Datum eval_param(void *arg, Expr *expr, bool *isnull);
+static bool next_row(NgScanState *st, TupleTableSlot *slot);
+static bool next_local_row(NgScanState *st, TupleTableSlot *slot);
+static bool next_group_row(NgScanState *st, TupleTableSlot *slot);
+static bool next_outer_row(NgScanState *st, TupleTableSlot *slot);
+static void report_cursor_error(NgScanState *st, bson_error_t *error);
 static void convert_document(NgScanState *st, const bson_t *doc,
 							 TupleTableSlot *slot, int ncols);
 static void convert_path(NgScanState *st, NgScanColumn *sc,
@@ -104,6 +167,8 @@ static void verify_collection(NgScanState *st);
 static bool lock_and_reread(NgScanState *st, const bson_t *doc,
 							bson_t *fresh);
 static bool pushed_conditions_hold(NgScanState *st, TupleTableSlot *slot);
+static void explain_limit_value(NgScanState *st, Expr *expr,
+								NgLimitValue *v);
 
 /*
  * Set up the scan state.  No connection is made here: EXPLAIN without
@@ -114,11 +179,18 @@ void
 ngBeginForeignScan(ForeignScanState *node, int eflags)
 {
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	List	   *private = fsplan->fdw_private;
 	MemoryContext scan_cxt;
 	MemoryContext oldcxt;
 	NgScanState *st;
 	List	   *retrieved;
+	List	   *slots;
+	List	   *counts;
+	List	   *limit;
+	List	   *where;
 	ListCell   *lc;
+	int			nwhere;
+	int			nhaving;
 	int			i;
 	MemoryContextCallback *cb;
 
@@ -129,16 +201,44 @@ ngBeginForeignScan(ForeignScanState *node, int eflags)
 
 	st = palloc0(sizeof(NgScanState));
 	st->scan_cxt = scan_cxt;
+	st->node = node;
 	st->ps = &node->ss.ps;
-	st->opts = ng_options_from_list(list_nth(fsplan->fdw_private,
-											 NgScanPrivateOptions));
-	st->remote_exprs = fsplan->fdw_exprs;
+	st->opts = ng_options_from_list(list_nth(private, NgScanPrivateOptions));
 	node->fdw_state = st;
 
 	cb = palloc0(sizeof(MemoryContextCallback));
 	cb->func = release_driver_objects;
 	cb->arg = st;
 	MemoryContextRegisterResetCallback(scan_cxt, cb);
+
+	/* fdw_exprs: WHERE conditions, HAVING conditions, LIMIT, OFFSET */
+	counts = list_nth(private, NgScanPrivateCounts);
+	nwhere = counts ? intVal(linitial(counts)) : list_length(fsplan->fdw_exprs);
+	nhaving = counts ? intVal(lsecond(counts)) : 0;
+	where = list_copy_head(fsplan->fdw_exprs, nwhere);
+	st->having_exprs = list_copy_head(list_copy_tail(fsplan->fdw_exprs, nwhere),
+									  nhaving);
+	if (fsplan->scan.scanrelid == 0)
+		st->remote_exprs = (List *)
+			index_var_to_column((Node *) where, fsplan->fdw_scan_tlist);
+	else
+		st->remote_exprs = where;
+
+	limit = list_nth(private, NgScanPrivateLimit);
+	if (limit != NIL)
+	{
+		st->has_limit = true;
+		if (intVal(linitial(limit)) >= 0)
+			st->count_expr = list_nth(fsplan->fdw_exprs, intVal(linitial(limit)));
+		if (intVal(lsecond(limit)) >= 0)
+			st->offset_expr = list_nth(fsplan->fdw_exprs, intVal(lsecond(limit)));
+	}
+	st->sort_keys = list_nth(private, NgScanPrivateSort);
+	st->group = list_nth(private, NgScanPrivateGroup);
+	st->guards = list_nth(private, NgScanPrivateGuards);
+	if (st->group != NIL)
+		st->result_opts = ng_upper_result_options(st->group,
+												  fsplan->fdw_scan_tlist);
 
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 	{
@@ -148,37 +248,116 @@ ngBeginForeignScan(ForeignScanState *node, int eflags)
 
 	st->row_cxt = AllocSetContextCreate(scan_cxt, "nutragenie row",
 										ALLOCSET_DEFAULT_SIZES);
-	st->remote_qual = ExecInitQual(fsplan->fdw_exprs, &node->ss.ps);
 	st->is_target = fsplan->scan.scanrelid > 0 &&
 		ExecRelationIsTargetRelation(node->ss.ps.state, fsplan->scan.scanrelid);
 
-	retrieved = list_nth(fsplan->fdw_private, NgScanPrivateRetrieved);
+	if (st->group != NIL)
+	{
+		/* an aggregation: one column per output of the result document */
+		NgTableOptions *ro = st->result_opts;
+
+		st->cols = palloc0(sizeof(NgScanColumn) * Max(ro->natts, 1));
+		st->found = palloc0(sizeof(bool) * Max(ro->natts, 1));
+		i = 0;
+		foreach(lc, (List *) list_nth(st->group, NgGroupOutputs))
+		{
+			List	   *out = (List *) lfirst(lc);
+			NgColumn   *col = &ro->columns[foreach_current_index(lc)];
+			NgScanColumn *sc;
+			const char *dot;
+
+			if (col->field == NULL)
+				continue;
+			switch ((NgOutputKind) intVal(linitial(out)))
+			{
+				case NG_OUT_KEY:
+					col->attname = psprintf("GROUP BY \"%s\"",
+											strVal(lsecond(out)));
+					break;
+				case NG_OUT_COUNT_STAR:
+					col->attname = "count(*)";
+					break;
+				case NG_OUT_COUNT:
+					col->attname = psprintf("count(\"%s\")", strVal(lsecond(out)));
+					break;
+				case NG_OUT_MIN:
+					col->attname = psprintf("min(\"%s\")", strVal(lsecond(out)));
+					break;
+				case NG_OUT_MAX:
+					col->attname = psprintf("max(\"%s\")", strVal(lsecond(out)));
+					break;
+				case NG_OUT_NONE:
+					break;
+			}
+			sc = &st->cols[i++];
+			sc->col = col;
+			sc->attidx = col->attnum - 1;
+			sc->first = col->field;
+			dot = strchr(col->field, '.');
+			sc->firstlen = dot ? (int) (dot - col->field) : (int) strlen(col->field);
+			sc->rest = dot ? dot + 1 : NULL;
+			ng_converter_init(&sc->conv, col->typid, col->typmod,
+							  NG_MISMATCH_ERROR, NG_JSON_RELAXED);
+		}
+		st->ncols = st->nallcols = i;
+		MemoryContextSwitchTo(oldcxt);
+		return;
+	}
+
+	st->remote_qual = ExecInitQual(where, &node->ss.ps);
+
+	retrieved = list_nth(private, NgScanPrivateRetrieved);
 	st->ncols = list_length(retrieved);
 	retrieved = list_concat_copy(retrieved,
-								 list_nth(fsplan->fdw_private,
-										  NgScanPrivateCondColumns));
+								 list_nth(private, NgScanPrivateCondColumns));
 	st->nallcols = list_length(retrieved);
 	st->cols = palloc0(sizeof(NgScanColumn) * Max(st->nallcols, 1));
 	st->found = palloc0(sizeof(bool) * Max(st->nallcols, 1));
+	slots = list_nth(private, NgScanPrivateSlots);
 
 	i = 0;
 	foreach(lc, retrieved)
 	{
-		NgScanColumn *sc = &st->cols[i++];
+		NgScanColumn *sc = &st->cols[i];
 		NgColumn   *col = ng_options_column(st->opts, intVal(lfirst(lc)));
 		const char *dot;
 
 		sc->col = col;
-		sc->attidx = col->attnum - 1;
+		sc->attidx = slots ? intVal(list_nth(slots, i)) : col->attnum - 1;
 		sc->first = col->field;
 		dot = strchr(col->field, '.');
 		sc->firstlen = dot ? (int) (dot - col->field) : (int) strlen(col->field);
 		sc->rest = dot ? dot + 1 : NULL;
 		ng_converter_init(&sc->conv, col->typid, col->typmod,
 						  col->mismatch, col->json_mode);
+		i++;
 	}
 
 	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * In the pushed conditions of a scan with a scan tuple of its own
+ * (scanrelid 0), setrefs.c made each Var point at its column of that tuple
+ * (INDEX_VAR, position).  deparse.c reads Vars as the table's attnums: put
+ * back the table's Var found at that position.
+ */
+static Node *
+index_var_to_column(Node *node, List *scan_tlist)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Var) && ((Var *) node)->varno == INDEX_VAR)
+	{
+		Var		   *var = (Var *) node;
+		TargetEntry *tle = list_nth(scan_tlist, var->varattno - 1);
+
+		if (!IsA(tle->expr, Var))
+			elog(ERROR, "unexpected expression in the scan tuple of a foreign scan");
+		return (Node *) copyObject(tle->expr);
+	}
+	return expression_tree_mutator(node, index_var_to_column,
+								   (void *) scan_tlist);
 }
 
 /*
@@ -205,6 +384,18 @@ release_driver_objects(void *arg)
 		ng_conn_release(st->conn);
 		st->conn = NULL;
 	}
+}
+
+/* End a local sort, if any. */
+static void
+end_local_sort(NgScanState *st)
+{
+	if (st->sorter != NULL)
+	{
+		tuplesort_end(st->sorter);
+		st->sorter = NULL;
+	}
+	st->sorted = false;
 }
 
 /*
@@ -243,33 +434,91 @@ eval_param(void *arg, Expr *expr, bool *isnull)
 }
 
 /*
- * Build the filter and projection documents of this scan's find.  With
- * eval NULL, run-time values print as placeholders (EXPLAIN).
+ * The value of a pushed LIMIT count (what "LIMIT") or OFFSET: false for
+ * NULL (no limit, no offset).  Negative values are errors, as for a Limit
+ * node.
+ */
+static bool
+eval_limit(NgScanState *st, Expr *expr, const char *what, int64 *value)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (expr == NULL)
+		return false;
+	d = eval_param(st, expr, &isnull);
+	if (isnull)
+		return false;
+	*value = DatumGetInt64(d);
+	if (*value < 0)
+		ereport(ERROR,
+				(errcode(strcmp(what, "LIMIT") == 0 ?
+						 ERRCODE_INVALID_ROW_COUNT_IN_LIMIT_CLAUSE :
+						 ERRCODE_INVALID_ROW_COUNT_IN_RESULT_OFFSET_CLAUSE),
+				 errmsg("%s must not be negative", what)));
+	return true;
+}
+
+/*
+ * The filter of this scan's find or $match.  With eval NULL, run-time
+ * values print as placeholders (EXPLAIN).
  */
 static void
-build_command(NgScanState *st, bson_t *filter, bson_t *projection,
-			  NgParamEval eval)
+build_filter(NgScanState *st, bson_t *filter, NgParamEval eval)
 {
-	Bitmapset  *attrs = NULL;
-	int			i;
-
 	ng_deparse_filter(filter, st->opts, st->remote_exprs, eval, st);
+}
 
-	for (i = 0; i < st->ncols; i++)
-		attrs = bms_add_member(attrs, st->cols[i].col->attnum -
+/* The projection of this scan's find: the columns of the plan's output. */
+static void
+build_projection(NgScanState *st, bson_t *projection)
+{
+	ForeignScan *fsplan = (ForeignScan *) st->ps->plan;
+	Bitmapset  *attrs = NULL;
+	ListCell   *lc;
+
+	foreach(lc, (List *) list_nth(fsplan->fdw_private, NgScanPrivateRetrieved))
+		attrs = bms_add_member(attrs, intVal(lfirst(lc)) -
 							   FirstLowInvalidHeapAttributeNumber);
 	ng_deparse_projection(projection, st->opts, attrs);
 }
 
 /*
- * Send the find.  Called at the first fetch and after each rescan.
+ * Start a (re)scan: decide whether the pushed upper operations can be used,
+ * and send the query.
  */
 static void
-start_query(NgScanState *st)
+start_scan(NgScanState *st)
 {
 	bson_t		filter;
-	bson_t		opts;
-	bson_t		projection;
+	int64		count = -1;
+	int64		offset = 0;
+	bool		fallback;
+
+	st->started = true;
+	st->done = false;
+	st->local = false;
+	st->use_outer = false;
+	st->empty_row_due = false;
+	st->scan_docs = 0;
+	st->mongo_done = false;
+	end_local_sort(st);
+
+	if (st->has_limit)
+	{
+		if (!eval_limit(st, st->count_expr, "LIMIT", &count))
+			count = -1;
+		if (!eval_limit(st, st->offset_expr, "OFFSET", &offset))
+			offset = 0;
+		if (count == 0)
+		{
+			/* MongoDB reads a limit of 0 as none; nothing to fetch */
+			st->done = true;
+			return;
+		}
+	}
+	st->skip_left = offset;
+	st->limit_left = count;
 
 	if (st->conn == NULL)
 		st->conn = ng_conn_get(st->opts->serverid, st->opts->userid);
@@ -289,23 +538,137 @@ start_query(NgScanState *st)
 		MemoryContextSwitchTo(cxt);
 	}
 	st->overlay = ng_xact_has_documents(st->opts);
-	st->mongo_done = false;
 
 	bson_init(&filter);
-	bson_init(&opts);
-	bson_init(&projection);
 	PG_TRY();
 	{
-		build_command(st, &filter, &projection, eval_param);
-		if (!bson_empty(&projection))
-			BSON_APPEND_DOCUMENT(&opts, "projection", &projection);
-		BSON_APPEND_INT32(&opts, "batchSize", st->opts->batch_size);
-		st->cursor = mongoc_collection_find_with_opts(st->coll, &filter,
-													  &opts, NULL);
+		build_filter(st, &filter, eval_param);
+
+		fallback = st->overlay ||
+			((st->group != NIL || st->sort_keys != NIL) &&
+			 guards_trip(st, &filter));
+		if (st->group != NIL)
+		{
+			if (fallback)
+				st->use_outer = true;
+			else
+				send_aggregate(st, &filter);
+		}
+		else
+		{
+			st->local = fallback &&
+				(st->sort_keys != NIL || st->has_limit);
+			send_find(st, &filter, !st->local);
+		}
+		if (st->local || st->use_outer)
+			st->fallbacks++;
 	}
 	PG_FINALLY();
 	{
 		bson_destroy(&filter);
+	}
+	PG_END_TRY();
+
+	if (!st->local)
+	{
+		/* MongoDB skips and limits */
+		st->skip_left = 0;
+		st->limit_left = -1;
+	}
+}
+
+/*
+ * Do the guards find values on which MongoDB's order or grouping differs
+ * from PostgreSQL's?  Each guard is up to two finds with limit 1: the
+ * second only when the first finds a document.
+ */
+static bool
+guards_trip(NgScanState *st, const bson_t *filter)
+{
+	ListCell   *lc;
+
+	foreach(lc, st->guards)
+	{
+		List	   *guard = (List *) lfirst(lc);
+		int			step;
+		bool		found = true;
+
+		for (step = 0; step < 2 && found; step++)
+		{
+			bson_t		query;
+			bson_t		opts;
+			bson_t		proj;
+			mongoc_cursor_t *cursor;
+			const bson_t *doc;
+			bson_error_t error;
+			bool		failed;
+
+			bson_init(&query);
+			bson_init(&opts);
+			ng_pipeline_guard_filter(&query, filter, guard, step == 1);
+			BSON_APPEND_INT64(&opts, "limit", 1);
+			BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+			BSON_APPEND_INT32(&proj, "_id", 1);
+			bson_append_document_end(&opts, &proj);
+			cursor = mongoc_collection_find_with_opts(st->coll, &query, &opts,
+													  NULL);
+			bson_destroy(&query);
+			bson_destroy(&opts);
+			found = mongoc_cursor_next(cursor, &doc);
+			failed = mongoc_cursor_error(cursor, &error);
+			mongoc_cursor_destroy(cursor);
+			st->checks++;
+			if (failed)
+				ng_conn_report_error(st->conn, &error,
+									 psprintf("check collection \"%s.%s\" for foreign table \"%s\"",
+											  st->opts->database,
+											  st->opts->collection,
+											  st->opts->relname));
+		}
+		if (found)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Send the find.  With pushed false, the sort, skip and limit are left out
+ * (the scan applies them itself).
+ */
+static void
+send_find(NgScanState *st, const bson_t *filter, bool pushed)
+{
+	bson_t		opts;
+	bson_t		projection;
+	NgLimitValue skip;
+	NgLimitValue limit;
+
+	memset(&skip, 0, sizeof(skip));
+	memset(&limit, 0, sizeof(limit));
+	if (pushed && st->has_limit)
+	{
+		skip.present = st->skip_left > 0;
+		skip.value = st->skip_left;
+		limit.present = st->limit_left > 0;
+		limit.value = st->limit_left;
+	}
+
+	bson_init(&opts);
+	bson_init(&projection);
+	PG_TRY();
+	{
+		build_projection(st, &projection);
+		ng_pipeline_find_options(&opts, &projection,
+								 pushed ? st->sort_keys : NIL, &skip, &limit);
+		BSON_APPEND_INT32(&opts, "batchSize", st->opts->batch_size);
+		/* a large sort must spill, as a local one would, rather than fail */
+		if (pushed && st->sort_keys != NIL)
+			BSON_APPEND_BOOL(&opts, "allowDiskUse", true);
+		st->cursor = mongoc_collection_find_with_opts(st->coll, filter,
+													  &opts, NULL);
+	}
+	PG_FINALLY();
+	{
 		bson_destroy(&opts);
 		bson_destroy(&projection);
 	}
@@ -313,8 +676,90 @@ start_query(NgScanState *st)
 	st->finds++;
 }
 
+/* Send the aggregation pipeline. */
+static void
+send_aggregate(NgScanState *st, const bson_t *filter)
+{
+	bson_t		having;
+	bson_t		command;
+	bson_t		pipeline;
+	bson_t		opts;
+	NgLimitValue skip;
+	NgLimitValue limit;
+
+	memset(&skip, 0, sizeof(skip));
+	memset(&limit, 0, sizeof(limit));
+	skip.present = st->skip_left > 0;
+	skip.value = st->skip_left;
+	limit.present = st->limit_left > 0;
+	limit.value = st->limit_left;
+
+	bson_init(&having);
+	bson_init(&command);
+	bson_init(&opts);
+	PG_TRY();
+	{
+		ng_deparse_filter(&having, st->result_opts, st->having_exprs,
+						  eval_param, st);
+		bson_append_array_begin(&command, "pipeline", -1, &pipeline);
+		ng_pipeline_stages(&pipeline, filter, st->group, &having,
+						   st->sort_keys, &skip, &limit);
+		bson_append_array_end(&command, &pipeline);
+		BSON_APPEND_INT32(&opts, "batchSize", st->opts->batch_size);
+		BSON_APPEND_BOOL(&opts, "allowDiskUse", true);
+		st->cursor = mongoc_collection_aggregate(st->coll, MONGOC_QUERY_NONE,
+												 &command, &opts, NULL);
+	}
+	PG_FINALLY();
+	{
+		bson_destroy(&having);
+		bson_destroy(&command);
+		bson_destroy(&opts);
+	}
+	PG_END_TRY();
+	st->aggregates++;
+}
+
 /*
- * Return the next document as a tuple, or an empty slot at the end.
+ * Return the next row, or an empty slot at the end.
+ */
+TupleTableSlot *
+ngIterateForeignScan(ForeignScanState *node)
+{
+	NgScanState *st = (NgScanState *) node->fdw_state;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	MemoryContext oldcxt;
+	bool		have_row = false;
+
+	MemoryContextReset(st->row_cxt);
+	oldcxt = MemoryContextSwitchTo(st->row_cxt);
+
+	if (!st->started)
+		start_scan(st);
+
+	if (!st->done)
+	{
+		if (st->use_outer)
+			have_row = next_outer_row(st, slot);
+		else if (st->group != NIL)
+			have_row = next_group_row(st, slot);
+		else if (st->local)
+			have_row = next_local_row(st, slot);
+		else
+			have_row = next_row(st, slot);
+		if (!have_row)
+			st->done = true;
+	}
+
+	if (!have_row)
+		ExecClearTuple(slot);
+
+	MemoryContextSwitchTo(oldcxt);
+	return slot;
+}
+
+/*
+ * The next document of the find as a row in slot; false at the end.
  *
  * Documents this transaction wrote come from its overlay instead of
  * MongoDB: MongoDB's copies are skipped, and the overlay's versions that
@@ -322,20 +767,10 @@ start_query(NgScanState *st)
  * table an UPDATE or DELETE changes, each document is locked and re-read
  * before it is returned, so that concurrent writers serialize.
  */
-TupleTableSlot *
-ngIterateForeignScan(ForeignScanState *node)
+static bool
+next_row(NgScanState *st, TupleTableSlot *slot)
 {
-	NgScanState *st = (NgScanState *) node->fdw_state;
-	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
 	const bson_t *doc;
-	MemoryContext oldcxt;
-	bool		have_row = false;
-
-	MemoryContextReset(st->row_cxt);
-	oldcxt = MemoryContextSwitchTo(st->row_cxt);
-
-	if (st->cursor == NULL && !st->mongo_done)
-		start_query(st);
 
 	for (;;)
 	{
@@ -350,30 +785,21 @@ ngIterateForeignScan(ForeignScanState *node)
 				bson_error_t error;
 
 				if (mongoc_cursor_error(st->cursor, &error))
-				{
-					char	   *action;
-
-					mongoc_cursor_destroy(st->cursor);
-					st->cursor = NULL;
-					action = psprintf("read collection \"%s.%s\" for foreign table \"%s\"",
-									  st->opts->database, st->opts->collection,
-									  st->opts->relname);
-					ng_conn_report_error(st->conn, &error, action);
-				}
-				if (st->docs_fetched == 0 && !st->coll_verified && !st->overlay)
+					report_cursor_error(st, &error);
+				if (st->scan_docs == 0 && !st->coll_verified && !st->overlay)
 					verify_collection(st);
 				st->mongo_done = true;
 				continue;
 			}
 			st->docs_fetched++;
+			st->scan_docs++;
 			CHECK_FOR_INTERRUPTS();
 
 			if (!st->overlay && !st->is_target)
 			{
 				convert_document(st, doc, slot, st->ncols);
 				ExecStoreVirtualTuple(slot);
-				have_row = true;
-				break;
+				return true;
 			}
 
 			{
@@ -396,17 +822,22 @@ ngIterateForeignScan(ForeignScanState *node)
 
 			if (!lock_and_reread(st, doc, &fresh))
 				continue;
+
+			/*
+			 * MongoDB filtered this document; a re-read one may have changed
+			 * since (and only then are the columns the conditions use
+			 * converted too).
+			 */
 			convert_document(st, &fresh, slot,
 							 st->is_target ? st->nallcols : st->ncols);
 			ExecStoreVirtualTuple(slot);
-			if (!pushed_conditions_hold(st, slot))
+			if (st->is_target && !pushed_conditions_hold(st, slot))
 				continue;
-			have_row = true;
-			break;
+			return true;
 		}
 
 		if (st->overlay_items == NIL)
-			break;
+			return false;
 		{
 			NgOverlayItem *item = (NgOverlayItem *) linitial(st->overlay_items);
 			bson_t		odoc;
@@ -417,16 +848,210 @@ ngIterateForeignScan(ForeignScanState *node)
 			ExecStoreVirtualTuple(slot);
 			if (!pushed_conditions_hold(st, slot))
 				continue;
-			have_row = true;
-			break;
+			return true;
 		}
 	}
+}
 
-	if (!have_row)
-		ExecClearTuple(slot);
+/*
+ * next_row with the pushed sort, skip and limit done here: all rows go
+ * through a tuplesort first when the plan pushed a sort.
+ */
+static bool
+next_local_row(NgScanState *st, TupleTableSlot *slot)
+{
+	for (;;)
+	{
+		if (st->limit_left == 0)
+			return false;
 
+		if (st->sort_keys != NIL)
+		{
+			if (!st->sorted)
+			{
+				int			nkeys = list_length(st->sort_keys);
+				AttrNumber *attnums = palloc(sizeof(AttrNumber) * nkeys);
+				Oid		   *sortops = palloc(sizeof(Oid) * nkeys);
+				Oid		   *collations = palloc(sizeof(Oid) * nkeys);
+				bool	   *nulls_first = palloc(sizeof(bool) * nkeys);
+				TupleDesc	tupdesc = slot->tts_tupleDescriptor;
+				MemoryContext oldcxt;
+				ListCell   *lc;
+
+				foreach(lc, st->sort_keys)
+				{
+					List	   *key = (List *) lfirst(lc);
+					int			i = foreach_current_index(lc);
+
+					attnums[i] = intVal(list_nth(key, NgSortKeyAttno));
+					sortops[i] = (Oid) intVal(list_nth(key, NgSortKeySortop));
+					collations[i] = (Oid) intVal(list_nth(key, NgSortKeyCollation));
+					nulls_first[i] = intVal(list_nth(key, NgSortKeyNullsFirst)) != 0;
+				}
+				oldcxt = MemoryContextSwitchTo(st->scan_cxt);
+				st->sorter = tuplesort_begin_heap(tupdesc, nkeys, attnums,
+												  sortops, collations,
+												  nulls_first, work_mem,
+												  NULL, TUPLESORT_NONE);
+				if (st->sort_slot == NULL)
+					st->sort_slot = MakeSingleTupleTableSlot(tupdesc,
+															 &TTSOpsMinimalTuple);
+				MemoryContextSwitchTo(oldcxt);
+
+				while (next_row(st, slot))
+				{
+					tuplesort_puttupleslot(st->sorter, slot);
+					MemoryContextReset(st->row_cxt);
+				}
+				tuplesort_performsort(st->sorter);
+				st->sorted = true;
+			}
+			if (!tuplesort_gettupleslot(st->sorter, true, false,
+										st->sort_slot, NULL))
+				return false;
+			ExecCopySlot(slot, st->sort_slot);
+		}
+		else if (!next_row(st, slot))
+			return false;
+
+		if (st->skip_left > 0)
+		{
+			st->skip_left--;
+			continue;
+		}
+		if (st->limit_left > 0)
+			st->limit_left--;
+		return true;
+	}
+}
+
+/*
+ * The next result document of the aggregation as a row.  A server that
+ * rejects the pipeline as unsupported before sending anything hands the
+ * scan over to the outer plan; an aggregation without GROUP BY over no
+ * documents still returns its one row.
+ */
+static bool
+next_group_row(NgScanState *st, TupleTableSlot *slot)
+{
+	const bson_t *doc;
+
+	ExecClearTuple(slot);
+	if (st->empty_row_due)
+	{
+		TupleDesc	tupdesc = slot->tts_tupleDescriptor;
+		ListCell   *lc;
+
+		st->empty_row_due = false;
+		memset(slot->tts_isnull, true, sizeof(bool) * tupdesc->natts);
+		foreach(lc, (List *) list_nth(st->group, NgGroupOutputs))
+		{
+			NgOutputKind kind = (NgOutputKind) intVal(linitial((List *) lfirst(lc)));
+			int			i = foreach_current_index(lc);
+
+			if (kind == NG_OUT_COUNT_STAR || kind == NG_OUT_COUNT)
+			{
+				slot->tts_values[i] = Int64GetDatum(0);
+				slot->tts_isnull[i] = false;
+			}
+		}
+		ExecStoreVirtualTuple(slot);
+		return true;
+	}
+	if (st->mongo_done)
+		return false;
+
+	if (!mongoc_cursor_next(st->cursor, &doc))
+	{
+		bson_error_t error;
+
+		if (mongoc_cursor_error(st->cursor, &error))
+		{
+			if (st->scan_docs == 0 &&
+				(error.domain == MONGOC_ERROR_SERVER ||
+				 error.domain == MONGOC_ERROR_QUERY) &&
+				(error.code == NG_ERR_NOT_IMPLEMENTED ||
+				 error.code == NG_ERR_INVALID_PIPELINE_OP ||
+				 error.code == NG_ERR_UNKNOWN_GROUP_OP))
+			{
+				ereport(DEBUG1,
+						(errmsg_internal("aggregating foreign table \"%s\" locally: %s",
+										 st->opts->relname, error.message)));
+				mongoc_cursor_destroy(st->cursor);
+				st->cursor = NULL;
+				st->use_outer = true;
+				st->fallbacks++;
+				return next_outer_row(st, slot);
+			}
+			report_cursor_error(st, &error);
+		}
+		st->mongo_done = true;
+		if (st->scan_docs == 0)
+		{
+			if (!st->coll_verified)
+				verify_collection(st);
+			if (list_nth(st->group, NgGroupKeys) == NIL)
+			{
+				st->empty_row_due = true;
+				return next_group_row(st, slot);
+			}
+		}
+		return false;
+	}
+	st->docs_fetched++;
+	st->scan_docs++;
+	CHECK_FOR_INTERRUPTS();
+	convert_document(st, doc, slot, st->ncols);
+	ExecStoreVirtualTuple(slot);
+	return true;
+}
+
+/*
+ * The next row of the outer plan (the local plan of an aggregation), in
+ * the scan tuple: its columns are the scan tuple's first ones; the rest
+ * (columns only pushed WHERE conditions use) stay NULL.
+ */
+static bool
+next_outer_row(NgScanState *st, TupleTableSlot *slot)
+{
+	PlanState  *outer = outerPlanState(st->node);
+	TupleTableSlot *oslot;
+	int			natts = slot->tts_tupleDescriptor->natts;
+	int			n;
+
+	MemoryContext oldcxt;
+
+	if (outer == NULL)
+		elog(ERROR, "foreign scan has no local plan to fall back on");
+
+	/* the plan's nodes keep state across rows: not in the per-row context */
+	oldcxt = MemoryContextSwitchTo(st->ps->state->es_query_cxt);
+	oslot = ExecProcNode(outer);
 	MemoryContextSwitchTo(oldcxt);
-	return slot;
+	ExecClearTuple(slot);
+	if (TupIsNull(oslot))
+		return false;
+	slot_getallattrs(oslot);
+	n = Min(natts, oslot->tts_tupleDescriptor->natts);
+	memset(slot->tts_isnull, true, sizeof(bool) * natts);
+	memcpy(slot->tts_values, oslot->tts_values, sizeof(Datum) * n);
+	memcpy(slot->tts_isnull, oslot->tts_isnull, sizeof(bool) * n);
+	ExecStoreVirtualTuple(slot);
+	return true;
+}
+
+/* A failed query is an error, never an empty result. */
+static void
+report_cursor_error(NgScanState *st, bson_error_t *error)
+{
+	char	   *action;
+
+	mongoc_cursor_destroy(st->cursor);
+	st->cursor = NULL;
+	action = psprintf("read collection \"%s.%s\" for foreign table \"%s\"",
+					  st->opts->database, st->opts->collection,
+					  st->opts->relname);
+	ng_conn_report_error(st->conn, error, action);
 }
 
 /*
@@ -695,8 +1320,8 @@ conversion_error_callback(void *arg)
 }
 
 /*
- * Restart the scan: the next fetch sends a new find with the current
- * parameter values.
+ * Restart the scan: the next fetch sends a new query with the current
+ * parameter values.  (The executor rescans the outer plan itself.)
  */
 void
 ngReScanForeignScan(ForeignScanState *node)
@@ -708,6 +1333,8 @@ ngReScanForeignScan(ForeignScanState *node)
 		mongoc_cursor_destroy(st->cursor);
 		st->cursor = NULL;
 	}
+	end_local_sort(st);
+	st->started = false;
 	st->mongo_done = false;
 	st->overlay_items = NIL;
 }
@@ -722,13 +1349,50 @@ ngEndForeignScan(ForeignScanState *node)
 	NgScanState *st = (NgScanState *) node->fdw_state;
 
 	if (st != NULL)
+	{
 		release_driver_objects(st);
+		end_local_sort(st);
+		if (st->sort_slot != NULL)
+		{
+			ExecDropSingleTupleTableSlot(st->sort_slot);
+			st->sort_slot = NULL;
+		}
+	}
 }
 
 /*
- * EXPLAIN: the find command as Extended JSON that can be run in a MongoDB
- * shell (db.runCommand(EJSON.parse('...'))), with run-time values shown as
- * placeholders.
+ * A LIMIT or OFFSET value for EXPLAIN: a constant's value, else a
+ * placeholder.
+ */
+static void
+explain_limit_value(NgScanState *st, Expr *expr, NgLimitValue *v)
+{
+	memset(v, 0, sizeof(NgLimitValue));
+	if (expr == NULL)
+		return;
+	if (IsA(expr, Const))
+	{
+		Const	   *c = (Const *) expr;
+
+		if (c->constisnull)
+			return;
+		v->present = true;
+		v->value = DatumGetInt64(c->constvalue);
+		if (v->value == 0 && expr == st->offset_expr)
+			v->present = false;
+		return;
+	}
+	v->present = true;
+	if (IsA(expr, Param))
+		v->label = psprintf("$%d", ((Param *) expr)->paramid);
+	else
+		v->label = "expr";
+}
+
+/*
+ * EXPLAIN: the find or aggregate command as Extended JSON that can be run
+ * in a MongoDB shell (db.runCommand(EJSON.parse('...'))), with run-time
+ * values shown as placeholders.
  */
 void
 ngExplainForeignScan(ForeignScanState *node, ExplainState *es)
@@ -738,26 +1402,45 @@ ngExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	bson_t		command;
 	bson_t		filter;
 	bson_t		projection;
-	Bitmapset  *attrs = NULL;
-	ListCell   *lc;
+	bson_t		having;
+	NgLimitValue skip;
+	NgLimitValue limit;
 	char	   *json;
+	ListCell   *lc;
+
+	explain_limit_value(st, st->offset_expr, &skip);
+	explain_limit_value(st, st->count_expr, &limit);
 
 	bson_init(&command);
 	bson_init(&filter);
 	bson_init(&projection);
+	bson_init(&having);
 	PG_TRY();
 	{
-		ng_deparse_filter(&filter, st->opts, st->remote_exprs, NULL, NULL);
-		foreach(lc, (List *) list_nth(fsplan->fdw_private,
-									  NgScanPrivateRetrieved))
-			attrs = bms_add_member(attrs, intVal(lfirst(lc)) -
-								   FirstLowInvalidHeapAttributeNumber);
-		ng_deparse_projection(&projection, st->opts, attrs);
+		build_filter(st, &filter, NULL);
+		if (st->group != NIL)
+		{
+			bson_t		pipeline;
+			bson_t		cursor;
 
-		BSON_APPEND_UTF8(&command, "find", st->opts->collection);
-		BSON_APPEND_DOCUMENT(&command, "filter", &filter);
-		if (!bson_empty(&projection))
-			BSON_APPEND_DOCUMENT(&command, "projection", &projection);
+			ng_deparse_filter(&having, st->result_opts, st->having_exprs,
+							  NULL, NULL);
+			BSON_APPEND_UTF8(&command, "aggregate", st->opts->collection);
+			bson_append_array_begin(&command, "pipeline", -1, &pipeline);
+			ng_pipeline_stages(&pipeline, &filter, st->group, &having,
+							   st->sort_keys, &skip, &limit);
+			bson_append_array_end(&command, &pipeline);
+			BSON_APPEND_DOCUMENT_BEGIN(&command, "cursor", &cursor);
+			bson_append_document_end(&command, &cursor);
+		}
+		else
+		{
+			build_projection(st, &projection);
+			BSON_APPEND_UTF8(&command, "find", st->opts->collection);
+			BSON_APPEND_DOCUMENT(&command, "filter", &filter);
+			ng_pipeline_find_options(&command, &projection, st->sort_keys,
+									 &skip, &limit);
+		}
 		json = ng_bson_as_json(&command);
 	}
 	PG_FINALLY();
@@ -765,15 +1448,48 @@ ngExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		bson_destroy(&command);
 		bson_destroy(&filter);
 		bson_destroy(&projection);
+		bson_destroy(&having);
 	}
 	PG_END_TRY();
 
+	if (fsplan->scan.scanrelid == 0)
+		ExplainPropertyText("Foreign Table",
+							psprintf("%s.%s",
+									 quote_identifier(get_namespace_name(get_rel_namespace(st->opts->relid))),
+									 quote_identifier(st->opts->relname)),
+							es);
 	ExplainPropertyText("MongoDB Database", st->opts->database, es);
 	ExplainPropertyText("MongoDB Command", json, es);
+
+	if (st->group != NIL || st->guards != NIL)
+	{
+		StringInfoData buf;
+
+		initStringInfo(&buf);
+		if (st->group != NIL)
+			appendStringInfoString(&buf, "the plan below, if the transaction has written the collection or the server cannot run the pipeline");
+		else
+			appendStringInfoString(&buf, "sort locally");
+		foreach(lc, st->guards)
+			appendStringInfo(&buf, "%s if %s",
+							 (st->group == NIL && foreach_current_index(lc) == 0) ? "" : ", or",
+							 ng_pipeline_guard_describe((List *) lfirst(lc)));
+		ExplainPropertyText("MongoDB Fallback", buf.data, es);
+	}
+
 	if (es->analyze)
 	{
-		ExplainPropertyInteger("MongoDB Finds", NULL, st->finds, es);
+		if (st->group == NIL || st->finds > 0)
+			ExplainPropertyInteger("MongoDB Finds", NULL, st->finds, es);
+		if (st->group != NIL)
+			ExplainPropertyInteger("MongoDB Aggregates", NULL,
+								   st->aggregates, es);
+		if (st->checks > 0)
+			ExplainPropertyInteger("MongoDB Checks", NULL, st->checks, es);
 		ExplainPropertyInteger("MongoDB Documents", NULL,
 							   (int64) st->docs_fetched, es);
+		if (st->fallbacks > 0)
+			ExplainPropertyInteger("MongoDB Fallbacks", NULL,
+								   st->fallbacks, es);
 	}
 }

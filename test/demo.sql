@@ -115,3 +115,78 @@ SELECT ng_run_command('mongo', '{"delete": "recipe_content", "deletes": [{"q": {
 \echo
 \echo '== Connections held by this session'
 SELECT * FROM ng_connections();
+
+-- ==== The NutraGenie domain tour ====
+-- The same server, another MongoDB database: the NutraGenie collections,
+-- foreign tables and views, demo data in both stores, and what the app,
+-- analysts and DBAs do with them.
+SELECT ng_detach_mongo() AS detached_previous;
+TRUNCATE nutragenie.users, nutragenie.recipes, nutragenie.payments, nutragenie.nutrition_goals,
+         nutragenie.nutrition_entries, nutragenie.recipe_ratings, nutragenie.chat_messages,
+         nutragenie.cooking_sessions RESTART IDENTITY CASCADE;
+SELECT ng_run_command('mongo', '{"dropDatabase": 1}', 'nutragenie_app') ->> 'ok' AS dropped;
+
+\echo
+\echo '== NutraGenie: attach the collections (foreign tables + views) and seed demo data'
+SELECT jsonb_pretty(ng_attach_mongo('mongo', 'nutragenie_app'));
+SELECT jsonb_pretty(ng_seed_demo(20, 24, 30));
+
+\echo
+\echo '== The app: one call for a full recipe (PostgreSQL metadata + MongoDB content)'
+SELECT jsonb_pretty(ng_full_recipe(5) #- '{content,steps}');
+
+\echo
+\echo '== The app: create a recipe -- row and document, each naming the other, one transaction'
+SELECT ng_create_recipe('{"title": "Green shakshuka", "category": "breakfast", "difficultyLevel": 2,
+  "servings": 2, "cuisine": "mediterranean", "tags": ["vegetarian", "quick"],
+  "ingredients": [{"name": "eggs", "quantity": 4, "unit": "piece"}, {"name": "spinach", "quantity": 200, "unit": "g"}],
+  "steps": ["Wilt the spinach.", "Make four wells and crack in the eggs.", "Cover and cook 6 minutes."],
+  "nutrition": {"calories": 310, "protein_g": 21}}') AS new_recipe \gset
+SELECT r.id, r.title, r.mongodb_recipe_id = c._id AS linked, c.postgres_id, c.calories, c.tags
+FROM nutragenie.recipes r JOIN nutragenie.recipe_content c ON c._id = r.mongodb_recipe_id
+WHERE r.id = :new_recipe;
+
+\echo
+\echo '== The app: a voice cooking session'
+SELECT ng_start_cooking_session(3, :new_recipe, 'voice') AS session \gset
+SELECT ng_log_voice_interaction(:session, '{"command": "start", "response": "Wilt the spinach in a wide pan.", "step": 1}') AS n;
+SELECT ng_log_voice_interaction(:session, '{"transcript": "spinach is done", "step": 1, "stepCompleted": true}') AS n;
+SELECT ng_log_voice_interaction(:session, '{"transcript": "eggs are in", "step": 2, "stepCompleted": true}') AS n;
+SELECT ng_finish_cooking_session(:session) - 'durationSeconds' AS summary;
+SELECT jsonb_pretty((SELECT jsonb_agg(e - 'at') FROM jsonb_array_elements(voice_interactions) e)) AS voice_log
+FROM nutragenie.cooking_session_details WHERE postgres_session_id = :session;
+
+\echo
+\echo '== The app: a rating updates PostgreSQL aggregates and MongoDB analytics together'
+SELECT ng_rate_recipe(3, :new_recipe, 5, 'Lovely and fast');
+SELECT rating_analytics - 'lastRatedAt' AS mongo_analytics FROM nutragenie.recipe_content WHERE postgres_id = :new_recipe;
+
+\echo
+\echo '== Popular recipes: ranked in PostgreSQL, content fetched in one MongoDB request'
+SELECT rank, recipe_id, title, average_rating, rating_count, content ->> 'cuisine' AS cuisine,
+       content -> 'nutrition' ->> 'calories' AS kcal
+FROM ng_popular_recipes(5);
+
+\echo
+\echo '== Analysts: a view across both stores; a selective query is one keyed find per row'
+SELECT user_id, entry_date, calories, goal_calories, calories_pct_of_goal, diet_type
+FROM nutragenie.nutrition_vs_goals WHERE user_id = 2 AND entry_date BETWEEN '2026-01-05' AND '2026-01-07'
+ORDER BY entry_date;
+EXPLAIN (COSTS OFF)
+SELECT session_id, recipe_title, voice_interaction_count FROM nutragenie.cooking_session_analytics WHERE user_id = 3;
+SELECT session_id, recipe_title, mode, status, steps_completed, voice_interaction_count, percent_complete
+FROM nutragenie.cooking_session_analytics WHERE user_id = 3 ORDER BY session_id;
+
+\echo
+\echo '== DBAs: health and report'
+SELECT jsonb_pretty(ng_health());
+SELECT jsonb_pretty(ng_report());
+
+\echo
+\echo '== DBAs: an inconsistency injected behind nutragenie''s back, found and repaired'
+SELECT ng_run_command('mongo', '{"delete": "user_profiles", "deletes": [{"q": {"postgresUserId": 7}, "limit": 1}]}', 'nutragenie_app') ->> 'n' AS profile_deleted;
+SELECT ng_run_command('mongo', '{"insert": "recipe_content", "documents": [{"postgresId": 4242, "title": "Ghost recipe"}]}', 'nutragenie_app') ->> 'n' AS orphan_inserted;
+SELECT issue, pg_table, pg_id, collection, detail FROM ng_check_consistency();
+SELECT issue, pg_id, action, applied FROM ng_repair_consistency();        -- dry run
+SELECT issue, pg_id, action, applied FROM ng_repair_consistency(false);
+SELECT count(*) AS issues_left FROM ng_check_consistency();

@@ -311,6 +311,119 @@ BEGIN
     END LOOP;
 END $$;
 
+-- ORDER BY / LIMIT / OFFSET and aggregates.  The result of each query is
+-- compared as text: the ids in the order returned (id, the unique _id, is
+-- the last sort key, so the order is total), or the sorted groups.  A
+-- query counts as pushed when its MongoDB command sorts, skips, limits or
+-- aggregates.  On a server without $min, $max or $cond (FerretDB 1.x) the
+-- aggregates using them run through the scan's local fallback.
+CREATE TABLE upper_cases (seq serial, grp text, sql text);
+
+-- every column under the four NULL placements, with no condition, with
+-- "col IS NOT NULL", or with a condition from above; half of them with
+-- LIMIT and OFFSET
+CREATE TABLE sort_cols (k int, col text, expr text);
+INSERT INTO sort_cols VALUES (1, 'i', 'i'), (2, 'l', 'l'), (3, 'f', 'f'), (4, 'n', 'n'),
+  (5, 't', 't COLLATE "C"'), (6, 't default', 't'), (7, 'vc', 'vc COLLATE "C"'), (8, 'o', 'o'),
+  (9, 'b', 'b'), (10, 'tz', 'tz'), (11, 'ts', 'ts'), (12, 'd', 'd'), (13, 'u', 'u'),
+  (14, 'nx', 'nx'), (15, 'lax', 'lax');
+INSERT INTO upper_cases (grp, sql)
+SELECT 'sort ' || c.col,
+       format('SELECT array_agg(id)::text FROM (SELECT id FROM %%T WHERE %s ORDER BY %s %s, id NULLS FIRST%s) s',
+              CASE v WHEN 0 THEN 'true'
+                     WHEN 1 THEN format('%s IS NOT NULL', split_part(c.expr, ' ', 1))
+                     ELSE (SELECT cond FROM base
+                           WHERE base.k = 1 + (w * 53 + c.k * 7 + lim) % (SELECT count(*) FROM base)) END,
+              c.expr, dir,
+              CASE lim WHEN 0 THEN '' ELSE format(' LIMIT %s OFFSET %s', 2 + (c.k + w) % 7, (c.k * w) % 4) END)
+FROM sort_cols c,
+     unnest(ARRAY['ASC NULLS FIRST', 'DESC NULLS LAST', 'ASC', 'DESC']) WITH ORDINALITY AS d(dir, w),
+     generate_series(0, 2) v, LATERAL (SELECT (c.k + w + v) % 2 AS lim) l
+ORDER BY c.k, w, v;
+INSERT INTO upper_cases (grp, sql)
+SELECT 'limit',
+       format('SELECT array_agg(id)::text FROM (SELECT id FROM %%T WHERE %s ORDER BY id DESC NULLS LAST LIMIT %s OFFSET %s) s',
+              cond, 1 + base.k % 9, base.k % 4)
+FROM base WHERE base.k % 25 = 0
+ORDER BY base.k;
+
+-- GROUP BY each column (and none, and pairs) with count(*) only, which any
+-- server runs, and with count(col), min and max; with no condition, a
+-- pushed one, or one kept local; with and without HAVING; and the groups
+-- sorted and limited
+CREATE TABLE group_cols (k int, g text);
+INSERT INTO group_cols VALUES (1, NULL), (2, 'i'), (3, 'l'), (4, 't'), (5, 'vc'), (6, 'o'),
+  (7, 'b'), (8, 'tz'), (9, 'd'), (10, 'u'), (11, 'nx'), (12, 'f'), (13, 'lax'), (14, 'i, b'),
+  (15, 't, o'), (16, 'nx, d');
+INSERT INTO upper_cases (grp, sql)
+SELECT 'group by ' || coalesce(g, 'nothing'),
+       format('SELECT string_agg(r::text, '';'' ORDER BY r::text) FROM (SELECT %s%s FROM %%T WHERE %s%s%s) r',
+              coalesce(g || ', ', ''), aggs, cond,
+              coalesce(' GROUP BY ' || g, ''),
+              CASE WHEN h AND g IS NOT NULL THEN ' HAVING count(*) > 1' ELSE '' END)
+FROM group_cols,
+     unnest(ARRAY['count(*)', 'count(*), count(i), min(i), max(l), min(tz), max(d), count(t)']) WITH ORDINALITY AS a(aggs, ak),
+     unnest(ARRAY['true', 'i > 0', 'f::text <> ''1.5''']) WITH ORDINALITY AS w(cond, ck),
+     unnest(ARRAY[false, true]) h
+WHERE h = false OR cond = 'i > 0'
+ORDER BY group_cols.k, ak, ck, h;
+INSERT INTO upper_cases (grp, sql)
+SELECT 'group by limit',
+       format('SELECT string_agg(r::text, '';'') FROM (SELECT %s, count(*) FROM %%T GROUP BY %s ORDER BY count(*) DESC, %s NULLS FIRST, %s DESC NULLS LAST LIMIT %s OFFSET %s) r',
+              g, g, g, g, 2 + k, k % 2)
+FROM unnest(ARRAY['i', 'l', 'o', 'b', 'tz', 'd', 'u', 'nx']) WITH ORDINALITY AS x(g, k)
+ORDER BY k;
+
+DO $$
+DECLARE
+    c record;
+    q text;
+    got_ft text;
+    got_lt text;
+    err_ft text;
+    err_lt text;
+    line text;
+    pushed bool;
+BEGIN
+    FOR c IN SELECT * FROM differential.upper_cases ORDER BY seq LOOP
+        err_ft := NULL;
+        err_lt := NULL;
+        got_ft := NULL;
+        got_lt := NULL;
+        q := replace(c.sql, '%T', 'differential.ft');
+        BEGIN
+            EXECUTE q INTO got_ft;
+        EXCEPTION WHEN OTHERS THEN
+            err_ft := SQLSTATE || ' ' || SQLERRM;
+        END;
+        BEGIN
+            EXECUTE replace(c.sql, '%T', 'differential.lt') INTO got_lt;
+        EXCEPTION WHEN OTHERS THEN
+            err_lt := SQLSTATE || ' ' || SQLERRM;
+        END;
+
+        pushed := false;
+        FOR line IN EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || q LOOP
+            IF line ~ 'MongoDB Command: ' AND
+               EXISTS (SELECT FROM json_object_keys(
+                           substring(line FROM 'MongoDB Command: (.*)$')::json) k
+                       WHERE k IN ('sort', 'skip', 'limit', 'aggregate'))
+            THEN
+                pushed := true;
+            END IF;
+        END LOOP;
+
+        IF got_ft IS DISTINCT FROM got_lt OR err_ft IS DISTINCT FROM err_lt THEN
+            RAISE NOTICE 'mismatch: %', q;
+            RAISE NOTICE '  through MongoDB: % %', got_ft, coalesce(err_ft, '');
+            RAISE NOTICE '  locally:         % %', got_lt, coalesce(err_lt, '');
+        END IF;
+        INSERT INTO differential.outcomes
+        VALUES (c.seq + 100000, c.grp, pushed,
+                got_ft IS DISTINCT FROM got_lt OR err_ft IS DISTINCT FROM err_lt);
+    END LOOP;
+END $$;
+
 SELECT grp, count(*) AS queries, count(*) FILTER (WHERE mismatch) AS mismatches,
        count(*) FILTER (WHERE pushed) AS pushed
 FROM outcomes GROUP BY ROLLUP (grp) ORDER BY grp NULLS LAST;

@@ -82,7 +82,12 @@ INSERT INTO recipes (_id, title) VALUES ('650000000000000000000077', 'Twice'),
 INSERT INTO recipes (_id, title) VALUES ('650000000000000000000078', 'Once'),
                                         ('650000000000000000000078', 'Once')
 ON CONFLICT DO NOTHING;
-SELECT title FROM recipes WHERE _id IN ('650000000000000000000077', '650000000000000000000078');
+-- a conflicting row before a new one
+INSERT INTO recipes (_id, title) VALUES ('650000000000000000000001', 'Skipped'),
+                                        ('650000000000000000000079', 'Kept')
+ON CONFLICT DO NOTHING;
+SELECT title FROM recipes WHERE _id IN ('650000000000000000000077', '650000000000000000000078',
+                                        '650000000000000000000079') ORDER BY title;
 INSERT INTO recipes (_id, title) VALUES ('650000000000000000000001', 'x') ON CONFLICT (_id) DO UPDATE SET title = 'y';
 -- _id cannot change
 UPDATE recipes SET _id = '650000000000000000000099' WHERE title = 'Porridge';
@@ -106,6 +111,10 @@ SELECT _id, doc FROM raw ORDER BY _id;
 SELECT doc FROM mongo_docs('mod_raw') doc;
 INSERT INTO raw (doc) VALUES ('[1, 2]');
 INSERT INTO raw (doc) VALUES (NULL);
+
+-- a document over MongoDB's 16 MB limit is refused at the statement
+INSERT INTO raw VALUES (3, jsonb_build_object('big', repeat('x', 17000000)));
+SELECT count(*) FROM raw WHERE _id = 3;
 
 -- no _id column: cannot UPDATE or DELETE
 CREATE FOREIGN TABLE no_id (title text) SERVER mod_srv OPTIONS (collection 'mod_recipes');

@@ -1,0 +1,334 @@
+/*-------------------------------------------------------------------------
+ *
+ * pipeline.c
+ *		  Builds the sort, skip, limit and aggregation stages of a MongoDB
+ *		  command from a plan's description of its pushed upper operations.
+ *
+ * upper.c decides what is pushed and records it in fdw_private (sort keys,
+ * the outputs of an aggregation, guards); deparse.c builds the filters.
+ * This file only writes BSON from those descriptions, for the scan and for
+ * EXPLAIN alike, so that what EXPLAIN prints is what is sent.  No I/O, and
+ * nothing here throws once it has started appending: callers build every
+ * palloc'd input first.
+ *
+ * The aggregation of
+ *
+ *	SELECT cat, count(*), count(kcal), min(kcal) FROM t
+ *	WHERE published GROUP BY cat HAVING count(*) > 1 ORDER BY cat LIMIT 10
+ *
+ * is sent as
+ *
+ *	{"aggregate": "t", "pipeline": [
+ *		{"$match": {"published": true}},
+ *		{"$group": {"_id": "$cat", "o1": {"$sum": 1},
+ *					"o2": {"$sum": {"$cond": [{"$gt": ["$kcal", null]}, 1, 0]}},
+ *					"o3": {"$min": "$kcal"}}},
+ *		{"$match": {"o1": {"$gt": 1}}},
+ *		{"$sort": {"_id": 1}}, {"$limit": 10}], "cursor": {}}
+ *
+ * A single GROUP BY column is the _id itself ("$cat": MongoDB groups a
+ * missing field with null there); several are {"k0": "$a", "k1": "$b"}.
+ * $sum of 1 counts documents; count(col) adds 1 where the field is neither
+ * missing nor null (in aggregation expressions both compare below every
+ * other value, and neither is greater than null).
+ *
+ * Copyright (c) 2026, nutragenie developers
+ *
+ * IDENTIFICATION
+ *		  src/pipeline.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "nodes/pg_list.h"
+#include "nodes/value.h"
+
+#include "nutragenie.h"
+
+static void append_limit_value(bson_t *doc, const char *key,
+							   const NgLimitValue *v);
+static void append_field_ref(bson_t *doc, const char *key, const char *field);
+static void append_stage(bson_t *array, int *n, const char *name,
+						 const bson_t *body);
+
+/*
+ * ng_pipeline_sort
+ *		Append {field: 1 or -1, ...} for the fdw_private sort keys.
+ */
+void
+ng_pipeline_sort(bson_t *sort, List *sort_keys)
+{
+	ListCell   *lc;
+
+	foreach(lc, sort_keys)
+	{
+		List	   *key = (List *) lfirst(lc);
+
+		bson_append_int32(sort, strVal(list_nth(key, NgSortKeyField)), -1,
+						  intVal(list_nth(key, NgSortKeyDescending)) ? -1 : 1);
+	}
+}
+
+/*
+ * ng_pipeline_group
+ *		Append the body of the $group stage for the fdw_private aggregation
+ *		description (NgGroupIndex).
+ */
+void
+ng_pipeline_group(bson_t *group, List *description)
+{
+	List	   *keys = (List *) list_nth(description, NgGroupKeys);
+	ListCell   *lc;
+
+	if (keys == NIL)
+		bson_append_null(group, "_id", 3);
+	else if (list_length(keys) == 1)
+		append_field_ref(group, "_id", strVal(linitial(keys)));
+	else
+	{
+		bson_t		id;
+
+		bson_append_document_begin(group, "_id", 3, &id);
+		foreach(lc, keys)
+		{
+			char		name[16];
+
+			snprintf(name, sizeof(name), "k%d", foreach_current_index(lc));
+			append_field_ref(&id, name, strVal(lfirst(lc)));
+		}
+		bson_append_document_end(group, &id);
+	}
+
+	foreach(lc, (List *) list_nth(description, NgGroupOutputs))
+	{
+		List	   *out = (List *) lfirst(lc);
+		NgOutputKind kind = (NgOutputKind) intVal(linitial(out));
+		const char *field = strVal(lsecond(out));
+		const char *name = strVal(lthird(out));
+		bson_t		acc;
+
+		switch (kind)
+		{
+			case NG_OUT_NONE:
+			case NG_OUT_KEY:
+				continue;
+			case NG_OUT_COUNT_STAR:
+				bson_append_document_begin(group, name, -1, &acc);
+				bson_append_int32(&acc, "$sum", 4, 1);
+				bson_append_document_end(group, &acc);
+				break;
+			case NG_OUT_COUNT:
+				{
+					bson_t		cond;
+					bson_t		args;
+					bson_t		gt;
+					bson_t		gtargs;
+
+					bson_append_document_begin(group, name, -1, &acc);
+					bson_append_document_begin(&acc, "$sum", 4, &cond);
+					bson_append_array_begin(&cond, "$cond", 5, &args);
+					bson_append_document_begin(&args, "0", 1, &gt);
+					bson_append_array_begin(&gt, "$gt", 3, &gtargs);
+					append_field_ref(&gtargs, "0", field);
+					bson_append_null(&gtargs, "1", 1);
+					bson_append_array_end(&gt, &gtargs);
+					bson_append_document_end(&args, &gt);
+					bson_append_int32(&args, "1", 1, 1);
+					bson_append_int32(&args, "2", 1, 0);
+					bson_append_array_end(&cond, &args);
+					bson_append_document_end(&acc, &cond);
+					bson_append_document_end(group, &acc);
+				}
+				break;
+			case NG_OUT_MIN:
+			case NG_OUT_MAX:
+				bson_append_document_begin(group, name, -1, &acc);
+				append_field_ref(&acc, kind == NG_OUT_MIN ? "$min" : "$max",
+								 field);
+				bson_append_document_end(group, &acc);
+				break;
+		}
+	}
+}
+
+/*
+ * ng_pipeline_find_options
+ *		Append "projection", "sort", "skip" and "limit" of a find, each only
+ *		when there is one.
+ */
+void
+ng_pipeline_find_options(bson_t *opts, const bson_t *projection,
+						 List *sort_keys, const NgLimitValue *skip,
+						 const NgLimitValue *limit)
+{
+	if (projection != NULL && !bson_empty(projection))
+		bson_append_document(opts, "projection", -1, projection);
+	if (sort_keys != NIL)
+	{
+		bson_t		sort;
+
+		bson_append_document_begin(opts, "sort", -1, &sort);
+		ng_pipeline_sort(&sort, sort_keys);
+		bson_append_document_end(opts, &sort);
+	}
+	if (skip != NULL && skip->present)
+		append_limit_value(opts, "skip", skip);
+	if (limit != NULL && limit->present)
+		append_limit_value(opts, "limit", limit);
+}
+
+/*
+ * ng_pipeline_stages
+ *		Append to "array" (an array being built) the stages of an
+ *		aggregation: $match of filter (unless empty), $group, $match of
+ *		having (unless NULL or empty), $sort, $skip, $limit.
+ */
+void
+ng_pipeline_stages(bson_t *array, const bson_t *filter, List *group,
+				   const bson_t *having, List *sort_keys,
+				   const NgLimitValue *skip, const NgLimitValue *limit)
+{
+	int			n = 0;
+	bson_t		body;
+
+	if (filter != NULL && !bson_empty(filter))
+		append_stage(array, &n, "$match", filter);
+
+	bson_init(&body);
+	ng_pipeline_group(&body, group);
+	append_stage(array, &n, "$group", &body);
+	bson_destroy(&body);
+
+	if (having != NULL && !bson_empty(having))
+		append_stage(array, &n, "$match", having);
+
+	if (sort_keys != NIL)
+	{
+		bson_init(&body);
+		ng_pipeline_sort(&body, sort_keys);
+		append_stage(array, &n, "$sort", &body);
+		bson_destroy(&body);
+	}
+	if (skip != NULL && skip->present)
+	{
+		char		key[16];
+		const char *idx;
+		bson_t		stage;
+
+		bson_uint32_to_string(n++, &idx, key, sizeof(key));
+		bson_append_document_begin(array, idx, -1, &stage);
+		append_limit_value(&stage, "$skip", skip);
+		bson_append_document_end(array, &stage);
+	}
+	if (limit != NULL && limit->present)
+	{
+		char		key[16];
+		const char *idx;
+		bson_t		stage;
+
+		bson_uint32_to_string(n++, &idx, key, sizeof(key));
+		bson_append_document_begin(array, idx, -1, &stage);
+		append_limit_value(&stage, "$limit", limit);
+		bson_append_document_end(array, &stage);
+	}
+}
+
+/*
+ * ng_pipeline_guard_filter
+ *		Append to "doc" the filter of one of a guard's two finds: the
+ *		scan's filter and, for the first find, "the field holds an ObjectId"
+ *		(NG_GUARD_STRING_OBJECTID) or "the field is missing"
+ *		(NG_GUARD_MISSING_NULL); for the second, "... a string" or "... is
+ *		null".  The guard trips when both finds find a document.
+ */
+void
+ng_pipeline_guard_filter(bson_t *doc, const bson_t *filter, List *guard,
+						 bool second)
+{
+	const char *field = strVal(list_nth(guard, NgGuardField));
+	int			kind = intVal(list_nth(guard, NgGuardKind));
+	bson_t		cond;
+	bson_t		ops;
+
+	bson_init(&cond);
+	bson_append_document_begin(&cond, field, -1, &ops);
+	if (kind == NG_GUARD_STRING_OBJECTID)
+		bson_append_utf8(&ops, "$type", 5, second ? "string" : "objectId", -1);
+	else if (!second)
+		bson_append_bool(&ops, "$exists", 7, false);
+	else
+		bson_append_utf8(&ops, "$type", 5, "null", -1);
+	bson_append_document_end(&cond, &ops);
+
+	if (filter == NULL || bson_empty(filter))
+		bson_concat(doc, &cond);
+	else
+	{
+		bson_t		and;
+		bson_t		elem;
+
+		bson_append_array_begin(doc, "$and", 4, &and);
+		bson_append_document_begin(&and, "0", 1, &elem);
+		bson_concat(&elem, filter);
+		bson_append_document_end(&and, &elem);
+		bson_append_document(&and, "1", 1, &cond);
+		bson_append_array_end(doc, &and);
+	}
+	bson_destroy(&cond);
+}
+
+/*
+ * ng_pipeline_guard_describe
+ *		What a guard checks, for EXPLAIN (palloc'd).
+ */
+char *
+ng_pipeline_guard_describe(List *guard)
+{
+	const char *field = strVal(list_nth(guard, NgGuardField));
+
+	if (intVal(list_nth(guard, NgGuardKind)) == NG_GUARD_STRING_OBJECTID)
+		return psprintf("\"%s\" holds both strings and ObjectIds", field);
+	return psprintf("\"%s\" is missing in some documents and null in others",
+					field);
+}
+
+/* key: value, or key: {"$param": label} */
+static void
+append_limit_value(bson_t *doc, const char *key, const NgLimitValue *v)
+{
+	if (v->label != NULL)
+	{
+		bson_t		p;
+
+		bson_append_document_begin(doc, key, -1, &p);
+		bson_append_utf8(&p, "$param", -1, v->label, -1);
+		bson_append_document_end(doc, &p);
+	}
+	else
+		bson_append_int64(doc, key, -1, v->value);
+}
+
+/* key: "$field" */
+static void
+append_field_ref(bson_t *doc, const char *key, const char *field)
+{
+	char	   *ref = bson_strdup_printf("$%s", field);
+
+	bson_append_utf8(doc, key, -1, ref, -1);
+	bson_free(ref);
+}
+
+/* Append {name: body} as the next element of a pipeline array. */
+static void
+append_stage(bson_t *array, int *n, const char *name, const bson_t *body)
+{
+	char		key[16];
+	const char *idx;
+	bson_t		stage;
+
+	bson_uint32_to_string((*n)++, &idx, key, sizeof(key));
+	bson_append_document_begin(array, idx, -1, &stage);
+	bson_append_document(&stage, name, -1, body);
+	bson_append_document_end(array, &stage);
+}
