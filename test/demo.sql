@@ -3,7 +3,9 @@
 \set ON_ERROR_STOP 1
 \pset footer off
 SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS nutragenie;
+-- a fresh install each time, so that a rebuilt extension is what runs
+DROP EXTENSION IF EXISTS nutragenie CASCADE;
+CREATE EXTENSION nutragenie;
 SET search_path = demo, public, nutragenie;
 ALTER DATABASE :"DBNAME" SET search_path = demo, public, nutragenie;
 
