@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""bench/bench.py: the read-path benchmarks of nutragenie (run by bench/run).
+"""bench/bench.py: the read- and write-path benchmarks of nutragenie (run by bench/run).
 
 Expects a running stack: PGHOST/PGPORT/PGUSER/PGDATABASE for PostgreSQL (with
 the extension installed) and MONGODB_URI.  Loads deterministic data, runs
@@ -102,7 +102,7 @@ def sql_lit(s):
     return "'" + str(s).replace("'", "''") + "'"
 
 
-def psql(script, appname=None):
+def psql(script, appname=None, stderr=False):
     env = os.environ.copy()
     if appname:
         env["PGAPPNAME"] = appname
@@ -110,7 +110,7 @@ def psql(script, appname=None):
                        input=script, text=True, capture_output=True, env=env)
     if p.returncode != 0:
         raise RuntimeError(f"psql failed ({p.returncode}):\n{p.stderr.strip()}\n--- script:\n{script[:3000]}")
-    return p.stdout
+    return (p.stdout, p.stderr) if stderr else p.stdout
 
 
 PRELUDE = "SET search_path = public, nutragenie;\nSET jit = off;\n"
@@ -141,8 +141,10 @@ def foreign_table(name, coll, root=False):
         for cname, ctype, field in COLUMNS:
             parts.append(f"{cname} {ctype}" + (f" OPTIONS (field {sql_lit(field)})" if field else ""))
         cols = ",\n  ".join(parts)
-    return (f"DROP FOREIGN TABLE IF EXISTS {name};\n"
-            f"CREATE FOREIGN TABLE {name} (\n  {cols}\n) SERVER {SERVER}\n"
+    # In public, explicitly: the extension's schema (second in search_path)
+    # has tables of the same names (nutragenie.recipes).
+    return (f"DROP FOREIGN TABLE IF EXISTS public.{name};\n"
+            f"CREATE FOREIGN TABLE public.{name} (\n  {cols}\n) SERVER {SERVER}\n"
             f"  OPTIONS (collection {sql_lit(coll)}, batch_size {sql_lit(BATCH)});\n")
 
 
@@ -546,6 +548,701 @@ def parse_perf(perf, data):
             "inclusive": inclusive[:25]}
 
 
+# --------------------------------------------------------------------- write path
+#
+# W1 bulk load: INSERT INTO recipes_w SELECT * FROM bench.wsrc (WRITE_DOCS
+#    rows, one statement, batch_size BATCH) and COPY recipes_w FROM a file,
+#    each timed from BEGIN until COMMIT returns (COMMIT waits for the
+#    applier), against insert_many of the same documents in batches of BATCH.
+# W2 latency of BEGIN; INSERT a PostgreSQL row; INSERT a document; COMMIT
+#    (pgbench, one persistent session) against libpq INSERT + insert_one.
+# W3 context: the same transaction from CONC_CLIENTS sessions, and
+#    CONC_CLIENTS sessions incrementing one document.
+
+W_BULK_DOCS = env_int("NG_BENCH_WRITE_DOCS", 100000)
+W_COPY_RUNS = env_int("NG_BENCH_COPY_RUNS", 1)
+W_TXNS = env_int("NG_BENCH_TXNS", 2000)
+W_TXN_WARMUP = env_int("NG_BENCH_TXN_WARMUP", 20)
+W_CLIENTS = env_int("NG_BENCH_CONC_CLIENTS", 8)
+W_CONC_TXNS = env_int("NG_BENCH_CONC_TXNS", 100)
+W_COUNTER_TXNS = env_int("NG_BENCH_COUNTER_TXNS", 200)
+W_TXN_PER_RUN = max(1, W_TXNS // RUNS)
+W_COMMIT_TIMEOUT = "1h"         # COMMIT must wait until MongoDB has everything
+TARGET_BULK = 0.5               # FDW docs/s >= 0.5 x insert_many docs/s
+TARGET_TXN = 2.0                # FDW median latency <= 2 x the client doing both writes
+
+COLL_WBULK = "write_bulk"
+COLL_WTXN = "write_txn"
+COLL_WCOUNTER = "write_counter"
+PGBENCH = shutil.which("pgbench") or "/usr/lib/postgresql/15/bin/pgbench"
+W_PGOPTIONS = f"-c search_path=public,nutragenie -c jit=off -c nutragenie.commit_timeout={W_COMMIT_TIMEOUT}"
+W_DOCFILE = OUT / "write_docs.jsonl"
+W_COPYFILE = OUT / "write_docs.copy"
+W_NOKEY = OUT / "write_nokey.txt"
+
+if W_BULK_DOCS < 1000 or W_TXNS < 1 or W_CLIENTS < 1 or W_CONC_TXNS < 1 or W_COUNTER_TXNS < 1:
+    sys.exit("bench: NG_BENCH_WRITE_DOCS >= 1000, NG_BENCH_TXNS/CONC_*/COUNTER_TXNS >= 1")
+
+# The small transaction, on both sides: one PostgreSQL row, one document.
+W_TXN_PG_SQL = ("INSERT INTO bench.wtxn_pg (user_id, amount_cents, note) "
+                "VALUES (:uid, :uid % 1000, 'bench');")
+W_TXN_DOC_SQL = ("INSERT INTO txn_doc (user_id, kind, n, note, at) "
+                 "VALUES (:uid, 'event', 1, 'bench', date_trunc('milliseconds', now()));")
+W_TXN_SCRIPT = ("\\set uid random(1, 100000)\nBEGIN;\n" + W_TXN_PG_SQL + "\n" + W_TXN_DOC_SQL +
+                "\nCOMMIT;\n")
+W_COUNTER_SQL = "UPDATE counter_doc SET n = n + 1 WHERE _id = 'c';"
+W_PGCOUNTER_SQL = "UPDATE bench.wcounter_pg SET n = n + 1 WHERE id = 1;"
+
+
+def wsrc_select():
+    """The typed columns of bench.wsrc from the JSON of bench.doc()."""
+    return """
+  (doc->'_id'->>'$oid')::objectid, (doc->>'recipe_no')::int, doc->>'title', doc->>'slug',
+  (doc->>'category_id')::int, doc->>'cuisine', (doc->'nutrition'->>'calories')::int,
+  (doc->'nutrition'->>'protein_g')::float8, (doc->'nutrition'->>'fat_g')::float8,
+  (doc->'nutrition'->>'carbs_g')::float8, doc->'author'->>'name', doc->'author'->>'country',
+  ARRAY(SELECT json_array_elements_text(doc->'tags')), (doc->'ingredients')::jsonb,
+  (doc->'views'->>'$numberLong')::bigint, (doc->>'rating')::float8,
+  timestamptz 'epoch' + (doc->'created_at'->'$date'->>'$numberLong')::bigint * interval '1 millisecond',
+  (doc->'owner_id'->>'$oid')::objectid, (doc->>'is_public')::bool, (doc->>'is_vegan')::bool,
+  (doc->>'servings')::int, (doc->>'prep_minutes')::int, doc->>'instructions'"""
+
+
+def setup_writes():
+    """Source rows for the bulk load (a PostgreSQL table with the foreign
+    table's columns), the same documents as Extended JSON for insert_many and
+    as COPY text, the foreign tables and the PostgreSQL tables."""
+    t = time.monotonic()
+    cols = ",\n  ".join(f"{c} {ty}" for c, ty, _ in COLUMNS)
+    psql(PRELUDE + f"""
+SET client_min_messages = warning;
+DROP TABLE IF EXISTS bench.wsrc_json, bench.wsrc, bench.wtxn_pg, bench.wcounter_pg;
+CREATE TABLE bench.wsrc_json AS
+  SELECT i, bench.doc(i, {SEED}) AS doc FROM generate_series(1, {W_BULK_DOCS}) i;
+CREATE TABLE bench.wsrc (
+  {cols});
+INSERT INTO bench.wsrc SELECT {wsrc_select()}
+  FROM bench.wsrc_json ORDER BY i;
+VACUUM ANALYZE bench.wsrc;
+CREATE TABLE bench.wtxn_pg (
+  id bigserial PRIMARY KEY, user_id int NOT NULL, amount_cents int NOT NULL,
+  note text, created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE bench.wcounter_pg (id int PRIMARY KEY, n int NOT NULL);
+INSERT INTO bench.wcounter_pg VALUES (1, 0);
+""" + foreign_table("recipes_w", COLL_WBULK) + f"""
+DROP FOREIGN TABLE IF EXISTS public.txn_doc, public.counter_doc;
+CREATE FOREIGN TABLE public.txn_doc (_id objectid, user_id int, kind text, n int, note text, at timestamptz)
+  SERVER {SERVER} OPTIONS (collection {sql_lit(COLL_WTXN)});
+CREATE FOREIGN TABLE public.counter_doc (_id text, n int)
+  SERVER {SERVER} OPTIONS (collection {sql_lit(COLL_WCOUNTER)});
+""")
+    # insert_many's documents: bench.doc() with the fields in the order the
+    # FDW writes them (by field path: top level and nested documents sorted
+    # by name; jsonb values as they are), so both sides store byte-identical
+    # BSON (checked below by digest).
+    p = subprocess.Popen(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c",
+                          "SELECT doc FROM bench.wsrc_json ORDER BY i"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    n = 0
+    with open(W_DOCFILE, "w") as f:
+        for line in p.stdout:
+            d = json.loads(line)
+            for k in ("nutrition", "author"):
+                d[k] = dict(sorted(d[k].items()))
+            f.write(json.dumps(dict(sorted(d.items())), ensure_ascii=False, separators=(",", ":")) + "\n")
+            n += 1
+    if p.wait() != 0 or n != W_BULK_DOCS:
+        raise RuntimeError(f"exporting the documents failed ({n} lines): {p.stderr.read().strip()}")
+    with open(W_COPYFILE, "w") as f:
+        p = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
+                            "COPY bench.wsrc TO STDOUT"], stdout=f, stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"COPY bench.wsrc TO STDOUT failed: {p.stderr.strip()}")
+    W_NOKEY.write_text("000000000000000000000001\n")
+    size = int(psql("SELECT pg_table_size('bench.wsrc');").strip())
+    log(f"write-path data: {W_BULK_DOCS} rows in bench.wsrc ({size / 1048576:.0f} MB), "
+        f"{W_DOCFILE.stat().st_size / 1048576:.0f} MB of Extended JSON, in {time.monotonic() - t:.0f} s")
+    return {"wsrc_bytes": size, "json_bytes": W_DOCFILE.stat().st_size}
+
+
+# CPU time of the processes involved, from /proc: the PostgreSQL cluster
+# (postmaster, its children, and the children it has reaped: backends that
+# exited), the applier worker, and the MongoDB server (FerretDB's process;
+# unknown for an external server).
+
+def proc_stat(pid):
+    try:
+        st = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return st[st.rindex(")") + 2:].split()
+
+
+def proc_cpu_ms(pid):
+    f = proc_stat(pid) if pid else None
+    return None if f is None else (int(f[11]) + int(f[12])) * TICK_MS
+
+
+def applier_pid():
+    out = psql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'nutragenie applier' "
+               "AND datname = current_database();").split()
+    return int(out[0]) if out else None
+
+
+def server_pid():
+    if EXTERNAL or not os.environ.get("NG_STACK_DIR"):
+        return None
+    try:
+        return int(Path(os.environ["NG_STACK_DIR"], "mongo", "pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class CpuMeter:
+    def __init__(self):
+        self.applier = applier_pid()
+        if self.applier is None:        # started by the first write of the database
+            psql(PRELUDE + f"SET nutragenie.commit_timeout = '{W_COMMIT_TIMEOUT}';\n"
+                 "INSERT INTO counter_doc VALUES ('warm-up', 0);\nDELETE FROM counter_doc;\n")
+            self.applier = applier_pid()
+        f = proc_stat(self.applier) if self.applier else None
+        self.postmaster = int(f[1]) if f else None
+        self.server = server_pid()
+
+    def cluster_ms(self):
+        if not self.postmaster:
+            return None
+        total = 0
+        for d in Path("/proc").iterdir():
+            if d.name.isdigit():
+                f = proc_stat(d.name)
+                if f and f[1] == str(self.postmaster):
+                    total += int(f[11]) + int(f[12])
+        f = proc_stat(self.postmaster)
+        if f is None:
+            return None
+        total += int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])
+        return total * TICK_MS
+
+    def snap(self):
+        return {"pg": self.cluster_ms(), "applier": proc_cpu_ms(self.applier),
+                "server": proc_cpu_ms(self.server)}
+
+    @staticmethod
+    def delta(a, b):
+        return {k: (b[k] - a[k] if a[k] is not None and b[k] is not None else None) for k in a}
+
+
+def drop_collection(coll):
+    mongo_command({"drop": coll})       # "ns not found" (ok 0) is fine
+
+
+def mongo_count(coll):
+    return int(mongo_command({"count": coll})["n"])
+
+
+def outbox_rows():
+    return int(psql("SELECT count(*) FROM nutragenie.outbox;").strip())
+
+
+def wait_outbox_empty(timeout=600):
+    deadline = time.monotonic() + timeout
+    while outbox_rows() > 0:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the outbox did not drain (see nutragenie.write_queue)")
+        time.sleep(0.5)
+
+
+def digest(coll):
+    p = subprocess.run([str(BASELINE), URI, MDB, coll, "digest", "-", "--batch", str(BATCH)],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"baseline digest failed: {p.stderr.strip()}")
+    return dict(kv.split("=") for kv in p.stdout.split())
+
+
+def bulk_fdw_run(kind, meter, check_digest=False):
+    """One bulk load through the FDW, from BEGIN until COMMIT returns."""
+    drop_collection(COLL_WBULK)
+    wait_outbox_empty()
+    body = ("INSERT INTO recipes_w SELECT * FROM bench.wsrc;\n" if kind == "insert"
+            else f"\\copy recipes_w FROM {sql_lit(W_COPYFILE)}\n")
+    script = (PRELUDE + f"SET nutragenie.commit_timeout = '{W_COMMIT_TIMEOUT}';\n"
+              f"SELECT nutragenie.ng_run_command({sql_lit(SERVER)}, '{{\"ping\": 1}}') IS NOT NULL;\n"
+              "SELECT count(*) FROM bench.wsrc;\n" +
+              STAT_SQL.format(tag="S0") + "\\timing on\nBEGIN;\n" + body + "COMMIT;\n\\timing off\n" +
+              STAT_SQL.format(tag="S1"))
+    c0 = meter.snap()
+    out, err = psql(script, stderr=True)
+    time.sleep(0.2)                     # let the postmaster reap the backend
+    cpu = CpuMeter.delta(c0, meter.snap())
+    times = [float(m) for m in re.findall(r"^Time: ([\d.]+) ms", out, re.M)]
+    s0 = s1 = None
+    for line in out.splitlines():
+        if line.startswith("S0|"):
+            s0 = parse_stat(line)
+        elif line.startswith("S1|"):
+            s1 = parse_stat(line)
+    if len(times) != 3 or s0 is None or s1 is None:
+        raise RuntimeError(f"unexpected psql output of the bulk {kind}:\n{out[-2000:]}\n{err[-2000:]}")
+    if "WARNING" in err:
+        raise RuntimeError(f"bulk {kind}: {err.strip()}")
+    n = mongo_count(COLL_WBULK)
+    queued = outbox_rows()
+    if n != W_BULK_DOCS or queued:
+        raise RuntimeError(f"after COMMIT of the bulk {kind}: {n} documents in MongoDB (expected "
+                           f"{W_BULK_DOCS}), {queued} outbox rows left")
+    r = {"wall_ms": sum(times), "stmt_ms": times[1], "commit_ms": times[2],
+         "backend_cpu_ms": s1[0] - s0[0], "pg_cpu_ms": cpu["pg"], "applier_cpu_ms": cpu["applier"],
+         "server_cpu_ms": cpu["server"], "docs": n}
+    if check_digest:
+        r["digest"] = digest(COLL_WBULK)
+    return r
+
+
+def bulk_baseline_run(meter, check_digest=False):
+    drop_collection(COLL_WBULK)
+    c0 = meter.snap()
+    p = subprocess.run([str(BASELINE), URI, MDB, COLL_WBULK, "insert", str(W_DOCFILE),
+                        "--batch", str(BATCH)], capture_output=True, text=True)
+    cpu = CpuMeter.delta(c0, meter.snap())
+    if p.returncode != 0:
+        raise RuntimeError(f"baseline insert failed: {p.stderr.strip()}")
+    d = dict(kv.split("=") for kv in p.stdout.split())
+    n = mongo_count(COLL_WBULK)
+    if n != W_BULK_DOCS or int(d["docs"]) != W_BULK_DOCS:
+        raise RuntimeError(f"insert_many stored {n} documents, expected {W_BULK_DOCS}")
+    r = {"wall_ms": float(d["wall_ms"]), "cpu_ms": float(d["cpu_ms"]), "calls": int(d["calls"]),
+         "bytes": int(d["bytes"]), "server_cpu_ms": cpu["server"], "pg_cpu_ms": cpu["pg"], "docs": n}
+    if check_digest:
+        r["digest"] = digest(COLL_WBULK)
+    return r
+
+
+def summarize_w(runs, keys):
+    s = {"median_ms": med(runs), "min_ms": min(r["wall_ms"] for r in runs),
+         "max_ms": max(r["wall_ms"] for r in runs), "runs": runs}
+    for k in keys:
+        vals = [r[k] for r in runs if r.get(k) is not None]
+        s["median_" + k] = statistics.median(vals) if vals else None
+    return s
+
+
+def bench_bulk(meter):
+    log(f"W1. bulk load of {W_BULK_DOCS} documents: INSERT ... SELECT"
+        + (f" and COPY ({W_COPY_RUNS} run{'s' if W_COPY_RUNS != 1 else ''})" if W_COPY_RUNS else "")
+        + f" vs insert_many in batches of {BATCH}")
+    first = {}
+
+    def once(name, fn):
+        def thunk():
+            r = fn(name not in first)
+            first.setdefault(name, r)
+            return r
+        return thunk
+
+    variants = {"fdw_insert": once("fdw_insert", lambda d: bulk_fdw_run("insert", meter, d)),
+                "baseline": once("baseline", lambda d: bulk_baseline_run(meter, d))}
+    if W_COPY_RUNS > 0:
+        variants["fdw_copy"] = (once("fdw_copy", lambda d: bulk_fdw_run("copy", meter, d)), W_COPY_RUNS)
+    runs = interleaved(variants)
+    keys = ("stmt_ms", "commit_ms", "backend_cpu_ms", "pg_cpu_ms", "applier_cpu_ms", "server_cpu_ms", "cpu_ms")
+    s = {k: summarize_w(v, keys) for k, v in runs.items()}
+    digests = {k: v["digest"] for k, v in first.items()}
+    same = len({(d["docs"], d["bytes"], d["digest"]) for d in digests.values()}) == 1
+    base = s["baseline"]["median_ms"]
+    res = {"docs": W_BULK_DOCS, "batch": BATCH, "statement": "INSERT INTO recipes_w SELECT * FROM bench.wsrc",
+           "copy_statement": f"\\copy recipes_w FROM '{W_COPYFILE.name}'", **s, "digests": digests,
+           "same_documents": same, "bytes": runs["baseline"][0]["bytes"],
+           "calls": runs["baseline"][0]["calls"], "target": TARGET_BULK,
+           "fdw_docs_s": W_BULK_DOCS / s["fdw_insert"]["median_ms"] * 1000,
+           "baseline_docs_s": W_BULK_DOCS / base * 1000,
+           "ratio": base / s["fdw_insert"]["median_ms"]}
+    res["met"] = res["ratio"] >= TARGET_BULK and same
+    if "fdw_copy" in s:
+        res["copy_docs_s"] = W_BULK_DOCS / s["fdw_copy"]["median_ms"] * 1000
+        res["copy_ratio"] = base / s["fdw_copy"]["median_ms"]
+        res["copy_met"] = res["copy_ratio"] >= TARGET_BULK and same
+    log(f"   INSERT ... SELECT {res['fdw_docs_s']:,.0f} docs/s, insert_many {res['baseline_docs_s']:,.0f} docs/s: "
+        f"ratio {res['ratio']:.2f} (target >= {TARGET_BULK}); same documents: {same}")
+    return res
+
+
+def parse_pgbench(out):
+    r = {"statements": []}
+    m = re.search(r"^tps = ([\d.]+)", out, re.M)
+    r["tps"] = float(m.group(1)) if m else None
+    m = re.search(r"^latency average = ([\d.]+) ms", out, re.M)
+    r["latency_avg_ms"] = float(m.group(1)) if m else None
+    m = re.search(r"^number of failed transactions: (\d+)", out, re.M)
+    r["failed"] = int(m.group(1)) if m else 0
+    m = re.search(r"^number of transactions actually processed: (\d+)", out, re.M)
+    r["processed"] = int(m.group(1)) if m else None
+    tail = out.split("statement latencies in milliseconds", 1)
+    if len(tail) == 2:
+        for line in tail[1].splitlines()[1:]:
+            m = re.match(r"^\s+([\d.]+)\s+(\d+)\s+(.*\S)\s*$", line)
+            if m and not m.group(3).startswith("\\"):
+                r["statements"].append({"ms": float(m.group(1)), "failures": int(m.group(2)),
+                                        "sql": m.group(3)})
+    return r
+
+
+def run_pgbench(script, clients, txns, log_prefix=None, wait_for_pid=None):
+    path = OUT / f"pgbench-{abs(hash(script)) % 100000}.sql"
+    path.write_text(script)
+    cmd = [PGBENCH, "-n", "-c", str(clients), "-j", str(min(clients, os.cpu_count() or 1)),
+           "-t", str(txns), "-r", "-f", str(path), "--random-seed", str(SEED)]
+    if log_prefix:
+        for old in OUT.glob(log_prefix.name + ".*"):
+            old.unlink()
+        cmd += ["-l", "--log-prefix", str(log_prefix)]
+    env = os.environ.copy()
+    env["PGOPTIONS"] = W_PGOPTIONS
+    t = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    if wait_for_pid:
+        wait_for_pid(p)
+    out, _ = p.communicate()
+    wall = (time.monotonic() - t) * 1000
+    if p.returncode not in (0, 2) or "processed" not in out:      # 2: some transactions failed
+        raise RuntimeError(f"pgbench failed ({p.returncode}):\n{out[-3000:]}")
+    r = parse_pgbench(out)
+    r["wall_ms"] = wall
+    if log_prefix:
+        lat = []
+        for f in sorted(OUT.glob(log_prefix.name + ".*")):
+            for line in f.read_text().splitlines():
+                parts = line.split()
+                lat.append((int(parts[1]), int(parts[0]), float(parts[2])))   # (txn no, client, us)
+            f.unlink()
+        r["latencies_us"] = [x[2] for x in sorted(lat)]
+    return r
+
+
+def pct(vals, q):
+    v = sorted(vals)
+    if not v:
+        return None
+    k = (len(v) - 1) * q
+    lo = int(k)
+    hi = min(lo + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (k - lo)
+
+
+def lat_stats(us):
+    return {"n": len(us), "median_us": pct(us, 0.5), "p95_us": pct(us, 0.95), "p99_us": pct(us, 0.99),
+            "mean_us": statistics.fmean(us) if us else None, "min_us": min(us) if us else None,
+            "max_us": max(us) if us else None}
+
+
+def pg_rows(table):
+    return int(psql(f"SELECT count(*) FROM {table};").strip())
+
+
+def txn_fdw_run(meter):
+    drop_collection(COLL_WTXN)
+    wait_outbox_empty()
+    n = W_TXN_PER_RUN + W_TXN_WARMUP
+    rows0 = pg_rows("bench.wtxn_pg")
+    c0 = meter.snap()
+    r = run_pgbench(W_TXN_SCRIPT, 1, n, log_prefix=OUT / "pgbench-txn")
+    time.sleep(0.2)
+    cpu = CpuMeter.delta(c0, meter.snap())
+    rows, docs = pg_rows("bench.wtxn_pg") - rows0, mongo_count(COLL_WTXN)
+    if r["failed"] or rows != n or docs != n or len(r["latencies_us"]) != n:
+        raise RuntimeError(f"FDW transactions: {r['failed']} failed, {rows} rows, {docs} documents, "
+                           f"{len(r['latencies_us'])} logged; expected {n}")
+    lat = r["latencies_us"][W_TXN_WARMUP:]
+    return {"wall_ms": pct(lat, 0.5) / 1000, "latencies_us": lat, "statements": r["statements"],
+            "total_ms": r["wall_ms"], "txns": n, "pg_cpu_ms": cpu["pg"], "applier_cpu_ms": cpu["applier"],
+            "server_cpu_ms": cpu["server"]}
+
+
+def baseline_txn(reps, seed=SEED):
+    return subprocess.Popen([str(BASELINE), URI, MDB, COLL_WTXN, "txn", "bench.wtxn_pg",
+                             "--reps", str(reps), "--seed", str(seed)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def parse_baseline_txn(p):
+    out, err = p.communicate()
+    if p.returncode != 0:
+        raise RuntimeError(f"baseline txn failed: {err.strip()}")
+    reps = [dict(kv.split("=") for kv in l.split()) for l in out.splitlines() if l.startswith("us=")]
+    summary = dict(kv.split("=") for kv in [l for l in out.splitlines() if l.startswith("wall_ms=")][0].split())
+    return ([float(x["us"]) for x in reps], [float(x["pg_us"]) for x in reps],
+            [float(x["mongo_us"]) for x in reps], float(summary["wall_ms"]), float(summary["cpu_ms"]))
+
+
+def txn_baseline_run(meter):
+    drop_collection(COLL_WTXN)
+    n = W_TXN_PER_RUN + W_TXN_WARMUP
+    rows0 = pg_rows("bench.wtxn_pg")
+    c0 = meter.snap()
+    us, pg_us, mongo_us, wall, cpu_ms = parse_baseline_txn(baseline_txn(n))
+    time.sleep(0.2)
+    cpu = CpuMeter.delta(c0, meter.snap())
+    rows, docs = pg_rows("bench.wtxn_pg") - rows0, mongo_count(COLL_WTXN)
+    if rows != n or docs != n:
+        raise RuntimeError(f"baseline transactions: {rows} rows, {docs} documents; expected {n}")
+    w = W_TXN_WARMUP
+    return {"wall_ms": pct(us[w:], 0.5) / 1000, "latencies_us": us[w:], "pg_us": pg_us[w:],
+            "mongo_us": mongo_us[w:], "total_ms": wall, "cpu_ms": cpu_ms, "txns": n,
+            "pg_cpu_ms": cpu["pg"], "server_cpu_ms": cpu["server"]}
+
+
+def keyed_find_cost(docs):
+    """What the FDW's duplicate check costs the server at a collection size:
+    the driver sending the same find ({_id: {$in: [id]}}, projection _id)
+    for an absent _id, and the same as {_id: id}; median of 15."""
+    drop_collection(COLL_WTXN)
+    if docs:
+        for b in range(0, docs, 1000):
+            mongo_command({"insert": COLL_WTXN, "documents": [
+                {"user_id": i, "kind": "event", "n": 1, "note": "bench"} for i in range(b, min(b + 1000, docs))]})
+    cmd = json.dumps({"find": COLL_WTXN, "projection": {"_id": 1}})
+    res = {"docs": docs}
+    for mode in ("in", "each"):
+        p = subprocess.run([str(BASELINE), URI, MDB, COLL_WTXN, mode, cmd, "--keys", str(W_NOKEY),
+                            "--repeat", "15"], capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError(f"baseline {mode} failed: {p.stderr.strip()}")
+        res[mode + "_ms"] = statistics.median(
+            float(re.search(r"wall_ms=([\d.]+)", l).group(1)) for l in p.stdout.splitlines() if "wall_ms=" in l)
+    return res
+
+
+def bench_txn(meter):
+    log(f"W2. small transaction (one row + one document): {RUNS} runs of {W_TXN_PER_RUN} "
+        f"(+{W_TXN_WARMUP} warm-up) per side")
+    runs = interleaved({"fdw": lambda: txn_fdw_run(meter), "baseline": lambda: txn_baseline_run(meter)})
+    fdw_us = [x for r in runs["fdw"] for x in r["latencies_us"]]
+    base_us = [x for r in runs["baseline"] for x in r["latencies_us"]]
+    fdw, base = lat_stats(fdw_us), lat_stats(base_us)
+    # pgbench's per-statement averages, over all runs (warm-up included)
+    stm = {}
+    for r in runs["fdw"]:
+        for i, st in enumerate(r["statements"]):
+            stm.setdefault(i, {"sql": st["sql"], "ms": []})["ms"].append(st["ms"])
+    statements = [{"sql": v["sql"], "avg_ms": statistics.fmean(v["ms"])} for _, v in sorted(stm.items())]
+    # latency against the collection's size: the first and the last tenth of each run
+    tenth = max(1, W_TXN_PER_RUN // 10)
+    early = statistics.median(x for r in runs["fdw"] for x in r["latencies_us"][:tenth])
+    late = statistics.median(x for r in runs["fdw"] for x in r["latencies_us"][-tenth:])
+    ntx = sum(len(r["latencies_us"]) + W_TXN_WARMUP for r in runs["fdw"])
+    nbx = sum(len(r["latencies_us"]) + W_TXN_WARMUP for r in runs["baseline"])
+
+    def per_txn(side, key, n):
+        vals = [r.get(key) for r in runs[side]]
+        return None if any(v is None for v in vals) else sum(vals) / n
+
+    log("   the duplicate check's find at the run's first and last collection size")
+    checks = [keyed_find_cost(0), keyed_find_cost(W_TXN_PER_RUN + W_TXN_WARMUP)]
+    res = {"runs": RUNS, "per_run": W_TXN_PER_RUN, "warmup": W_TXN_WARMUP, "script": W_TXN_SCRIPT,
+           "fdw": fdw, "baseline": base,
+           "fdw_run_medians_us": [pct(r["latencies_us"], 0.5) for r in runs["fdw"]],
+           "baseline_run_medians_us": [pct(r["latencies_us"], 0.5) for r in runs["baseline"]],
+           "baseline_pg_median_us": pct([x for r in runs["baseline"] for x in r["pg_us"]], 0.5),
+           "baseline_mongo_median_us": pct([x for r in runs["baseline"] for x in r["mongo_us"]], 0.5),
+           "statements": statements, "fdw_early_median_us": early, "fdw_late_median_us": late,
+           "tenth": tenth, "checks": checks,
+           "fdw_pg_cpu_us": (per_txn("fdw", "pg_cpu_ms", ntx) or 0) * 1000 or None,
+           "fdw_applier_cpu_us": (per_txn("fdw", "applier_cpu_ms", ntx) or 0) * 1000 or None,
+           "fdw_server_cpu_us": (per_txn("fdw", "server_cpu_ms", ntx) or 0) * 1000 or None,
+           "baseline_pg_cpu_us": (per_txn("baseline", "pg_cpu_ms", nbx) or 0) * 1000 or None,
+           "baseline_client_cpu_us": (per_txn("baseline", "cpu_ms", nbx) or 0) * 1000 or None,
+           "baseline_server_cpu_us": (per_txn("baseline", "server_cpu_ms", nbx) or 0) * 1000 or None,
+           "target": TARGET_TXN}
+    res["ratio"] = fdw["median_us"] / base["median_us"]
+    res["ratio_p95"] = fdw["p95_us"] / base["p95_us"]
+    res["met"] = res["ratio"] <= TARGET_TXN
+    log(f"   median {fdw['median_us'] / 1000:.2f} ms vs {base['median_us'] / 1000:.2f} ms: ratio "
+        f"{res['ratio']:.2f} (target <= {TARGET_TXN}); p95 {fdw['p95_us'] / 1000:.2f} vs {base['p95_us'] / 1000:.2f} ms")
+    return res
+
+
+def bench_concurrency():
+    log(f"W3. {W_CLIENTS} sessions: the small transaction ({W_CONC_TXNS} each), "
+        f"then incrementing one document ({W_COUNTER_TXNS} each)")
+    n = W_CLIENTS * W_CONC_TXNS
+    res = {"clients": W_CLIENTS, "txns_per_client": W_CONC_TXNS, "counter_txns_per_client": W_COUNTER_TXNS}
+    drop_collection(COLL_WTXN)
+    wait_outbox_empty()
+    rows0 = pg_rows("bench.wtxn_pg")
+    r = run_pgbench(W_TXN_SCRIPT, W_CLIENTS, W_CONC_TXNS)
+    rows, docs = pg_rows("bench.wtxn_pg") - rows0, mongo_count(COLL_WTXN)
+    res["txn"] = {**r, "rows": rows, "docs": docs, "expected": n, "consistent": rows == docs == n - r["failed"]}
+    log(f"   FDW: {r['tps']:.0f} tps, {r['failed']} failed; {rows} rows, {docs} documents")
+    # The same from CONC_CLIENTS baseline clients at once (context).
+    drop_collection(COLL_WTXN)
+    t = time.monotonic()
+    procs = [baseline_txn(W_CONC_TXNS, SEED + i) for i in range(W_CLIENTS)]
+    walls = [parse_baseline_txn(p)[3] for p in procs]
+    res["baseline_txn"] = {"tps": n / (max(walls) / 1000), "elapsed_ms": (time.monotonic() - t) * 1000,
+                           "docs": mongo_count(COLL_WTXN)}
+    log(f"   baseline: {res['baseline_txn']['tps']:.0f} tps")
+    # One document, CONC_CLIENTS sessions incrementing it.
+    drop_collection(COLL_WCOUNTER)
+    psql(PRELUDE + f"SET nutragenie.commit_timeout = '{W_COMMIT_TIMEOUT}';\n"
+         "INSERT INTO counter_doc VALUES ('c', 0);\nUPDATE bench.wcounter_pg SET n = 0;\n")
+    r = run_pgbench(W_COUNTER_SQL + "\n", W_CLIENTS, W_COUNTER_TXNS)
+    final = int(mongo_command({"find": COLL_WCOUNTER, "filter": {"_id": "c"}})["cursor"]["firstBatch"][0]["n"])
+    res["counter"] = {**r, "final": final, "expected": W_CLIENTS * W_COUNTER_TXNS - r["failed"],
+                      "exact": final == W_CLIENTS * W_COUNTER_TXNS - r["failed"]}
+    log(f"   counter: {r['tps']:.0f} tps, {r['failed']} failed, final n = {final}")
+    r = run_pgbench(W_PGCOUNTER_SQL + "\n", W_CLIENTS, W_COUNTER_TXNS)
+    res["pg_counter"] = {"tps": r["tps"], "failed": r["failed"],
+                         "final": int(psql("SELECT n FROM bench.wcounter_pg;").strip())}
+    log(f"   PostgreSQL-only counter: {r['tps']:.0f} tps")
+    return res
+
+
+# Profiles of the write path: the backend and the applier, perf attached to
+# both during one more bulk INSERT and one more run of small transactions.
+
+W_PROFILE_SKIP = re.compile(r"^(0x[0-9a-f]+|0+|main|__libc_start_call_main|__libc_start_main.*|_start|"
+                            r"PostmasterMain|ServerLoop|BackendStartup|BackendRun|PostgresMain|"
+                            r"StartBackgroundWorker|do_start_bgworker|maybe_start_bgworkers|__restore_rt|"
+                            r"sigusr1_handler|ExitPostmaster|\[unknown\])$")
+
+
+def parse_write_perf(perf, data, hz):
+    def report(*args):
+        return subprocess.run([perf, "report", "-i", str(data), "--stdio", "-g", "none", *args],
+                              capture_output=True, text=True).stdout
+    samples = 0
+    by_dso = []
+    for line in report("--no-children", "-n", "--sort", "dso").splitlines():
+        m = re.match(r"\s*([\d.]+)%\s+(\d+)\s+(.*\S)\s*$", line)
+        if m:
+            samples += int(m.group(2))
+            if float(m.group(1)) >= 1:
+                by_dso.append((float(m.group(1)), m.group(3)))
+    incl = []
+    for line in report("--children", "--sort", "sym", "--percent-limit", "1.5").splitlines():
+        m = re.match(r"\s*([\d.]+)%\s+([\d.]+)%\s+\[\.\]\s+(.*?)\s*$", line)
+        if m and not W_PROFILE_SKIP.match(m.group(3)):
+            incl.append((float(m.group(1)), float(m.group(2)), m.group(3)))
+    return {"samples": samples, "cpu_ms": samples * 1000.0 / hz, "by_dso": by_dso, "inclusive": incl[:22]}
+
+
+def perf_attach(pid, data, hz):
+    for old in (data, data.with_name(data.name + ".old")):
+        old.unlink(missing_ok=True)
+    return subprocess.Popen([shutil.which("perf"), "record", "-q", "-e", "cpu-clock", "-F", str(hz), "-g",
+                             "-p", str(pid), "-o", str(data)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def perf_stop(pr):
+    pr.send_signal(signal.SIGINT)
+    try:
+        pr.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        pr.kill()
+        pr.wait()
+
+
+def wait_backend(app, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = psql(f"SELECT pid FROM pg_stat_activity WHERE application_name = {sql_lit(app)} "
+                   "AND backend_type = 'client backend';").split()
+        if out:
+            return int(out[0])
+        time.sleep(0.02)
+    return None
+
+
+def write_profiles():
+    perf = shutil.which("perf")
+    if not perf:
+        return [{"label": "write", "error": "perf is not installed"}]
+    hz = 4999
+    out = []
+    apid = applier_pid()
+    # 1. bulk INSERT ... SELECT
+    drop_collection(COLL_WBULK)
+    wait_outbox_empty()
+    app = f"ng_bench_wprofile_{os.getpid()}"
+    script = (PRELUDE + f"SET nutragenie.commit_timeout = '{W_COMMIT_TIMEOUT}';\n"
+              f"SELECT nutragenie.ng_run_command({sql_lit(SERVER)}, '{{\"ping\": 1}}') IS NOT NULL;\n"
+              "SELECT pg_sleep(1.5);\n\\timing on\nBEGIN;\nINSERT INTO recipes_w SELECT * FROM bench.wsrc;\n"
+              "COMMIT;\n")
+    env = os.environ.copy()
+    env["PGAPPNAME"] = app
+    ps = subprocess.Popen(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-f", "-"], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    ps.stdin.write(script)
+    ps.stdin.close()
+    pid = wait_backend(app)
+    if pid is None or apid is None:
+        ps.kill()
+        ps.wait()
+        return [{"label": "bulk", "error": "backend or applier not found"}]
+    d_b, d_a = OUT / "perf-write-bulk-backend.data", OUT / "perf-write-bulk-applier.data"
+    prs = [perf_attach(pid, d_b, hz), perf_attach(apid, d_a, hz)]
+    o = ps.stdout.read()
+    ps.wait()
+    for pr in prs:
+        perf_stop(pr)
+    times = [float(m) for m in re.findall(r"^Time: ([\d.]+) ms", o, re.M)]
+    out.append({"label": "bulk", "what": f"INSERT INTO recipes_w SELECT * FROM bench.wsrc ({W_BULK_DOCS} rows)",
+                "stmt_ms": times[1] if len(times) == 3 else None,
+                "commit_ms": times[2] if len(times) == 3 else None,
+                "backend": parse_write_perf(perf, d_b, hz), "applier": parse_write_perf(perf, d_a, hz)})
+    # 2. small transactions, one session
+    drop_collection(COLL_WTXN)
+    wait_outbox_empty()
+    n = W_TXN_PER_RUN + W_TXN_WARMUP
+    d_b, d_a = OUT / "perf-write-txn-backend.data", OUT / "perf-write-txn-applier.data"
+    prs = []
+
+    def attach(p):
+        pid = wait_backend("pgbench")
+        if pid:
+            prs.extend([perf_attach(pid, d_b, hz), perf_attach(apid, d_a, hz)])
+
+    r = run_pgbench(W_TXN_SCRIPT, 1, n, wait_for_pid=attach)
+    for pr in prs:
+        perf_stop(pr)
+    if prs:
+        out.append({"label": "txn", "what": f"{n} small transactions, one pgbench session",
+                    "txns": n, "latency_avg_ms": r["latency_avg_ms"],
+                    "backend": parse_write_perf(perf, d_b, hz), "applier": parse_write_perf(perf, d_a, hz)})
+    else:
+        out.append({"label": "txn", "error": "pgbench backend not found"})
+    return out
+
+
+def bench_writes():
+    t = time.monotonic()
+    res = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+           "config": {"docs": W_BULK_DOCS, "batch": BATCH, "runs": RUNS, "copy_runs": W_COPY_RUNS,
+                      "txns": W_TXNS, "per_run": W_TXN_PER_RUN, "warmup": W_TXN_WARMUP,
+                      "clients": W_CLIENTS, "conc_txns": W_CONC_TXNS, "counter_txns": W_COUNTER_TXNS,
+                      "commit_timeout": W_COMMIT_TIMEOUT, "columns": len(COLUMNS)}}
+    res["settings"] = dict(l.split("|", 1) for l in psql(
+        "SELECT name || '|' || setting || coalesce(unit, '') FROM pg_settings WHERE name IN "
+        "('fsync', 'synchronous_commit', 'shared_buffers', 'nutragenie.applier_batch_size', "
+        "'wal_level', 'full_page_writes') ORDER BY name;").split())
+    res["data"] = setup_writes()
+    meter = CpuMeter()
+    res["cpu_sources"] = {"applier": meter.applier is not None, "server": meter.server is not None,
+                          "pg": meter.postmaster is not None}
+    res["bulk"] = bench_bulk(meter)
+    res["txn"] = bench_txn(meter)
+    res["conc"] = bench_concurrency()
+    res["profiles"] = []
+    if PROFILE:
+        log("profiling the backend and the applier (perf, cpu-clock) during one more bulk load "
+            "and one more run of small transactions")
+        res["profiles"] = write_profiles()
+    res["elapsed_s"] = round(time.monotonic() - t)
+    return res
+
+
 # --------------------------------------------------------------------- machine
 
 def machine_info():
@@ -590,37 +1287,79 @@ def installed_module():
         return [str(p), None, None]
 
 
+def env_flag(name, default=True):
+    v = os.environ.get(name, "")
+    if v == "":
+        return default
+    return v.lower() not in ("0", "no", "off", "false")
+
+
+READS = env_flag("NG_BENCH_READS")
+WRITES = env_flag("NG_BENCH_WRITES")
+READ_KEYS = ("config", "machine", "data", "scan", "filter", "join", "memory", "profiles", "elapsed_s",
+             "module_changed")
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
+    if not READS and not WRITES:
+        sys.exit("bench: NG_BENCH_READS=0 and NG_BENCH_WRITES=0: nothing to run")
     module_before = installed_module()
-    log(f"docs={N_DOCS} join_docs={JOIN_DOCS} join_keys={JOIN_KEYS} mem_docs={MEM_DOCS} runs={RUNS}/{SLOW_RUNS} "
-        f"seed={SEED} batch={BATCH}")
+    # A part that is skipped keeps its results from the previous run, if any.
+    prev = {}
+    try:
+        prev = json.loads((OUT / "results.json").read_text())
+    except (OSError, ValueError):
+        pass
     setup_schema()
-    res = {"config": {"docs": N_DOCS, "join_docs": JOIN_DOCS, "join_keys": JOIN_KEYS, "mem_docs": MEM_DOCS,
-                      "runs": RUNS, "slow_runs": SLOW_RUNS, "cheap_runs": CHEAP_RUNS,
-                      "overrides": {k: v for k, v in sorted(os.environ.items()) if k.startswith("NG_BENCH_") and k not in ("NG_BENCH_EXTERNAL", "NG_BENCH_OUT")}, "seed": SEED, "batch": BATCH, "mem_bound_mb": MEM_BOUND_MB,
-                      "columns": len(COLUMNS)}}
-    res["machine"] = machine_info()
-    res["data"] = setup_data()
-    res["scan"] = bench_scan()
-    log(f"   ratio {res['scan']['ratio']:.3f} (target >= {TARGET_SCAN})")
-    res["filter"] = bench_filter(res["data"]["matched_filter"])
-    log(f"   ratio {res['filter']['ratio']:.3f} (target <= {TARGET_FILTER})")
-    res["join"] = bench_join()
-    log(f"   ratios default {res['join']['ratio_default']:.2f}, nested loop {res['join']['ratio_nestloop']:.2f}")
-    res["memory"] = bench_memory(res["scan"])
-    log(f"   peak VmHWM {res['memory']['peak_kb'] / 1024:.1f} MB (bound {MEM_BOUND_MB} MB)")
-    res["profiles"] = []
-    if PROFILE:
-        log("profiling the backend (perf, cpu-clock) during one full scan of each kind")
-        res["profiles"].append(profile("scan", Q_SCAN))
-        res["profiles"].append(profile("root", q_root("recipes_root")))
-        res["profiles"].append(profile("nestloop", Q_JOIN, FORCE_NL))
-    res["elapsed_s"] = round(time.monotonic() - T0)
-    res["module_changed"] = installed_module() != module_before
-    if res["module_changed"]:
+    res = {}
+    if READS:
+        log(f"docs={N_DOCS} join_docs={JOIN_DOCS} join_keys={JOIN_KEYS} mem_docs={MEM_DOCS} runs={RUNS}/{SLOW_RUNS} "
+            f"seed={SEED} batch={BATCH}")
+        res["config"] = {"docs": N_DOCS, "join_docs": JOIN_DOCS, "join_keys": JOIN_KEYS, "mem_docs": MEM_DOCS,
+                         "runs": RUNS, "slow_runs": SLOW_RUNS, "cheap_runs": CHEAP_RUNS,
+                         "overrides": {k: v for k, v in sorted(os.environ.items()) if k.startswith("NG_BENCH_") and k not in ("NG_BENCH_EXTERNAL", "NG_BENCH_OUT")}, "seed": SEED, "batch": BATCH, "mem_bound_mb": MEM_BOUND_MB,
+                         "columns": len(COLUMNS)}
+        res["machine"] = machine_info()
+        res["data"] = setup_data()
+        res["scan"] = bench_scan()
+        log(f"   ratio {res['scan']['ratio']:.3f} (target >= {TARGET_SCAN})")
+        res["filter"] = bench_filter(res["data"]["matched_filter"])
+        log(f"   ratio {res['filter']['ratio']:.3f} (target <= {TARGET_FILTER})")
+        res["join"] = bench_join()
+        log(f"   ratios default {res['join']['ratio_default']:.2f}, nested loop {res['join']['ratio_nestloop']:.2f}")
+        res["memory"] = bench_memory(res["scan"])
+        log(f"   peak VmHWM {res['memory']['peak_kb'] / 1024:.1f} MB (bound {MEM_BOUND_MB} MB)")
+        res["profiles"] = []
+        if PROFILE:
+            log("profiling the backend (perf, cpu-clock) during one full scan of each kind")
+            res["profiles"].append(profile("scan", Q_SCAN))
+            res["profiles"].append(profile("root", q_root("recipes_root")))
+            res["profiles"].append(profile("nestloop", Q_JOIN, FORCE_NL))
+        res["elapsed_s"] = round(time.monotonic() - T0)
+    elif "scan" in prev:
+        log("NG_BENCH_READS=0: the read-path results are those of the previous run")
+        res.update({k: prev[k] for k in READ_KEYS if k in prev})
+        res["reads_reused"] = True
+    if WRITES:
+        t = time.monotonic()
+        res["write"] = bench_writes()
+        res["write"]["machine"] = machine_info()
+        res["write"]["overrides"] = {k: v for k, v in sorted(os.environ.items())
+                                     if k.startswith("NG_BENCH_") and k not in ("NG_BENCH_EXTERNAL", "NG_BENCH_OUT")}
+        res["write"]["elapsed_s"] = round(time.monotonic() - t)
+    elif "write" in prev:
+        log("NG_BENCH_WRITES=0: the write-path results are those of the previous run")
+        res["write"] = prev["write"]
+        res["write_reused"] = True
+    changed = installed_module() != module_before
+    if changed:
         log(f"WARNING: {module_before[0]} was replaced during the run (another make install?): "
             "the runs may have measured different builds")
+    if READS:
+        res["module_changed"] = changed
+    if WRITES:
+        res["write"]["module_changed"] = changed
     (OUT / "results.json").write_text(json.dumps(res, indent=1))
     log(f"results: {OUT / 'results.json'}")
     import report
