@@ -1131,6 +1131,33 @@ CREATE TRIGGER ng_sessions_after_delete AFTER DELETE ON cooking_sessions
     REFERENCING OLD TABLE AS ng_old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION ng_sessions_changed();
 
+-- -------------------------------------------------------------- document cache
+
+CREATE FUNCTION ng_cached_document(server name, database text, collection text, id jsonb)
+RETURNS jsonb
+AS 'MODULE_PATHNAME'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION ng_cached_document(name, text, text, jsonb) IS 'a MongoDB document by _id (relaxed Extended JSON, e.g. {"$oid": "..."}): the transaction''s own version, else the shared cache while younger than nutragenie.cache_ttl, else read through the server and cached; NULL when there is none';
+
+CREATE FUNCTION ng_cache_stats(OUT enabled boolean, OUT slots integer, OUT entries bigint,
+                               OUT hits bigint, OUT misses bigint, OUT stores bigint,
+                               OUT invalidations bigint, OUT ttl_ms integer)
+RETURNS record
+AS 'MODULE_PATHNAME'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION ng_cache_stats() IS 'the shared document cache: whether it is on for this session, slots, cached documents, and hits, misses, stores and invalidations since start or the last ng_cache_reset()';
+
+CREATE FUNCTION ng_cache_reset()
+RETURNS void
+AS 'MODULE_PATHNAME'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION ng_cache_reset() IS 'empty the shared document cache and zero its counters';
+
+REVOKE EXECUTE ON FUNCTION ng_cache_reset() FROM PUBLIC;
+
 -- -------------------------------------------------------------- recipes
 
 CREATE FUNCTION ng_full_recipe(recipe_id bigint)
@@ -1149,13 +1176,19 @@ BEGIN
         RETURN NULL;
     END IF;
     IF r.mongodb_recipe_id IS NOT NULL THEN
+        -- through the document cache; a JSON null field reads as a NULL column would
         SELECT jsonb_build_object(
-                   'description', rc.description, 'cuisine', rc.cuisine,
-                   'ingredients', coalesce(rc.ingredients, '[]'), 'steps', coalesce(rc.steps, '[]'),
-                   'nutrition', coalesce(rc.nutrition, '{}'), 'tags', coalesce(to_jsonb(rc.tags), '[]'),
-                   'ratingAnalytics', rc.rating_analytics)
+                   'description', d -> 'description', 'cuisine', d -> 'cuisine',
+                   'ingredients', coalesce(nullif(d -> 'ingredients', 'null'), '[]'),
+                   'steps', coalesce(nullif(d -> 'steps', 'null'), '[]'),
+                   'nutrition', coalesce(nullif(d -> 'nutrition', 'null'), '{}'),
+                   'tags', coalesce(nullif(d -> 'tags', 'null'), '[]'),
+                   'ratingAnalytics', d -> 'ratingAnalytics')
         INTO content
-        FROM @extschema@.recipe_content rc WHERE rc._id = r.mongodb_recipe_id;
+        FROM @extschema@.ng_cached_document(@extschema@.ng_mongo_server(),
+                 (SELECT a.database FROM @extschema@.mongo_attachment a),
+                 'recipe_content', jsonb_build_object('$oid', r.mongodb_recipe_id::text)) AS d
+        WHERE d IS NOT NULL;
         have_content := FOUND;
     END IF;
     RETURN jsonb_build_object(
@@ -1400,21 +1433,28 @@ DECLARE
     p jsonb;
     b jsonb;
     have_profile boolean := false;
+    srv name;
+    db text;
 BEGIN
     PERFORM @extschema@.ng_require_mongo();
     SELECT * INTO u FROM @extschema@.users x WHERE x.id = user_id;
     IF NOT FOUND THEN
         RETURN NULL;
     END IF;
+    -- both documents through the document cache
+    SELECT a.server, a.database INTO srv, db FROM @extschema@.mongo_attachment a;
     IF u.mongodb_profile_id IS NOT NULL THEN
-        SELECT jsonb_build_object('dietaryProfile', x.dietary_profile, 'cookingProfile', x.cooking_profile) INTO p
-        FROM @extschema@.user_profiles x WHERE x._id = u.mongodb_profile_id;
+        SELECT jsonb_build_object('dietaryProfile', d -> 'dietaryProfile', 'cookingProfile', d -> 'cookingProfile') INTO p
+        FROM @extschema@.ng_cached_document(srv, db, 'user_profiles',
+                 jsonb_build_object('$oid', u.mongodb_profile_id::text)) AS d
+        WHERE d IS NOT NULL;
         have_profile := FOUND;
     END IF;
     SELECT jsonb_strip_nulls(jsonb_build_object(
-               'patterns', x.patterns, 'recommendations', x.recommendations,
-               'nutritionAnalytics', x.nutrition_analytics, 'ratingStats', x.rating_stats)) INTO b
-    FROM @extschema@.user_behavior x WHERE x._id = u.id;
+               'patterns', d -> 'patterns', 'recommendations', d -> 'recommendations',
+               'nutritionAnalytics', d -> 'nutritionAnalytics', 'ratingStats', d -> 'ratingStats')) INTO b
+    FROM @extschema@.ng_cached_document(srv, db, 'user_behavior', to_jsonb(u.id)) AS d
+    WHERE d IS NOT NULL;
     RETURN jsonb_build_object(
         'id', u.id, 'email', u.email, 'nickname', u.nickname, 'firstName', u.first_name,
         'lastName', u.last_name, 'dateOfBirth', u.date_of_birth, 'gender', u.gender,
@@ -1997,11 +2037,14 @@ BEGIN
         'mongodb', mongo,
         'writeQueue', jsonb_build_object('pending', q.pending,
             'oldestAgeSeconds', round(extract(epoch FROM q.oldest_age)::numeric, 3),
-            'lastError', q.last_error, 'deadLetters', q.dead_letters));
+            'lastError', q.last_error, 'deadLetters', q.dead_letters),
+        'cache', (SELECT jsonb_build_object('enabled', c.enabled, 'entries', c.entries,
+                      'hits', c.hits, 'misses', c.misses, 'invalidations', c.invalidations)
+                  FROM @extschema@.ng_cache_stats() c));
 END
 $fn$;
 
-COMMENT ON FUNCTION ng_health() IS 'health of both stores: reachability, round-trip latency and versions, MongoDB write-queue backlog and dead letters; "status" is ok or degraded';
+COMMENT ON FUNCTION ng_health() IS 'health of both stores: reachability, round-trip latency and versions, MongoDB write-queue backlog and dead letters, document cache hits and misses; "status" is ok or degraded';
 
 CREATE FUNCTION ng_report()
 RETURNS jsonb

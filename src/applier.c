@@ -1438,6 +1438,17 @@ apply_group(NgOutboxRow *rows, int n, NgApplyFailure *failure)
 	}
 	PG_END_TRY();
 
+	/*
+	 * MongoDB may now hold new versions of these documents (of some, if the
+	 * write stopped half-way): other backends must stop serving the cached
+	 * ones, and reads begun before this point must not store theirs.
+	 */
+	for (int i = 0; i < n; i++)
+		ng_cache_invalidate(rows[i].serverid, rows[i].database,
+							rows[i].collection,
+							(const uint8 *) VARDATA_ANY(rows[i].doc_id),
+							VARSIZE_ANY_EXHDR(rows[i].doc_id));
+
 	if (!ok)
 	{
 		failure->entry = entry;

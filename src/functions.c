@@ -26,6 +26,31 @@
 
 #include "ng_remote.h"
 
+/*
+ * Is the command one that never writes documents?  Only a short list of
+ * well-known read commands; anything else counts as a write.
+ */
+static bool
+command_is_read_only(const bson_t *command)
+{
+	static const char *const readers[] = {
+		"ping", "buildInfo", "buildinfo", "hello", "isMaster", "ismaster",
+		"serverStatus", "listCollections", "listDatabases", "listIndexes",
+		"count", "find", "distinct", "dbStats", "collStats", "getParameter",
+		"hostInfo", "connectionStatus", "explain", "getMore", NULL
+	};
+	bson_iter_t it;
+	const char *name;
+
+	if (!bson_iter_init(&it, command) || !bson_iter_next(&it))
+		return true;
+	name = bson_iter_key(&it);
+	for (int i = 0; readers[i] != NULL; i++)
+		if (strcmp(name, readers[i]) == 0)
+			return true;
+	return false;
+}
+
 PG_FUNCTION_INFO_V1(ng_run_command);
 
 /*
@@ -92,8 +117,15 @@ ng_run_command(PG_FUNCTION_ARGS)
 
 	ok = mongoc_client_command_simple(ng_conn_client(entry), database,
 									  command, NULL, &reply, &error);
-	bson_destroy(command);
 	ng_conn_release(entry);
+
+	/*
+	 * A command that may write (even one that failed half-way) empties the
+	 * document cache: we cannot tell which documents it touched.
+	 */
+	if (!command_is_read_only(command))
+		ng_cache_invalidate_all();
+	bson_destroy(command);
 
 	if (!ok)
 	{

@@ -62,11 +62,15 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	ng_applier_define_gucs();
+	ng_cache_define_gucs();
 
 	MarkGUCPrefixReserved("nutragenie");
 
 	if (process_shared_preload_libraries_in_progress)
+	{
 		ng_applier_shmem_init();
+		ng_cache_shmem_init();
+	}
 
 	mongoc_init();
 	mongoc_log_set_handler(ng_driver_log, NULL);

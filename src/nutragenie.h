@@ -111,6 +111,7 @@ typedef struct NgTableOptions
 	char	   *database;
 	char	   *collection;
 	int			batch_size;
+	bool		use_remote_estimate;	/* plan time only, not serialized */
 	int			natts;			/* length of columns[] (= relnatts) */
 	NgColumn   *columns;		/* indexed by attnum - 1 */
 } NgTableOptions;
@@ -393,6 +394,11 @@ extern bool ng_column_append_bson(bson_t *doc, const char *key,
 extern const char *ng_bson_type_name(bson_type_t type);
 extern char *ng_bson_value_to_text(const bson_value_t *value);
 
+/* in estimate.c */
+extern void ng_estimate_remote(NgTableOptions *opts, Index relid,
+							   List *remote_conds, double *total,
+							   double *matching);
+
 /* in xact.c */
 typedef struct NgOverlayItem
 {
@@ -418,6 +424,14 @@ extern void ng_applier_shmem_init(void);
 extern bool ng_applier_available(void);
 extern void ng_applier_ensure_worker(void);
 extern void ng_applier_wait_for_commit(void);
+
+/* in cache.c */
+extern void ng_cache_define_gucs(void);
+extern void ng_cache_shmem_init(void);
+extern void ng_cache_invalidate(Oid serverid, const char *database,
+								const char *collection, const uint8 *id,
+								uint32 idlen);
+extern void ng_cache_invalidate_all(void);
 
 /* in shippable.c */
 extern bool ng_is_shippable_op(Oid opno);

@@ -74,6 +74,7 @@ static const NgOption ng_options[] = {
 	{"uri", ForeignServerRelationId, NG_OPT_URI},
 	{"database", ForeignServerRelationId, NG_OPT_STRING},
 	{"batch_size", ForeignServerRelationId, NG_OPT_INT, 1, 100000},
+	{"use_remote_estimate", ForeignServerRelationId, NG_OPT_BOOL},
 
 	{"username", UserMappingRelationId, NG_OPT_STRING},
 	{"password", UserMappingRelationId, NG_OPT_SECRET},
@@ -82,6 +83,7 @@ static const NgOption ng_options[] = {
 	{"database", ForeignTableRelationId, NG_OPT_STRING},
 	{"collection", ForeignTableRelationId, NG_OPT_COLLECTION},
 	{"batch_size", ForeignTableRelationId, NG_OPT_INT, 1, 100000},
+	{"use_remote_estimate", ForeignTableRelationId, NG_OPT_BOOL},
 	{"type_mismatch", ForeignTableRelationId, NG_OPT_ENUM, 0, 0, mismatch_values},
 	{"json_mode", ForeignTableRelationId, NG_OPT_ENUM, 0, 0, json_mode_values},
 	{"null_mode", ForeignTableRelationId, NG_OPT_ENUM, 0, 0, null_mode_values},
@@ -420,6 +422,10 @@ ng_options_for_rel(Oid relid, Oid userid)
 		opts->batch_size = pg_strtoint32(s);
 	if ((s = ng_option_value(table->options, "batch_size")) != NULL)
 		opts->batch_size = pg_strtoint32(s);
+	if ((s = ng_option_value(server->options, "use_remote_estimate")) != NULL)
+		(void) parse_bool(s, &opts->use_remote_estimate);
+	if ((s = ng_option_value(table->options, "use_remote_estimate")) != NULL)
+		(void) parse_bool(s, &opts->use_remote_estimate);
 
 	if ((s = ng_option_value(table->options, "database")) == NULL)
 		s = ng_server_database(server);

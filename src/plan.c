@@ -72,6 +72,24 @@ ngGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 						   baserel->baserestrictinfo,
 						   &fpinfo->remote_conds, &fpinfo->local_conds);
 
+	if (fpinfo->opts->use_remote_estimate)
+	{
+		double		total;
+		double		matching;
+
+		/*
+		 * MongoDB counts the documents the pushed conditions (known at plan
+		 * time) match; PostgreSQL's selectivity covers the rest.
+		 */
+		ng_estimate_remote(fpinfo->opts, baserel->relid, fpinfo->remote_conds,
+						   &total, &matching);
+		baserel->tuples = Max(total, 1);
+		sel = clauselist_selectivity(root, fpinfo->local_conds, baserel->relid,
+									 JOIN_INNER, NULL);
+		baserel->rows = clamp_row_est(matching * sel);
+		return;
+	}
+
 	/* Without ANALYZE statistics assume a modest collection. */
 	if (baserel->tuples < 0)
 		baserel->tuples = NG_DEFAULT_DOCS;

@@ -369,6 +369,10 @@ ng_xact_record_document(NgTableOptions *opts, const uint8 *id, uint32 idlen,
 	}
 	v->written |= written;
 	v->deleted = (doc == NULL);
+	/* other backends may serve the old version until the applier has run */
+	if (written)
+		ng_cache_invalidate(opts->serverid, opts->database, opts->collection,
+							id, idlen);
 	v->data = NULL;
 	v->len = 0;
 	if (doc != NULL)

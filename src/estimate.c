@@ -1,0 +1,115 @@
+/*-------------------------------------------------------------------------
+ *
+ * estimate.c
+ *		  Asks MongoDB how many documents a foreign scan would read, for the
+ *		  planner's row estimates (use_remote_estimate).
+ *
+ * Without ANALYZE statistics the planner knows nothing about a collection's
+ * size or a filter's selectivity.  With use_remote_estimate on the server
+ * or table, planning a scan sends two cheap commands: the collection's
+ * estimated document count (metadata, no scan) and a count of the documents
+ * matching the pushed conditions that are known at plan time.  Conditions
+ * on run-time values (parameters, outer rows) are left out of the count and
+ * estimated by PostgreSQL as usual.  Like postgres_fdw's, this costs round
+ * trips at every planning, so it is off by default.
+ *
+ * Copyright (c) 2026, nutragenie developers
+ *
+ * IDENTIFICATION
+ *		  src/estimate.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+
+#include "ng_remote.h"
+
+static bool contains_run_time_value(Node *node, void *context);
+
+/*
+ * Does the condition depend on anything not known at plan time: a Param,
+ * another relation's column, or a value the scan computes when it starts
+ * (now() - interval '1 day')?  Those deparse to placeholders at plan time.
+ */
+static bool
+contains_run_time_value(Node *node, void *context)
+{
+	Index		relid = *(Index *) context;
+
+	if (node == NULL || IsA(node, Const))
+		return false;
+	if (IsA(node, Var))
+		return ((Var *) node)->varno != relid ||
+			((Var *) node)->varlevelsup != 0;
+	if (IsA(node, Param))
+		return true;
+	if (!IsA(node, List) && !contain_var_clause(node))
+		return true;
+	return expression_tree_walker(node, contains_run_time_value, context);
+}
+
+/*
+ * Estimate the documents of the table's collection (*total) and those
+ * matching the plan-time part of remote_conds (RestrictInfos pushed to
+ * MongoDB; *matching).  Raises on a failed command, naming the table.
+ */
+void
+ng_estimate_remote(NgTableOptions *opts, Index relid, List *remote_conds,
+				   double *total, double *matching)
+{
+	List	   *exprs = NIL;
+	ListCell   *lc;
+	NgConnEntry *conn;
+	mongoc_collection_t *coll;
+	bson_t		filter;
+	bson_error_t error;
+	int64_t		n_total;
+	int64_t		n_match;
+
+	foreach(lc, remote_conds)
+	{
+		Expr	   *clause = ((RestrictInfo *) lfirst(lc))->clause;
+
+		if (!contains_run_time_value((Node *) clause, &relid))
+			exprs = lappend(exprs, clause);
+	}
+
+	bson_init(&filter);
+	PG_TRY();
+	{
+		ng_deparse_filter(&filter, opts, exprs, NULL, NULL);
+	}
+	PG_CATCH();
+	{
+		bson_destroy(&filter);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	conn = ng_conn_get(opts->serverid, opts->userid);
+	coll = mongoc_client_get_collection(ng_conn_client(conn), opts->database,
+										opts->collection);
+	n_total = mongoc_collection_estimated_document_count(coll, NULL, NULL,
+														  NULL, &error);
+	if (n_total >= 0)
+		n_match = bson_empty(&filter) ? n_total :
+			mongoc_collection_count_documents(coll, &filter, NULL, NULL, NULL,
+											  &error);
+	else
+		n_match = -1;
+	mongoc_collection_destroy(coll);
+	bson_destroy(&filter);
+	ng_conn_release(conn);
+
+	if (n_total < 0 || n_match < 0)
+		ng_conn_report_error(conn, &error,
+							 psprintf("estimate the size of collection \"%s.%s\" for foreign table \"%s\"",
+									  opts->database, opts->collection,
+									  opts->relname));
+
+	*total = (double) n_total;
+	*matching = (double) n_match;
+}
