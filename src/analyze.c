@@ -132,7 +132,7 @@ acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 		attrs = bms_add_member(attrs, opts->columns[i].attnum -
 							   FirstLowInvalidHeapAttributeNumber);
 	}
-	st.reader = ng_document_reader_create(opts, attnums);
+	st.reader = ng_document_reader_create(opts, attnums, NIL, 0);
 	st.values = palloc(sizeof(Datum) * Max(st.tupdesc->natts, 1));
 	st.isnull = palloc(sizeof(bool) * Max(st.tupdesc->natts, 1));
 	st.row_cxt = AllocSetContextCreate(work_cxt, "nutragenie analyze row",

@@ -47,6 +47,7 @@ typedef struct NgDocColumn
 struct NgDocReader
 {
 	NgTableOptions *opts;
+	int			width;			/* length of the values/isnull arrays */
 	int			ncols;
 	NgDocColumn *cols;
 	bool	   *found;			/* per column, for the current document */
@@ -64,6 +65,9 @@ static void document_error_callback(void *arg);
  * ng_document_reader_create
  *		Prepare to convert documents of the table described by opts into the
  *		columns whose attribute numbers are in attnums (a List of Integer).
+ *		positions (a List of Integer, or NIL) gives each column's index in
+ *		the output arrays, which are width long (0: opts->natts, indexed by
+ *		attnum - 1).
  *
  * The reader and its converters are allocated in CurrentMemoryContext,
  * which must outlive every call of ng_document_to_values with it.  Raises
@@ -71,13 +75,15 @@ static void document_error_callback(void *arg);
  * BSON, and elog(ERROR) for an attnum that is not a live column.
  */
 NgDocReader *
-ng_document_reader_create(NgTableOptions *opts, List *attnums)
+ng_document_reader_create(NgTableOptions *opts, List *attnums,
+						  List *positions, int width)
 {
 	NgDocReader *reader = palloc0(sizeof(NgDocReader));
 	ListCell   *lc;
 	int			i = 0;
 
 	reader->opts = opts;
+	reader->width = width > 0 ? width : opts->natts;
 	reader->ncols = list_length(attnums);
 	reader->cols = palloc0(sizeof(NgDocColumn) * Max(reader->ncols, 1));
 	reader->found = palloc0(sizeof(bool) * Max(reader->ncols, 1));
@@ -101,7 +107,8 @@ ng_document_reader_create(NgTableOptions *opts, List *attnums)
 					 errhint("Use a json or jsonb column for this field.")));
 
 		dc->col = col;
-		dc->attidx = col->attnum - 1;
+		dc->attidx = positions != NIL ? intVal(list_nth(positions, i - 1))
+			: col->attnum - 1;
 		dc->first = col->field;
 		dot = strchr(col->field, '.');
 		dc->firstlen = dot ? (int) (dot - col->field) : (int) strlen(col->field);
@@ -115,7 +122,7 @@ ng_document_reader_create(NgTableOptions *opts, List *attnums)
 
 /*
  * ng_document_to_values
- *		Fill values[] and isnull[] (indexed by attnum - 1, opts->natts long)
+ *		Fill values[] and isnull[] (as laid out at the reader's creation)
  *		from one document.
  *
  * Columns not in the reader's list are set to NULL.  Converted values are
@@ -132,7 +139,7 @@ ng_document_to_values(NgDocReader *reader, const bson_t *doc,
 	int			remaining = 0;
 	int			i;
 
-	memset(isnull, true, sizeof(bool) * reader->opts->natts);
+	memset(isnull, true, sizeof(bool) * reader->width);
 
 	reader->doc = doc;
 	reader->current = NULL;

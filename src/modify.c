@@ -478,7 +478,7 @@ begin_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 			if (ng_options_column(ms->opts, attnum) != NULL)
 				all = lappend(all, makeInteger(attnum));
 		}
-		ms->returning = ng_document_reader_create(ms->opts, all);
+		ms->returning = ng_document_reader_create(ms->opts, all, NIL, 0);
 		ms->returning_cxt = AllocSetContextCreate(estate->es_query_cxt,
 												  "nutragenie returning",
 												  ALLOCSET_DEFAULT_SIZES);

@@ -473,7 +473,8 @@ extern char *ng_bson_as_json(const bson_t *doc);
 /* in document.c */
 typedef struct NgDocReader NgDocReader;
 extern NgDocReader *ng_document_reader_create(NgTableOptions *opts,
-											  List *attnums);
+											  List *attnums, List *positions,
+											  int width);
 extern void ng_document_to_values(NgDocReader *reader, const bson_t *doc,
 								  Datum *values, bool *isnull);
 

@@ -57,18 +57,6 @@
 #define NG_ERR_INVALID_PIPELINE_OP	168
 #define NG_ERR_UNKNOWN_GROUP_OP		15952
 
-/* A column the scan converts, with its path split for fast matching. */
-typedef struct NgScanColumn
-{
-	NgColumn   *col;
-	int			attidx;			/* position in the scan tuple */
-	const char *first;			/* first path segment */
-	int			firstlen;
-	const char *rest;			/* remaining path after the first dot, or
-								 * NULL */
-	NgConverter conv;
-} NgScanColumn;
-
 /* A run-time value expression of the pushed conditions and its state. */
 typedef struct NgParamSlot
 {
@@ -104,12 +92,8 @@ typedef struct NgScanState
 
 	int			ncols;			/* columns of documents MongoDB filtered */
 	int			nallcols;		/* plus those only pushed conditions use */
-	NgScanColumn *cols;
-	bool	   *found;
-
-	/* for the error context callback */
-	const bson_t *doc;
-	NgScanColumn *current;
+	NgDocReader *reader;		/* converts the ncols output columns */
+	NgDocReader *full_reader;	/* ... and those of the pushed conditions */
 
 	uint64		docs_fetched;
 	int			finds;
@@ -160,9 +144,6 @@ static bool next_outer_row(NgScanState *st, TupleTableSlot *slot);
 static void report_cursor_error(NgScanState *st, bson_error_t *error);
 static void convert_document(NgScanState *st, const bson_t *doc,
 							 TupleTableSlot *slot, int ncols);
-static void convert_path(NgScanState *st, NgScanColumn *sc,
-						 bson_iter_t *iter, Datum *value, bool *isnull);
-static void conversion_error_callback(void *arg);
 static void verify_collection(NgScanState *st);
 static bool lock_and_reread(NgScanState *st, const bson_t *doc,
 							bson_t *fresh);
@@ -185,6 +166,7 @@ ngBeginForeignScan(ForeignScanState *node, int eflags)
 	NgScanState *st;
 	List	   *retrieved;
 	List	   *slots;
+	int			width;
 	List	   *counts;
 	List	   *limit;
 	List	   *where;
@@ -256,16 +238,13 @@ ngBeginForeignScan(ForeignScanState *node, int eflags)
 		/* an aggregation: one column per output of the result document */
 		NgTableOptions *ro = st->result_opts;
 
-		st->cols = palloc0(sizeof(NgScanColumn) * Max(ro->natts, 1));
-		st->found = palloc0(sizeof(bool) * Max(ro->natts, 1));
+		List	   *outputs = NIL;
+
 		i = 0;
 		foreach(lc, (List *) list_nth(st->group, NgGroupOutputs))
 		{
 			List	   *out = (List *) lfirst(lc);
 			NgColumn   *col = &ro->columns[foreach_current_index(lc)];
-			NgScanColumn *sc;
-			const char *dot;
-
 			if (col->field == NULL)
 				continue;
 			switch ((NgOutputKind) intVal(linitial(out)))
@@ -289,16 +268,15 @@ ngBeginForeignScan(ForeignScanState *node, int eflags)
 				case NG_OUT_NONE:
 					break;
 			}
-			sc = &st->cols[i++];
-			sc->col = col;
-			sc->attidx = col->attnum - 1;
-			sc->first = col->field;
-			dot = strchr(col->field, '.');
-			sc->firstlen = dot ? (int) (dot - col->field) : (int) strlen(col->field);
-			sc->rest = dot ? dot + 1 : NULL;
-			ng_converter_init(&sc->conv, col->typid, col->typmod,
-							  NG_MISMATCH_ERROR, NG_JSON_RELAXED);
+			col->mismatch = NG_MISMATCH_ERROR;
+			col->json_mode = NG_JSON_RELAXED;
+			outputs = lappend(outputs, makeInteger(col->attnum));
+			i++;
 		}
+		/* errors name the foreign table, and the output as the column */
+		ro->relname = st->opts->relname;
+		st->reader = ng_document_reader_create(ro, outputs, NIL, 0);
+		st->full_reader = st->reader;
 		st->ncols = st->nallcols = i;
 		MemoryContextSwitchTo(oldcxt);
 		return;
@@ -307,31 +285,17 @@ ngBeginForeignScan(ForeignScanState *node, int eflags)
 	st->remote_qual = ExecInitQual(where, &node->ss.ps);
 
 	retrieved = list_nth(private, NgScanPrivateRetrieved);
+	slots = list_nth(private, NgScanPrivateSlots);
+	width = node->ss.ss_ScanTupleSlot->tts_tupleDescriptor->natts;
 	st->ncols = list_length(retrieved);
+	st->reader = ng_document_reader_create(st->opts, retrieved,
+										   slots ? list_copy_head(slots, st->ncols) : NIL,
+										   width);
 	retrieved = list_concat_copy(retrieved,
 								 list_nth(private, NgScanPrivateCondColumns));
 	st->nallcols = list_length(retrieved);
-	st->cols = palloc0(sizeof(NgScanColumn) * Max(st->nallcols, 1));
-	st->found = palloc0(sizeof(bool) * Max(st->nallcols, 1));
-	slots = list_nth(private, NgScanPrivateSlots);
-
-	i = 0;
-	foreach(lc, retrieved)
-	{
-		NgScanColumn *sc = &st->cols[i];
-		NgColumn   *col = ng_options_column(st->opts, intVal(lfirst(lc)));
-		const char *dot;
-
-		sc->col = col;
-		sc->attidx = slots ? intVal(list_nth(slots, i)) : col->attnum - 1;
-		sc->first = col->field;
-		dot = strchr(col->field, '.');
-		sc->firstlen = dot ? (int) (dot - col->field) : (int) strlen(col->field);
-		sc->rest = dot ? dot + 1 : NULL;
-		ng_converter_init(&sc->conv, col->typid, col->typmod,
-						  col->mismatch, col->json_mode);
-		i++;
-	}
+	st->full_reader = st->nallcols == st->ncols ? st->reader :
+		ng_document_reader_create(st->opts, retrieved, slots, width);
 
 	MemoryContextSwitchTo(oldcxt);
 }
@@ -1177,146 +1141,18 @@ verify_collection(NgScanState *st)
 }
 
 /*
- * Fill the slot's values from one document: one pass over its top-level
- * keys, descending only into those a column path starts with.  ncols is how
- * many of st->cols to convert: the plan's output columns come first, then
- * those only the pushed conditions use, needed for documents MongoDB did
- * not filter.
+ * Fill the slot's values from one document.  ncols says which columns: the
+ * plan's output columns (st->ncols), or those plus the columns only the
+ * pushed conditions use (st->nallcols), needed for documents MongoDB did
+ * not filter.  document.c does the work and names table, column, field and
+ * _id in conversion errors.
  */
 static void
 convert_document(NgScanState *st, const bson_t *doc, TupleTableSlot *slot,
 				 int ncols)
 {
-	Datum	   *values = slot->tts_values;
-	bool	   *isnull = slot->tts_isnull;
-	ErrorContextCallback errcallback;
-	bson_iter_t iter;
-	int			remaining = 0;
-	int			i;
-
-	memset(isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
-
-	st->doc = doc;
-	st->current = NULL;
-	errcallback.callback = conversion_error_callback;
-	errcallback.arg = st;
-	errcallback.previous = error_context_stack;
-	error_context_stack = &errcallback;
-
-	for (i = 0; i < ncols; i++)
-	{
-		NgScanColumn *sc = &st->cols[i];
-
-		if (sc->col->is_root)
-		{
-			st->current = sc;
-			values[sc->attidx] = ng_bson_document_to_datum(&sc->conv, doc,
-															&isnull[sc->attidx]);
-			st->found[i] = true;
-		}
-		else
-		{
-			st->found[i] = false;
-			remaining++;
-		}
-	}
-
-	if (remaining > 0 && bson_iter_init(&iter, doc))
-	{
-		while (remaining > 0 && bson_iter_next(&iter))
-		{
-			const char *key = bson_iter_key(&iter);
-			int			keylen = (int) bson_iter_key_len(&iter);
-
-			for (i = 0; i < ncols; i++)
-			{
-				NgScanColumn *sc = &st->cols[i];
-
-				if (st->found[i] || sc->firstlen != keylen ||
-					memcmp(sc->first, key, keylen) != 0)
-					continue;
-
-				st->found[i] = true;
-				remaining--;
-				st->current = sc;
-				if (sc->rest == NULL)
-					values[sc->attidx] = ng_bson_to_datum(&sc->conv, &iter,
-														  &isnull[sc->attidx]);
-				else
-					convert_path(st, sc, &iter, &values[sc->attidx],
-								 &isnull[sc->attidx]);
-			}
-		}
-	}
-
-	error_context_stack = errcallback.previous;
-	st->doc = NULL;
-	st->current = NULL;
-}
-
-/*
- * Follow the rest of a dotted path from the value at iter.  A missing
- * segment, or one under a scalar, is SQL NULL (MongoDB also reports such a
- * path as missing).  A path through an array is a mismatch: MongoDB would
- * match it element-wise, and a column holds one value.
- */
-static void
-convert_path(NgScanState *st, NgScanColumn *sc, bson_iter_t *iter,
-			 Datum *value, bool *isnull)
-{
-	bson_iter_t cur = *iter;
-	const char *seg = sc->rest;
-
-	for (;;)
-	{
-		const char *dot = strchr(seg, '.');
-		int			len = dot ? (int) (dot - seg) : (int) strlen(seg);
-		bson_iter_t child;
-
-		if (BSON_ITER_HOLDS_ARRAY(&cur))
-		{
-			*isnull = true;
-			if (sc->col->mismatch == NG_MISMATCH_NULL)
-				return;
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("field path \"%s\" crosses an array", sc->col->field),
-					 errhint("Map the array to an array or jsonb column, or choose a path without arrays.")));
-		}
-		if (!BSON_ITER_HOLDS_DOCUMENT(&cur) || !bson_iter_recurse(&cur, &child) ||
-			!bson_iter_find_w_len(&child, seg, len))
-		{
-			*isnull = true;
-			return;
-		}
-		cur = child;
-		if (dot == NULL)
-			break;
-		seg = dot + 1;
-	}
-
-	*value = ng_bson_to_datum(&sc->conv, &cur, isnull);
-}
-
-/*
- * Error context for conversions: which column, table, field and document.
- */
-static void
-conversion_error_callback(void *arg)
-{
-	NgScanState *st = (NgScanState *) arg;
-	bson_iter_t iter;
-	char	   *id = NULL;
-
-	if (st->doc == NULL || st->current == NULL)
-		return;
-
-	if (bson_iter_init_find(&iter, st->doc, "_id"))
-		id = ng_bson_value_to_text(bson_iter_value(&iter));
-
-	errcontext("column \"%s\" of foreign table \"%s\", field \"%s\", document _id %s",
-			   st->current->col->attname, st->opts->relname,
-			   st->current->col->field, id ? id : "(none)");
+	ng_document_to_values(ncols == st->ncols ? st->reader : st->full_reader,
+						  doc, slot->tts_values, slot->tts_isnull);
 }
 
 /*
