@@ -99,7 +99,7 @@ static void slot_assignments(NgModifyState *ms, TupleTableSlot *slot,
 							 bool for_insert, bson_t *values, NgAssign **assigns,
 							 int *nassigns, const bson_t **root_doc,
 							 bson_t *root_storage);
-static void new_insert_document(NgModifyState *ms, TupleTableSlot *slot,
+static bool new_insert_document(NgModifyState *ms, TupleTableSlot *slot,
 								bson_t *doc);
 static void existing_ids(NgModifyState *ms, bson_t **ids, int n, bool *exists);
 static void outbox_append(NgModifyState *ms, char op, bson_t **ids,
@@ -753,9 +753,9 @@ slot_assignments(NgModifyState *ms, TupleTableSlot *slot, bool for_insert,
  * Build the document an INSERT stores, with its _id: the $$ROOT value (if
  * any) with the other columns applied, the _id column first.  A missing
  * _id gets a new ObjectId, written back into the slot when the column can
- * hold it.
+ * hold it.  Returns whether the _id was generated here.
  */
-static void
+static bool
 new_insert_document(NgModifyState *ms, TupleTableSlot *slot, bson_t *doc)
 {
 	bson_t		values;
@@ -820,7 +820,6 @@ new_insert_document(NgModifyState *ms, TupleTableSlot *slot, bson_t *doc)
 							 errdetail("A new _id is generated only for objectid and text columns.")));
 			}
 		}
-		(void) have_id;
 
 		if (bson_iter_init(&iter, &body))
 		{
@@ -840,6 +839,8 @@ new_insert_document(NgModifyState *ms, TupleTableSlot *slot, bson_t *doc)
 		bson_destroy(&body);
 	}
 	PG_END_TRY();
+
+	return !have_id;
 }
 
 /*
@@ -1082,20 +1083,33 @@ insert_batch(NgModifyState *ms, TupleTableSlot **slots, int n)
 			const uint8 *data;
 			uint32		len;
 			bool		deleted;
+			bool		generated;
 
 			docs[i] = bson_new();
 			ids[i] = bson_new();
-			new_insert_document(ms, slots[i], docs[i]);
+			generated = new_insert_document(ms, slots[i], docs[i]);
 			check_size(ms, docs[i]);
 			document_id(docs[i], ids[i]);
-			ng_xact_lock_document(ms->opts, bson_get_data(ids[i]), ids[i]->len);
-			if (ng_xact_lookup(ms->opts, bson_get_data(ids[i]), ids[i]->len,
-							   &data, &len, &deleted))
-				exists[i] = !deleted;	/* this transaction knows it */
+
+			/*
+			 * An ObjectId made here cannot exist anywhere yet, and no other
+			 * transaction can name it before we commit: no lock, no round
+			 * trip to check it.
+			 */
+			if (generated)
+				exists[i] = false;
 			else
 			{
-				check[nchecks] = ids[i];
-				check_at[nchecks++] = i;
+				ng_xact_lock_document(ms->opts, bson_get_data(ids[i]),
+									  ids[i]->len);
+				if (ng_xact_lookup(ms->opts, bson_get_data(ids[i]), ids[i]->len,
+								   &data, &len, &deleted))
+					exists[i] = !deleted;	/* this transaction knows it */
+				else
+				{
+					check[nchecks] = ids[i];
+					check_at[nchecks++] = i;
+				}
 			}
 		}
 
