@@ -560,7 +560,8 @@ def parse_perf(perf, data):
 #    CONC_CLIENTS sessions incrementing one document.
 
 W_BULK_DOCS = env_int("NG_BENCH_WRITE_DOCS", 100000)
-W_COPY_RUNS = env_int("NG_BENCH_COPY_RUNS", 1)
+W_COPY_RUNS = env_int("NG_BENCH_COPY_RUNS", 3)
+W_COPY_DOCS = min(env_int("NG_BENCH_COPY_DOCS", 10000), W_BULK_DOCS)
 W_TXNS = env_int("NG_BENCH_TXNS", 2000)
 W_TXN_WARMUP = env_int("NG_BENCH_TXN_WARMUP", 20)
 W_CLIENTS = env_int("NG_BENCH_CONC_CLIENTS", 8)
@@ -578,9 +579,10 @@ PGBENCH = shutil.which("pgbench") or "/usr/lib/postgresql/15/bin/pgbench"
 W_PGOPTIONS = f"-c search_path=public,nutragenie -c jit=off -c nutragenie.commit_timeout={W_COMMIT_TIMEOUT}"
 W_DOCFILE = OUT / "write_docs.jsonl"
 W_COPYFILE = OUT / "write_docs.copy"
+W_COPY_DOCFILE = OUT / "write_docs_copy.jsonl"     # the first W_COPY_DOCS documents
 W_NOKEY = OUT / "write_nokey.txt"
 
-if W_BULK_DOCS < 1000 or W_TXNS < 1 or W_CLIENTS < 1 or W_CONC_TXNS < 1 or W_COUNTER_TXNS < 1:
+if W_BULK_DOCS < 1000 or W_COPY_DOCS < 1 or W_TXNS < 1 or W_CLIENTS < 1 or W_CONC_TXNS < 1 or W_COUNTER_TXNS < 1:
     sys.exit("bench: NG_BENCH_WRITE_DOCS >= 1000, NG_BENCH_TXNS/CONC_*/COUNTER_TXNS >= 1")
 
 # The small transaction, on both sides: one PostgreSQL row, one document.
@@ -644,20 +646,24 @@ CREATE FOREIGN TABLE public.counter_doc (_id text, n int)
                           "SELECT doc FROM bench.wsrc_json ORDER BY i"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     n = 0
-    with open(W_DOCFILE, "w") as f:
+    with open(W_DOCFILE, "w") as f, open(W_COPY_DOCFILE, "w") as fc:
         for line in p.stdout:
             d = json.loads(line)
             for k in ("nutrition", "author"):
                 d[k] = dict(sorted(d[k].items()))
-            f.write(json.dumps(dict(sorted(d.items())), ensure_ascii=False, separators=(",", ":")) + "\n")
+            line = json.dumps(dict(sorted(d.items())), ensure_ascii=False, separators=(",", ":")) + "\n"
+            f.write(line)
             n += 1
+            if n <= W_COPY_DOCS:
+                fc.write(line)
     if p.wait() != 0 or n != W_BULK_DOCS:
         raise RuntimeError(f"exporting the documents failed ({n} lines): {p.stderr.read().strip()}")
     with open(W_COPYFILE, "w") as f:
         p = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
-                            "COPY bench.wsrc TO STDOUT"], stdout=f, stderr=subprocess.PIPE, text=True)
+                            f"COPY (SELECT * FROM bench.wsrc WHERE recipe_no <= {W_COPY_DOCS} ORDER BY recipe_no) "
+                            "TO STDOUT"], stdout=f, stderr=subprocess.PIPE, text=True)
     if p.returncode != 0:
-        raise RuntimeError(f"COPY bench.wsrc TO STDOUT failed: {p.stderr.strip()}")
+        raise RuntimeError(f"COPY ... bench.wsrc TO STDOUT failed: {p.stderr.strip()}")
     W_NOKEY.write_text("000000000000000000000001\n")
     size = int(psql("SELECT pg_table_size('bench.wsrc');").strip())
     log(f"write-path data: {W_BULK_DOCS} rows in bench.wsrc ({size / 1048576:.0f} MB), "
@@ -753,6 +759,15 @@ def wait_outbox_empty(timeout=600):
         time.sleep(0.5)
 
 
+def fresh_outbox():
+    """Every FDW run starts from the same outbox: empty and vacuumed.  The
+    dead index entries of the rows the previous run queued and the applier
+    deleted would otherwise slow this run's outbox queries, by an amount
+    that depends on when autovacuum last came by."""
+    wait_outbox_empty()
+    psql("VACUUM nutragenie.outbox;")
+
+
 def digest(coll):
     p = subprocess.run([str(BASELINE), URI, MDB, coll, "digest", "-", "--batch", str(BATCH)],
                        capture_output=True, text=True)
@@ -763,8 +778,9 @@ def digest(coll):
 
 def bulk_fdw_run(kind, meter, check_digest=False):
     """One bulk load through the FDW, from BEGIN until COMMIT returns."""
+    expected = W_BULK_DOCS if kind == "insert" else W_COPY_DOCS
     drop_collection(COLL_WBULK)
-    wait_outbox_empty()
+    fresh_outbox()
     body = ("INSERT INTO recipes_w SELECT * FROM bench.wsrc;\n" if kind == "insert"
             else f"\\copy recipes_w FROM {sql_lit(W_COPYFILE)}\n")
     script = (PRELUDE + f"SET nutragenie.commit_timeout = '{W_COMMIT_TIMEOUT}';\n"
@@ -789,9 +805,9 @@ def bulk_fdw_run(kind, meter, check_digest=False):
         raise RuntimeError(f"bulk {kind}: {err.strip()}")
     n = mongo_count(COLL_WBULK)
     queued = outbox_rows()
-    if n != W_BULK_DOCS or queued:
+    if n != expected or queued:
         raise RuntimeError(f"after COMMIT of the bulk {kind}: {n} documents in MongoDB (expected "
-                           f"{W_BULK_DOCS}), {queued} outbox rows left")
+                           f"{expected}), {queued} outbox rows left")
     r = {"wall_ms": sum(times), "stmt_ms": times[1], "commit_ms": times[2],
          "backend_cpu_ms": s1[0] - s0[0], "pg_cpu_ms": cpu["pg"], "applier_cpu_ms": cpu["applier"],
          "server_cpu_ms": cpu["server"], "docs": n}
@@ -800,18 +816,19 @@ def bulk_fdw_run(kind, meter, check_digest=False):
     return r
 
 
-def bulk_baseline_run(meter, check_digest=False):
+def bulk_baseline_run(meter, check_digest=False, docs=W_BULK_DOCS):
     drop_collection(COLL_WBULK)
     c0 = meter.snap()
-    p = subprocess.run([str(BASELINE), URI, MDB, COLL_WBULK, "insert", str(W_DOCFILE),
+    p = subprocess.run([str(BASELINE), URI, MDB, COLL_WBULK, "insert",
+                        str(W_DOCFILE if docs == W_BULK_DOCS else W_COPY_DOCFILE),
                         "--batch", str(BATCH)], capture_output=True, text=True)
     cpu = CpuMeter.delta(c0, meter.snap())
     if p.returncode != 0:
         raise RuntimeError(f"baseline insert failed: {p.stderr.strip()}")
     d = dict(kv.split("=") for kv in p.stdout.split())
     n = mongo_count(COLL_WBULK)
-    if n != W_BULK_DOCS or int(d["docs"]) != W_BULK_DOCS:
-        raise RuntimeError(f"insert_many stored {n} documents, expected {W_BULK_DOCS}")
+    if n != docs or int(d["docs"]) != docs:
+        raise RuntimeError(f"insert_many stored {n} documents, expected {docs}")
     r = {"wall_ms": float(d["wall_ms"]), "cpu_ms": float(d["cpu_ms"]), "calls": int(d["calls"]),
          "bytes": int(d["bytes"]), "server_cpu_ms": cpu["server"], "pg_cpu_ms": cpu["pg"], "docs": n}
     if check_digest:
@@ -830,7 +847,7 @@ def summarize_w(runs, keys):
 
 def bench_bulk(meter):
     log(f"W1. bulk load of {W_BULK_DOCS} documents: INSERT ... SELECT"
-        + (f" and COPY ({W_COPY_RUNS} run{'s' if W_COPY_RUNS != 1 else ''})" if W_COPY_RUNS else "")
+        + (f" and COPY of {W_COPY_DOCS} ({W_COPY_RUNS} run{'s' if W_COPY_RUNS != 1 else ''})" if W_COPY_RUNS else "")
         + f" vs insert_many in batches of {BATCH}")
     first = {}
 
@@ -843,13 +860,21 @@ def bench_bulk(meter):
 
     variants = {"fdw_insert": once("fdw_insert", lambda d: bulk_fdw_run("insert", meter, d)),
                 "baseline": once("baseline", lambda d: bulk_baseline_run(meter, d))}
+    copy_base = "baseline"
     if W_COPY_RUNS > 0:
         variants["fdw_copy"] = (once("fdw_copy", lambda d: bulk_fdw_run("copy", meter, d)), W_COPY_RUNS)
+        if W_COPY_DOCS < W_BULK_DOCS:
+            copy_base = "baseline_copy"
+            variants[copy_base] = (once(copy_base, lambda d: bulk_baseline_run(meter, d, W_COPY_DOCS)),
+                                   W_COPY_RUNS)
     runs = interleaved(variants)
     keys = ("stmt_ms", "commit_ms", "backend_cpu_ms", "pg_cpu_ms", "applier_cpu_ms", "server_cpu_ms", "cpu_ms")
     s = {k: summarize_w(v, keys) for k, v in runs.items()}
     digests = {k: v["digest"] for k, v in first.items()}
-    same = len({(d["docs"], d["bytes"], d["digest"]) for d in digests.values()}) == 1
+    same = len({(d["docs"], d["bytes"], d["digest"]) for k, d in digests.items()
+                if k in ("fdw_insert", "baseline")}) == 1
+    same_copy = len({(d["docs"], d["bytes"], d["digest"]) for k, d in digests.items()
+                     if k in ("fdw_copy", copy_base)}) == 1
     base = s["baseline"]["median_ms"]
     res = {"docs": W_BULK_DOCS, "batch": BATCH, "statement": "INSERT INTO recipes_w SELECT * FROM bench.wsrc",
            "copy_statement": f"\\copy recipes_w FROM '{W_COPYFILE.name}'", **s, "digests": digests,
@@ -860,9 +885,14 @@ def bench_bulk(meter):
            "ratio": base / s["fdw_insert"]["median_ms"]}
     res["met"] = res["ratio"] >= TARGET_BULK and same
     if "fdw_copy" in s:
-        res["copy_docs_s"] = W_BULK_DOCS / s["fdw_copy"]["median_ms"] * 1000
-        res["copy_ratio"] = base / s["fdw_copy"]["median_ms"]
-        res["copy_met"] = res["copy_ratio"] >= TARGET_BULK and same
+        cb = s[copy_base]["median_ms"]
+        res.update({"copy_docs": W_COPY_DOCS, "copy_baseline": copy_base, "same_documents_copy": same_copy,
+                    "copy_docs_s": W_COPY_DOCS / s["fdw_copy"]["median_ms"] * 1000,
+                    "copy_baseline_docs_s": W_COPY_DOCS / cb * 1000,
+                    "copy_ratio": cb / s["fdw_copy"]["median_ms"]})
+        res["copy_met"] = res["copy_ratio"] >= TARGET_BULK and same_copy
+        log(f"   COPY of {W_COPY_DOCS}: {res['copy_docs_s']:,.0f} docs/s vs insert_many "
+            f"{res['copy_baseline_docs_s']:,.0f} docs/s: ratio {res['copy_ratio']:.2f}")
     log(f"   INSERT ... SELECT {res['fdw_docs_s']:,.0f} docs/s, insert_many {res['baseline_docs_s']:,.0f} docs/s: "
         f"ratio {res['ratio']:.2f} (target >= {TARGET_BULK}); same documents: {same}")
     return res
@@ -942,7 +972,7 @@ def pg_rows(table):
 
 def txn_fdw_run(meter):
     drop_collection(COLL_WTXN)
-    wait_outbox_empty()
+    fresh_outbox()
     n = W_TXN_PER_RUN + W_TXN_WARMUP
     rows0 = pg_rows("bench.wtxn_pg")
     c0 = meter.snap()
@@ -1068,7 +1098,7 @@ def bench_concurrency():
     n = W_CLIENTS * W_CONC_TXNS
     res = {"clients": W_CLIENTS, "txns_per_client": W_CONC_TXNS, "counter_txns_per_client": W_COUNTER_TXNS}
     drop_collection(COLL_WTXN)
-    wait_outbox_empty()
+    fresh_outbox()
     rows0 = pg_rows("bench.wtxn_pg")
     r = run_pgbench(W_TXN_SCRIPT, W_CLIENTS, W_CONC_TXNS)
     rows, docs = pg_rows("bench.wtxn_pg") - rows0, mongo_count(COLL_WTXN)
@@ -1084,6 +1114,7 @@ def bench_concurrency():
     log(f"   baseline: {res['baseline_txn']['tps']:.0f} tps")
     # One document, CONC_CLIENTS sessions incrementing it.
     drop_collection(COLL_WCOUNTER)
+    fresh_outbox()
     psql(PRELUDE + f"SET nutragenie.commit_timeout = '{W_COMMIT_TIMEOUT}';\n"
          "INSERT INTO counter_doc VALUES ('c', 0);\nUPDATE bench.wcounter_pg SET n = 0;\n")
     r = run_pgbench(W_COUNTER_SQL + "\n", W_CLIENTS, W_COUNTER_TXNS)
@@ -1164,7 +1195,7 @@ def write_profiles():
     apid = applier_pid()
     # 1. bulk INSERT ... SELECT
     drop_collection(COLL_WBULK)
-    wait_outbox_empty()
+    fresh_outbox()
     app = f"ng_bench_wprofile_{os.getpid()}"
     script = (PRELUDE + f"SET nutragenie.commit_timeout = '{W_COMMIT_TIMEOUT}';\n"
               f"SELECT nutragenie.ng_run_command({sql_lit(SERVER)}, '{{\"ping\": 1}}') IS NOT NULL;\n"
@@ -1194,7 +1225,7 @@ def write_profiles():
                 "backend": parse_write_perf(perf, d_b, hz), "applier": parse_write_perf(perf, d_a, hz)})
     # 2. small transactions, one session
     drop_collection(COLL_WTXN)
-    wait_outbox_empty()
+    fresh_outbox()
     n = W_TXN_PER_RUN + W_TXN_WARMUP
     d_b, d_a = OUT / "perf-write-txn-backend.data", OUT / "perf-write-txn-applier.data"
     prs = []
@@ -1220,6 +1251,7 @@ def bench_writes():
     t = time.monotonic()
     res = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
            "config": {"docs": W_BULK_DOCS, "batch": BATCH, "runs": RUNS, "copy_runs": W_COPY_RUNS,
+                      "copy_docs": W_COPY_DOCS,
                       "txns": W_TXNS, "per_run": W_TXN_PER_RUN, "warmup": W_TXN_WARMUP,
                       "clients": W_CLIENTS, "conc_txns": W_CONC_TXNS, "counter_txns": W_COUNTER_TXNS,
                       "commit_timeout": W_COMMIT_TIMEOUT, "columns": len(COLUMNS)}}
