@@ -1375,8 +1375,9 @@ def main():
         res["reads_reused"] = True
     if WRITES:
         t = time.monotonic()
+        wmach = machine_info()          # the build and commit the write part starts with
         res["write"] = bench_writes()
-        res["write"]["machine"] = machine_info()
+        res["write"]["machine"] = wmach
         res["write"]["overrides"] = {k: v for k, v in sorted(os.environ.items())
                                      if k.startswith("NG_BENCH_") and k not in ("NG_BENCH_EXTERNAL", "NG_BENCH_OUT")}
         res["write"]["elapsed_s"] = round(time.monotonic() - t)

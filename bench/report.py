@@ -589,8 +589,13 @@ def write_sections(wr, w):
           f"({fc['median_stmt_ms'] * 1000 / cd:.0f} µs per row, against {per_doc:.0f} µs for INSERT … SELECT). "
           "PostgreSQL 15 does not batch COPY into a foreign table (it calls the FDW's "
           "`ExecForeignInsert` once per row; batching for COPY came with PostgreSQL 16), so every row "
-          "pays its own existence check round trip and its own outbox statements. `INSERT INTO t SELECT … "
-          "FROM` a staging table (or `file_fdw`) is the fast path for loads on PostgreSQL 15.")
+          "pays its own existence check and its own outbox statements"
+          + (f"; the statement is CPU-bound in the backend ({cpu(fc.get('median_backend_cpu_ms'))} of CPU), "
+             "not waiting for the server, so the per-row statements dominate, and their cost per row grows "
+             "with the rows already queued (compare the per-row cost at different `NG_BENCH_COPY_DOCS`)"
+             if (fc.get("median_backend_cpu_ms") or 0) > 0.5 * fc["median_stmt_ms"] else "")
+          + ". `INSERT INTO t SELECT … FROM` a staging table (or `file_fdw`) is the fast path for loads on "
+          "PostgreSQL 15.")
         w("")
 
     # ---------------------------------------------------------------- W2
