@@ -592,6 +592,13 @@ W_TXN_DOC_SQL = ("INSERT INTO txn_doc (user_id, kind, n, note, at) "
                  "VALUES (:uid, 'event', 1, 'bench', date_trunc('milliseconds', now()));")
 W_TXN_SCRIPT = ("\\set uid random(1, 100000)\nBEGIN;\n" + W_TXN_PG_SQL + "\n" + W_TXN_DOC_SQL +
                 "\nCOMMIT;\n")
+# W2b (context): the same with an explicit _id, a new ObjectId from a
+# sequence, which the FDW locks and checks for existence in MongoDB.
+W_TXN_DOC_ID_SQL = ("INSERT INTO txn_doc (_id, user_id, kind, n, note, at) "
+                    "VALUES (lpad(to_hex(nextval('bench.wtxn_oid')), 24, '0')::objectid, "
+                    ":uid, 'event', 1, 'bench', date_trunc('milliseconds', now()));")
+W_TXN_SCRIPT_ID = ("\\set uid random(1, 100000)\nBEGIN;\n" + W_TXN_PG_SQL + "\n" + W_TXN_DOC_ID_SQL +
+                   "\nCOMMIT;\n")
 W_COUNTER_SQL = "UPDATE counter_doc SET n = n + 1 WHERE _id = 'c';"
 W_PGCOUNTER_SQL = "UPDATE bench.wcounter_pg SET n = n + 1 WHERE id = 1;"
 
@@ -630,6 +637,8 @@ CREATE TABLE bench.wtxn_pg (
   id bigserial PRIMARY KEY, user_id int NOT NULL, amount_cents int NOT NULL,
   note text, created_at timestamptz NOT NULL DEFAULT now());
 CREATE TABLE bench.wcounter_pg (id int PRIMARY KEY, n int NOT NULL);
+DROP SEQUENCE IF EXISTS bench.wtxn_oid;
+CREATE SEQUENCE bench.wtxn_oid;
 INSERT INTO bench.wcounter_pg VALUES (1, 0);
 """ + foreign_table("recipes_w", COLL_WBULK) + f"""
 DROP FOREIGN TABLE IF EXISTS public.txn_doc, public.counter_doc;
@@ -970,13 +979,13 @@ def pg_rows(table):
     return int(psql(f"SELECT count(*) FROM {table};").strip())
 
 
-def txn_fdw_run(meter):
+def txn_fdw_run(meter, script=W_TXN_SCRIPT):
     drop_collection(COLL_WTXN)
     fresh_outbox()
     n = W_TXN_PER_RUN + W_TXN_WARMUP
     rows0 = pg_rows("bench.wtxn_pg")
     c0 = meter.snap()
-    r = run_pgbench(W_TXN_SCRIPT, 1, n, log_prefix=OUT / "pgbench-txn")
+    r = run_pgbench(script, 1, n, log_prefix=OUT / "pgbench-txn")
     time.sleep(0.2)
     cpu = CpuMeter.delta(c0, meter.snap())
     rows, docs = pg_rows("bench.wtxn_pg") - rows0, mongo_count(COLL_WTXN)
@@ -1045,50 +1054,59 @@ def keyed_find_cost(docs):
 
 def bench_txn(meter):
     log(f"W2. small transaction (one row + one document): {RUNS} runs of {W_TXN_PER_RUN} "
-        f"(+{W_TXN_WARMUP} warm-up) per side")
-    runs = interleaved({"fdw": lambda: txn_fdw_run(meter), "baseline": lambda: txn_baseline_run(meter)})
-    fdw_us = [x for r in runs["fdw"] for x in r["latencies_us"]]
-    base_us = [x for r in runs["baseline"] for x in r["latencies_us"]]
-    fdw, base = lat_stats(fdw_us), lat_stats(base_us)
-    # pgbench's per-statement averages, over all runs (warm-up included)
-    stm = {}
-    for r in runs["fdw"]:
-        for i, st in enumerate(r["statements"]):
-            stm.setdefault(i, {"sql": st["sql"], "ms": []})["ms"].append(st["ms"])
-    statements = [{"sql": v["sql"], "avg_ms": statistics.fmean(v["ms"])} for _, v in sorted(stm.items())]
+        f"(+{W_TXN_WARMUP} warm-up) per variant; the document's _id generated (W2) or given (W2b)")
+    runs = interleaved({"fdw": lambda: txn_fdw_run(meter),
+                        "fdw_explicit": lambda: txn_fdw_run(meter, W_TXN_SCRIPT_ID),
+                        "baseline": lambda: txn_baseline_run(meter)})
+    pooled = {k: [x for r in v for x in r["latencies_us"]] for k, v in runs.items()}
+    st = {k: lat_stats(v) for k, v in pooled.items()}
+    base = st["baseline"]
+
+    def statements(side):
+        """pgbench's per-statement averages over all runs (warm-up included)"""
+        stm = {}
+        for r in runs[side]:
+            for i, x in enumerate(r["statements"]):
+                stm.setdefault(i, {"sql": x["sql"], "ms": []})["ms"].append(x["ms"])
+        return [{"sql": v["sql"], "avg_ms": statistics.fmean(v["ms"])} for _, v in sorted(stm.items())]
+
     # latency against the collection's size: the first and the last tenth of each run
     tenth = max(1, W_TXN_PER_RUN // 10)
-    early = statistics.median(x for r in runs["fdw"] for x in r["latencies_us"][:tenth])
-    late = statistics.median(x for r in runs["fdw"] for x in r["latencies_us"][-tenth:])
-    ntx = sum(len(r["latencies_us"]) + W_TXN_WARMUP for r in runs["fdw"])
-    nbx = sum(len(r["latencies_us"]) + W_TXN_WARMUP for r in runs["baseline"])
 
-    def per_txn(side, key, n):
+    def early_late(side):
+        return (statistics.median(x for r in runs[side] for x in r["latencies_us"][:tenth]),
+                statistics.median(x for r in runs[side] for x in r["latencies_us"][-tenth:]))
+
+    def per_txn_us(side, key):
+        n = sum(len(r["latencies_us"]) + W_TXN_WARMUP for r in runs[side])
         vals = [r.get(key) for r in runs[side]]
-        return None if any(v is None for v in vals) else sum(vals) / n
+        return None if any(v is None for v in vals) else sum(vals) / n * 1000
 
-    log("   the duplicate check's find at the run's first and last collection size")
+    log("   the existence check's find at the run's first and last collection size")
     checks = [keyed_find_cost(0), keyed_find_cost(W_TXN_PER_RUN + W_TXN_WARMUP)]
     res = {"runs": RUNS, "per_run": W_TXN_PER_RUN, "warmup": W_TXN_WARMUP, "script": W_TXN_SCRIPT,
-           "fdw": fdw, "baseline": base,
-           "fdw_run_medians_us": [pct(r["latencies_us"], 0.5) for r in runs["fdw"]],
-           "baseline_run_medians_us": [pct(r["latencies_us"], 0.5) for r in runs["baseline"]],
+           "script_explicit": W_TXN_SCRIPT_ID, "fdw": st["fdw"], "fdw_explicit": st["fdw_explicit"],
+           "baseline": base, "tenth": tenth, "checks": checks, "target": TARGET_TXN,
            "baseline_pg_median_us": pct([x for r in runs["baseline"] for x in r["pg_us"]], 0.5),
            "baseline_mongo_median_us": pct([x for r in runs["baseline"] for x in r["mongo_us"]], 0.5),
-           "statements": statements, "fdw_early_median_us": early, "fdw_late_median_us": late,
-           "tenth": tenth, "checks": checks,
-           "fdw_pg_cpu_us": (per_txn("fdw", "pg_cpu_ms", ntx) or 0) * 1000 or None,
-           "fdw_applier_cpu_us": (per_txn("fdw", "applier_cpu_ms", ntx) or 0) * 1000 or None,
-           "fdw_server_cpu_us": (per_txn("fdw", "server_cpu_ms", ntx) or 0) * 1000 or None,
-           "baseline_pg_cpu_us": (per_txn("baseline", "pg_cpu_ms", nbx) or 0) * 1000 or None,
-           "baseline_client_cpu_us": (per_txn("baseline", "cpu_ms", nbx) or 0) * 1000 or None,
-           "baseline_server_cpu_us": (per_txn("baseline", "server_cpu_ms", nbx) or 0) * 1000 or None,
-           "target": TARGET_TXN}
-    res["ratio"] = fdw["median_us"] / base["median_us"]
-    res["ratio_p95"] = fdw["p95_us"] / base["p95_us"]
+           "baseline_pg_cpu_us": per_txn_us("baseline", "pg_cpu_ms"),
+           "baseline_client_cpu_us": per_txn_us("baseline", "cpu_ms"),
+           "baseline_server_cpu_us": per_txn_us("baseline", "server_cpu_ms")}
+    for side, pre in (("fdw", "fdw"), ("fdw_explicit", "fdw_explicit"), ("baseline", "baseline")):
+        res[pre + "_run_medians_us"] = [pct(r["latencies_us"], 0.5) for r in runs[side]]
+    for side, pre in (("fdw", "fdw"), ("fdw_explicit", "fdw_explicit")):
+        res[pre + "_early_median_us"], res[pre + "_late_median_us"] = early_late(side)
+        res["statements" if side == "fdw" else "statements_explicit"] = statements(side)
+        for key in ("pg_cpu", "applier_cpu", "server_cpu"):
+            res[f"{pre}_{key}_us"] = per_txn_us(side, key + "_ms")
+    res["ratio"] = st["fdw"]["median_us"] / base["median_us"]
+    res["ratio_p95"] = st["fdw"]["p95_us"] / base["p95_us"]
+    res["ratio_explicit"] = st["fdw_explicit"]["median_us"] / base["median_us"]
     res["met"] = res["ratio"] <= TARGET_TXN
-    log(f"   median {fdw['median_us'] / 1000:.2f} ms vs {base['median_us'] / 1000:.2f} ms: ratio "
-        f"{res['ratio']:.2f} (target <= {TARGET_TXN}); p95 {fdw['p95_us'] / 1000:.2f} vs {base['p95_us'] / 1000:.2f} ms")
+    log(f"   median {st['fdw']['median_us'] / 1000:.2f} ms vs {base['median_us'] / 1000:.2f} ms: ratio "
+        f"{res['ratio']:.2f} (target <= {TARGET_TXN}); p95 {st['fdw']['p95_us'] / 1000:.2f} vs "
+        f"{base['p95_us'] / 1000:.2f} ms; explicit _id: median {st['fdw_explicit']['median_us'] / 1000:.2f} ms, "
+        f"ratio {res['ratio_explicit']:.2f}")
     return res
 
 

@@ -459,11 +459,15 @@ def write_summary(wr, w):
           f"{kdocs(cd)}: {b.get('copy_baseline_docs_s', b['baseline_docs_s']):,.0f} docs/s ({ms(cb['median_ms'])}) | "
           f"{b['copy_ratio']:.2f}× docs/s | ≥ {b['target']}× | {verdict_ge(b['copy_ratio'], b['target'])}"
           + ("" if b.get("same_documents_copy", True) else "; same documents: **no**") + " |")
-    w(f"| W2 | small transaction: `BEGIN`; INSERT one PostgreSQL row; INSERT one document; `COMMIT` — "
-      f"{t['fdw']['n']} transactions from one session | {lat(t['fdw']['median_us'])} (p95 "
+    w(f"| W2 | small transaction: `BEGIN`; INSERT one PostgreSQL row; INSERT one document (`_id` "
+      f"generated); `COMMIT` — {t['fdw']['n']} transactions from one session | {lat(t['fdw']['median_us'])} (p95 "
       f"{lat(t['fdw']['p95_us'])}) | libpq INSERT + `insert_one`, no atomicity: {lat(t['baseline']['median_us'])} "
       f"(p95 {lat(t['baseline']['p95_us'])}) | {t['ratio']:.2f}× median (p95: {t['ratio_p95']:.2f}×) | "
       f"≤ {t['target']}× | {verdict_le(t['ratio'], t['target'])} |")
+    if "fdw_explicit" in t:
+        w(f"| W2b | the same with an explicit `_id` (the FDW locks the document and checks MongoDB for it) | "
+          f"{lat(t['fdw_explicit']['median_us'])} (p95 {lat(t['fdw_explicit']['p95_us'])}) | as W2 | "
+          f"{t['ratio_explicit']:.2f}× median | context | — |")
     ct = c["txn"]
     w(f"| W3a | the W2 transaction from {c['clients']} sessions ({c['clients']} × {c['txns_per_client']}) | "
       f"{ct['tps']:,.0f} tps | {c['clients']} baseline clients: {c['baseline_txn']['tps']:,.0f} tps | — | "
@@ -478,14 +482,16 @@ def write_summary(wr, w):
       f"{n // b['batch']} duplicate checks, the outbox rows) and {ms(b['fdw_insert']['median_commit_ms'])} in "
       f"COMMIT waiting for the applier, whose time is MongoDB's insert work (insert_many alone takes "
       f"{ms(b['baseline']['median_ms'])}). The small transaction's INSERT into the foreign table averages "
-      f"{stmt_ms(t, 'INSERT INTO txn_doc')} (its duplicate check is a find on the server) and its COMMIT "
+      f"{stmt_ms(t, 'INSERT INTO txn_doc')} and its COMMIT "
       f"{stmt_ms(t, 'COMMIT')} (the applier's round: outbox read, bulk write, outbox delete, commit), against "
-      f"{lat(t['baseline_pg_median_us'])} + {lat(t['baseline_mongo_median_us'])} for the two plain writes.")
+      f"{lat(t['baseline_pg_median_us'])} + {lat(t['baseline_mongo_median_us'])} for the two plain writes"
+      + (f"; with an explicit `_id` the INSERT averages {stmt_ms(t, 'INSERT INTO txn_doc', 'statements_explicit')} "
+         "(the existence find on the server)" if "statements_explicit" in t else "") + ".")
     w("")
 
 
-def stmt_ms(t, prefix):
-    for s in t["statements"]:
+def stmt_ms(t, prefix, key="statements"):
+    for s in t.get(key, []):
         if s["sql"].startswith(prefix):
             return f"{s['avg_ms']:.2f} ms"
     return "?"
@@ -573,8 +579,10 @@ def write_sections(wr, w):
     per_doc = fi["median_stmt_ms"] * 1000 / n
     w(f"Where the time goes: the statement takes {ms(fi['median_stmt_ms'])} ({per_doc:.0f} µs per document, "
       f"{fi['median_stmt_ms'] / fi['median_ms'] * 100:.0f}% of the total; the backend's CPU "
-      f"{cpu(fi.get('median_backend_cpu_ms'))}): converting rows to BSON, one existence check "
-      f"(`{{_id: {{$in: [{b['batch']} ids]}}}}`) and one outbox `INSERT` of {b['batch']} rows per batch. COMMIT "
+      f"{cpu(fi.get('median_backend_cpu_ms'))}): converting rows to BSON and, per batch of {b['batch']} rows "
+      f"(the documents have their `_id`), one outbox query for other transactions' queued operations on "
+      f"these documents, one existence check in MongoDB (`{{_id: {{$in: [{b['batch']} ids]}}}}`) and one "
+      f"outbox `INSERT` (see [Where the CPU goes](#where-the-cpu-goes-perf) for their shares). COMMIT "
       f"then waits {ms(fi['median_commit_ms'])} for the applier to read the outbox, send the documents "
       f"in bulk writes of {st.get('nutragenie.applier_batch_size', '?')} and delete the rows; the applier "
       f"itself uses {cpu(fi.get('median_applier_cpu_ms'))} of CPU, the server "
@@ -608,55 +616,75 @@ def write_sections(wr, w):
     w("```")
     w("")
     w("`bench.wtxn_pg` has a `bigserial` primary key and a `now()` default; `txn_doc` is a foreign "
-      "table `(_id objectid, user_id int, kind text, n int, note text, at timestamptz)`; the `_id` is "
-      "generated. Baseline (`bench/baseline.c`, mode `txn`, C): one libpq connection and one libmongoc "
+      "table `(_id objectid, user_id int, kind text, n int, note text, at timestamptz)`; the FDW generates "
+      "the `_id`. Baseline (`bench/baseline.c`, mode `txn`, C): one libpq connection and one libmongoc "
       "client, both opened and used before timing; per transaction `PQexec` of the same INSERT "
       "(autocommit) then `mongoc_collection_insert_one` of the same document (the driver adds the `_id`). "
-      f"{t['runs']} runs per side of {t['per_run']} transactions, each after {t['warmup']} warm-up "
-      "transactions that are not counted; latencies of all runs pooled.")
+      f"{t['runs']} runs per variant of {t['per_run']} transactions, each after {t['warmup']} warm-up "
+      "transactions that are not counted; latencies of all runs pooled; the three variants interleaved.")
+    if "fdw_explicit" in t:
+        w("")
+        w("W2b (context) gives the `_id` explicitly, a new ObjectId computed in SQL from a sequence "
+          "(`lpad(to_hex(nextval('bench.wtxn_oid')), 24, '0')::objectid`): the FDW then locks the "
+          "document and asks MongoDB whether that `_id` exists before it queues the insert.")
     w("")
-    fd, bs = t["fdw"], t["baseline"]
+    bs = t["baseline"]
+    sides = [("fdw", "FDW (W2)")] + ([("fdw_explicit", "FDW, explicit `_id` (W2b)")] if "fdw_explicit" in t else [])
     w("| | median | p95 | p99 | mean | min … max | run medians |")
     w("|---|---|---|---|---|---|---|")
-    w(f"| FDW | {lat(fd['median_us'])} | {lat(fd['p95_us'])} | {lat(fd['p99_us'])} | {lat(fd['mean_us'])} | "
-      f"{lat(fd['min_us'])} … {lat(fd['max_us'])} | {', '.join(lat(x) for x in t['fdw_run_medians_us'])} |")
-    w(f"| baseline | {lat(bs['median_us'])} | {lat(bs['p95_us'])} | {lat(bs['p99_us'])} | {lat(bs['mean_us'])} | "
-      f"{lat(bs['min_us'])} … {lat(bs['max_us'])} | {', '.join(lat(x) for x in t['baseline_run_medians_us'])} |")
+    for key, label in sides + [("baseline", "baseline")]:
+        d = t[key]
+        w(f"| {label} | {lat(d['median_us'])} | {lat(d['p95_us'])} | {lat(d['p99_us'])} | {lat(d['mean_us'])} | "
+          f"{lat(d['min_us'])} … {lat(d['max_us'])} | {', '.join(lat(x) for x in t[key + '_run_medians_us'])} |")
     w("")
     w(f"Ratio of medians: **{t['ratio']:.2f}×**, target ≤ {t['target']}×: {verdict_le(t['ratio'], t['target'])} "
-      f"(p95: {t['ratio_p95']:.2f}×).")
+      f"(p95: {t['ratio_p95']:.2f}×)." +
+      (f" With an explicit `_id`: {t['ratio_explicit']:.2f}×." if "fdw_explicit" in t else ""))
     w("")
     w("Where the time goes — pgbench's average per statement (all runs, warm-up included) and the "
       "baseline's two parts (medians):")
     w("")
-    w("| FDW statement | average |")
-    w("|---|---|")
-    for s in t["statements"]:
-        w(f"| `{s['sql']}` | {s['avg_ms']:.3f} ms |")
-    w(f"| *baseline: libpq INSERT (autocommit)* | {lat(t['baseline_pg_median_us'])} |")
-    w(f"| *baseline: `insert_one`* | {lat(t['baseline_mongo_median_us'])} |")
+    has_x = "statements_explicit" in t
+    w("| statement | FDW (W2) |" + (" FDW, explicit `_id` (W2b) |" if has_x else ""))
+    w("|---|---|" + ("---|" if has_x else ""))
+    for i, x in enumerate(t["statements"]):
+        sql = x["sql"]
+        if has_x and i < len(t["statements_explicit"]) and t["statements_explicit"][i]["sql"] != sql:
+            w(f"| `{x['sql']}`<br>(W2b: the same with the `_id` column) | {x['avg_ms']:.3f} ms | "
+              f"{t['statements_explicit'][i]['avg_ms']:.3f} ms |")
+            continue
+        w(f"| `{sql}` | {x['avg_ms']:.3f} ms |" +
+          (f" {t['statements_explicit'][i]['avg_ms']:.3f} ms |" if has_x and i < len(t["statements_explicit"]) else ""))
+    w(f"| *baseline: libpq INSERT (autocommit)* | {lat(t['baseline_pg_median_us'])} |" + (" |" if has_x else ""))
+    w(f"| *baseline: `insert_one`* | {lat(t['baseline_mongo_median_us'])} |" + (" |" if has_x else ""))
     w("")
     ch = t["checks"]
-    w(f"* **The INSERT into the foreign table** locks the document, checks the outbox for queued "
-      "operations on it, asks MongoDB whether the `_id` exists (a find `{_id: {$in: [id]}}`, projection "
-      "`_id`), and inserts the outbox row (SPI). The find is a server round trip whose cost depends on the "
-      f"server: the driver alone, sending it for an absent `_id`, needs {ch[0]['in_ms']:.2f} ms on an empty "
+    w(f"* **The INSERT into the foreign table** builds the document, inserts the outbox row (SPI) and "
+      "records the document for the transaction's own reads; with an explicit `_id` it also locks the "
+      "document, counts queued operations of other transactions on it (SPI) and asks MongoDB whether "
+      "the `_id` exists (a find `{_id: {$in: [id]}}`, projection `_id`). That find is a server round "
+      f"trip: the driver alone, sending it for an absent `_id`, needs {ch[0]['in_ms']:.2f} ms on an empty "
       f"collection and {ch[-1]['in_ms']:.2f} ms at {ch[-1]['docs']} documents (as `{{_id: id}}`: "
-      f"{ch[0]['each_ms']:.2f} ms and {ch[-1]['each_ms']:.2f} ms)."
-      + (" FerretDB's SQLite storage has no usable `_id` index, so the find scans the collection: the "
-         "FDW's latency grows with the collection — median of the first tenth of each run "
-         f"{lat(t['fdw_early_median_us'])}, of the last tenth {lat(t['fdw_late_median_us'])} (the collection "
-         f"grows from 0 to {t['per_run'] + t['warmup']} documents per run). On MongoDB the `_id` index keeps it "
-         "at one round trip." if mach["server"].startswith("FerretDB") else ""))
+      f"{ch[0]['each_ms']:.2f} ms and {ch[-1]['each_ms']:.2f} ms).")
+    if "fdw_explicit_early_median_us" in t:
+        w(f"* Latency against the collection's size (it grows from 0 to {t['per_run'] + t['warmup']} documents "
+          f"in each run): median of the first and the last tenth of each run, W2 {lat(t['fdw_early_median_us'])} "
+          f"→ {lat(t['fdw_late_median_us'])}, W2b {lat(t['fdw_explicit_early_median_us'])} → "
+          f"{lat(t['fdw_explicit_late_median_us'])}."
+          + (" FerretDB's SQLite storage has no usable `_id` index, so the existence find scans the "
+             "collection; on MongoDB the `_id` index keeps it at one round trip."
+             if mach["server"].startswith("FerretDB") else ""))
     w(f"* **COMMIT** wakes the applier and waits for its round: it reads the committed outbox rows, sends "
-      f"them as one bulk write, deletes them and commits, then wakes the committer — two transactions "
-      f"and a MongoDB write where the plain client has one `insert_one` "
+      f"them as one bulk write, deletes them and commits, then wakes the committer — two PostgreSQL "
+      f"transactions, two process wake-ups and a MongoDB write where the plain client has one `insert_one` "
       f"({lat(t['baseline_mongo_median_us'])}).")
     if t.get("fdw_pg_cpu_us") is not None:
         w(f"* CPU per transaction: PostgreSQL {lat(t['fdw_pg_cpu_us'])} (of which the applier "
-          f"{lat(t.get('fdw_applier_cpu_us'))}) and the server {lat(t.get('fdw_server_cpu_us'))} for the FDW; "
-          f"PostgreSQL {lat(t.get('baseline_pg_cpu_us'))}, the server {lat(t.get('baseline_server_cpu_us'))} and "
-          f"the client {lat(t.get('baseline_client_cpu_us'))} for the baseline.")
+          f"{lat(t.get('fdw_applier_cpu_us'))}) and the server {lat(t.get('fdw_server_cpu_us'))} for the FDW"
+          + (f" ({lat(t.get('fdw_explicit_pg_cpu_us'))}, {lat(t.get('fdw_explicit_applier_cpu_us'))} and "
+             f"{lat(t.get('fdw_explicit_server_cpu_us'))} with an explicit `_id`)" if "fdw_explicit_pg_cpu_us" in t else "")
+          + f"; PostgreSQL {lat(t.get('baseline_pg_cpu_us'))}, the server {lat(t.get('baseline_server_cpu_us'))} "
+          f"and the client {lat(t.get('baseline_client_cpu_us'))} for the baseline.")
     w("")
 
     # ---------------------------------------------------------------- W3
@@ -772,8 +800,10 @@ unset logscale y
         if "copy_ratio" in b:
             bars.append(("W1 COPY", 1 / b["copy_ratio"], 1 / b["target"], green if b["copy_met"] else red))
         bars += [("W2 txn median", t["ratio"], t["target"], green if t["met"] else red),
-                 ("W2 txn p95", t["ratio_p95"], None, grey),
-                 (f"W3 {c['clients']} sessions", c["baseline_txn"]["tps"] / c["txn"]["tps"], None, grey)]
+                 ("W2 txn p95", t["ratio_p95"], None, grey)]
+        if "ratio_explicit" in t:
+            bars.append(("W2b explicit _id", t["ratio_explicit"], None, grey))
+        bars.append((f"W3 {c['clients']} sessions", c["baseline_txn"]["tps"] / c["txn"]["tps"], None, grey))
         panels.append(ratio_panel("write-ratios", "Write path vs the driver (lower is better)", bars))
     if reads:
         rows = sorted(mem["rows"], key=lambda r: (r["label"], r["docs"]))
