@@ -137,6 +137,26 @@ typedef struct NgSortKey
 	bool		guard;			/* text: strings and ObjectIds may mix */
 } NgSortKey;
 
+/*
+ * A sort key for MongoDB path "field" from a pathkey of its EC; attnum and
+ * guard are the caller's to set.
+ */
+static NgSortKey *
+make_sort_key(PathKey *pk, EquivalenceClass *ec, Oid datatype, Expr *expr,
+			  const char *field)
+{
+	NgSortKey  *key = palloc0(sizeof(NgSortKey));
+
+	key->field = field;
+	key->descending = (pk->pk_strategy == BTGreaterStrategyNumber);
+	key->nulls_first = pk->pk_nulls_first;
+	key->sortop = get_opfamily_member(pk->pk_opfamily, datatype, datatype,
+									  pk->pk_strategy);
+	key->collation = ec->ec_collation;
+	key->expr = expr;
+	return key;
+}
+
 /* One column of an aggregation's scan tuple. */
 typedef struct NgOutput
 {
@@ -345,14 +365,7 @@ base_sort_keys(PlannerInfo *root, RelOptInfo *baserel, NgRelInfo *fpinfo,
 			continue;
 		fields = lappend(fields, column->field);
 
-		key = palloc0(sizeof(NgSortKey));
-		key->field = column->field;
-		key->descending = (pk->pk_strategy == BTGreaterStrategyNumber);
-		key->nulls_first = pk->pk_nulls_first;
-		key->sortop = get_opfamily_member(pk->pk_opfamily, datatype, datatype,
-										  pk->pk_strategy);
-		key->collation = ec->ec_collation;
-		key->expr = expr;
+		key = make_sort_key(pk, ec, datatype, expr, column->field);
 		key->attnum = column->attnum;
 		key->guard = (tclass == NG_TC_TEXT);
 		if (!OidIsValid(key->sortop))
@@ -1057,14 +1070,7 @@ grouped_sort_keys(PlannerInfo *root, NgUpperInfo *info, List *pathkeys,
 			!nonnull)
 			return false;
 
-		key = palloc0(sizeof(NgSortKey));
-		key->field = out->name;
-		key->descending = (pk->pk_strategy == BTGreaterStrategyNumber);
-		key->nulls_first = pk->pk_nulls_first;
-		key->sortop = get_opfamily_member(pk->pk_opfamily, datatype, datatype,
-										  pk->pk_strategy);
-		key->collation = ec->ec_collation;
-		key->expr = expr;
+		key = make_sort_key(pk, ec, datatype, expr, out->name);
 		key->guard = false;		/* text keys are guarded already */
 		if (!OidIsValid(key->sortop))
 			return false;
