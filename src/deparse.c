@@ -1730,7 +1730,10 @@ get_value(NgDeparseCtx *ctx, Expr *expr, Oid typid, NgValueRef *val)
 	if (!is_run_time_value(ctx, node))
 		return false;
 
-	if (IsA(node, Param))
+	if (IsA(node, Param) && ((Param *) node)->paramkind == PARAM_EXTERN &&
+		((Param *) node)->paramid == NG_BATCH_PARAMID)
+		val->label = "batch";
+	else if (IsA(node, Param))
 		val->label = psprintf("$%d", ((Param *) node)->paramid);
 	else
 		val->label = "expr";

@@ -63,6 +63,7 @@ _PG_init(void)
 
 	ng_applier_define_gucs();
 	ng_cache_define_gucs();
+	ng_batchjoin_init();
 
 	MarkGUCPrefixReserved("nutragenie");
 

@@ -163,7 +163,7 @@ extern List *ng_plan_retrieved_columns(NgTableOptions *opts,
 extern List *ng_plan_private(NgTableOptions *opts, List *retrieved,
 							 List *cond_only, List *slots, List *counts,
 							 List *sort, List *limit, List *group,
-							 List *guards);
+							 List *guards, List *batch);
 
 /*
  * Cost model shared by plan.c and upper.c.  A find costs one round trip
@@ -218,6 +218,9 @@ typedef enum NgScanPrivateIndex
 	NgScanPrivateGroup,			/* NIL, or the aggregation: see
 								 * NgGroupIndex */
 	NgScanPrivateGuards,		/* List of guards, see NgGuardIndex */
+	NgScanPrivateBatch,			/* NIL, or the inner side of a batched key
+								 * join (batchjoin.c): a one-element List
+								 * holding "col op ANY(placeholder)" */
 	NgScanPrivateCount			/* number of slots, not a slot */
 } NgScanPrivateIndex;
 
@@ -357,6 +360,17 @@ extern TupleTableSlot *ngIterateForeignScan(ForeignScanState *node);
 extern void ngReScanForeignScan(ForeignScanState *node);
 extern void ngEndForeignScan(ForeignScanState *node);
 extern void ngExplainForeignScan(ForeignScanState *node, ExplainState *es);
+extern void ng_scan_set_batch(ForeignScanState *node, Datum keys);
+
+/* in batchjoin.c */
+
+/*
+ * The paramid of the placeholder for a batch's keys in the key condition a
+ * batched key join pushes ("col = ANY($batch)"): a PARAM_EXTERN, whose real
+ * ids start at 1.  Never evaluated; EXPLAIN shows it as "batch".
+ */
+#define NG_BATCH_PARAMID 0
+extern void ng_batchjoin_init(void);
 
 /* in option.c */
 extern const char *ng_option_value(List *options, const char *name);

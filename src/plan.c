@@ -290,6 +290,7 @@ ngGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	List	   *cond_only;
 	List	   *sort;
 	List	   *guards;
+	List	   *batch = NIL;
 	Bitmapset  *attrs_used = NULL;
 	Bitmapset  *cond_attrs = NULL;
 	ListCell   *lc;
@@ -348,13 +349,21 @@ ngGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	/* a sorted path: the sort, and the guards it needs */
 	sort = ng_upper_base_sort(root, baserel, best_path, &guards);
 
+	/*
+	 * The inner side of a batched key join: batchjoin.c's path carries the
+	 * key condition, with a placeholder for the keys, in fdw_private.
+	 */
+	if (best_path->path.pathkeys == NIL && best_path->fdw_private != NIL &&
+		IsA(linitial(best_path->fdw_private), ScalarArrayOpExpr))
+		batch = best_path->fdw_private;
+
 	return make_foreignscan(tlist, local_exprs, baserel->relid,
 							remote_exprs,
 							ng_plan_private(fpinfo->opts, retrieved, cond_only,
 											NIL,
 											list_make2(makeInteger(list_length(remote_exprs)),
 													   makeInteger(0)),
-											sort, NIL, NIL, guards),
+											sort, NIL, NIL, guards, batch),
 							NIL, NIL, outer_plan);
 }
 
@@ -365,7 +374,7 @@ ngGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 List *
 ng_plan_private(NgTableOptions *opts, List *retrieved, List *cond_only,
 				List *slots, List *counts, List *sort, List *limit,
-				List *group, List *guards)
+				List *group, List *guards, List *batch)
 {
 	List	   *private = NIL;
 
@@ -378,6 +387,7 @@ ng_plan_private(NgTableOptions *opts, List *retrieved, List *cond_only,
 	private = lappend(private, limit);
 	private = lappend(private, group);
 	private = lappend(private, guards);
+	private = lappend(private, batch);
 	Assert(list_length(private) == NgScanPrivateCount);
 	return private;
 }

@@ -38,6 +38,7 @@
 
 #include "executor/executor.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "utils/builtins.h"
@@ -78,6 +79,9 @@ typedef struct NgScanState
 	List	   *sort_keys;		/* fdw_private form, NIL: no sort pushed */
 	List	   *group;			/* fdw_private form, NIL: a find */
 	List	   *guards;			/* fdw_private form */
+	ScalarArrayOpExpr *batch_template;	/* batched key join: "col op
+										 * ANY(placeholder)", or NULL */
+	Const	   *batch_keys;		/* ... and the keys of the current batch */
 	ForeignScanState *node;
 	PlanState  *ps;
 	MemoryContext scan_cxt;		/* holds this struct; its reset frees the
@@ -218,6 +222,9 @@ ngBeginForeignScan(ForeignScanState *node, int eflags)
 	st->sort_keys = list_nth(private, NgScanPrivateSort);
 	st->group = list_nth(private, NgScanPrivateGroup);
 	st->guards = list_nth(private, NgScanPrivateGuards);
+	if (list_nth(private, NgScanPrivateBatch) != NIL)
+		st->batch_template = linitial_node(ScalarArrayOpExpr,
+										   list_nth(private, NgScanPrivateBatch));
 	if (st->group != NIL)
 		st->result_opts = ng_upper_result_options(st->group,
 												  fsplan->fdw_scan_tlist);
@@ -430,7 +437,56 @@ eval_limit(NgScanState *st, Expr *expr, const char *what, int64 *value)
 static void
 build_filter(NgScanState *st, bson_t *filter, NgParamEval eval)
 {
-	ng_deparse_filter(filter, st->opts, st->remote_exprs, eval, st);
+	List	   *conds = st->remote_exprs;
+
+	/*
+	 * The inner side of a batched key join also matches the batch's keys:
+	 * "col op ANY(keys)" with the keys as a constant array, deparsed like
+	 * any such condition (EXPLAIN shows the placeholder).
+	 */
+	if (st->batch_template != NULL)
+	{
+		ScalarArrayOpExpr *saop = st->batch_template;
+
+		if (eval != NULL)
+		{
+			if (st->batch_keys == NULL)
+				elog(ERROR, "batched key lookup started without keys");
+			saop = (ScalarArrayOpExpr *) copyObject(saop);
+			lsecond(saop->args) = st->batch_keys;
+		}
+		conds = lappend(list_copy(conds), saop);
+	}
+	ng_deparse_filter(filter, st->opts, conds, eval, st);
+}
+
+/*
+ * ng_scan_set_batch
+ *		Give the inner scan of a batched key join (batchjoin.c) the keys of
+ *		the next batch: a non-empty array of the key condition's right-hand
+ *		type.  The caller then rescans the node.  The array is copied into
+ *		the scan's context; the previous one is freed.
+ */
+void
+ng_scan_set_batch(ForeignScanState *node, Datum keys)
+{
+	NgScanState *st = (NgScanState *) node->fdw_state;
+	Oid			arraytype;
+	MemoryContext oldcxt;
+
+	if (st == NULL || st->batch_template == NULL)
+		elog(ERROR, "foreign scan is not the inner side of a batched key join");
+	arraytype = exprType(lsecond(st->batch_template->args));
+	if (st->batch_keys != NULL)
+	{
+		pfree(DatumGetPointer(st->batch_keys->constvalue));
+		pfree(st->batch_keys);
+	}
+	oldcxt = MemoryContextSwitchTo(st->scan_cxt);
+	st->batch_keys = makeConst(arraytype, -1, InvalidOid, -1,
+							   PointerGetDatum(PG_DETOAST_DATUM_COPY(keys)),
+							   false, false);
+	MemoryContextSwitchTo(oldcxt);
 }
 
 /* The projection of this scan's find: the columns of the plan's output. */

@@ -1420,7 +1420,7 @@ ng_upper_plan(PlannerInfo *root, RelOptInfo *rel, ForeignPath *best_path,
 										 makeInteger(list_length(info->having_remote))),
 							  sort_private(info->sort_keys,
 										   info->grouped ? NIL : scan_tlist),
-							  limit, group, guards);
+							  limit, group, guards, NIL);
 
 	return make_foreignscan(tlist, qual, 0, fdw_exprs, private, scan_tlist,
 							NIL, outer_plan);

@@ -374,7 +374,11 @@ SELECT 'group by limit',
 FROM unnest(ARRAY['i', 'l', 'o', 'b', 'tz', 'd', 'u', 'nx']) WITH ORDINALITY AS x(g, k)
 ORDER BY k;
 
-DO $$
+-- Run the cases of upper_cases whose group matches grp_like against both
+-- tables, comparing the results as text.  A case counts as pushed when a
+-- line of its EXPLAIN (VERBOSE) satisfies pushed_when, an expression over
+-- $1, the line.
+CREATE PROCEDURE run_upper_cases(grp_like text, pushed_when text) LANGUAGE plpgsql AS $$
 DECLARE
     c record;
     q text;
@@ -384,8 +388,9 @@ DECLARE
     err_lt text;
     line text;
     pushed bool;
+    hit bool;
 BEGIN
-    FOR c IN SELECT * FROM differential.upper_cases ORDER BY seq LOOP
+    FOR c IN SELECT * FROM differential.upper_cases WHERE grp LIKE grp_like ORDER BY seq LOOP
         err_ft := NULL;
         err_lt := NULL;
         got_ft := NULL;
@@ -404,13 +409,8 @@ BEGIN
 
         pushed := false;
         FOR line IN EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || q LOOP
-            IF line ~ 'MongoDB Command: ' AND
-               EXISTS (SELECT FROM json_object_keys(
-                           substring(line FROM 'MongoDB Command: (.*)$')::json) k
-                       WHERE k IN ('sort', 'skip', 'limit', 'aggregate'))
-            THEN
-                pushed := true;
-            END IF;
+            EXECUTE 'SELECT ' || pushed_when INTO hit USING line;
+            pushed := pushed OR hit;
         END LOOP;
 
         IF got_ft IS DISTINCT FROM got_lt OR err_ft IS DISTINCT FROM err_lt THEN
@@ -423,6 +423,50 @@ BEGIN
                 got_ft IS DISTINCT FROM got_lt OR err_ft IS DISTINCT FROM err_lt);
     END LOOP;
 END $$;
+CALL run_upper_cases('%', $$
+    $1 ~ 'MongoDB Command: ' AND
+    EXISTS (SELECT FROM json_object_keys(substring($1 FROM 'MongoDB Command: (.*)$')::json) k
+            WHERE k IN ('sort', 'skip', 'limit', 'aggregate'))$$);
+
+-- Joins of a local table to the collection on every column, as batched key
+-- joins (one $in find per batch of 16 outer rows): inner and left joins,
+-- with conditions on either side, same-type and cross-type keys, keys that
+-- repeat, are NULL or match nothing.  The other join methods are disabled
+-- so that the batched join is used wherever it applies; a query counts as
+-- pushed when its plan has one.
+CREATE TABLE jk (LIKE lt);
+INSERT INTO jk SELECT * FROM lt WHERE id % 3 = 0;
+INSERT INTO jk SELECT * FROM lt WHERE id % 9 = 0;
+INSERT INTO jk (id, i, l, f, n, t, vc, o, b, tz, ts, d, u, nx, lax)
+VALUES (1001, 123456, 123456, 0.25, 0.25, 'zzz', 'zzz', 'aaaaaaaaaaaaaaaaaaaaaaaa', NULL,
+        '2001-01-01 00:00:00+00', '2001-01-01 00:00:00', '2001-01-01',
+        '11111111-1111-1111-1111-111111111111', 77, 77),
+       (1002, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+       (1003, 5, 5, 5, 5, '650000000000000000000001', 'abcdef0123456789abcdef01',
+        '650000000000000000000001', true, '2024-01-01 00:00:00+00', '1970-01-01 00:00:00',
+        '1970-01-01', '00000000-0000-0000-0000-000000000000', 1, 5);
+ALTER FOREIGN TABLE ft OPTIONS (ADD batch_size '16');
+INSERT INTO upper_cases (grp, sql)
+SELECT 'join ' || j.kind,
+       format('SELECT string_agg(k.id || '':'' || coalesce(x.id::text, ''-''), '','' ORDER BY k.id, x.id) '
+              'FROM jk k %s JOIN %%T x ON x.%s = %s%s%s',
+              j.kind, c.col, c.outer_expr, j.extra, j.filter)
+FROM (VALUES ('i', 'k.i'), ('l', 'k.l'), ('f', 'k.f'), ('n', 'k.n'), ('t', 'k.t'),
+             ('vc', 'k.vc'), ('o', 'k.o'), ('b', 'k.b'), ('tz', 'k.tz'), ('ts', 'k.ts'),
+             ('d', 'k.d'), ('u', 'k.u'), ('nx', 'k.nx'), ('lax', 'k.lax'),
+             ('i', 'k.l'), ('l', 'k.i'), ('f', 'k.i::float8'), ('n', 'k.l::numeric'),
+             ('t', 'k.vc'), ('t', 'k.o::text'), ('id', 'k.nx + 1')) AS c(col, outer_expr),
+     (VALUES ('', '', ''), ('LEFT', '', ''), ('LEFT', ' AND x.i > 0', ''),
+             ('', '', ' WHERE k.id % 2 = 0 AND x.b IS NOT TRUE')) AS j(kind, extra, filter)
+ORDER BY c.col, c.outer_expr, j.kind, j.extra;
+
+SET enable_hashjoin = off;
+SET enable_mergejoin = off;
+SET enable_nestloop = off;
+CALL run_upper_cases('join %', $$$1 ~ 'NutragenieBatchedKeyJoin'$$);
+RESET enable_hashjoin;
+RESET enable_mergejoin;
+RESET enable_nestloop;
 
 SELECT grp, count(*) AS queries, count(*) FILTER (WHERE mismatch) AS mismatches,
        count(*) FILTER (WHERE pushed) AS pushed

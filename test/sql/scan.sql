@@ -67,7 +67,9 @@ ALTER FOREIGN TABLE recipes OPTIONS (ADD batch_size '2');
 SELECT count(*), count(DISTINCT _id), string_agg(title, ', ' ORDER BY _id) FROM recipes;
 ALTER FOREIGN TABLE recipes OPTIONS (DROP batch_size);
 
--- rescans: the foreign table on the inner side of a nested loop
+-- rescans: the foreign table on the inner side of a nested loop (batched
+-- key joins, test batchjoin, are turned off here)
+SET nutragenie.enable_batched_join = off;
 CREATE TABLE picks (id objectid, note text);
 INSERT INTO picks VALUES ('650000000000000000000002', 'b'), ('650000000000000000000004', 'a'),
                          ('650000000000000000000009', 'none');
@@ -89,6 +91,7 @@ EXECUTE by_servings(4);
 EXPLAIN (COSTS OFF) EXECUTE by_servings(4);
 RESET plan_cache_mode;
 RESET enable_hashjoin; RESET enable_mergejoin; RESET enable_material;
+RESET nutragenie.enable_batched_join;
 
 -- a collection that does not exist is an error, not an empty table
 CREATE FOREIGN TABLE nothing (_id objectid) SERVER scan_srv OPTIONS (collection 'scan_no_such');

@@ -1,0 +1,958 @@
+/*-------------------------------------------------------------------------
+ *
+ * batchjoin.c
+ *		  Batched key joins: a relation joined to a foreign table on a key
+ *		  sends one "$in" find per batch of outer rows.
+ *
+ * A nested loop over a parameterized foreign scan (plan.c) sends one find
+ * per outer row; a hash join scans the whole collection.  When a few
+ * thousand outer rows meet a large collection both are slow.  This file
+ * adds a third plan for "outer JOIN foreign ON foreign.col = outer_expr"
+ * (inner and left joins): a CustomScan that reads up to "batch_size" outer
+ * rows, sends their distinct keys as one condition "col = ANY(keys)" (a
+ * find with {col: {$in: [keys]}} and the table's other pushed conditions),
+ * hashes the documents that come back by their key and joins each outer
+ * row of the batch with its matches, in outer order.
+ *
+ * The inner side is an ordinary ForeignScan of the foreign table (scan.c),
+ * whose fdw_private carries the key condition with a placeholder for the
+ * keys; the CustomScan hands it each batch's keys (ng_scan_set_batch) and
+ * rescans it.  So everything a scan does still holds: exact pushdown rules
+ * (the key condition is deparsed like any "= ANY(array)"), the table's
+ * local conditions, the transaction's own writes (read-your-writes), and
+ * conversion errors naming the document.  The hash only narrows the
+ * candidates: the join's conditions, the key condition included, are
+ * evaluated by PostgreSQL on each joined row, so a key condition pushed
+ * with a recheck (numeric, timestamps) stays exact.
+ *
+ * The path is offered only where it is simple to get right: no LATERAL
+ * references, no row marks (SELECT FOR UPDATE, UPDATE/DELETE ... FROM),
+ * the foreign table not being modified, a plain column on the foreign side
+ * whose type's equality operator is hashable, and no whole-row or system
+ * column of the foreign table needed.  Its cost is the outer path's plus
+ * one round trip per batch and the matching documents; the planner still
+ * picks a hash join over a single scan when that is cheaper.  The GUC
+ * nutragenie.enable_batched_join turns it off.
+ *
+ * Copyright (c) 2026, nutragenie developers
+ *
+ * IDENTIFICATION
+ *		  src/batchjoin.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/extensible.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/clauses.h"
+#include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
+#include "optimizer/restrictinfo.h"
+#include "parser/parse_coerce.h"
+#include "utils/array.h"
+#include "utils/datum.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "nutragenie.h"
+
+#define NG_BATCH_JOIN_NAME "NutragenieBatchedKeyJoin"
+
+/*
+ * custom_private of the CustomPath (planner only, not copied): what
+ * add_batched_join_path found, for plan_batched_join.
+ */
+typedef enum NgBatchPathIndex
+{
+	NgBatchPathJoinType,		/* Integer: JOIN_INNER or JOIN_LEFT */
+	NgBatchPathOuterKey,		/* Node: the outer side of the key condition */
+	NgBatchPathInnerKey,		/* Node: the foreign column (maybe relabeled) */
+	NgBatchPathScanPrivate,		/* List: the plan's custom_private */
+	NgBatchPathRestrict,		/* List of RestrictInfo: the join's clauses */
+	NgBatchPathCount
+} NgBatchPathIndex;
+
+/*
+ * custom_private of the CustomScan.  custom_exprs holds the outer key, the
+ * inner key, then (left joins) the join conditions; the plan's qual holds
+ * the other conditions (inner joins: all of them).  The scan tuple is the
+ * outer plan's output followed by the inner plan's.
+ */
+typedef enum NgBatchPrivateIndex
+{
+	NgBatchPrivateJoinType,		/* Integer: JOIN_INNER or JOIN_LEFT */
+	NgBatchPrivateKeysPerFind,	/* Integer: outer rows per batch */
+	NgBatchPrivateKeyType,		/* Integer: Oid of the keys' type */
+	NgBatchPrivateOuterHash,	/* Integer: Oid of its hash function */
+	NgBatchPrivateInnerHash,	/* Integer: Oid of the column's hash function */
+	NgBatchPrivateCollation,	/* Integer: Oid of the comparison's collation */
+	NgBatchPrivateField,		/* String: MongoDB path of the key (EXPLAIN) */
+	NgBatchPrivateCount
+} NgBatchPrivateIndex;
+
+/* One row of a batch: its values, copied, and its key's hash. */
+typedef struct NgStoredRow
+{
+	Datum	   *values;
+	bool	   *isnull;
+	uint32		hash;
+	bool		null_key;		/* never matches */
+	int			next;			/* inner rows: next in the hash chain, -1 */
+} NgStoredRow;
+
+typedef struct NgBatchJoinState
+{
+	CustomScanState css;
+	JoinType	jointype;
+	int			keys_per_find;
+	PlanState  *outer_ps;
+	ForeignScanState *inner_ps;
+	int			nouter;			/* columns of the outer plan's output */
+	int			ninner;			/* ... of the inner plan's */
+	ExprState  *outer_key;
+	ExprState  *inner_key;
+	ExprState  *joinqual;		/* left joins: the join conditions */
+	FmgrInfo	outer_hash;
+	FmgrInfo	inner_hash;
+	Oid			collation;
+	Oid			key_type;
+	int16		key_len;
+	bool		key_byval;
+	char		key_align;
+	char	   *field;
+	ExprContext *key_econtext;	/* key and join-condition evaluation */
+	MemoryContext batch_cxt;	/* the current batch, reset for the next */
+
+	/* the current batch */
+	NgStoredRow *outer_rows;
+	int			n_outer;
+	NgStoredRow *inner_rows;
+	int			n_inner;
+	int		   *buckets;		/* heads of the inner hash chains */
+	uint32		bucket_mask;
+	int			cur_outer;		/* the outer row being joined */
+	int			cur_inner;		/* its next candidate, -1: none left */
+	bool		cur_started;
+	bool		cur_matched;
+	bool		outer_done;
+
+	/* EXPLAIN ANALYZE */
+	int64		batches;
+	int64		keys_sent;
+} NgBatchJoinState;
+
+static bool ng_enable_batched_join = true;
+static set_join_pathlist_hook_type prev_join_pathlist_hook = NULL;
+
+static void add_batched_join_path(PlannerInfo *root, RelOptInfo *joinrel,
+								  RelOptInfo *outerrel, RelOptInfo *innerrel,
+								  JoinType jointype,
+								  JoinPathExtraData *extra);
+static bool is_plain_foreign_rel(PlannerInfo *root, RelOptInfo *rel);
+static ScalarArrayOpExpr *match_key_clause(RelOptInfo *joinrel,
+										   RelOptInfo *outerrel,
+										   RelOptInfo *innerrel,
+										   NgRelInfo *fpinfo,
+										   JoinType jointype,
+										   RestrictInfo *rinfo,
+										   Node **outer_key,
+										   Node **inner_key,
+										   List **scan_private);
+static Plan *plan_batched_join(PlannerInfo *root, RelOptInfo *rel,
+							   CustomPath *best_path, List *tlist,
+							   List *clauses, List *custom_plans);
+static Node *create_batched_join_state(CustomScan *cscan);
+static void begin_batched_join(CustomScanState *node, EState *estate,
+							   int eflags);
+static TupleTableSlot *exec_batched_join(CustomScanState *node);
+static TupleTableSlot *next_joined_row(ScanState *ss);
+static bool recheck_joined_row(ScanState *ss, TupleTableSlot *slot);
+static bool load_batch(NgBatchJoinState *bs);
+static void store_row(NgStoredRow *row, TupleTableSlot *src, int natts);
+static void fill_scan_slot(NgBatchJoinState *bs, NgStoredRow *outer,
+						   NgStoredRow *inner);
+static uint32 key_hash(NgBatchJoinState *bs, ExprState *key, FmgrInfo *hash,
+					   Datum *value, bool *isnull);
+static void end_batched_join(CustomScanState *node);
+static void rescan_batched_join(CustomScanState *node);
+static void explain_batched_join(CustomScanState *node, List *ancestors,
+								 ExplainState *es);
+
+static const CustomPathMethods batch_path_methods = {
+	.CustomName = NG_BATCH_JOIN_NAME,
+	.PlanCustomPath = plan_batched_join,
+};
+
+static const CustomScanMethods batch_scan_methods = {
+	.CustomName = NG_BATCH_JOIN_NAME,
+	.CreateCustomScanState = create_batched_join_state,
+};
+
+static const CustomExecMethods batch_exec_methods = {
+	.CustomName = NG_BATCH_JOIN_NAME,
+	.BeginCustomScan = begin_batched_join,
+	.ExecCustomScan = exec_batched_join,
+	.EndCustomScan = end_batched_join,
+	.ReScanCustomScan = rescan_batched_join,
+	.ExplainCustomScan = explain_batched_join,
+};
+
+/*
+ * ng_batchjoin_init
+ *		Module load: the GUC, the planner hook and the plan node's methods.
+ */
+void
+ng_batchjoin_init(void)
+{
+	DefineCustomBoolVariable("nutragenie.enable_batched_join",
+							 "Enables joins that look up the keys of a batch of outer rows with one find.",
+							 "Without it a key join to a foreign table is a nested loop "
+							 "(one find per outer row) or a hash or merge join over a full scan.",
+							 &ng_enable_batched_join,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	RegisterCustomScanMethods(&batch_scan_methods);
+	prev_join_pathlist_hook = set_join_pathlist_hook;
+	set_join_pathlist_hook = add_batched_join_path;
+}
+
+/*
+ * set_join_pathlist_hook: offer a batched key join when innerrel is a
+ * foreign table of ours that a join clause ties to the outer side by key.
+ */
+static void
+add_batched_join_path(PlannerInfo *root, RelOptInfo *joinrel,
+					  RelOptInfo *outerrel, RelOptInfo *innerrel,
+					  JoinType jointype, JoinPathExtraData *extra)
+{
+	NgRelInfo  *fpinfo;
+	Path	   *outer_path;
+	ScalarArrayOpExpr *saop = NULL;
+	Node	   *outer_key = NULL;
+	Node	   *inner_key = NULL;
+	List	   *scan_private = NIL;
+	ListCell   *lc;
+	double		outer_rows;
+	double		batches;
+	double		inner_docs;
+	double		per_find;
+	QualCost	qual_cost;
+	ForeignPath *inner_path;
+	CustomPath *cpath;
+	NgColumn   *col;
+
+	if (prev_join_pathlist_hook)
+		prev_join_pathlist_hook(root, joinrel, outerrel, innerrel, jointype,
+								extra);
+
+	if (!ng_enable_batched_join)
+		return;
+	if (jointype != JOIN_INNER && jointype != JOIN_LEFT)
+		return;
+	if (!is_plain_foreign_rel(root, innerrel))
+		return;
+	if (!bms_is_empty(joinrel->lateral_relids))
+		return;
+	outer_path = outerrel->cheapest_total_path;
+	if (outer_path == NULL || PATH_REQ_OUTER(outer_path) != NULL)
+		return;
+	fpinfo = (NgRelInfo *) innerrel->fdw_private;
+
+	foreach(lc, extra->restrictlist)
+	{
+		saop = match_key_clause(joinrel, outerrel, innerrel, fpinfo, jointype,
+								lfirst_node(RestrictInfo, lc),
+								&outer_key, &inner_key, &scan_private);
+		if (saop != NULL)
+			break;
+	}
+	if (saop == NULL)
+		return;
+
+	/*
+	 * Cost: the outer path, one find per batch, the matching documents, the
+	 * join's conditions on each of them.  A key other than _id may have no
+	 * index in MongoDB, in which case each find reads the collection on the
+	 * server: charge a tenth of a document's transfer for each document.
+	 */
+	outer_rows = Max(outer_path->rows, 1);
+	batches = ceil(outer_rows / fpinfo->opts->batch_size);
+	inner_docs = Max(Min(joinrel->rows, innerrel->rows * batches), 1);
+	col = ng_options_column(fpinfo->opts,
+							((Var *) strip_implicit_coercions(inner_key))->varattno);
+	per_find = NG_STARTUP_COST;
+	if (!col->is_id)
+		per_find += innerrel->tuples * NG_PER_DOC_COST * 0.1;
+	cost_qual_eval(&qual_cost, extra->restrictlist, root);
+
+	inner_path = create_foreignscan_path(root, innerrel, NULL,
+										 clamp_row_est(inner_docs / batches),
+										 per_find,
+										 per_find + inner_docs / batches *
+										 (NG_PER_DOC_COST + cpu_tuple_cost),
+										 NIL, NULL, NULL,
+										 list_make1(saop));
+
+	cpath = makeNode(CustomPath);
+	cpath->path.pathtype = T_CustomScan;
+	cpath->path.parent = joinrel;
+	cpath->path.pathtarget = joinrel->reltarget;
+	cpath->path.param_info = NULL;
+	cpath->path.parallel_aware = false;
+	cpath->path.parallel_safe = false;
+	cpath->path.parallel_workers = 0;
+	cpath->path.rows = joinrel->rows;
+	cpath->path.startup_cost = outer_path->startup_cost +
+		outer_path->total_cost * Min(1.0, fpinfo->opts->batch_size / outer_rows) +
+		per_find;
+	cpath->path.total_cost = outer_path->total_cost +
+		batches * per_find +
+		inner_docs * (NG_PER_DOC_COST + cpu_tuple_cost +
+					  qual_cost.per_tuple) +
+		outer_rows * 2 * cpu_operator_cost +
+		joinrel->rows * cpu_tuple_cost;
+	cpath->path.pathkeys = build_join_pathkeys(root, joinrel, jointype,
+											   outer_path->pathkeys);
+	cpath->flags = 0;
+	cpath->custom_paths = list_make2(outer_path, inner_path);
+	cpath->custom_private = list_make5(makeInteger(jointype), outer_key,
+									   inner_key, scan_private,
+									   extra->restrictlist);
+	cpath->methods = &batch_path_methods;
+	add_path(joinrel, (Path *) cpath);
+}
+
+/*
+ * Is rel a scan of one of our foreign tables that a batched key join may
+ * drive: a base relation, not modified or row-marked, with no LATERAL
+ * references, needing plain columns only?
+ */
+static bool
+is_plain_foreign_rel(PlannerInfo *root, RelOptInfo *rel)
+{
+	Bitmapset  *attrs = NULL;
+	ListCell   *lc;
+	int			attno;
+
+	if (rel->reloptkind != RELOPT_BASEREL || rel->rtekind != RTE_RELATION ||
+		rel->fdwroutine == NULL ||
+		rel->fdwroutine->GetForeignRelSize != ngGetForeignRelSize ||
+		rel->fdw_private == NULL ||
+		((NgRelInfo *) rel->fdw_private)->kind != NG_REL_BASE)
+		return false;
+	if (root->rowMarks != NIL || root->parse->resultRelation == rel->relid)
+		return false;
+	if (!bms_is_empty(rel->lateral_relids))
+		return false;
+
+	foreach(lc, rel->reltarget->exprs)
+	{
+		if (!IsA(lfirst(lc), Var))
+			return false;
+	}
+	pull_varattnos((Node *) rel->reltarget->exprs, rel->relid, &attrs);
+	attno = -1;
+	while ((attno = bms_next_member(attrs, attno)) >= 0)
+	{
+		if (attno + FirstLowInvalidHeapAttributeNumber <= 0)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * If rinfo is "foreign column op outer expression" (either way round) with
+ * a hashable operator, and "column op ANY(array)" can be pushed to
+ * MongoDB, return that condition with a placeholder array, and set the two
+ * keys and the plan's custom_private.  Else NULL.
+ */
+static ScalarArrayOpExpr *
+match_key_clause(RelOptInfo *joinrel, RelOptInfo *outerrel,
+				 RelOptInfo *innerrel, NgRelInfo *fpinfo, JoinType jointype,
+				 RestrictInfo *rinfo, Node **outer_key, Node **inner_key,
+				 List **scan_private)
+{
+	OpExpr	   *op;
+	Node	   *inner;
+	Node	   *outer;
+	Node	   *stripped;
+	Oid			opno;
+	Oid			ltype;
+	Oid			rtype;
+	Oid			array_type;
+	RegProcedure inner_hash;
+	RegProcedure outer_hash;
+	Param	   *keys;
+	ScalarArrayOpExpr *saop;
+	bool		recheck;
+	NgColumn   *col;
+	Relids		inner_relids = innerrel->relids;
+
+	if (rinfo->pseudoconstant || !is_opclause(rinfo->clause))
+		return NULL;
+	if (jointype == JOIN_LEFT && RINFO_IS_PUSHED_DOWN(rinfo, joinrel->relids))
+		return NULL;
+	op = (OpExpr *) rinfo->clause;
+	if (list_length(op->args) != 2)
+		return NULL;
+	opno = op->opno;
+	if (bms_equal(rinfo->left_relids, inner_relids) &&
+		!bms_is_empty(rinfo->right_relids) &&
+		bms_is_subset(rinfo->right_relids, outerrel->relids))
+	{
+		inner = linitial(op->args);
+		outer = lsecond(op->args);
+	}
+	else if (bms_equal(rinfo->right_relids, inner_relids) &&
+			 !bms_is_empty(rinfo->left_relids) &&
+			 bms_is_subset(rinfo->left_relids, outerrel->relids))
+	{
+		inner = lsecond(op->args);
+		outer = linitial(op->args);
+		opno = get_commutator(opno);
+		if (!OidIsValid(opno))
+			return NULL;
+	}
+	else
+		return NULL;
+
+	if (contain_volatile_functions(outer) || contain_subplans(outer))
+		return NULL;
+	stripped = strip_implicit_coercions(inner);
+	if (!IsA(stripped, Var) || ((Var *) stripped)->varattno <= 0)
+		return NULL;
+	col = ng_options_column(fpinfo->opts, ((Var *) stripped)->varattno);
+	if (col == NULL || col->is_root)
+		return NULL;
+
+	if (!op_hashjoinable(opno, exprType(inner)) ||
+		!get_op_hash_functions(opno, &inner_hash, &outer_hash))
+		return NULL;
+	op_input_types(opno, &ltype, &rtype);
+	if (!IsBinaryCoercible(exprType(outer), rtype))
+		return NULL;
+	array_type = get_array_type(rtype);
+	if (!OidIsValid(array_type))
+		return NULL;
+
+	keys = makeNode(Param);
+	keys->paramkind = PARAM_EXTERN;
+	keys->paramid = NG_BATCH_PARAMID;
+	keys->paramtype = array_type;
+	keys->paramtypmod = -1;
+	keys->paramcollid = exprCollation(outer);
+	keys->location = -1;
+
+	saop = makeNode(ScalarArrayOpExpr);
+	saop->opno = opno;
+	saop->opfuncid = get_opcode(opno);
+	saop->hashfuncid = InvalidOid;
+	saop->negfuncid = InvalidOid;
+	saop->useOr = true;
+	saop->inputcollid = op->inputcollid;
+	saop->args = list_make2(copyObject(inner), keys);
+	saop->location = -1;
+	if (!ng_is_foreign_expr_on(fpinfo->opts, innerrel->relid, (Expr *) saop,
+							   &recheck))
+		return NULL;
+
+	*outer_key = outer;
+	*inner_key = inner;
+	*scan_private = NIL;
+	*scan_private = lappend(*scan_private, makeInteger(jointype));
+	*scan_private = lappend(*scan_private,
+							makeInteger(fpinfo->opts->batch_size));
+	*scan_private = lappend(*scan_private, makeInteger((int) rtype));
+	*scan_private = lappend(*scan_private, makeInteger((int) outer_hash));
+	*scan_private = lappend(*scan_private, makeInteger((int) inner_hash));
+	*scan_private = lappend(*scan_private, makeInteger((int) op->inputcollid));
+	*scan_private = lappend(*scan_private, makeString(pstrdup(col->field)));
+	Assert(list_length(*scan_private) == NgBatchPrivateCount);
+	return saop;
+}
+
+/*
+ * PlanCustomPath: the CustomScan over the outer plan and the inner
+ * ForeignScan.  Its scan tuple is their two outputs side by side, so that
+ * setrefs.c can point every Var of the target list and conditions at it.
+ */
+static Plan *
+plan_batched_join(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
+				  List *tlist, List *clauses, List *custom_plans)
+{
+	List	   *private = best_path->custom_private;
+	JoinType	jointype = (JoinType) intVal(list_nth(private, NgBatchPathJoinType));
+	List	   *scan_tlist = NIL;
+	List	   *joinquals = NIL;
+	List	   *otherquals = NIL;
+	CustomScan *cscan;
+	ListCell   *lc;
+	int			i;
+
+	for (i = 0; i < 2; i++)
+	{
+		Plan	   *child = (Plan *) list_nth(custom_plans, i);
+
+		foreach(lc, child->targetlist)
+		{
+			TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+			scan_tlist = lappend(scan_tlist,
+								 makeTargetEntry(copyObject(tle->expr),
+												 list_length(scan_tlist) + 1,
+												 NULL, false));
+		}
+	}
+
+	/*
+	 * A left join's own conditions decide which inner rows match (and when
+	 * an outer row is null-extended); conditions pushed down to it from
+	 * above, and all of an inner join's, filter the joined rows.
+	 */
+	foreach(lc, (List *) list_nth(private, NgBatchPathRestrict))
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+
+		if (jointype == JOIN_LEFT && !RINFO_IS_PUSHED_DOWN(rinfo, rel->relids))
+			joinquals = lappend(joinquals, rinfo->clause);
+		else
+			otherquals = lappend(otherquals, rinfo->clause);
+	}
+	otherquals = list_concat(otherquals, extract_actual_clauses(clauses, false));
+
+	cscan = makeNode(CustomScan);
+	cscan->scan.plan.targetlist = tlist;
+	cscan->scan.plan.qual = otherquals;
+	cscan->scan.scanrelid = 0;
+	cscan->flags = best_path->flags;
+	cscan->custom_plans = custom_plans;
+	cscan->custom_exprs = list_concat(list_make2(copyObject(list_nth(private, NgBatchPathOuterKey)),
+												 copyObject(list_nth(private, NgBatchPathInnerKey))),
+									  joinquals);
+	cscan->custom_private = copyObject(list_nth(private, NgBatchPathScanPrivate));
+	cscan->custom_scan_tlist = scan_tlist;
+	cscan->methods = &batch_scan_methods;
+	return &cscan->scan.plan;
+}
+
+static Node *
+create_batched_join_state(CustomScan *cscan)
+{
+	NgBatchJoinState *bs = (NgBatchJoinState *) newNode(sizeof(NgBatchJoinState),
+														T_CustomScanState);
+
+	bs->css.methods = &batch_exec_methods;
+	return (Node *) bs;
+}
+
+/*
+ * BeginCustomScan: start both children; no query is sent yet.
+ */
+static void
+begin_batched_join(CustomScanState *node, EState *estate, int eflags)
+{
+	NgBatchJoinState *bs = (NgBatchJoinState *) node;
+	CustomScan *cscan = (CustomScan *) node->ss.ps.plan;
+	List	   *private = cscan->custom_private;
+	Plan	   *outer_plan = (Plan *) linitial(cscan->custom_plans);
+	Plan	   *inner_plan = (Plan *) lsecond(cscan->custom_plans);
+	PlanState  *inner;
+
+	bs->jointype = (JoinType) intVal(list_nth(private, NgBatchPrivateJoinType));
+	bs->keys_per_find = intVal(list_nth(private, NgBatchPrivateKeysPerFind));
+	bs->key_type = (Oid) intVal(list_nth(private, NgBatchPrivateKeyType));
+	bs->collation = (Oid) intVal(list_nth(private, NgBatchPrivateCollation));
+	bs->field = strVal(list_nth(private, NgBatchPrivateField));
+	fmgr_info((Oid) intVal(list_nth(private, NgBatchPrivateOuterHash)),
+			  &bs->outer_hash);
+	fmgr_info((Oid) intVal(list_nth(private, NgBatchPrivateInnerHash)),
+			  &bs->inner_hash);
+	get_typlenbyvalalign(bs->key_type, &bs->key_len, &bs->key_byval,
+						 &bs->key_align);
+
+	bs->outer_ps = ExecInitNode(outer_plan, estate, eflags);
+	inner = ExecInitNode(inner_plan, estate, eflags);
+	if (!IsA(inner, ForeignScanState))
+		elog(ERROR, "inner plan of a batched key join is not a foreign scan");
+	bs->inner_ps = (ForeignScanState *) inner;
+	node->custom_ps = list_make2(bs->outer_ps, inner);
+	bs->nouter = list_length(outer_plan->targetlist);
+	bs->ninner = list_length(inner_plan->targetlist);
+
+	bs->outer_key = ExecInitExpr(linitial(cscan->custom_exprs), &node->ss.ps);
+	bs->inner_key = ExecInitExpr(lsecond(cscan->custom_exprs), &node->ss.ps);
+	bs->joinqual = ExecInitQual(list_copy_tail(cscan->custom_exprs, 2),
+								&node->ss.ps);
+	bs->key_econtext = CreateExprContext(estate);
+	bs->batch_cxt = AllocSetContextCreate(estate->es_query_cxt,
+										  "nutragenie batched join",
+										  ALLOCSET_DEFAULT_SIZES);
+	bs->cur_outer = bs->n_outer = 0;
+}
+
+static TupleTableSlot *
+exec_batched_join(CustomScanState *node)
+{
+	return ExecScan(&node->ss, next_joined_row, recheck_joined_row);
+}
+
+/* Row marks are refused at plan time, so there is nothing to recheck. */
+static bool
+recheck_joined_row(ScanState *ss, TupleTableSlot *slot)
+{
+	return true;
+}
+
+/*
+ * The next joined row in the scan slot (ExecScan then applies the plan's
+ * conditions and projection), or an empty slot at the end.
+ */
+static TupleTableSlot *
+next_joined_row(ScanState *ss)
+{
+	NgBatchJoinState *bs = (NgBatchJoinState *) ss;
+	TupleTableSlot *slot = ss->ss_ScanTupleSlot;
+
+	for (;;)
+	{
+		NgStoredRow *outer;
+
+		CHECK_FOR_INTERRUPTS();
+		if (bs->cur_outer >= bs->n_outer)
+		{
+			if (bs->outer_done || !load_batch(bs))
+				return ExecClearTuple(slot);
+			continue;
+		}
+
+		outer = &bs->outer_rows[bs->cur_outer];
+		if (!bs->cur_started)
+		{
+			bs->cur_started = true;
+			bs->cur_matched = false;
+			bs->cur_inner = outer->null_key ? -1 :
+				bs->buckets[outer->hash & bs->bucket_mask];
+		}
+		while (bs->cur_inner >= 0)
+		{
+			NgStoredRow *inner = &bs->inner_rows[bs->cur_inner];
+
+			bs->cur_inner = inner->next;
+			if (inner->hash != outer->hash)
+				continue;
+			fill_scan_slot(bs, outer, inner);
+			if (bs->joinqual != NULL)
+			{
+				ResetExprContext(bs->key_econtext);
+				bs->key_econtext->ecxt_scantuple = slot;
+				if (!ExecQual(bs->joinqual, bs->key_econtext))
+					continue;
+			}
+			bs->cur_matched = true;
+			return slot;
+		}
+
+		bs->cur_outer++;
+		bs->cur_started = false;
+		if (bs->jointype == JOIN_LEFT && !bs->cur_matched)
+		{
+			fill_scan_slot(bs, outer, NULL);
+			return slot;
+		}
+	}
+}
+
+/*
+ * Read the next batch of outer rows, send their distinct keys in one find,
+ * and hash the documents that come back.  False when the outer side has no
+ * more rows.
+ */
+static bool
+load_batch(NgBatchJoinState *bs)
+{
+	MemoryContext oldcxt;
+	Datum	   *keys;
+	uint32	   *key_hashes;
+	int			nkeys = 0;
+	int		   *key_buckets;
+	int		   *key_next;
+	uint32		key_mask;
+	uint32		nbuckets;
+	int			capacity;
+	int			i;
+
+	MemoryContextReset(bs->batch_cxt);
+	oldcxt = MemoryContextSwitchTo(bs->batch_cxt);
+
+	bs->outer_rows = palloc(sizeof(NgStoredRow) * bs->keys_per_find);
+	bs->n_outer = 0;
+	bs->cur_outer = 0;
+	bs->cur_started = false;
+	keys = palloc(sizeof(Datum) * bs->keys_per_find);
+	key_hashes = palloc(sizeof(uint32) * bs->keys_per_find);
+	key_next = palloc(sizeof(int) * bs->keys_per_find);
+	nbuckets = 16;
+	while (nbuckets < (uint32) bs->keys_per_find * 2)
+		nbuckets <<= 1;
+	key_mask = nbuckets - 1;
+	key_buckets = palloc(sizeof(int) * nbuckets);
+	memset(key_buckets, -1, sizeof(int) * nbuckets);
+
+	while (bs->n_outer < bs->keys_per_find)
+	{
+		TupleTableSlot *os;
+		NgStoredRow *row;
+		Datum		key;
+		bool		isnull;
+		int			k;
+
+		/* the children run in the query's context, not the batch's */
+		MemoryContextSwitchTo(oldcxt);
+		os = ExecProcNode(bs->outer_ps);
+		MemoryContextSwitchTo(bs->batch_cxt);
+		if (TupIsNull(os))
+		{
+			bs->outer_done = true;
+			break;
+		}
+		row = &bs->outer_rows[bs->n_outer++];
+		store_row(row, os, bs->nouter);
+		fill_scan_slot(bs, row, NULL);
+		row->hash = key_hash(bs, bs->outer_key, &bs->outer_hash, &key, &isnull);
+		row->null_key = isnull;
+		row->next = -1;
+		if (isnull)
+			continue;
+
+		/* the distinct keys (by binary equality) go to MongoDB */
+		for (k = key_buckets[row->hash & key_mask]; k >= 0; k = key_next[k])
+		{
+			if (key_hashes[k] == row->hash &&
+				datumIsEqual(keys[k], key, bs->key_byval, bs->key_len))
+				break;
+		}
+		if (k < 0)
+		{
+			keys[nkeys] = key;
+			key_hashes[nkeys] = row->hash;
+			key_next[nkeys] = key_buckets[row->hash & key_mask];
+			key_buckets[row->hash & key_mask] = nkeys;
+			nkeys++;
+		}
+	}
+
+	bs->n_inner = 0;
+	capacity = 64;
+	bs->inner_rows = palloc(sizeof(NgStoredRow) * capacity);
+	if (nkeys > 0)
+	{
+		ArrayType  *array;
+
+		array = construct_array(keys, nkeys, bs->key_type, bs->key_len,
+								bs->key_byval, bs->key_align);
+		MemoryContextSwitchTo(oldcxt);
+		ng_scan_set_batch(bs->inner_ps, PointerGetDatum(array));
+		ExecReScan(&bs->inner_ps->ss.ps);
+		bs->batches++;
+		bs->keys_sent += nkeys;
+
+		for (;;)
+		{
+			TupleTableSlot *is;
+			NgStoredRow *row;
+			Datum		key;
+			bool		isnull;
+
+			MemoryContextSwitchTo(oldcxt);
+			is = ExecProcNode(&bs->inner_ps->ss.ps);
+			MemoryContextSwitchTo(bs->batch_cxt);
+			if (TupIsNull(is))
+				break;
+			if (bs->n_inner == capacity)
+			{
+				capacity *= 2;
+				bs->inner_rows = repalloc(bs->inner_rows,
+										  sizeof(NgStoredRow) * capacity);
+			}
+			row = &bs->inner_rows[bs->n_inner++];
+			store_row(row, is, bs->ninner);
+			fill_scan_slot(bs, NULL, row);
+			row->hash = key_hash(bs, bs->inner_key, &bs->inner_hash, &key,
+								 &isnull);
+			row->null_key = isnull;
+		}
+	}
+
+	nbuckets = 16;
+	while (nbuckets < (uint32) bs->n_inner * 2)
+		nbuckets <<= 1;
+	bs->bucket_mask = nbuckets - 1;
+	bs->buckets = palloc(sizeof(int) * nbuckets);
+	memset(bs->buckets, -1, sizeof(int) * nbuckets);
+	for (i = bs->n_inner - 1; i >= 0; i--)
+	{
+		NgStoredRow *row = &bs->inner_rows[i];
+		uint32		b = row->hash & bs->bucket_mask;
+
+		if (row->null_key)
+			continue;
+		row->next = bs->buckets[b];
+		bs->buckets[b] = i;
+	}
+
+	MemoryContextSwitchTo(oldcxt);
+	return bs->n_outer > 0;
+}
+
+/*
+ * Copy the values of src (deformed) into row, in the current memory
+ * context.
+ */
+static void
+store_row(NgStoredRow *row, TupleTableSlot *src, int natts)
+{
+	TupleDesc	desc = src->tts_tupleDescriptor;
+	int			i;
+
+	slot_getallattrs(src);
+	row->values = palloc(sizeof(Datum) * Max(natts, 1));
+	row->isnull = palloc(sizeof(bool) * Max(natts, 1));
+	for (i = 0; i < natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		row->isnull[i] = src->tts_isnull[i];
+		row->values[i] = src->tts_isnull[i] ? (Datum) 0 :
+			datumCopy(src->tts_values[i], att->attbyval, att->attlen);
+	}
+}
+
+/*
+ * Put an outer and an inner row (either may be NULL: all nulls) into the
+ * scan slot.  The values stay owned by the batch.
+ */
+static void
+fill_scan_slot(NgBatchJoinState *bs, NgStoredRow *outer, NgStoredRow *inner)
+{
+	TupleTableSlot *slot = bs->css.ss.ss_ScanTupleSlot;
+
+	ExecClearTuple(slot);
+	if (outer != NULL)
+	{
+		memcpy(slot->tts_values, outer->values, sizeof(Datum) * bs->nouter);
+		memcpy(slot->tts_isnull, outer->isnull, sizeof(bool) * bs->nouter);
+	}
+	else
+	{
+		memset(slot->tts_values, 0, sizeof(Datum) * bs->nouter);
+		memset(slot->tts_isnull, true, sizeof(bool) * bs->nouter);
+	}
+	if (inner != NULL)
+	{
+		memcpy(slot->tts_values + bs->nouter, inner->values,
+			   sizeof(Datum) * bs->ninner);
+		memcpy(slot->tts_isnull + bs->nouter, inner->isnull,
+			   sizeof(bool) * bs->ninner);
+	}
+	else
+	{
+		memset(slot->tts_values + bs->nouter, 0, sizeof(Datum) * bs->ninner);
+		memset(slot->tts_isnull + bs->nouter, true, sizeof(bool) * bs->ninner);
+	}
+	ExecStoreVirtualTuple(slot);
+}
+
+/*
+ * Evaluate a key over the scan slot and hash it.  The value is copied into
+ * the current memory context (the batch's); 0 for NULL.
+ */
+static uint32
+key_hash(NgBatchJoinState *bs, ExprState *key, FmgrInfo *hash, Datum *value,
+		 bool *isnull)
+{
+	ExprContext *econtext = bs->key_econtext;
+	MemoryContext cxt = CurrentMemoryContext;
+	Datum		d;
+
+	ResetExprContext(econtext);
+	econtext->ecxt_scantuple = bs->css.ss.ss_ScanTupleSlot;
+	d = ExecEvalExprSwitchContext(key, econtext, isnull);
+	MemoryContextSwitchTo(cxt);
+	if (*isnull)
+	{
+		*value = (Datum) 0;
+		return 0;
+	}
+	*value = datumCopy(d, bs->key_byval, bs->key_len);
+	return DatumGetUInt32(FunctionCall1Coll(hash, bs->collation, *value));
+}
+
+static void
+end_batched_join(CustomScanState *node)
+{
+	NgBatchJoinState *bs = (NgBatchJoinState *) node;
+
+	ExecEndNode(bs->outer_ps);
+	ExecEndNode(&bs->inner_ps->ss.ps);
+}
+
+/*
+ * ReScanCustomScan: start again from the first outer row.  The inner scan
+ * is rescanned for every batch anyway.
+ */
+static void
+rescan_batched_join(CustomScanState *node)
+{
+	NgBatchJoinState *bs = (NgBatchJoinState *) node;
+
+	MemoryContextReset(bs->batch_cxt);
+	bs->n_outer = bs->cur_outer = bs->n_inner = 0;
+	bs->cur_started = false;
+	bs->outer_done = false;
+	if (node->ss.ps.chgParam != NULL)
+	{
+		UpdateChangedParamSet(bs->outer_ps, node->ss.ps.chgParam);
+		UpdateChangedParamSet(&bs->inner_ps->ss.ps, node->ss.ps.chgParam);
+	}
+	if (bs->outer_ps->chgParam == NULL)
+		ExecReScan(bs->outer_ps);
+}
+
+/*
+ * EXPLAIN: the join type and key; with ANALYZE, the finds and keys sent.
+ * (The inner ForeignScan shows the find, with the keys as {"$param":
+ * "batch"}.)
+ */
+static void
+explain_batched_join(CustomScanState *node, List *ancestors, ExplainState *es)
+{
+	NgBatchJoinState *bs = (NgBatchJoinState *) node;
+	CustomScan *cscan = (CustomScan *) node->ss.ps.plan;
+	List	   *private = cscan->custom_private;
+
+	ExplainPropertyText("Join Type",
+						intVal(list_nth(private, NgBatchPrivateJoinType)) == JOIN_LEFT ?
+						"Left" : "Inner", es);
+	ExplainPropertyText("MongoDB Key Field",
+						strVal(list_nth(private, NgBatchPrivateField)), es);
+	ExplainPropertyInteger("MongoDB Keys per Find", NULL,
+						   intVal(list_nth(private, NgBatchPrivateKeysPerFind)),
+						   es);
+	if (es->analyze)
+	{
+		ExplainPropertyInteger("MongoDB Batches", NULL, bs->batches, es);
+		ExplainPropertyInteger("MongoDB Keys Sent", NULL, bs->keys_sent, es);
+	}
+}
