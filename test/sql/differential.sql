@@ -258,18 +258,26 @@ ORDER BY shape, g;
 
 -- Run every case against both tables.
 CREATE TABLE outcomes (seq int, grp text, pushed bool, mismatch bool);
-DO $$
+-- Run the cases of a table of cases (seq, grp, sql) whose group matches
+-- grp_like against both tables, comparing the results as text.  A case
+-- counts as pushed when a line of its EXPLAIN (VERBOSE) satisfies
+-- pushed_when, an expression over $1, the line.  Outcomes are numbered
+-- seq + seq_offset.
+CREATE PROCEDURE run_cases(cases regclass, seq_offset int, grp_like text, pushed_when text)
+LANGUAGE plpgsql AS $$
 DECLARE
     c record;
     q text;
-    got_ft int[];
-    got_lt int[];
+    got_ft text;
+    got_lt text;
     err_ft text;
     err_lt text;
     line text;
     pushed bool;
+    hit bool;
 BEGIN
-    FOR c IN SELECT * FROM differential.cases ORDER BY seq LOOP
+    FOR c IN EXECUTE format('SELECT * FROM %s WHERE grp LIKE $1 ORDER BY seq', cases)
+             USING grp_like LOOP
         err_ft := NULL;
         err_lt := NULL;
         got_ft := NULL;
@@ -288,28 +296,24 @@ BEGIN
 
         pushed := false;
         FOR line IN EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || q LOOP
-            IF line ~ 'MongoDB Command: ' AND
-               (SELECT count(*) FROM json_object_keys(
-                    substring(line FROM 'MongoDB Command: (.*)$')::json -> 'filter')) > 0
-            THEN
-                pushed := true;
-            END IF;
+            EXECUTE 'SELECT ' || pushed_when INTO hit USING line;
+            pushed := pushed OR hit;
         END LOOP;
 
         IF got_ft IS DISTINCT FROM got_lt OR err_ft IS DISTINCT FROM err_lt THEN
             RAISE NOTICE 'mismatch: %', q;
-            RAISE NOTICE '  only through MongoDB: % %',
-                ARRAY(SELECT unnest(got_ft) EXCEPT SELECT unnest(got_lt) ORDER BY 1),
-                coalesce(err_ft, '');
-            RAISE NOTICE '  only locally: % %',
-                ARRAY(SELECT unnest(got_lt) EXCEPT SELECT unnest(got_ft) ORDER BY 1),
-                coalesce(err_lt, '');
+            RAISE NOTICE '  through MongoDB: % %', got_ft, coalesce(err_ft, '');
+            RAISE NOTICE '  locally:         % %', got_lt, coalesce(err_lt, '');
         END IF;
         INSERT INTO differential.outcomes
-        VALUES (c.seq, c.grp, pushed,
+        VALUES (c.seq + seq_offset, c.grp, pushed,
                 got_ft IS DISTINCT FROM got_lt OR err_ft IS DISTINCT FROM err_lt);
     END LOOP;
 END $$;
+CALL run_cases('cases', 0, '%', $$
+    $1 ~ 'MongoDB Command: ' AND
+    (SELECT count(*) FROM json_object_keys(
+         substring($1 FROM 'MongoDB Command: (.*)$')::json -> 'filter')) > 0$$);
 
 -- ORDER BY / LIMIT / OFFSET and aggregates.  The result of each query is
 -- compared as text: the ids in the order returned (id, the unique _id, is
@@ -374,56 +378,7 @@ SELECT 'group by limit',
 FROM unnest(ARRAY['i', 'l', 'o', 'b', 'tz', 'd', 'u', 'nx']) WITH ORDINALITY AS x(g, k)
 ORDER BY k;
 
--- Run the cases of upper_cases whose group matches grp_like against both
--- tables, comparing the results as text.  A case counts as pushed when a
--- line of its EXPLAIN (VERBOSE) satisfies pushed_when, an expression over
--- $1, the line.
-CREATE PROCEDURE run_upper_cases(grp_like text, pushed_when text) LANGUAGE plpgsql AS $$
-DECLARE
-    c record;
-    q text;
-    got_ft text;
-    got_lt text;
-    err_ft text;
-    err_lt text;
-    line text;
-    pushed bool;
-    hit bool;
-BEGIN
-    FOR c IN SELECT * FROM differential.upper_cases WHERE grp LIKE grp_like ORDER BY seq LOOP
-        err_ft := NULL;
-        err_lt := NULL;
-        got_ft := NULL;
-        got_lt := NULL;
-        q := replace(c.sql, '%T', 'differential.ft');
-        BEGIN
-            EXECUTE q INTO got_ft;
-        EXCEPTION WHEN OTHERS THEN
-            err_ft := SQLSTATE || ' ' || SQLERRM;
-        END;
-        BEGIN
-            EXECUTE replace(c.sql, '%T', 'differential.lt') INTO got_lt;
-        EXCEPTION WHEN OTHERS THEN
-            err_lt := SQLSTATE || ' ' || SQLERRM;
-        END;
-
-        pushed := false;
-        FOR line IN EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || q LOOP
-            EXECUTE 'SELECT ' || pushed_when INTO hit USING line;
-            pushed := pushed OR hit;
-        END LOOP;
-
-        IF got_ft IS DISTINCT FROM got_lt OR err_ft IS DISTINCT FROM err_lt THEN
-            RAISE NOTICE 'mismatch: %', q;
-            RAISE NOTICE '  through MongoDB: % %', got_ft, coalesce(err_ft, '');
-            RAISE NOTICE '  locally:         % %', got_lt, coalesce(err_lt, '');
-        END IF;
-        INSERT INTO differential.outcomes
-        VALUES (c.seq + 100000, c.grp, pushed,
-                got_ft IS DISTINCT FROM got_lt OR err_ft IS DISTINCT FROM err_lt);
-    END LOOP;
-END $$;
-CALL run_upper_cases('%', $$
+CALL run_cases('upper_cases', 100000, '%', $$
     $1 ~ 'MongoDB Command: ' AND
     EXISTS (SELECT FROM json_object_keys(substring($1 FROM 'MongoDB Command: (.*)$')::json) k
             WHERE k IN ('sort', 'skip', 'limit', 'aggregate'))$$);
@@ -463,7 +418,7 @@ ORDER BY c.col, c.outer_expr, j.kind, j.extra;
 SET enable_hashjoin = off;
 SET enable_mergejoin = off;
 SET enable_nestloop = off;
-CALL run_upper_cases('join %', $$$1 ~ 'NutragenieBatchedKeyJoin'$$);
+CALL run_cases('upper_cases', 100000, 'join %', $$$1 ~ 'NutragenieBatchedKeyJoin'$$);
 RESET enable_hashjoin;
 RESET enable_mergejoin;
 RESET enable_nestloop;
