@@ -240,6 +240,62 @@ static char my_dbname[NAMEDATALEN];
 /* a transaction that locked the outbox against the applier: do not wait */
 static FullTransactionId outbox_locked_fxid = {0};
 
+/*
+ * The worker's statements on the outbox, prepared on first use and kept for
+ * the worker's life (the plan cache re-plans them after DDL, such as the
+ * extension being dropped and created again).  Parsing and planning them
+ * every round cost as much as the rest of the round.
+ */
+typedef enum NgApplierStmt
+{
+	NG_STMT_READ,				/* the next rows to apply */
+	NG_STMT_DELETE,				/* applied rows */
+	NG_STMT_BURY,				/* a dead row to nutragenie.dead_letters */
+	NG_STMT_FAILED,				/* note a failed attempt on a row */
+	NG_STMT_COUNT
+} NgApplierStmt;
+
+typedef struct NgApplierStmtDef
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[3];
+} NgApplierStmtDef;
+
+static const NgApplierStmtDef applier_stmts[NG_STMT_COUNT] = {
+	[NG_STMT_READ] = {
+		"SELECT seq, xid::text, serverid, userid, database,"
+		" collection, op, doc_id, body"
+		" FROM nutragenie.outbox ORDER BY seq LIMIT $1",
+		1, {INT4OID}
+	},
+	[NG_STMT_DELETE] = {
+		"DELETE FROM nutragenie.outbox WHERE seq = ANY ($1)",
+		1, {INT8ARRAYOID}
+	},
+	[NG_STMT_BURY] = {
+		"WITH moved AS ("
+		" DELETE FROM nutragenie.outbox WHERE seq = $1"
+		" RETURNING *)"
+		" INSERT INTO nutragenie.dead_letters"
+		" (seq, xid, serverid, userid, database, collection, op,"
+		" doc_id, body, created_at, attempts, failed_at, error,"
+		" error_code)"
+		" SELECT seq, xid, serverid, userid, database, collection,"
+		" op, doc_id, body, created_at, attempts + 1, now(), $2, $3"
+		" FROM moved",
+		3, {INT8OID, TEXTOID, INT4OID}
+	},
+	[NG_STMT_FAILED] = {
+		"UPDATE nutragenie.outbox"
+		" SET attempts = attempts + 1, last_error = $2,"
+		" last_attempt = now() WHERE seq = $1",
+		2, {INT8OID, TEXTOID}
+	},
+};
+
+static SPIPlanPtr applier_plans[NG_STMT_COUNT];
+
 /* worker state */
 static NgApplierDb *worker_slot = NULL;
 static MemoryContext round_cxt = NULL;
@@ -298,6 +354,8 @@ static void record_failure(int64 seq, ErrorData *edata);
 static bool should_log_failure(const char *message);
 static char *clean_message(const char *message);
 static bool bytea_as_bson(bytea *data, bson_t *doc);
+static int	run_statement(NgApplierStmt which, Datum *values,
+						  const char *nulls, bool read_only);
 
 
 /* ------------------------------------------------------------------------
@@ -1349,7 +1407,6 @@ apply_round(void)
 static NgOutboxRow *
 read_rows(int *nrows)
 {
-	Oid			argtypes[1] = {INT4OID};
 	Datum		values[1];
 	NgOutboxRow *rows;
 	uint64		n;
@@ -1357,10 +1414,7 @@ read_rows(int *nrows)
 	int			ret;
 
 	values[0] = Int32GetDatum(ng_applier_batch_size);
-	ret = SPI_execute_with_args("SELECT seq, xid::text, serverid, userid, database,"
-								" collection, op, doc_id, body"
-								" FROM nutragenie.outbox ORDER BY seq LIMIT $1",
-								1, argtypes, values, NULL, true, 0);
+	ret = run_statement(NG_STMT_READ, values, NULL, true);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read nutragenie.outbox: %s",
 			 SPI_result_code_string(ret));
@@ -1987,15 +2041,13 @@ finish_round(NgOutboxRow *rows, int n)
 
 	if (napplied > 0)
 	{
-		Oid			argtypes[1] = {INT8ARRAYOID};
 		Datum		values[1];
 
 		values[0] = PointerGetDatum(construct_array(seqs, napplied, INT8OID,
 													sizeof(int64),
 													FLOAT8PASSBYVAL,
 													TYPALIGN_DOUBLE));
-		ret = SPI_execute_with_args("DELETE FROM nutragenie.outbox WHERE seq = ANY ($1)",
-									1, argtypes, values, NULL, false, 0);
+		ret = run_statement(NG_STMT_DELETE, values, NULL, false);
 		if (ret != SPI_OK_DELETE)
 			elog(ERROR, "could not delete applied rows from nutragenie.outbox: %s",
 				 SPI_result_code_string(ret));
@@ -2003,7 +2055,6 @@ finish_round(NgOutboxRow *rows, int n)
 
 	for (i = 0; i < n; i++)
 	{
-		Oid			argtypes[3] = {INT8OID, TEXTOID, INT4OID};
 		Datum		values[3];
 		char		nulls[3] = {' ', ' ', ' '};
 		NgOutboxRow *row = &rows[i];
@@ -2016,17 +2067,7 @@ finish_round(NgOutboxRow *rows, int n)
 		values[2] = Int32GetDatum(row->err_code);
 		if (!row->has_code)
 			nulls[2] = 'n';
-		ret = SPI_execute_with_args("WITH moved AS ("
-									" DELETE FROM nutragenie.outbox WHERE seq = $1"
-									" RETURNING *)"
-									" INSERT INTO nutragenie.dead_letters"
-									" (seq, xid, serverid, userid, database, collection, op,"
-									" doc_id, body, created_at, attempts, failed_at, error,"
-									" error_code)"
-									" SELECT seq, xid, serverid, userid, database, collection,"
-									" op, doc_id, body, created_at, attempts + 1, now(), $2, $3"
-									" FROM moved",
-									3, argtypes, values, nulls, false, 0);
+		ret = run_statement(NG_STMT_BURY, values, nulls, false);
 		if (ret != SPI_OK_INSERT)
 			elog(ERROR, "could not move a row to nutragenie.dead_letters: %s",
 				 SPI_result_code_string(ret));
@@ -2081,7 +2122,6 @@ record_failure(int64 seq, ErrorData *edata)
 
 	PG_TRY();
 	{
-		Oid			argtypes[2] = {INT8OID, TEXTOID};
 		Datum		values[2];
 		int			ret;
 
@@ -2093,10 +2133,7 @@ record_failure(int64 seq, ErrorData *edata)
 
 		values[0] = Int64GetDatum(seq);
 		values[1] = CStringGetTextDatum(text);
-		ret = SPI_execute_with_args("UPDATE nutragenie.outbox"
-									" SET attempts = attempts + 1, last_error = $2,"
-									" last_attempt = now() WHERE seq = $1",
-									2, argtypes, values, NULL, false, 0);
+		ret = run_statement(NG_STMT_FAILED, values, NULL, false);
 		if (ret != SPI_OK_UPDATE)
 			elog(ERROR, "could not record a failure in nutragenie.outbox: %s",
 				 SPI_result_code_string(ret));
@@ -2114,6 +2151,31 @@ record_failure(int64 seq, ErrorData *edata)
 		MemoryContextSwitchTo(round_cxt);
 	}
 	PG_END_TRY();
+}
+
+/*
+ * Run one of the worker's statements (inside SPI_connect), preparing it on
+ * first use.  Returns SPI_execute_plan's result.
+ */
+static int
+run_statement(NgApplierStmt which, Datum *values, const char *nulls,
+			  bool read_only)
+{
+	const NgApplierStmtDef *def = &applier_stmts[which];
+
+	if (applier_plans[which] == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(def->sql, def->nargs,
+									   (Oid *) def->argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "could not prepare \"%s\": %s", def->sql,
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		applier_plans[which] = plan;
+	}
+	return SPI_execute_plan(applier_plans[which], values, nulls, read_only, 0);
 }
 
 /*

@@ -13,6 +13,12 @@
  * stale).  The transaction's own view of each written document goes into
  * the overlay so that its later reads see it.
  *
+ * INSERT and COPY check and queue rows batch_size at a time: one find for
+ * the batch's _ids, one outbox statement.  PostgreSQL 15 hands COPY rows to
+ * a foreign table one by one, so when nothing needs them back at once
+ * (RETURNING, row or statement triggers) a COPY's rows are held here until
+ * a batch is full or the COPY ends.
+ *
  * Row identity is the column mapped to "_id".  An INSERT without one gets a
  * new ObjectId (returned by RETURNING when the column is objectid or text).
  * UPDATE sends only the assigned fields: {$set: {...}, $unset: {...}} with
@@ -34,6 +40,10 @@
 #include "catalog/pg_authid.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/copy.h"
+#if PG_VERSION_NUM < 160000
+#include "commands/copyfrom_internal.h"
+#endif
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -71,12 +81,36 @@ typedef struct NgModifyState
 	AttrNumber	junk_id_resno;	/* UPDATE/DELETE: ng_id in the plan's tlist */
 	bool		conflict_nothing;
 	int			batch_size;
+	bool		buffer_rows;	/* COPY: hold rows, queue them per batch */
+	struct NgInsertRow *rows;	/* INSERT: rows built, not yet queued */
+	int			nrows;
+	int			maxrows;
+#if PG_VERSION_NUM < 160000
+	CopyFromState copy;			/* buffered COPY: its state, for line numbers */
+#endif
+	uint64		error_lineno;	/* COPY line of the row being reported */
+	MemoryContext query_cxt;	/* holds this state and rows[] */
+	MemoryContext tuple_cxt;	/* the executor's per-row memory */
 	MemoryContext temp_cxt;		/* reset per row or batch */
 	NgConnEntry *conn;			/* borrowed for existence checks */
 	mongoc_collection_t *coll;
 	NgDocReader *returning;		/* DELETE ... RETURNING: old row values */
 	MemoryContext returning_cxt;	/* holds them until the next row */
 } NgModifyState;
+
+/*
+ * One row of an INSERT or COPY between being built (prepare_insert) and
+ * being queued (flush_inserts).  doc and id are libbson's: flush_inserts
+ * destroys them, or release_modify if the statement fails first.
+ */
+typedef struct NgInsertRow
+{
+	bson_t	   *doc;			/* the document, _id first */
+	bson_t	   *id;				/* {"_id": v} */
+	uint64		lineno;			/* buffered COPY: its line, else 0 */
+	bool		exists;			/* the _id is known to exist */
+	bool		check;			/* ask the outbox and MongoDB about it */
+} NgInsertRow;
 
 /* One field assignment of a document update. */
 typedef struct NgAssign
@@ -101,6 +135,13 @@ static void slot_assignments(NgModifyState *ms, TupleTableSlot *slot,
 							 bson_t *root_storage);
 static bool new_insert_document(NgModifyState *ms, TupleTableSlot *slot,
 								bson_t *doc);
+static bool rows_can_wait(ResultRelInfo *rinfo);
+static bool copy_can_buffer(ModifyTableState *mtstate, ResultRelInfo *rinfo);
+static void prepare_insert(NgModifyState *ms, TupleTableSlot *slot);
+static int	flush_inserts(NgModifyState *ms, TupleTableSlot **slots);
+static void discard_inserts(NgModifyState *ms);
+static void copy_line_context(void *arg);
+static int	insert_batch(NgModifyState *ms, TupleTableSlot **slots, int n);
 static void existing_ids(NgModifyState *ms, bson_t **ids, int n, bool *exists);
 static void outbox_append(NgModifyState *ms, char op, bson_t **ids,
 						  bson_t **bodies, int n);
@@ -435,6 +476,8 @@ begin_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	ms->opts = ng_options_for_rel(RelationGetRelid(rel), userid);
 	ms->operation = operation;
 	ms->batch_size = ms->opts->batch_size;
+	ms->query_cxt = estate->es_query_cxt;
+	ms->tuple_cxt = GetPerTupleMemoryContext(estate);
 	if (explain_only)
 		return ms;
 
@@ -523,6 +566,7 @@ release_modify(void *arg)
 {
 	NgModifyState *ms = (NgModifyState *) arg;
 
+	discard_inserts(ms);
 	if (ms->coll != NULL)
 	{
 		mongoc_collection_destroy(ms->coll);
@@ -555,10 +599,17 @@ ngBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 									  (eflags & EXEC_FLAG_EXPLAIN_ONLY) != 0);
 }
 
+/*
+ * Tuple routing (INSERT into a partitioned table) and COPY.  A COPY whose
+ * rows can wait is buffered here, since PostgreSQL 15 does not batch COPY
+ * into foreign tables: ngExecForeignInsert builds each row's document and
+ * queues them batch_size at a time, and ngEndForeignInsert queues the rest.
+ */
 void
 ngBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
 {
 	List	   *fdw_private = NIL;
+	NgModifyState *ms;
 
 	if (mtstate->operation == CMD_INSERT && rinfo->ri_usesFdwDirectModify == false &&
 		mtstate->ps.plan != NULL &&
@@ -567,20 +618,38 @@ ngBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("ON CONFLICT DO UPDATE is not supported on foreign table \"%s\"",
 						RelationGetRelationName(rinfo->ri_RelationDesc))));
-	rinfo->ri_FdwState = begin_modify(mtstate, rinfo, fdw_private, CMD_INSERT,
-									  false);
+	ms = begin_modify(mtstate, rinfo, fdw_private, CMD_INSERT, false);
+	rinfo->ri_FdwState = ms;
 	if (mtstate->ps.plan != NULL &&
 		((ModifyTable *) mtstate->ps.plan)->onConflictAction == ONCONFLICT_NOTHING)
-		((NgModifyState *) rinfo->ri_FdwState)->conflict_nothing = true;
+		ms->conflict_nothing = true;
+
+	/*
+	 * COPY has no plan (and no ON CONFLICT).  From PostgreSQL 16 on, COPY
+	 * itself uses ngExecForeignBatchInsert.
+	 */
+#if PG_VERSION_NUM < 160000
+	if (mtstate->ps.plan == NULL && ms->batch_size > 1 &&
+		copy_can_buffer(mtstate, rinfo))
+		ms->buffer_rows = true;
+#endif
 }
 
+/*
+ * Queue the rows a COPY still holds, then let the driver objects go.  An
+ * error here (a duplicate _id in the last batch) fails the statement like
+ * one raised for any other row.
+ */
 void
 ngEndForeignModify(EState *estate, ResultRelInfo *rinfo)
 {
 	NgModifyState *ms = (NgModifyState *) rinfo->ri_FdwState;
 
-	if (ms != NULL && ms->temp_cxt != NULL)
-		release_modify(ms);
+	if (ms == NULL || ms->temp_cxt == NULL)
+		return;
+	if (ms->nrows > 0)
+		(void) flush_inserts(ms, NULL);
+	release_modify(ms);
 }
 
 void
@@ -590,19 +659,65 @@ ngEndForeignInsert(EState *estate, ResultRelInfo *rinfo)
 }
 
 /*
- * Batches for INSERT: one existence query and one outbox insert per batch.
- * Not with RETURNING or row triggers, whose rows the executor needs one by
- * one.
+ * Can the rows of an insert into this table be queued in batches, some time
+ * after the executor handed them over?  Not with RETURNING or WITH CHECK
+ * OPTIONs, which need each row back at once, nor with row triggers on
+ * INSERT, which may look for the statement's earlier rows.
+ */
+static bool
+rows_can_wait(ResultRelInfo *rinfo)
+{
+	TriggerDesc *trig = rinfo->ri_TrigDesc;
+
+	if (rinfo->ri_projectReturning != NULL ||
+		rinfo->ri_WithCheckOptions != NIL)
+		return false;
+	if (trig != NULL &&
+		(trig->trig_insert_before_row || trig->trig_insert_after_row ||
+		 trig->trig_insert_instead_row))
+		return false;
+	return true;
+}
+
+/*
+ * Can a COPY hold its rows until batch_size of them are there, or until
+ * ngEndForeignInsert?  As rows_can_wait, and PostgreSQL 15 fires the AFTER
+ * STATEMENT triggers of a COPY (of the table or, for tuple routing, of the
+ * table copied into) before it calls EndForeignInsert: with such triggers
+ * the rows are queued one by one, so that the triggers see all of them.
+ *
+ * XXX: a volatile DEFAULT of another column that reads this table would
+ * not see the rows still held; COPY does not tell us about those.
+ */
+static bool
+copy_can_buffer(ModifyTableState *mtstate, ResultRelInfo *rinfo)
+{
+	ResultRelInfo *rels[2] = {rinfo, mtstate->rootResultRelInfo};
+	int			i;
+
+	if (!rows_can_wait(rinfo))
+		return false;
+	for (i = 0; i < 2; i++)
+	{
+		TriggerDesc *trig = rels[i] ? rels[i]->ri_TrigDesc : NULL;
+
+		if (trig != NULL &&
+			(trig->trig_insert_after_statement || trig->trig_insert_new_table))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Batches for INSERT: one existence query and one outbox insert per batch,
+ * when the rows can wait for their batch (rows_can_wait).
  */
 int
 ngGetForeignModifyBatchSize(ResultRelInfo *rinfo)
 {
 	NgModifyState *ms = (NgModifyState *) rinfo->ri_FdwState;
 
-	if (rinfo->ri_projectReturning != NULL ||
-		(rinfo->ri_TrigDesc &&
-		 (rinfo->ri_TrigDesc->trig_insert_before_row ||
-		  rinfo->ri_TrigDesc->trig_insert_after_row)))
+	if (!rows_can_wait(rinfo))
 		return 1;
 	return ms ? ms->batch_size : NG_DEFAULT_BATCH_SIZE;
 }
@@ -795,9 +910,15 @@ new_insert_document(NgModifyState *ms, TupleTableSlot *slot, bson_t *doc)
 			{
 				int			i = ms->id_attnum - 1;
 
+				/*
+				 * The value must last as long as the slot's other values
+				 * (RETURNING, AFTER triggers): the executor's per-row
+				 * memory, not temp_cxt.
+				 */
 				if (idcol->typid == ng_objectid_typoid())
 				{
-					NgObjectId *o = palloc(sizeof(NgObjectId));
+					NgObjectId *o = MemoryContextAlloc(ms->tuple_cxt,
+													   sizeof(NgObjectId));
 
 					memcpy(o->data, oid.bytes, NG_OBJECTID_LEN);
 					slot->tts_values[i] = NgObjectIdPGetDatum(o);
@@ -807,10 +928,12 @@ new_insert_document(NgModifyState *ms, TupleTableSlot *slot, bson_t *doc)
 						 getBaseType(idcol->typid) == VARCHAROID)
 				{
 					char		hex[25];
+					MemoryContext cxt = MemoryContextSwitchTo(ms->tuple_cxt);
 
 					bson_oid_to_string(&oid, hex);
 					slot->tts_values[i] = CStringGetTextDatum(hex);
 					slot->tts_isnull[i] = false;
+					MemoryContextSwitchTo(cxt);
 				}
 				else
 					ereport(ERROR,
@@ -844,7 +967,11 @@ new_insert_document(NgModifyState *ms, TupleTableSlot *slot, bson_t *doc)
 }
 
 /*
- * Which of the n documents {"_id": v} exist in MongoDB: one find with $in.
+ * Which of the n documents {"_id": v} exist in MongoDB: one find, with
+ * {"_id": v} for one scalar _id (servers such as FerretDB answer that
+ * from their _id index far faster than an $in) and $in otherwise.  An _id
+ * that is a document, an array or a regex keeps $in, where it means
+ * equality and not an operator expression or a pattern.
  */
 static void
 existing_ids(NgModifyState *ms, bson_t **ids, int n, bool *exists)
@@ -854,6 +981,7 @@ existing_ids(NgModifyState *ms, bson_t **ids, int n, bool *exists)
 	bson_t		in;
 	bson_t		arr;
 	bson_t		proj;
+	bson_iter_t one;
 	mongoc_cursor_t *cursor;
 	const bson_t *doc;
 	bson_error_t error;
@@ -864,20 +992,27 @@ existing_ids(NgModifyState *ms, bson_t **ids, int n, bool *exists)
 	ensure_remote(ms);
 
 	bson_init(&filter);
-	bson_append_document_begin(&filter, "_id", 3, &in);
-	bson_append_array_begin(&in, "$in", 3, &arr);
-	for (i = 0; i < n; i++)
+	if (n == 1 && bson_iter_init_find(&one, ids[0], "_id") &&
+		!BSON_ITER_HOLDS_DOCUMENT(&one) && !BSON_ITER_HOLDS_ARRAY(&one) &&
+		!BSON_ITER_HOLDS_REGEX(&one))
+		bson_append_iter(&filter, "_id", 3, &one);
+	else
 	{
-		bson_iter_t it;
-		char		key[16];
-		const char *keyp;
+		bson_append_document_begin(&filter, "_id", 3, &in);
+		bson_append_array_begin(&in, "$in", 3, &arr);
+		for (i = 0; i < n; i++)
+		{
+			bson_iter_t it;
+			char		key[16];
+			const char *keyp;
 
-		bson_uint32_to_string(i, &keyp, key, sizeof(key));
-		if (bson_iter_init_find(&it, ids[i], "_id"))
-			bson_append_iter(&arr, keyp, -1, &it);
+			bson_uint32_to_string(i, &keyp, key, sizeof(key));
+			if (bson_iter_init_find(&it, ids[i], "_id"))
+				bson_append_iter(&arr, keyp, -1, &it);
+		}
+		bson_append_array_end(&in, &arr);
+		bson_append_document_end(&filter, &in);
 	}
-	bson_append_array_end(&in, &arr);
-	bson_append_document_end(&filter, &in);
 
 	bson_init(&opts);
 	bson_append_document_begin(&opts, "projection", -1, &proj);
@@ -1060,59 +1195,183 @@ outbox_append(NgModifyState *ms, char op, bson_t **ids, bson_t **bodies,
 }
 
 /*
- * Insert a batch of rows: build documents, lock them, refuse (or skip)
- * duplicates, queue them.  Returns the number of slots kept in slots[].
+ * Error context of a row of a buffered COPY, in the words of COPY's own.
+ */
+static void
+copy_line_context(void *arg)
+{
+	NgModifyState *ms = (NgModifyState *) arg;
+
+#if PG_VERSION_NUM < 160000
+	if (ms->error_lineno > 0 && ms->copy != NULL)
+		errcontext("COPY %s, line %llu", ms->copy->cur_relname,
+				   (unsigned long long) ms->error_lineno);
+#endif
+}
+
+/*
+ * Order of two {"_id": v} documents: by length, then bytes.  Only equality
+ * means anything.
  */
 static int
-insert_batch(NgModifyState *ms, TupleTableSlot **slots, int n)
+compare_ids(const bson_t *a, const bson_t *b)
+{
+	if (a->len != b->len)
+		return a->len < b->len ? -1 : 1;
+	return memcmp(bson_get_data(a), bson_get_data(b), a->len);
+}
+
+/* qsort_arg order of row numbers into an NgInsertRow array: _id, position */
+static int
+compare_row_ids(const void *a, const void *b, void *arg)
+{
+	const NgInsertRow *rows = (const NgInsertRow *) arg;
+	int			i = *(const int *) a;
+	int			j = *(const int *) b;
+	int			c = compare_ids(rows[i].id, rows[j].id);
+
+	if (c != 0)
+		return c;
+	return (i > j) - (i < j);
+}
+
+/*
+ * Make room for n more rows in ms->rows (in the query's memory).
+ */
+static void
+reserve_rows(NgModifyState *ms, int n)
+{
+	int			want = ms->nrows + n;
+
+	if (want <= ms->maxrows)
+		return;
+	want = Max(want, Max(ms->batch_size, 1));
+	if (ms->rows == NULL)
+		ms->rows = MemoryContextAlloc(ms->query_cxt, sizeof(NgInsertRow) * want);
+	else
+		ms->rows = repalloc(ms->rows, sizeof(NgInsertRow) * want);
+	ms->maxrows = want;
+}
+
+/*
+ * First half of inserting a row: build its document (a generated _id is
+ * written back into the slot), lock it and look it up in the transaction's
+ * overlay, and append it to ms->rows.  What the overlay does not know is
+ * checked by flush_inserts, for the whole batch at once.  Runs in the
+ * caller's context (temp_cxt); the row's documents belong to ms->rows from
+ * the moment they exist, so an error leaves them to release_modify.
+ */
+static void
+prepare_insert(NgModifyState *ms, TupleTableSlot *slot)
+{
+	NgInsertRow *row;
+	const uint8 *data;
+	uint32		len;
+	bool		deleted;
+	bool		generated;
+
+	reserve_rows(ms, 1);
+	row = &ms->rows[ms->nrows];
+	row->lineno = 0;
+	row->exists = false;
+	row->check = false;
+	row->doc = bson_new();
+	row->id = bson_new();
+	ms->nrows++;
+
+	generated = new_insert_document(ms, slot, row->doc);
+	check_size(ms, row->doc);
+	document_id(row->doc, row->id);
+
+	/*
+	 * An ObjectId made here cannot exist anywhere yet, and no other
+	 * transaction can name it before we commit: no lock, no round trip to
+	 * check it.
+	 */
+	if (generated)
+		return;
+	ng_xact_lock_document(ms->opts, bson_get_data(row->id), row->id->len);
+	if (ng_xact_lookup(ms->opts, bson_get_data(row->id), row->id->len,
+					   &data, &len, &deleted))
+		row->exists = !deleted; /* this transaction knows it */
+	else
+		row->check = true;
+}
+
+/*
+ * Forget the rows of ms->rows, destroying their documents.  Also the
+ * error-path cleanup (from release_modify), so it must not raise.
+ */
+static void
+discard_inserts(NgModifyState *ms)
+{
+	int			i;
+
+	for (i = 0; i < ms->nrows; i++)
+	{
+		if (ms->rows[i].doc != NULL)
+			bson_destroy(ms->rows[i].doc);
+		if (ms->rows[i].id != NULL)
+			bson_destroy(ms->rows[i].id);
+	}
+	ms->nrows = 0;
+}
+
+/*
+ * Second half: queue the rows of ms->rows.  Those whose _id exists already
+ * are refused (unique_violation), or skipped for ON CONFLICT DO NOTHING;
+ * the existence check is one outbox query and one find for the batch.  The
+ * others go into the overlay and, with one statement, into the outbox.
+ * slots, when not NULL, are the executor's slots of the same rows: the kept
+ * ones are moved to the front.  Returns the number of rows kept.  The rows
+ * are destroyed, error or not.
+ */
+static int
+flush_inserts(NgModifyState *ms, TupleTableSlot **slots)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(ms->temp_cxt);
-	bson_t	  **docs = palloc0(sizeof(bson_t *) * n);
-	bson_t	  **ids = palloc0(sizeof(bson_t *) * n);
-	bool	   *exists = palloc0(sizeof(bool) * n);
-	bson_t	  **check = palloc0(sizeof(bson_t *) * n);
-	int		   *check_at = palloc0(sizeof(int) * n);
-	int			nchecks = 0;
+	NgInsertRow *rows = ms->rows;
+	int			n = ms->nrows;
 	int			kept = 0;
 	int			i;
+	ErrorContextCallback errcallback;
 
 	PG_TRY();
 	{
-		for (i = 0; i < n; i++)
+		ErrorContextCallback *save_context = error_context_stack;
+		bson_t	  **check = palloc(sizeof(bson_t *) * Max(n, 1));
+		int		   *check_at = palloc(sizeof(int) * Max(n, 1));
+		bool	   *skip = palloc0(sizeof(bool) * Max(n, 1));
+		int		   *order = palloc(sizeof(int) * Max(n, 1));
+		bson_t	  **qids = palloc(sizeof(bson_t *) * Max(n, 1));
+		bson_t	  **qdocs = palloc(sizeof(bson_t *) * Max(n, 1));
+		int			nchecks = 0;
+
+		/*
+		 * A buffered COPY reports a row by its own line: COPY's context
+		 * names the line being read, a later one (PostgreSQL's own COPY
+		 * batches do the same).
+		 */
+		if (n > 0 && rows[0].lineno > 0)
 		{
-			const uint8 *data;
-			uint32		len;
-			bool		deleted;
-			bool		generated;
-
-			docs[i] = bson_new();
-			ids[i] = bson_new();
-			generated = new_insert_document(ms, slots[i], docs[i]);
-			check_size(ms, docs[i]);
-			document_id(docs[i], ids[i]);
-
-			/*
-			 * An ObjectId made here cannot exist anywhere yet, and no other
-			 * transaction can name it before we commit: no lock, no round
-			 * trip to check it.
-			 */
-			if (generated)
-				exists[i] = false;
-			else
-			{
-				ng_xact_lock_document(ms->opts, bson_get_data(ids[i]),
-									  ids[i]->len);
-				if (ng_xact_lookup(ms->opts, bson_get_data(ids[i]), ids[i]->len,
-								   &data, &len, &deleted))
-					exists[i] = !deleted;	/* this transaction knows it */
-				else
-				{
-					check[nchecks] = ids[i];
-					check_at[nchecks++] = i;
-				}
-			}
+			if (error_context_stack != NULL &&
+				error_context_stack->callback == CopyFromErrorCallback)
+				error_context_stack = error_context_stack->previous;
+			ms->error_lineno = 0;
+			errcallback.callback = copy_line_context;
+			errcallback.arg = ms;
+			errcallback.previous = error_context_stack;
+			error_context_stack = &errcallback;
 		}
 
+		for (i = 0; i < n; i++)
+		{
+			if (rows[i].check)
+			{
+				check[nchecks] = rows[i].id;
+				check_at[nchecks++] = i;
+			}
+		}
 		if (nchecks > 0)
 		{
 			bool	   *found = palloc0(sizeof(bool) * nchecks);
@@ -1120,72 +1379,65 @@ insert_batch(NgModifyState *ms, TupleTableSlot **slots, int n)
 			ng_outbox_check_queued(ms->opts, check, nchecks);
 			existing_ids(ms, check, nchecks, found);
 			for (i = 0; i < nchecks; i++)
-				exists[check_at[i]] = found[i];
+				rows[check_at[i]].exists = found[i];
 		}
 
+		/*
+		 * Duplicates: rows whose _id exists, and every row but the first of
+		 * those sharing an _id within the batch.  Sorting row numbers by
+		 * _id (then position) finds the latter in O(n log n).
+		 */
 		for (i = 0; i < n; i++)
 		{
-			int			j;
-			bool		dup = exists[i];
-
-			/* a duplicate within the batch itself */
-			for (j = 0; j < i && !dup; j++)
-				dup = docs[j] != NULL && ids[j]->len == ids[i]->len &&
-					memcmp(bson_get_data(ids[j]), bson_get_data(ids[i]), ids[i]->len) == 0;
-
-			if (dup)
-			{
-				if (ms->conflict_nothing)
-				{
-					bson_destroy(docs[i]);
-					docs[i] = NULL;
-					continue;
-				}
+			order[i] = i;
+			skip[i] = rows[i].exists;
+		}
+		if (n > 1)
+			qsort_arg(order, n, sizeof(int), compare_row_ids, rows);
+		for (i = 1; i < n; i++)
+		{
+			if (compare_ids(rows[order[i - 1]].id, rows[order[i]].id) == 0)
+				skip[order[i]] = true;
+		}
+		for (i = 0; i < n; i++)
+		{
+			ms->error_lineno = rows[i].lineno;
+			if (skip[i] && !ms->conflict_nothing)
 				ereport(ERROR,
 						(errcode(ERRCODE_UNIQUE_VIOLATION),
 						 errmsg("duplicate _id %s in collection \"%s.%s\"",
-								id_text(ids[i]), ms->opts->database,
+								id_text(rows[i].id), ms->opts->database,
 								ms->opts->collection),
 						 errdetail("Foreign table \"%s\" already has a document with this _id.",
 								   ms->opts->relname)));
-			}
 		}
+		ms->error_lineno = 0;
 
+		for (i = 0; i < n; i++)
 		{
-			bson_t	  **qids = palloc(sizeof(bson_t *) * n);
-			bson_t	  **qdocs = palloc(sizeof(bson_t *) * n);
-
-			for (i = 0; i < n; i++)
+			if (skip[i])
+				continue;
+			ng_xact_record_document(ms->opts, bson_get_data(rows[i].id),
+									rows[i].id->len, rows[i].doc, true);
+			qids[kept] = rows[i].id;
+			qdocs[kept] = rows[i].doc;
+			/* the executor owns these slots: move, never duplicate */
+			if (slots != NULL && kept != i)
 			{
-				if (docs[i] == NULL)
-					continue;
-				ng_xact_record_document(ms->opts, bson_get_data(ids[i]),
-										ids[i]->len, docs[i], true);
-				qids[kept] = ids[i];
-				qdocs[kept] = docs[i];
-				/* the executor owns these slots: move, never duplicate */
-				if (kept != i)
-				{
-					TupleTableSlot *tmp = slots[kept];
+				TupleTableSlot *tmp = slots[kept];
 
-					slots[kept] = slots[i];
-					slots[i] = tmp;
-				}
-				kept++;
+				slots[kept] = slots[i];
+				slots[i] = tmp;
 			}
-			if (kept > 0)
-				outbox_append(ms, 'i', qids, qdocs, kept);
+			kept++;
 		}
+		if (kept > 0)
+			outbox_append(ms, 'i', qids, qdocs, kept);
+		error_context_stack = save_context;
 	}
 	PG_FINALLY();
 	{
-		for (i = 0; i < n; i++)
-		{
-			if (docs[i] != NULL)
-				bson_destroy(docs[i]);
-			if (ids[i] != NULL)
-				bson_destroy(ids[i]);
-		}
+		discard_inserts(ms);
 	}
 	PG_END_TRY();
 
@@ -1194,15 +1446,58 @@ insert_batch(NgModifyState *ms, TupleTableSlot **slots, int n)
 	return kept;
 }
 
+/*
+ * Insert a batch of rows given as slots, now.  Returns the number of slots
+ * kept in slots[] (fewer than n when ON CONFLICT DO NOTHING skipped some).
+ */
+static int
+insert_batch(NgModifyState *ms, TupleTableSlot **slots, int n)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(ms->temp_cxt);
+	int			i;
+
+	Assert(ms->nrows == 0);
+	reserve_rows(ms, n);
+	for (i = 0; i < n; i++)
+		prepare_insert(ms, slots[i]);
+	MemoryContextSwitchTo(oldcxt);
+	return flush_inserts(ms, slots);
+}
+
+/*
+ * One row of an INSERT that is not batched, or of a COPY.  A buffered COPY
+ * (ms->buffer_rows) keeps the row's document, since the slot is reused for
+ * the next row, and queues batch_size rows at a time; the row counts as
+ * inserted at once, and an error about it (a duplicate _id) is raised when
+ * its batch is queued.
+ */
 TupleTableSlot *
 ngExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 					TupleTableSlot *slot, TupleTableSlot *planSlot)
 {
 	NgModifyState *ms = (NgModifyState *) rinfo->ri_FdwState;
 	TupleTableSlot *slots[1] = {slot};
+	MemoryContext oldcxt;
 
-	if (insert_batch(ms, slots, 1) == 0)
-		return NULL;
+	if (!ms->buffer_rows)
+		return insert_batch(ms, slots, 1) == 0 ? NULL : slot;
+
+	oldcxt = MemoryContextSwitchTo(ms->temp_cxt);
+	prepare_insert(ms, slot);
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(ms->temp_cxt);
+
+#if PG_VERSION_NUM < 160000
+	/* COPY is the innermost error context while it hands us a row */
+	if (ms->copy == NULL && error_context_stack != NULL &&
+		error_context_stack->callback == CopyFromErrorCallback)
+		ms->copy = (CopyFromState) error_context_stack->arg;
+	if (ms->copy != NULL)
+		ms->rows[ms->nrows - 1].lineno = ms->copy->cur_lineno;
+#endif
+
+	if (ms->nrows >= ms->batch_size)
+		(void) flush_inserts(ms, NULL);
 	return slot;
 }
 

@@ -99,6 +99,68 @@ COPY recipes (_id, title, servings) FROM STDIN;
 650000000000000000000202	Copied two	2
 \.
 SELECT _id, title, servings FROM recipes WHERE title LIKE 'Copied%' ORDER BY _id;
+-- COPY queues its rows batch_size at a time (PostgreSQL 15 does not batch
+-- COPY into foreign tables); with batch_size 3, 10 rows are 4 batches
+ALTER FOREIGN TABLE recipes OPTIONS (ADD batch_size '3');
+COPY recipes (_id, title, servings) FROM STDIN;
+650000000000000000000211	Copy batch	1
+650000000000000000000212	Copy batch	2
+650000000000000000000213	Copy batch	3
+650000000000000000000214	Copy batch	4
+650000000000000000000215	Copy batch	5
+650000000000000000000216	Copy batch	6
+650000000000000000000217	Copy batch	7
+650000000000000000000218	Copy batch	8
+650000000000000000000219	Copy batch	9
+650000000000000000000220	Copy batch	10
+\.
+SELECT count(*), sum(servings) FROM recipes WHERE title = 'Copy batch';
+SELECT count(*), sum((doc->>'servings')::int) FROM mongo_docs('mod_recipes') doc
+WHERE doc->>'title' = 'Copy batch';
+-- a duplicate _id in a later batch (an existing document, then one repeated
+-- within the COPY): unique_violation, and none of the rows, not even those
+-- of the batches already queued
+COPY recipes (_id, title, servings) FROM STDIN;
+650000000000000000000221	Copy fails	1
+650000000000000000000222	Copy fails	2
+650000000000000000000223	Copy fails	3
+650000000000000000000224	Copy fails	4
+650000000000000000000001	Copy fails	5
+650000000000000000000226	Copy fails	6
+\.
+COPY recipes (_id, title, servings) FROM STDIN;
+650000000000000000000231	Copy fails	1
+650000000000000000000232	Copy fails	2
+650000000000000000000233	Copy fails	3
+650000000000000000000234	Copy fails	4
+650000000000000000000232	Copy fails	5
+\.
+-- (the last batch is queued at the end of the COPY)
+COPY recipes (_id, title, servings) FROM STDIN;
+650000000000000000000241	Copy fails	1
+650000000000000000000242	Copy fails	2
+650000000000000000000241	Copy fails	3
+\.
+SELECT count(*) FROM recipes WHERE title = 'Copy fails';
+SELECT count(*) FROM mongo_docs('mod_recipes') doc WHERE doc->>'title' = 'Copy fails';
+SELECT count(*) FROM nutragenie.outbox;
+-- AFTER STATEMENT triggers run before a COPY's last batch would be queued:
+-- with one, rows are queued one by one and the trigger sees them all
+CREATE FUNCTION count_copied() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE NOTICE 'trigger sees % rows', (SELECT count(*) FROM recipes WHERE title = 'Copy trigger');
+  RETURN NULL;
+END $$;
+CREATE TRIGGER count_copied AFTER INSERT ON recipes
+  FOR EACH STATEMENT EXECUTE FUNCTION count_copied();
+COPY recipes (_id, title, servings) FROM STDIN;
+650000000000000000000251	Copy trigger	1
+650000000000000000000252	Copy trigger	2
+650000000000000000000253	Copy trigger	3
+650000000000000000000254	Copy trigger	4
+\.
+DROP TRIGGER count_copied ON recipes;
+ALTER FOREIGN TABLE recipes OPTIONS (DROP batch_size);
 
 -- the whole document through a $$ROOT column: insert, replace on update
 CREATE FOREIGN TABLE raw (_id int, doc jsonb OPTIONS (field '$$ROOT'))

@@ -94,6 +94,43 @@ INSERT INTO docs VALUES (10, 'ten again', 5);
 COMMIT;
 SELECT mongo_state();
 
+-- COPY (queued batch_size rows at a time; 2 here): read back in the
+-- transaction; a savepoint rolled back, or a COPY that failed in one,
+-- takes its rows away
+ALTER FOREIGN TABLE docs OPTIONS (ADD batch_size '2');
+BEGIN;
+COPY docs FROM STDIN;
+20	twenty	20
+21	twenty-one	21
+22	twenty-two	22
+\.
+SELECT _id, v, n FROM docs WHERE _id >= 20 ORDER BY _id;
+SAVEPOINT c;
+COPY docs FROM STDIN;
+23	twenty-three	23
+24	twenty-four	24
+25	twenty-five	25
+\.
+SELECT _id FROM docs WHERE _id >= 20 ORDER BY _id;
+ROLLBACK TO SAVEPOINT c;
+SELECT _id FROM docs WHERE _id >= 20 ORDER BY _id;
+SAVEPOINT d;
+COPY docs FROM STDIN;
+26	twenty-six	26
+27	twenty-seven	27
+21	again	0
+\.
+ROLLBACK TO SAVEPOINT d;
+COPY docs FROM STDIN;
+23	twenty-three again	23
+\.
+SELECT _id, v FROM docs WHERE _id >= 20 ORDER BY _id;
+-- other MongoDB clients see none of it yet
+SELECT mongo_state();
+COMMIT;
+SELECT mongo_state();
+ALTER FOREIGN TABLE docs OPTIONS (DROP batch_size);
+
 -- PREPARE TRANSACTION is refused once a transaction wrote to MongoDB
 BEGIN;
 INSERT INTO docs VALUES (11, 'eleven', 11);
