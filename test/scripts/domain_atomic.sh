@@ -8,17 +8,9 @@
 source "$(dirname "$0")/lib/common.bash"
 S=ng_dom_atomic
 DB=ng_dom_atomic
-make_server $S "$MONGODB_URI"
+setup_domain $S 4 5 3
 
 q -v srv=$S -v db=$DB <<'SQL' >/dev/null
-SET client_min_messages = warning;
-SELECT ng_detach_mongo();
-TRUNCATE nutragenie.users, nutragenie.recipes, nutragenie.payments, nutragenie.nutrition_goals,
-         nutragenie.nutrition_entries, nutragenie.recipe_ratings, nutragenie.chat_messages,
-         nutragenie.cooking_sessions RESTART IDENTITY CASCADE;
-SELECT ng_run_command(:'srv', '{"dropDatabase": 1}', :'db');
-SELECT ng_attach_mongo(:'srv', :'db');
-SELECT ng_seed_demo(4, 5, 3);
 SELECT ng_start_cooking_session(1, 1, 'voice');
 
 -- the state of both stores, as text: every row of the domain tables, every

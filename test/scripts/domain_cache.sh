@@ -7,17 +7,9 @@
 source "$(dirname "$0")/lib/common.bash"
 S=ng_dom_cache_sh
 DB=ng_dom_cache_sh
-make_server $S "$MONGODB_URI"
+setup_domain $S 2 3 0
 
 q -v srv=$S -v db=$DB <<'SQL' >/dev/null
-SET client_min_messages = warning;
-SELECT ng_detach_mongo();
-TRUNCATE nutragenie.users, nutragenie.recipes, nutragenie.payments, nutragenie.nutrition_goals,
-         nutragenie.nutrition_entries, nutragenie.recipe_ratings, nutragenie.chat_messages,
-         nutragenie.cooking_sessions RESTART IDENTITY CASCADE;
-SELECT ng_run_command(:'srv', '{"dropDatabase": 1}', :'db');
-SELECT ng_attach_mongo(:'srv', :'db');
-SELECT ng_seed_demo(2, 3, 0);
 SELECT ng_cache_reset();
 SQL
 [[ $(q -c "SELECT enabled FROM ng_cache_stats()") == t ]] ||

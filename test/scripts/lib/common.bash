@@ -34,6 +34,24 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER :"name";
 SQL
 }
 
+# setup_domain NAME USERS RECIPES SESSIONS: server NAME on MONGODB_URI, the
+# NutraGenie domain attached to a fresh MongoDB database NAME (tables
+# emptied, collections dropped) and seeded with ng_seed_demo.
+setup_domain() {
+    local name=$1
+    make_server "$name" "$MONGODB_URI"
+    q -v srv="$name" -v db="$name" -v u="$2" -v r="$3" -v s="$4" <<'SQL' >/dev/null
+SET client_min_messages = warning;
+SELECT ng_detach_mongo();
+TRUNCATE nutragenie.users, nutragenie.recipes, nutragenie.payments, nutragenie.nutrition_goals,
+         nutragenie.nutrition_entries, nutragenie.recipe_ratings, nutragenie.chat_messages,
+         nutragenie.cooking_sessions RESTART IDENTITY CASCADE;
+SELECT ng_run_command(:'srv', '{"dropDatabase": 1}', :'db');
+SELECT ng_attach_mongo(:'srv', :'db');
+SELECT ng_seed_demo(:u, :r, :s);
+SQL
+}
+
 # Dual-write helpers.  setup_dual NAME creates server NAME on MONGODB_URI, a
 # fresh collection NAME, a foreign table NAME_docs (_id int, v text, n int)
 # and a local table NAME_local (id int primary key, v text, n int) that the
