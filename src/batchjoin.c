@@ -11,8 +11,9 @@
  * (inner and left joins): a CustomScan that reads up to "batch_size" outer
  * rows, sends their distinct keys as one condition "col = ANY(keys)" (a
  * find with {col: {$in: [keys]}} and the table's other pushed conditions),
- * hashes the documents that come back by their key and joins each outer
- * row of the batch with its matches, in outer order.
+ * and joins each document that comes back with the batch's outer rows of
+ * its key (hashed); for a left join, the outer rows nothing matched follow.
+ * Memory holds one batch of outer rows, however many documents match.
  *
  * The inner side is an ordinary ForeignScan of the foreign table (scan.c),
  * whose fdw_private carries the key condition with a placeholder for the
@@ -99,14 +100,16 @@ typedef enum NgBatchPrivateIndex
 	NgBatchPrivateCount
 } NgBatchPrivateIndex;
 
-/* One row of a batch: its values, copied, and its key's hash. */
+/* An outer row of a batch: its values, copied, and its key's hash. */
 typedef struct NgStoredRow
 {
 	Datum	   *values;
 	bool	   *isnull;
+	Datum		key;			/* the key, copied (not NULL) */
 	uint32		hash;
 	bool		null_key;		/* never matches */
-	int			next;			/* inner rows: next in the hash chain, -1 */
+	bool		matched;		/* left joins: some inner row matched */
+	int			next;			/* next row in its hash chain, -1: none */
 } NgStoredRow;
 
 typedef struct NgBatchJoinState
@@ -128,22 +131,23 @@ typedef struct NgBatchJoinState
 	int16		key_len;
 	bool		key_byval;
 	char		key_align;
-	char	   *field;
 	ExprContext *key_econtext;	/* key and join-condition evaluation */
 	MemoryContext batch_cxt;	/* the current batch, reset for the next */
 
-	/* the current batch */
+	/* the current batch: its outer rows, hashed by key */
 	NgStoredRow *outer_rows;
 	int			n_outer;
-	NgStoredRow *inner_rows;
-	int			n_inner;
-	int		   *buckets;		/* heads of the inner hash chains */
+	int		   *buckets;		/* heads of the hash chains */
 	uint32		bucket_mask;
-	int			cur_outer;		/* the outer row being joined */
-	int			cur_inner;		/* its next candidate, -1: none left */
-	bool		cur_started;
-	bool		cur_matched;
-	bool		outer_done;
+	bool		have_batch;		/* outer rows loaded, inner scan running */
+	bool		outer_done;		/* the outer plan has no more rows */
+
+	/* the inner row being joined, and its next candidate outer row */
+	TupleTableSlot *inner_slot; /* NULL: fetch the next inner row */
+	uint32		inner_hash_value;
+	int			candidate;
+	int			unmatched;		/* left joins, after the inner rows: the
+								 * next outer row to null-extend */
 
 	/* EXPLAIN ANALYZE */
 	int64		batches;
@@ -179,7 +183,7 @@ static bool recheck_joined_row(ScanState *ss, TupleTableSlot *slot);
 static bool load_batch(NgBatchJoinState *bs);
 static void store_row(NgStoredRow *row, TupleTableSlot *src, int natts);
 static void fill_scan_slot(NgBatchJoinState *bs, NgStoredRow *outer,
-						   NgStoredRow *inner);
+						   TupleTableSlot *inner);
 static uint32 key_hash(NgBatchJoinState *bs, ExprState *key, FmgrInfo *hash,
 					   Datum *value, bool *isnull);
 static void end_batched_join(CustomScanState *node);
@@ -323,8 +327,7 @@ add_batched_join_path(PlannerInfo *root, RelOptInfo *joinrel,
 					  qual_cost.per_tuple) +
 		outer_rows * 2 * cpu_operator_cost +
 		joinrel->rows * cpu_tuple_cost;
-	cpath->path.pathkeys = build_join_pathkeys(root, joinrel, jointype,
-											   outer_path->pathkeys);
+	cpath->path.pathkeys = NIL; /* rows come in the documents' order */
 	cpath->flags = 0;
 	cpath->custom_paths = list_make2(outer_path, inner_path);
 	cpath->custom_private = list_make5(makeInteger(jointype), outer_key,
@@ -574,7 +577,6 @@ begin_batched_join(CustomScanState *node, EState *estate, int eflags)
 	bs->keys_per_find = intVal(list_nth(private, NgBatchPrivateKeysPerFind));
 	bs->key_type = (Oid) intVal(list_nth(private, NgBatchPrivateKeyType));
 	bs->collation = (Oid) intVal(list_nth(private, NgBatchPrivateCollation));
-	bs->field = strVal(list_nth(private, NgBatchPrivateField));
 	fmgr_info((Oid) intVal(list_nth(private, NgBatchPrivateOuterHash)),
 			  &bs->outer_hash);
 	fmgr_info((Oid) intVal(list_nth(private, NgBatchPrivateInnerHash)),
@@ -599,7 +601,9 @@ begin_batched_join(CustomScanState *node, EState *estate, int eflags)
 	bs->batch_cxt = AllocSetContextCreate(estate->es_query_cxt,
 										  "nutragenie batched join",
 										  ALLOCSET_DEFAULT_SIZES);
-	bs->cur_outer = bs->n_outer = 0;
+	bs->n_outer = 0;
+	bs->have_batch = false;
+	bs->outer_done = false;
 }
 
 static TupleTableSlot *
@@ -618,6 +622,12 @@ recheck_joined_row(ScanState *ss, TupleTableSlot *slot)
 /*
  * The next joined row in the scan slot (ExecScan then applies the plan's
  * conditions and projection), or an empty slot at the end.
+ *
+ * Per batch: the inner scan's documents stream in, and each is joined with
+ * the batch's outer rows of the same key (found through the hash chains);
+ * for a left join, the outer rows no document matched follow, null-
+ * extended.  Only one batch of outer rows is held, however many documents
+ * match.
  */
 static TupleTableSlot *
 next_joined_row(ScanState *ss)
@@ -627,32 +637,23 @@ next_joined_row(ScanState *ss)
 
 	for (;;)
 	{
-		NgStoredRow *outer;
-
 		CHECK_FOR_INTERRUPTS();
-		if (bs->cur_outer >= bs->n_outer)
+
+		if (!bs->have_batch)
 		{
 			if (bs->outer_done || !load_batch(bs))
 				return ExecClearTuple(slot);
-			continue;
 		}
 
-		outer = &bs->outer_rows[bs->cur_outer];
-		if (!bs->cur_started)
+		/* the current inner row against its next candidate */
+		while (bs->inner_slot != NULL && bs->candidate >= 0)
 		{
-			bs->cur_started = true;
-			bs->cur_matched = false;
-			bs->cur_inner = outer->null_key ? -1 :
-				bs->buckets[outer->hash & bs->bucket_mask];
-		}
-		while (bs->cur_inner >= 0)
-		{
-			NgStoredRow *inner = &bs->inner_rows[bs->cur_inner];
+			NgStoredRow *outer = &bs->outer_rows[bs->candidate];
 
-			bs->cur_inner = inner->next;
-			if (inner->hash != outer->hash)
+			bs->candidate = outer->next;
+			if (outer->null_key || outer->hash != bs->inner_hash_value)
 				continue;
-			fill_scan_slot(bs, outer, inner);
+			fill_scan_slot(bs, outer, bs->inner_slot);
 			if (bs->joinqual != NULL)
 			{
 				ResetExprContext(bs->key_econtext);
@@ -660,55 +661,81 @@ next_joined_row(ScanState *ss)
 				if (!ExecQual(bs->joinqual, bs->key_econtext))
 					continue;
 			}
-			bs->cur_matched = true;
+			outer->matched = true;
 			return slot;
 		}
 
-		bs->cur_outer++;
-		bs->cur_started = false;
-		if (bs->jointype == JOIN_LEFT && !bs->cur_matched)
+		/* the next inner row */
+		if (bs->unmatched < 0)
 		{
-			fill_scan_slot(bs, outer, NULL);
-			return slot;
+			TupleTableSlot *inner = ExecProcNode(&bs->inner_ps->ss.ps);
+
+			if (!TupIsNull(inner))
+			{
+				bool		isnull;
+
+				slot_getallattrs(inner);
+				bs->inner_slot = inner;
+				fill_scan_slot(bs, NULL, inner);
+				bs->inner_hash_value = key_hash(bs, bs->inner_key,
+												&bs->inner_hash, NULL,
+												&isnull);
+				bs->candidate = isnull ? -1 :
+					bs->buckets[bs->inner_hash_value & bs->bucket_mask];
+				continue;
+			}
+			/* the inner rows of this batch are done */
+			bs->inner_slot = NULL;
+			bs->unmatched = 0;
 		}
+
+		/* left joins: the outer rows nothing matched */
+		if (bs->jointype == JOIN_LEFT)
+		{
+			while (bs->unmatched < bs->n_outer)
+			{
+				NgStoredRow *outer = &bs->outer_rows[bs->unmatched++];
+
+				if (!outer->matched)
+				{
+					fill_scan_slot(bs, outer, NULL);
+					return slot;
+				}
+			}
+		}
+		bs->have_batch = false;
 	}
 }
 
 /*
- * Read the next batch of outer rows, send their distinct keys in one find,
- * and hash the documents that come back.  False when the outer side has no
- * more rows.
+ * Read the next batch of outer rows, hash them by key, and start the inner
+ * scan with their distinct keys.  False when the outer side has no more
+ * rows.
  */
 static bool
 load_batch(NgBatchJoinState *bs)
 {
-	MemoryContext oldcxt;
+	MemoryContext oldcxt = CurrentMemoryContext;
 	Datum	   *keys;
-	uint32	   *key_hashes;
 	int			nkeys = 0;
-	int		   *key_buckets;
-	int		   *key_next;
-	uint32		key_mask;
 	uint32		nbuckets;
-	int			capacity;
 	int			i;
 
 	MemoryContextReset(bs->batch_cxt);
-	oldcxt = MemoryContextSwitchTo(bs->batch_cxt);
+	MemoryContextSwitchTo(bs->batch_cxt);
 
 	bs->outer_rows = palloc(sizeof(NgStoredRow) * bs->keys_per_find);
 	bs->n_outer = 0;
-	bs->cur_outer = 0;
-	bs->cur_started = false;
+	bs->inner_slot = NULL;
+	bs->candidate = -1;
+	bs->unmatched = -1;
 	keys = palloc(sizeof(Datum) * bs->keys_per_find);
-	key_hashes = palloc(sizeof(uint32) * bs->keys_per_find);
-	key_next = palloc(sizeof(int) * bs->keys_per_find);
 	nbuckets = 16;
 	while (nbuckets < (uint32) bs->keys_per_find * 2)
 		nbuckets <<= 1;
-	key_mask = nbuckets - 1;
-	key_buckets = palloc(sizeof(int) * nbuckets);
-	memset(key_buckets, -1, sizeof(int) * nbuckets);
+	bs->bucket_mask = nbuckets - 1;
+	bs->buckets = palloc(sizeof(int) * nbuckets);
+	memset(bs->buckets, -1, sizeof(int) * nbuckets);
 
 	while (bs->n_outer < bs->keys_per_find)
 	{
@@ -727,35 +754,37 @@ load_batch(NgBatchJoinState *bs)
 			bs->outer_done = true;
 			break;
 		}
-		row = &bs->outer_rows[bs->n_outer++];
+		i = bs->n_outer++;
+		row = &bs->outer_rows[i];
 		store_row(row, os, bs->nouter);
 		fill_scan_slot(bs, row, NULL);
 		row->hash = key_hash(bs, bs->outer_key, &bs->outer_hash, &key, &isnull);
 		row->null_key = isnull;
+		row->matched = false;
 		row->next = -1;
 		if (isnull)
 			continue;
 
-		/* the distinct keys (by binary equality) go to MongoDB */
-		for (k = key_buckets[row->hash & key_mask]; k >= 0; k = key_next[k])
+		/*
+		 * Chain the row; its key goes to MongoDB unless a row chained
+		 * before it has the same (binary-equal) key.
+		 */
+		row->key = key;
+		for (k = bs->buckets[row->hash & bs->bucket_mask]; k >= 0;
+			 k = bs->outer_rows[k].next)
 		{
-			if (key_hashes[k] == row->hash &&
-				datumIsEqual(keys[k], key, bs->key_byval, bs->key_len))
+			NgStoredRow *other = &bs->outer_rows[k];
+
+			if (other->hash == row->hash &&
+				datumIsEqual(other->key, key, bs->key_byval, bs->key_len))
 				break;
 		}
 		if (k < 0)
-		{
-			keys[nkeys] = key;
-			key_hashes[nkeys] = row->hash;
-			key_next[nkeys] = key_buckets[row->hash & key_mask];
-			key_buckets[row->hash & key_mask] = nkeys;
-			nkeys++;
-		}
+			keys[nkeys++] = key;
+		row->next = bs->buckets[row->hash & bs->bucket_mask];
+		bs->buckets[row->hash & bs->bucket_mask] = i;
 	}
 
-	bs->n_inner = 0;
-	capacity = 64;
-	bs->inner_rows = palloc(sizeof(NgStoredRow) * capacity);
 	if (nkeys > 0)
 	{
 		ArrayType  *array;
@@ -767,53 +796,16 @@ load_batch(NgBatchJoinState *bs)
 		ExecReScan(&bs->inner_ps->ss.ps);
 		bs->batches++;
 		bs->keys_sent += nkeys;
-
-		for (;;)
-		{
-			TupleTableSlot *is;
-			NgStoredRow *row;
-			Datum		key;
-			bool		isnull;
-
-			MemoryContextSwitchTo(oldcxt);
-			is = ExecProcNode(&bs->inner_ps->ss.ps);
-			MemoryContextSwitchTo(bs->batch_cxt);
-			if (TupIsNull(is))
-				break;
-			if (bs->n_inner == capacity)
-			{
-				capacity *= 2;
-				bs->inner_rows = repalloc(bs->inner_rows,
-										  sizeof(NgStoredRow) * capacity);
-			}
-			row = &bs->inner_rows[bs->n_inner++];
-			store_row(row, is, bs->ninner);
-			fill_scan_slot(bs, NULL, row);
-			row->hash = key_hash(bs, bs->inner_key, &bs->inner_hash, &key,
-								 &isnull);
-			row->null_key = isnull;
-		}
 	}
-
-	nbuckets = 16;
-	while (nbuckets < (uint32) bs->n_inner * 2)
-		nbuckets <<= 1;
-	bs->bucket_mask = nbuckets - 1;
-	bs->buckets = palloc(sizeof(int) * nbuckets);
-	memset(bs->buckets, -1, sizeof(int) * nbuckets);
-	for (i = bs->n_inner - 1; i >= 0; i--)
+	else
 	{
-		NgStoredRow *row = &bs->inner_rows[i];
-		uint32		b = row->hash & bs->bucket_mask;
-
-		if (row->null_key)
-			continue;
-		row->next = bs->buckets[b];
-		bs->buckets[b] = i;
+		/* no key to look up: every outer row is unmatched */
+		bs->unmatched = 0;
 	}
 
 	MemoryContextSwitchTo(oldcxt);
-	return bs->n_outer > 0;
+	bs->have_batch = bs->n_outer > 0;
+	return bs->have_batch;
 }
 
 /*
@@ -840,11 +832,12 @@ store_row(NgStoredRow *row, TupleTableSlot *src, int natts)
 }
 
 /*
- * Put an outer and an inner row (either may be NULL: all nulls) into the
- * scan slot.  The values stay owned by the batch.
+ * Put an outer row and the inner scan's current row (either may be NULL:
+ * all nulls) into the scan slot.  The values stay owned by the batch and
+ * by the inner slot.
  */
 static void
-fill_scan_slot(NgBatchJoinState *bs, NgStoredRow *outer, NgStoredRow *inner)
+fill_scan_slot(NgBatchJoinState *bs, NgStoredRow *outer, TupleTableSlot *inner)
 {
 	TupleTableSlot *slot = bs->css.ss.ss_ScanTupleSlot;
 
@@ -861,9 +854,9 @@ fill_scan_slot(NgBatchJoinState *bs, NgStoredRow *outer, NgStoredRow *inner)
 	}
 	if (inner != NULL)
 	{
-		memcpy(slot->tts_values + bs->nouter, inner->values,
+		memcpy(slot->tts_values + bs->nouter, inner->tts_values,
 			   sizeof(Datum) * bs->ninner);
-		memcpy(slot->tts_isnull + bs->nouter, inner->isnull,
+		memcpy(slot->tts_isnull + bs->nouter, inner->tts_isnull,
 			   sizeof(bool) * bs->ninner);
 	}
 	else
@@ -875,8 +868,9 @@ fill_scan_slot(NgBatchJoinState *bs, NgStoredRow *outer, NgStoredRow *inner)
 }
 
 /*
- * Evaluate a key over the scan slot and hash it.  The value is copied into
- * the current memory context (the batch's); 0 for NULL.
+ * Evaluate a key over the scan slot and hash it, in the key context's
+ * per-tuple memory.  With value, the key is also copied into the current
+ * memory context (the batch's).  0 for NULL.
  */
 static uint32
 key_hash(NgBatchJoinState *bs, ExprState *key, FmgrInfo *hash, Datum *value,
@@ -885,18 +879,21 @@ key_hash(NgBatchJoinState *bs, ExprState *key, FmgrInfo *hash, Datum *value,
 	ExprContext *econtext = bs->key_econtext;
 	MemoryContext cxt = CurrentMemoryContext;
 	Datum		d;
+	uint32		h;
 
 	ResetExprContext(econtext);
 	econtext->ecxt_scantuple = bs->css.ss.ss_ScanTupleSlot;
 	d = ExecEvalExprSwitchContext(key, econtext, isnull);
-	MemoryContextSwitchTo(cxt);
 	if (*isnull)
 	{
-		*value = (Datum) 0;
+		MemoryContextSwitchTo(cxt);
 		return 0;
 	}
-	*value = datumCopy(d, bs->key_byval, bs->key_len);
-	return DatumGetUInt32(FunctionCall1Coll(hash, bs->collation, *value));
+	h = DatumGetUInt32(FunctionCall1Coll(hash, bs->collation, d));
+	MemoryContextSwitchTo(cxt);
+	if (value != NULL)
+		*value = datumCopy(d, bs->key_byval, bs->key_len);
+	return h;
 }
 
 static void
@@ -918,8 +915,9 @@ rescan_batched_join(CustomScanState *node)
 	NgBatchJoinState *bs = (NgBatchJoinState *) node;
 
 	MemoryContextReset(bs->batch_cxt);
-	bs->n_outer = bs->cur_outer = bs->n_inner = 0;
-	bs->cur_started = false;
+	bs->n_outer = 0;
+	bs->inner_slot = NULL;
+	bs->have_batch = false;
 	bs->outer_done = false;
 	if (node->ss.ps.chgParam != NULL)
 	{
