@@ -84,19 +84,22 @@ SELECT r.id, r.difficulty_level, c.title, c.calories
 FROM recipes r JOIN recipe_content c ON c._id = r.mongodb_recipe_id
 WHERE r.category = 'lunch' AND r.difficulty_level >= 3
 ORDER BY r.id;
--- The plan PostgreSQL picks with no statistics about the collection: one
--- find, then a hash join.
-EXPLAIN (COSTS OFF)
+-- The plan PostgreSQL picks: a batched key join, one find with the keys of
+-- the matching recipes ({"_id": {"$in": [...]}}), never a full scan.
+\echo '-- the plan: one $in find per batch of matching recipes'
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
 SELECT r.id, c.title
 FROM recipes r JOIN recipe_content c ON c._id = r.mongodb_recipe_id
 WHERE r.category = 'lunch' AND r.difficulty_level >= 3;
-\echo '-- and the parameterized form: one keyed find per outer row, never a full scan'
+\echo '-- without batching: a nested loop, one keyed find per outer row'
+SET nutragenie.enable_batched_join = off;
 SET enable_hashjoin = off; SET enable_mergejoin = off; SET enable_material = off;
-EXPLAIN (COSTS OFF)
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
 SELECT r.id, c.title
 FROM recipes r JOIN recipe_content c ON c._id = r.mongodb_recipe_id
 WHERE r.category = 'lunch' AND r.difficulty_level >= 3;
 RESET enable_hashjoin; RESET enable_mergejoin; RESET enable_material;
+RESET nutragenie.enable_batched_join;
 
 \echo
 \echo '== Whole documents as jsonb'
