@@ -15,6 +15,12 @@
  *                  per line: the filter becomes {_id: {$in: [keys]}}
  *   MODE each      like "in", but one find {_id: key} per key (what a
  *                  parameterized nested loop does), sequentially
+ *   MODE aggregate ARG = an aggregate command as Extended JSON, as the FDW's
+ *                  EXPLAIN shows it ({"aggregate": ..., "pipeline": [...],
+ *                  "cursor": {...}}): the same pipeline through
+ *                  mongoc_collection_aggregate (batchSize from its "cursor"
+ *                  document if it has one), every value of every result
+ *                  document touched; finds=1 counts the one command
  * options: --batch N (default 1000) --keys KEYFILE --repeat R (default 1)
  *
  * Per repetition it prints one line:
@@ -396,6 +402,7 @@ main(int argc, char **argv)
 	mongoc_collection_t *coll;
 	bson_t	   *command;
 	bson_t		filter = BSON_INITIALIZER,
+				pipeline = BSON_INITIALIZER,
 				opts = BSON_INITIALIZER,
 				ping = BSON_INITIALIZER;
 	bson_iter_t it;
@@ -404,7 +411,7 @@ main(int argc, char **argv)
 
 	if (argc < 6)
 	{
-		fprintf(stderr, "usage: %s URI DATABASE COLLECTION find|in|each|insert|digest|txn ARG [--batch N] [--keys FILE] [--repeat R] [--reps N] [--seed S] [--pg CONNINFO]\n", argv[0]);
+		fprintf(stderr, "usage: %s URI DATABASE COLLECTION find|in|each|aggregate|insert|digest|txn ARG [--batch N] [--keys FILE] [--repeat R] [--reps N] [--seed S] [--pg CONNINFO]\n", argv[0]);
 		return 2;
 	}
 	uri_str = argv[1];
@@ -544,9 +551,33 @@ main(int argc, char **argv)
 		bson_init_static(&proj, data, len);
 		BSON_APPEND_DOCUMENT(&opts, "projection", &proj);
 	}
-	BSON_APPEND_INT32(&opts, "batchSize", batch);
+	if (strcmp(mode, "aggregate") == 0)
+	{
+		bson_t		cursor_opts;
 
-	if (strcmp(mode, "find") != 0)
+		/* the pipeline as {"pipeline": [...]}, the form the driver accepts */
+		if (!bson_iter_init_find(&it, command, "pipeline") || !BSON_ITER_HOLDS_ARRAY(&it))
+		{
+			fprintf(stderr, "baseline: mode aggregate needs a command with a \"pipeline\" array\n");
+			return 2;
+		}
+		bson_append_iter(&pipeline, "pipeline", -1, &it);
+		if (bson_iter_init_find(&it, command, "cursor") && BSON_ITER_HOLDS_DOCUMENT(&it))
+		{
+			uint32_t	len;
+			const uint8_t *data;
+			bson_iter_t bs;
+
+			bson_iter_document(&it, &len, &data);
+			bson_init_static(&cursor_opts, data, len);
+			if (bson_iter_init_find(&bs, &cursor_opts, "batchSize") && BSON_ITER_HOLDS_NUMBER(&bs))
+				BSON_APPEND_INT32(&opts, "batchSize", (int32_t) bson_iter_as_int64(&bs));
+		}
+	}
+	else
+		BSON_APPEND_INT32(&opts, "batchSize", batch);
+
+	if (strcmp(mode, "find") != 0 && strcmp(mode, "aggregate") != 0)
 	{
 		if (keyfile == NULL)
 		{
@@ -571,6 +602,11 @@ main(int argc, char **argv)
 		if (strcmp(mode, "find") == 0)
 		{
 			drain(mongoc_collection_find_with_opts(coll, &filter, &opts, NULL), &st);
+			finds = 1;
+		}
+		else if (strcmp(mode, "aggregate") == 0)
+		{
+			drain(mongoc_collection_aggregate(coll, MONGOC_QUERY_NONE, &pipeline, &opts, NULL), &st);
 			finds = 1;
 		}
 		else if (strcmp(mode, "in") == 0)
@@ -624,6 +660,7 @@ main(int argc, char **argv)
 	}
 
 	free(keys);
+	bson_destroy(&pipeline);
 	bson_destroy(command);
 	bson_destroy(&opts);
 	bson_destroy(&ping);

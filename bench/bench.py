@@ -102,14 +102,16 @@ def sql_lit(s):
     return "'" + str(s).replace("'", "''") + "'"
 
 
-def psql(script, appname=None, stderr=False):
+def psql(script, appname=None, stderr=False, database=None):
     env = os.environ.copy()
     if appname:
         env["PGAPPNAME"] = appname
+    if database:
+        env["PGDATABASE"] = database
     p = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-f", "-"],
                        input=script, text=True, capture_output=True, env=env)
     if p.returncode != 0:
-        raise RuntimeError(f"psql failed ({p.returncode}):\n{p.stderr.strip()}\n--- script:\n{script[:3000]}")
+        raise RuntimeError(f"psql ({env.get('PGDATABASE', '')}) failed ({p.returncode}):\n{p.stderr.strip()}\n--- script:\n{script[:3000]}")
     return (p.stdout, p.stderr) if stderr else p.stdout
 
 
@@ -295,8 +297,10 @@ def baseline_run(coll, mode, command, keys=False):
             "docs": int(d["docs"]), "values": int(d["values"]), "checksum": d["checksum"]}
 
 
-def explain(query, settings="", analyze=False):
+def explain(query, settings="", analyze=False, verbose=False):
     opts = "ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF" if analyze else "COSTS OFF"
+    if verbose:
+        opts = "VERBOSE, " + opts
     out = psql(PRELUDE + settings + f"EXPLAIN ({opts}) {query};\n")
     cmds = re.findall(r"MongoDB Command: (.*)$", out, re.M)
     finds = sum(int(x) for x in re.findall(r"MongoDB Finds: (\d+)", out))
@@ -1293,6 +1297,384 @@ def bench_writes():
     return res
 
 
+# --------------------------------------------------------------------- aggregates
+#
+# A1 SELECT category_id, count(*) FROM recipes_agg GROUP BY category_id: the
+#    FDW pushes the grouping down as one aggregation pipeline; the baseline
+#    (bench/baseline.c, mode aggregate) runs the same pipeline, taken from
+#    EXPLAIN, through libmongoc.
+# A2 the same on a text column with HAVING (pushed as a $match after the
+#    $group; a text key also costs the FDW a check for ObjectIds among its
+#    strings before the pipeline).
+# A3 (context) count(col), min and max: pushed where the server accepts the
+#    pipeline; a server that rejects it (FerretDB 1.x) makes the FDW run its
+#    local plan, and the baseline then only reports the server's error.
+
+AGG_DOCS = env_int("NG_BENCH_AGG_DOCS", 20000)
+TARGET_AGG = 1.2                # FDW time <= 1.2 x the same pipeline through the driver
+COLL_AGG = "recipes_agg"
+AGG_HAVING = 150
+Q_AGG = [   # label, what, query, judged, output columns
+    ("A1", "GROUP BY an int column", "SELECT category_id, count(*) FROM recipes_agg GROUP BY category_id", True, 2),
+    ("A2", "GROUP BY a text column, HAVING",
+     f"SELECT cuisine, count(*) FROM recipes_agg GROUP BY cuisine HAVING count(*) > {AGG_HAVING}", True, 2),
+    ("A3", "count(col), min, max",
+     "SELECT category_id, count(servings), min(servings), max(prep_minutes) FROM recipes_agg GROUP BY category_id",
+     False, 4),
+]
+
+
+def setup_agg():
+    drop_collection(COLL_AGG)
+    secs = load(COLL_AGG, AGG_DOCS)
+    psql(PRELUDE + foreign_table("recipes_agg", COLL_AGG) + "ANALYZE recipes_agg;\n")
+    return secs
+
+
+def agg_rows(run, ncols):
+    """The rows a psql run printed (fdw_run joins lines and fields with
+    "|"), as a sorted list: the result's order is free."""
+    f = run["result"].split("|") if run["result"] else []
+    return sorted("|".join(f[i:i + ncols]) for i in range(0, len(f), ncols))
+
+
+def bench_agg_one(label, what, query, judged, ncols):
+    log(f"{label}. {what}: {query}")
+    ex = explain(query, verbose=True)
+    ea = explain(query, analyze=True)
+    agg_cmds = [c for c in ex["commands"] if c.startswith('{"aggregate"')]
+    res = {"label": label, "what": what, "query": query, "explain": ex["plan"], "explain_analyze": ea["plan"],
+           "judged": judged, "target": TARGET_AGG}
+    if not agg_cmds:
+        res["error"] = "the aggregate was not pushed down (no aggregate command in EXPLAIN)"
+        log("   " + res["error"])
+        if judged:
+            res["met"] = False
+        return res
+    command = agg_cmds[0]
+    res["command"] = command
+    res["pipeline"] = json.loads(command).get("pipeline")
+    res["aggregates"] = sum(int(x) for x in re.findall(r"MongoDB Aggregates: (\d+)", ea["plan"]))
+    res["checks"] = sum(int(x) for x in re.findall(r"MongoDB Checks: (\d+)", ea["plan"]))
+    res["fallback_finds"] = ea["finds"]
+    res["fallback_documents"] = ea["documents"]
+    # Does the server run the pipeline itself?
+    p = subprocess.run([str(BASELINE), URI, MDB, COLL_AGG, "aggregate", command], capture_output=True, text=True)
+    if p.returncode != 0:
+        res["server_error"] = p.stderr.strip()
+        log(f"   the server rejects the pipeline ({res['server_error'][:200]}); the FDW runs its local plan")
+        runs = interleaved({"fdw": lambda: fdw_run(query)})
+        res["fdw"] = summarize(runs["fdw"])
+        res["pushed"] = False
+        if judged:
+            res["met"] = False
+        return res
+    res["pushed"] = res["aggregates"] > 0
+    runs = interleaved({"fdw": lambda: fdw_run(query),
+                        "baseline": lambda: baseline_run(COLL_AGG, "aggregate", command)})
+    fdw, base = summarize(runs["fdw"]), summarize(runs["baseline"])
+    groups = len(agg_rows(runs["fdw"][0], ncols))
+    res.update({"fdw": fdw, "baseline": base, "groups": groups, "baseline_docs": runs["baseline"][0]["docs"],
+                "ratio": fdw["median_ms"] / base["median_ms"],
+                "result_sample": agg_rows(runs["fdw"][0], ncols)[:12]})
+    if groups != runs["baseline"][0]["docs"]:
+        res["mismatch"] = f"FDW returned {groups} groups, the pipeline {runs['baseline'][0]['docs']}"
+        log("   WARNING: " + res["mismatch"])
+    if judged:
+        res["met"] = res["ratio"] <= TARGET_AGG and res["pushed"] and "mismatch" not in res
+    log(f"   FDW {fdw['median_ms']:.0f} ms, pipeline {base['median_ms']:.0f} ms: ratio {res['ratio']:.2f}"
+        + (f" (target <= {TARGET_AGG})" if judged else " (context)"))
+    return res
+
+
+def bench_aggregates():
+    t = time.monotonic()
+    res = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "machine": machine_info(),
+           "config": {"docs": AGG_DOCS, "runs": RUNS, "seed": SEED, "batch": BATCH},
+           "overrides": overrides()}
+    log(f"A. grouped aggregates over {AGG_DOCS} documents, {RUNS} runs")
+    res["load_s"] = setup_agg()
+    res["queries"] = [bench_agg_one(*q) for q in Q_AGG]
+    res["elapsed_s"] = round(time.monotonic() - t)
+    return res
+
+
+# --------------------------------------------------------------------- ng_full_recipe
+#
+# F  nutragenie.ng_full_recipe(id) for random ids under pgbench (FR_CLIENTS
+#    clients, -j 2, -T FR_SECONDS) with the document cache off
+#    (nutragenie.cache_ttl = 0) and warm (the default TTL, every id read once
+#    before the run), against the seed app's own service path: bench/node/
+#    fullrecipe.js (pg + mongodb drivers, FR_CLIENTS async loops).  The domain
+#    lives in its own database (FR_DB) attached to its own MongoDB database,
+#    seeded by ng_seed_demo(FR_USERS, FR_RECIPES, 0).
+
+FR_RECIPES = env_int("NG_BENCH_FR_RECIPES", 2000)
+FR_USERS = env_int("NG_BENCH_FR_USERS", 10)
+FR_SECONDS = env_int("NG_BENCH_FR_SECONDS", 20)
+FR_RUNS = env_int("NG_BENCH_FR_RUNS", min(RUNS, 3))
+FR_CLIENTS = env_int("NG_BENCH_FR_CLIENTS", 8)
+FR_CACHE_SLOTS = env_int("NG_BENCH_FR_CACHE_SIZE", max(1024, 8 * FR_RECIPES))
+FR_APPLIER_BATCH = 50          # see setup_fullrecipe
+FR_DB = os.environ.get("NG_BENCH_FR_DATABASE", "nutragenie_bench_fr")      # PostgreSQL
+FR_MDB = MDB + "_app"                                                      # MongoDB
+FR_SERVER = "bench_app_srv"
+TARGET_FR_NOCACHE = 1.0         # FDW calls/s >= 1.0 x the Node service's, cache off
+TARGET_FR_CACHE = 3.0           # ... >= 3 x with a warm cache
+NODE_DIR = BENCH / "node"
+FR_SCRIPT = "\\set id random(1, :nrecipes)\nSELECT nutragenie.ng_full_recipe(:id);\n"
+
+if FR_RECIPES < 1 or FR_SECONDS < 1 or FR_RUNS < 1 or FR_CLIENTS < 1 or FR_USERS < 3:
+    sys.exit("bench: NG_BENCH_FR_RECIPES/SECONDS/RUNS/CLIENTS >= 1, NG_BENCH_FR_USERS >= 3")
+
+
+def with_uri_option(uri, key, value):
+    """uri with ?key=value added, unless the URI already sets key."""
+    if re.search(r"[?&]" + re.escape(key) + "=", uri, re.I):
+        return uri
+    if "?" in uri:
+        return f"{uri}&{key}={value}"
+    m = re.match(r"^(mongodb(?:\+srv)?://[^/]*)(/.*)?$", uri)
+    base, path = m.group(1), m.group(2) or "/"
+    return f"{base}{path}?{key}={value}"
+
+
+def frpsql(script, stderr=False):
+    return psql(script, stderr=stderr, database=FR_DB)
+
+
+def fr_cache_size():
+    """Give the document cache room for every recipe: nutragenie.cache_size
+    is fixed at server start, so raise it (ALTER SYSTEM) and restart the
+    stack's PostgreSQL when it is smaller than FR_CACHE_SLOTS."""
+    cur = int(psql("SHOW nutragenie.cache_size;").strip())
+    if cur >= FR_CACHE_SLOTS:
+        return {"slots": cur, "restarted": False}
+    stack_dir = os.environ.get("NG_STACK_DIR")
+    if not stack_dir:
+        log(f"   WARNING: nutragenie.cache_size = {cur} < {FR_CACHE_SLOTS} and no test/stack to restart")
+        return {"slots": cur, "restarted": False}
+    log(f"   nutragenie.cache_size {cur} -> {FR_CACHE_SLOTS} (ALTER SYSTEM, restarting PostgreSQL)")
+    psql(f"ALTER SYSTEM SET nutragenie.cache_size = {FR_CACHE_SLOTS};")
+    p = subprocess.run(["bash", str(ROOT / "test" / "stack"), "restart-pg"], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"test/stack restart-pg failed: {p.stderr.strip()}")
+    return {"slots": int(psql("SHOW nutragenie.cache_size;").strip()), "restarted": True, "was": cur}
+
+
+def fr_counts():
+    try:
+        out = frpsql("SELECT count(*) || '|' || coalesce(min(id), 0) || '|' || coalesce(max(id), 0) "
+                     "FROM nutragenie.recipes;\n"
+                     f"SELECT (nutragenie.ng_run_command({sql_lit(FR_SERVER)}, "
+                     "'{\"count\": \"recipe_content\"}') ->> 'n');\n").split()
+        n, lo, hi = (int(x) for x in out[0].split("|"))
+        return n, lo, hi, int(out[1])
+    except (RuntimeError, ValueError, IndexError):
+        return None
+
+
+def setup_fullrecipe():
+    """The domain in database FR_DB: extension, server, ng_attach_mongo and
+    ng_seed_demo; kept when it already holds FR_RECIPES recipes 1..N with
+    their documents (NG_BENCH_STACK_DIR)."""
+    uri, user, pw = split_credentials(URI)
+    c = fr_counts() if psql(f"SELECT count(*) FROM pg_database WHERE datname = {sql_lit(FR_DB)};").strip() == "1" else None
+    if c == (FR_RECIPES, 1, FR_RECIPES, FR_RECIPES):
+        log(f"   reusing database {FR_DB}: {FR_RECIPES} recipes with their documents")
+        return {"seed_s": None, "reused": True}
+    t = time.monotonic()
+    psql(f"DROP DATABASE IF EXISTS {FR_DB} WITH (FORCE);\nCREATE DATABASE {FR_DB};\n")
+    um = f" OPTIONS (username {sql_lit(user)}, password {sql_lit(pw)})" if user is not None else ""
+    frpsql("SET client_min_messages = warning;\nCREATE EXTENSION nutragenie;\n"
+           f"CREATE SERVER {FR_SERVER} FOREIGN DATA WRAPPER nutragenie_fdw\n"
+           f"  OPTIONS (uri {sql_lit(uri)}, database {sql_lit(FR_MDB)});\n"
+           f"CREATE USER MAPPING FOR CURRENT_USER SERVER {FR_SERVER}{um};\n"
+           f"SELECT nutragenie.ng_run_command({sql_lit(FR_SERVER)}, '{{\"dropDatabase\": 1}}') IS NOT NULL;\n")
+    # The seed's commit queues one ratingAnalytics update per recipe, which
+    # the applier sends as one update command per round.  FerretDB 1.24
+    # (SQLite) stops answering for good on an update command of more than
+    # about 100 statements (seen here: the 100th of 100 updates never
+    # returns), so the applier sends rounds of FR_APPLIER_BATCH rows while
+    # the seed is applied; the setting is reset afterwards.
+    small = not EXTERNAL
+    if small:
+        psql(f"ALTER SYSTEM SET nutragenie.applier_batch_size = {FR_APPLIER_BATCH};\nSELECT pg_reload_conf();\n")
+    try:
+        out = frpsql(f"SET nutragenie.commit_timeout = '{W_COMMIT_TIMEOUT}';\n"
+                     f"SELECT nutragenie.ng_attach_mongo({sql_lit(FR_SERVER)}, {sql_lit(FR_MDB)}) IS NOT NULL;\n"
+                     f"SELECT nutragenie.ng_seed_demo({FR_USERS}, {FR_RECIPES}, 0);\n"
+                     "VACUUM ANALYZE;\n")
+    finally:
+        if small:
+            psql("ALTER SYSTEM RESET nutragenie.applier_batch_size;\nSELECT pg_reload_conf();\n")
+    secs = time.monotonic() - t
+    c = fr_counts()
+    if c != (FR_RECIPES, 1, FR_RECIPES, FR_RECIPES):
+        raise RuntimeError(f"after ng_seed_demo: (recipes, min id, max id, documents) = {c}, expected "
+                           f"({FR_RECIPES}, 1, {FR_RECIPES}, {FR_RECIPES})")
+    log(f"   seeded {FR_USERS} users and {FR_RECIPES} recipes in {secs:.0f} s: {out.strip().splitlines()[-1]}")
+    return {"seed_s": secs, "reused": False, "seed": json.loads(out.strip().splitlines()[-1])}
+
+
+def node_env():
+    env = os.environ.copy()
+    env["PGDATABASE"] = FR_DB
+    return env
+
+
+def node_install():
+    if (NODE_DIR / "node_modules" / "pg").exists() and (NODE_DIR / "node_modules" / "mongodb").exists():
+        return
+    log("   npm ci in bench/node")
+    p = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"npm ci failed: {p.stderr.strip()[-2000:]}")
+
+
+def node_cmd(*args):
+    return ["node", str(NODE_DIR / "fullrecipe.js"), *args, "--mongo", URI, "--db", FR_MDB]
+
+
+def fr_check(ids):
+    """ng_full_recipe and the Node service's merged object for a few ids:
+    the same title, ingredients, steps, nutrition and tags?"""
+    out = []
+    for i in ids:
+        fdw = json.loads(frpsql(f"SELECT nutragenie.ng_full_recipe({i});").strip())
+        p = subprocess.run(node_cmd("check", str(i)), capture_output=True, text=True, env=node_env())
+        if p.returncode != 0:
+            raise RuntimeError(f"fullrecipe.js check failed: {p.stderr.strip()}")
+        node = json.loads(p.stdout)
+        keys = ("title", "category", "servings", "mongodbRecipeId", "rating", "contentMissing")
+        ckeys = ("description", "cuisine", "ingredients", "steps", "nutrition", "tags")
+        diff = [k for k in keys if fdw.get(k) != node.get(k)]
+        diff += ["content." + k for k in ckeys if (fdw.get("content") or {}).get(k) != (node.get("content") or {}).get(k)]
+        out.append({"id": i, "same": not diff, "differs": diff,
+                    "ingredients": len((fdw.get("content") or {}).get("ingredients") or []),
+                    "steps": len((fdw.get("content") or {}).get("steps") or []),
+                    "bytes": len(json.dumps(fdw))})
+        if i == ids[0]:
+            sample = {"fdw": fdw, "node": node}
+    return out, sample
+
+
+def cache_stats():
+    line = frpsql("SELECT row_to_json(s) FROM nutragenie.ng_cache_stats() s;").strip()
+    return json.loads(line)
+
+
+def fr_warm():
+    t = time.monotonic()
+    frpsql(f"SELECT count(nutragenie.ng_full_recipe(i)) FROM generate_series(1, {FR_RECIPES}) i;")
+    return time.monotonic() - t
+
+
+def fr_pgbench(cache):
+    path = OUT / "pgbench-fullrecipe.sql"
+    path.write_text(FR_SCRIPT)
+    env = os.environ.copy()
+    env["PGDATABASE"] = FR_DB
+    env["PGOPTIONS"] = "-c jit=off" + ("" if cache else " -c nutragenie.cache_ttl=0")
+    warm_s = fr_warm() if cache else None
+    s0 = cache_stats()
+    cmd = [PGBENCH, "-n", "-c", str(FR_CLIENTS), "-j", str(min(2, FR_CLIENTS)), "-T", str(FR_SECONDS),
+           "-f", str(path), "-D", f"nrecipes={FR_RECIPES}", "--random-seed", str(SEED)]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if p.returncode != 0 or "processed" not in p.stdout:
+        raise RuntimeError(f"pgbench failed ({p.returncode}):\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
+    s1 = cache_stats()
+    r = parse_pgbench(p.stdout)
+    hits, misses = s1["hits"] - s0["hits"], s1["misses"] - s0["misses"]
+    return {"wall_ms": 1000.0 / r["tps"], "calls_s": r["tps"], "latency_avg_ms": r["latency_avg_ms"],
+            "processed": r["processed"], "failed": r["failed"], "cache_hits": hits, "cache_misses": misses,
+            "hit_ratio": hits / (hits + misses) if hits + misses else None, "warm_s": warm_s,
+            "cache_entries": s1["entries"]}
+
+
+def fr_node():
+    p = subprocess.run(node_cmd("run", "--ids", str(FR_RECIPES), "--workers", str(FR_CLIENTS),
+                                "--seconds", str(FR_SECONDS), "--seed", str(SEED)),
+                       capture_output=True, text=True, env=node_env())
+    if p.returncode != 0:
+        raise RuntimeError(f"fullrecipe.js failed: {p.stderr.strip()}")
+    d = json.loads(p.stdout.strip().splitlines()[-1])
+    if d["errors"] or d["missing"]:
+        raise RuntimeError(f"fullrecipe.js: {d['errors']} errors, {d['missing']} missing ({d.get('first_error')})")
+    return {"wall_ms": 1000.0 / d["calls_s"], **d}
+
+
+def fr_explain():
+    """Where one uncached call's time goes: the plans of ng_full_recipe's two
+    reads, and the function as a whole, timed in one session."""
+    out = frpsql("SET nutragenie.cache_ttl = 0;\nSET jit = off;\n"
+                 "EXPLAIN (ANALYZE, VERBOSE, COSTS OFF) SELECT * FROM nutragenie.recipes WHERE id = 7;\n"
+                 "EXPLAIN (ANALYZE, COSTS OFF) SELECT nutragenie.ng_cached_document(nutragenie.ng_mongo_server(), "
+                 f"{sql_lit(FR_MDB)}, 'recipe_content', jsonb_build_object('$oid', r.mongodb_recipe_id::text)) "
+                 "FROM nutragenie.recipes r WHERE id = 7;\n"
+                 "EXPLAIN (ANALYZE, COSTS OFF) SELECT nutragenie.ng_full_recipe(7);\n"
+                 "\\timing on\n"
+                 f"SELECT count(nutragenie.ng_full_recipe(1 + i % {FR_RECIPES})) FROM generate_series(1, 200) i;\n"
+                 "SET nutragenie.cache_ttl = '5min';\n"
+                 f"SELECT count(nutragenie.ng_full_recipe(1 + i % {FR_RECIPES})) FROM generate_series(1, 200) i;\n"
+                 f"SELECT count(nutragenie.ng_full_recipe(1 + i % {FR_RECIPES})) FROM generate_series(1, 200) i;\n")
+    times = [float(m) for m in re.findall(r"^Time: ([\d.]+) ms", out, re.M)]
+    return {"plans": re.sub(r"\nTime: .*", "", out).strip(),
+            # times: the first SELECT, the SET, the two SELECTs with the cache on
+            "serial_ms_per_call": {"no_cache": times[0] / 200 if times else None,
+                                   "cache_first": times[2] / 200 if len(times) > 2 else None,
+                                   "cache_warm": times[3] / 200 if len(times) > 3 else None}}
+
+
+def bench_fullrecipe():
+    t = time.monotonic()
+    log(f"F. ng_full_recipe(id) for {FR_RECIPES} recipes: pgbench -c {FR_CLIENTS} -j 2 -T {FR_SECONDS} "
+        f"(cache off / warm) vs bench/node/fullrecipe.js ({FR_CLIENTS} workers), {FR_RUNS} runs each")
+    res = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+           "config": {"recipes": FR_RECIPES, "users": FR_USERS, "seconds": FR_SECONDS, "runs": FR_RUNS,
+                      "clients": FR_CLIENTS, "cache_slots": FR_CACHE_SLOTS, "database": FR_DB,
+                      "mongo_database": FR_MDB, "script": FR_SCRIPT},
+           "overrides": overrides()}
+    node_install()
+    res["node_versions"] = subprocess.run(
+        ["node", "-e", "console.log(process.version + ' pg ' + require('pg/package.json').version + "
+                       "' mongodb ' + require('mongodb/package.json').version)"],
+        cwd=NODE_DIR, capture_output=True, text=True).stdout.strip()
+    res["cache"] = fr_cache_size()
+    res["setup"] = setup_fullrecipe()
+    res["machine"] = machine_info()
+    res["cache_ttl"] = frpsql("SHOW nutragenie.cache_ttl;").strip()
+    ids = sorted({1, max(1, FR_RECIPES // 2), FR_RECIPES})
+    res["check"], res["sample"] = fr_check(ids)
+    same = all(c["same"] for c in res["check"])
+    log(f"   same content on both sides for ids {ids}: {same}"
+        + ("" if same else f" (differs: {[c['differs'] for c in res['check']]})"))
+    res["explain"] = fr_explain()
+    runs = interleaved({"fdw_nocache": lambda: fr_pgbench(False), "fdw_cache": lambda: fr_pgbench(True),
+                        "node": fr_node} if FR_RUNS == RUNS else
+                       {"fdw_nocache": (lambda: fr_pgbench(False), FR_RUNS),
+                        "fdw_cache": (lambda: fr_pgbench(True), FR_RUNS), "node": (fr_node, FR_RUNS)})
+    for k, v in runs.items():
+        res[k] = {"median_calls_s": statistics.median(r["calls_s"] for r in v), "runs": v}
+    node = res["node"]["median_calls_s"]
+    res["ratio_nocache"] = res["fdw_nocache"]["median_calls_s"] / node
+    res["ratio_cache"] = res["fdw_cache"]["median_calls_s"] / node
+    res["met_nocache"] = res["ratio_nocache"] >= TARGET_FR_NOCACHE and same
+    res["met_cache"] = res["ratio_cache"] >= TARGET_FR_CACHE and same
+    res["same_content"] = same
+    res["targets"] = {"nocache": TARGET_FR_NOCACHE, "cache": TARGET_FR_CACHE}
+    res["elapsed_s"] = round(time.monotonic() - t)
+    log(f"   calls/s: FDW no cache {res['fdw_nocache']['median_calls_s']:.0f}, warm cache "
+        f"{res['fdw_cache']['median_calls_s']:.0f}, Node {node:.0f}: ratios {res['ratio_nocache']:.2f} "
+        f"(target >= {TARGET_FR_NOCACHE}), {res['ratio_cache']:.2f} (target >= {TARGET_FR_CACHE})")
+    return res
+
+
+def overrides():
+    return {k: v for k, v in sorted(os.environ.items())
+            if k.startswith("NG_BENCH_") and k not in ("NG_BENCH_EXTERNAL", "NG_BENCH_OUT")}
+
+
 # --------------------------------------------------------------------- machine
 
 def machine_info():
@@ -1346,14 +1728,16 @@ def env_flag(name, default=True):
 
 READS = env_flag("NG_BENCH_READS")
 WRITES = env_flag("NG_BENCH_WRITES")
+AGG = env_flag("NG_BENCH_AGG")
+FULLRECIPE = env_flag("NG_BENCH_FULLRECIPE")
 READ_KEYS = ("config", "machine", "data", "scan", "filter", "join", "memory", "profiles", "elapsed_s",
              "module_changed")
 
 
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
-    if not READS and not WRITES:
-        sys.exit("bench: NG_BENCH_READS=0 and NG_BENCH_WRITES=0: nothing to run")
+    if not READS and not WRITES and not AGG and not FULLRECIPE:
+        sys.exit("bench: NG_BENCH_READS=0, NG_BENCH_WRITES=0, NG_BENCH_AGG=0 and NG_BENCH_FULLRECIPE=0: nothing to run")
     module_before = installed_module()
     # A part that is skipped keeps its results from the previous run, if any.
     prev = {}
@@ -1403,6 +1787,15 @@ def main():
         log("NG_BENCH_WRITES=0: the write-path results are those of the previous run")
         res["write"] = prev["write"]
         res["write_reused"] = True
+    # Aggregates and ng_full_recipe: likewise kept from the previous run when skipped.
+    for part, flag, fn, var in (("agg", AGG, bench_aggregates, "NG_BENCH_AGG"),
+                                ("fullrecipe", FULLRECIPE, bench_fullrecipe, "NG_BENCH_FULLRECIPE")):
+        if flag:
+            res[part] = fn()
+        elif part in prev:
+            log(f"{var}=0: the {part} results are those of the previous run")
+            res[part] = prev[part]
+            res[part + "_reused"] = True
     changed = installed_module() != module_before
     if changed:
         log(f"WARNING: {module_before[0]} was replaced during the run (another make install?): "
@@ -1411,6 +1804,9 @@ def main():
         res["module_changed"] = changed
     if WRITES:
         res["write"]["module_changed"] = changed
+    for part, flag in (("agg", AGG), ("fullrecipe", FULLRECIPE)):
+        if flag:
+            res[part]["module_changed"] = changed
     (OUT / "results.json").write_text(json.dumps(res, indent=1))
     log(f"results: {OUT / 'results.json'}")
     import report

@@ -92,12 +92,26 @@ def write(res, md_path, png_path, out_dir):
         w("### Write path")
         w("")
         write_summary(wr, w)
+    if "agg" in res or "fullrecipe" in res:
+        w("### Aggregates and `ng_full_recipe`")
+        w("")
+        for part, var in (("agg", "NG_BENCH_AGG"), ("fullrecipe", "NG_BENCH_FULLRECIPE")):
+            if res.get(part + "_reused"):
+                w(f"> The {'aggregate' if part == 'agg' else '`ng_full_recipe`'} results are those of an earlier "
+                  f"run ({res[part]['date']}, commit {res[part]['machine']['commit'] or '?'}): this run had `{var}=0`.")
+                w("")
+            if res.get(part, {}).get("module_changed"):
+                w("> **Warning**: the installed `nutragenie.so` was replaced while this part ran (another `make install`).")
+                w("")
+        extra_summary(res, w)
     w("![FDW time ÷ baseline time per benchmark, and peak backend memory](benchmarks.png)")
     w("")
     if reads:
         read_sections(res, w)
     if wr:
         write_sections(wr, w)
+    if "agg" in res or "fullrecipe" in res:
+        extra_sections(res, w)
 
     # ---------------------------------------------------------------- how to run
     w("## How to run")
@@ -107,6 +121,8 @@ def write(res, md_path, png_path, out_dir):
     w("NG_BENCH_RUNS=9 NG_BENCH_DOCS=100000 make bench")
     w("NG_BENCH_READS=0 make bench                # write path only (the report keeps the last read results)")
     w("NG_BENCH_WRITES=0 make bench               # read path only")
+    w("NG_BENCH_READS=0 NG_BENCH_WRITES=0 make bench   # only the aggregates and ng_full_recipe")
+    w("NG_BENCH_AGG=0 NG_BENCH_FULLRECIPE=0 make bench # only the read and write paths")
     w("MONGODB_URI='mongodb://127.0.0.1:27017/' make bench   # a real MongoDB (database nutragenie_bench is dropped and reloaded)")
     w("```")
     w("")
@@ -139,6 +155,16 @@ def write(res, md_path, png_path, out_dir):
             ("NG_BENCH_CONC_CLIENTS", "8", "sessions of W3"),
             ("NG_BENCH_CONC_TXNS", "100", "W3a transactions per session"),
             ("NG_BENCH_COUNTER_TXNS", "200", "W3b increments per session"),
+            ("NG_BENCH_AGG", "1", "0: skip the aggregate benchmarks (A1–A3; their results in this page are then the previous run's)"),
+            ("NG_BENCH_AGG_DOCS", "20000", "documents in `recipes_agg` (A1–A3)"),
+            ("NG_BENCH_FULLRECIPE", "1", "0: skip the `ng_full_recipe` benchmark (F; likewise)"),
+            ("NG_BENCH_FR_RECIPES", "2000", "recipes seeded by `ng_seed_demo` for F (ids 1..N)"),
+            ("NG_BENCH_FR_USERS", "10", "users seeded with them (they rate the recipes)"),
+            ("NG_BENCH_FR_SECONDS", "20", "duration of each F run (`pgbench -T`, the Node script's `--seconds`)"),
+            ("NG_BENCH_FR_RUNS", "min(RUNS, 3)", "runs of each F variant (median)"),
+            ("NG_BENCH_FR_CLIENTS", "8", "pgbench clients / Node workers of F"),
+            ("NG_BENCH_FR_CACHE_SIZE", "max(1024, 8 × FR_RECIPES)", "`nutragenie.cache_size` F needs (raised with ALTER SYSTEM and a restart of the stack's PostgreSQL if smaller)"),
+            ("NG_BENCH_FR_DATABASE", "nutragenie_bench_fr", "PostgreSQL database of F (dropped and recreated unless it holds the same recipes)"),
             ("NG_BENCH_PROFILE", "1", "0: skip the perf profiles"),
             ("NG_BENCH_STACK_DIR", "temporary", "use (and keep) this test/stack directory"),
             ("MONGODB_URI", "FerretDB", "benchmark against this MongoDB server instead")):
@@ -176,8 +202,14 @@ def read_summary(res, w):
     w(f"| 4 | memory: peak backend RSS (VmHWM) scanning up to {kdocs(max(r['docs'] for r in mem['rows']))} docs, "
       f"plain columns and `$$ROOT` jsonb | {mb(mem['peak_kb'])} | fixed bound | — | < {mem['bound_mb']} MB | "
       f"{'**held**' if mem['met'] else '**exceeded**'} |")
-    w("| — | aggregate pushdown (`GROUP BY` on a collection) | not yet measured — needs aggregate pushdown | | | | |")
-    w("| — | `ng_full_recipe(id)` | not yet measured — needs the domain layer | | | | |")
+    if "agg" not in res:
+        w("| — | aggregate pushdown (`GROUP BY` on a collection) | not yet measured (`NG_BENCH_AGG`) | | | | |")
+    else:
+        w("| A | aggregate pushdown (`GROUP BY` on a collection) | see [Aggregates and `ng_full_recipe`](#aggregates-and-ng_full_recipe) | | | | |")
+    if "fullrecipe" not in res:
+        w("| — | `ng_full_recipe(id)` | not yet measured (`NG_BENCH_FULLRECIPE`) | | | | |")
+    else:
+        w("| F | `ng_full_recipe(id)` | see [Aggregates and `ng_full_recipe`](#aggregates-and-ng_full_recipe) | | | | |")
     w("")
     w(f"Client-side CPU per document of the full scan (what the FDW itself adds; the server's time "
       f"dominates the ratios above): backend {sc['cpu_us_per_doc_fdw']:.2f} µs vs baseline "
@@ -745,6 +777,187 @@ def write_sections(wr, w):
 
 
 
+def extra_summary(res, w):
+    w("| # | benchmark | FDW (median) | baseline (median) | ratio | target | result |")
+    w("|---|---|---|---|---|---|---|")
+    ag = res.get("agg")
+    if ag:
+        for q in ag["queries"]:
+            name = f"{q['what']}: `{q['query']}`, {kdocs(ag['config']['docs'])} docs"
+            if "error" in q:
+                w(f"| {q['label']} | {name} | {ms(q['fdw']['median_ms']) if 'fdw' in q else '—'} | — | — | "
+                  f"{'≤ ' + str(q['target']) + '×' if q['judged'] else 'context'} | {q['error']} |")
+            elif "server_error" in q:
+                w(f"| {q['label']} | {name} | {ms(q['fdw']['median_ms'])} (local plan) | the server rejects the pipeline | — | "
+                  f"{'≤ ' + str(q['target']) + '×' if q['judged'] else 'context'} | "
+                  f"{'**missed**: not pushed' if q['judged'] else '—'} |")
+            else:
+                res_txt = (verdict_le(q["ratio"], q["target"]) if q["judged"] else "—")
+                if q.get("mismatch"):
+                    res_txt += f"; **{q['mismatch']}**"
+                w(f"| {q['label']} | {name} ({q['groups']} groups{', ' + str(q['checks']) + ' type check' if q.get('checks') else ''}) | "
+                  f"{ms(q['fdw']['median_ms'])} | same pipeline through libmongoc: {ms(q['baseline']['median_ms'])} | "
+                  f"{q['ratio']:.2f}× time | {'≤ ' + str(q['target']) + '×' if q['judged'] else 'context'} | {res_txt} |")
+    fr = res.get("fullrecipe")
+    if fr:
+        c = fr["config"]
+        node = fr["node"]["median_calls_s"]
+        same = "" if fr["same_content"] else "; **the two sides returned different content**"
+        for key, label, rk, mk, tk in (("fdw_nocache", "cache off (`nutragenie.cache_ttl = 0`)", "ratio_nocache", "met_nocache", "nocache"),
+                                       ("fdw_cache", "warm document cache (default TTL)", "ratio_cache", "met_cache", "cache")):
+            w(f"| F{'a' if key == 'fdw_nocache' else 'b'} | `ng_full_recipe(id)`, random ids of {c['recipes']} recipes, "
+              f"pgbench `-c {c['clients']} -j 2 -T {c['seconds']}`, {label} | {fr[key]['median_calls_s']:,.0f} calls/s | "
+              f"Node.js service path (`pg` + `mongodb`, {c['clients']} workers): {node:,.0f} calls/s | "
+              f"{fr[rk]:.2f}× calls/s | ≥ {fr['targets'][tk]}× | {verdict_ge(fr[rk], fr['targets'][tk])}{same} |")
+    w("")
+
+
+def extra_sections(res, w):
+    w("## Aggregates and `ng_full_recipe`")
+    w("")
+    ag = res.get("agg")
+    fr = res.get("fullrecipe")
+    mach = (fr or ag)["machine"]
+    w(f"Run on {mach['date']}, commit {mach['commit'] or '?'}: {mach['nproc']} CPUs ({mach['cpu']}), "
+      f"{mach['mem_gib']} GiB; PostgreSQL {mach['postgresql']}; libmongoc {mach['libmongoc']}; server: {mach['server']}.")
+    ov = (fr or ag).get("overrides")
+    if ov:
+        w("Settings of this run: " + ", ".join(f"`{k}={v}`" for k, v in ov.items()) + ".")
+    w("")
+    if ag:
+        w("### A. Grouped aggregates pushed down as a pipeline")
+        w("")
+        w(f"`recipes_agg`: {ag['config']['docs']:,} documents generated by `bench/datagen.sql` (as `recipes`, "
+          f"benchmark 1; `category_id` has 100 values, `cuisine` 12), a foreign table with every field, `ANALYZE`d. "
+          f"FDW: a fresh `psql` session per run, connected and planned first, the query timed with `\\timing` "
+          f"(as in benchmark 1). Baseline: `bench/baseline.c` mode `aggregate`, the *same* pipeline taken verbatim "
+          f"from `EXPLAIN`, through `mongoc_collection_aggregate`, every value of every result touched. "
+          f"{ag['config']['runs']} runs each, interleaved; median.")
+        w("")
+        for q in ag["queries"]:
+            w(f"**{q['label']}. {q['what']}** — `{q['query']}`")
+            w("")
+            if "command" in q:
+                w(f"Pipeline (FDW and baseline): `{q['command']}`")
+                w("")
+            if "fdw" in q and "baseline" in q:
+                w("| | median | runs |")
+                w("|---|---|---|")
+                w(f"| FDW | {ms(q['fdw']['median_ms'])} | {runs_line(q['fdw'])} |")
+                w(f"| pipeline through libmongoc | {ms(q['baseline']['median_ms'])} | {runs_line(q['baseline'])} |")
+                w("")
+                w(f"Ratio {q['ratio']:.2f}× (FDW time ÷ pipeline time)" +
+                  (f", target ≤ {q['target']}×: {verdict_le(q['ratio'], q['target'])}." if q["judged"] else " (context, no target).")
+                  + f" {q['groups']} groups on both sides." if not q.get("mismatch") else f" **{q['mismatch']}**.")
+                if q.get("checks"):
+                    w("")
+                    w(f"The FDW sent {q['aggregates']} aggregate and {q['checks']} check command(s) (`MongoDB Checks` in "
+                      "`EXPLAIN ANALYZE`): before grouping on a text column it asks the server whether the field holds "
+                      "ObjectIds among its strings (MongoDB orders those apart, SQL would not), and falls back to the "
+                      "local plan if so. On this server that check scans the collection like the pipeline does, "
+                      "which is where the extra time goes.")
+                w("")
+            elif "server_error" in q:
+                w(f"The server rejects this pipeline (`{q['server_error'][:300]}`), so the FDW ran its local plan "
+                  f"(the fallback in the plan below): {ms(q['fdw']['median_ms'])} median ({runs_line(q['fdw'])}). "
+                  "No baseline: there is no pipeline this server runs.")
+                w("")
+            elif "error" in q:
+                w(f"{q['error']}.")
+                w("")
+            w("<details><summary>EXPLAIN (VERBOSE) and EXPLAIN ANALYZE</summary>")
+            w("")
+            w("```")
+            w(q["explain"])
+            w("")
+            w(q["explain_analyze"])
+            w("```")
+            w("")
+            w("</details>")
+            w("")
+    if fr:
+        c = fr["config"]
+        w("### F. `ng_full_recipe(id)` under pgbench vs the seed app's service path")
+        w("")
+        st = fr.get("setup", {})
+        w(f"Data: database `{c['database']}` with the extension, a server attached with `ng_attach_mongo` to "
+          f"MongoDB database `{c['mongo_database']}`, seeded by `ng_seed_demo({c['users']}, {c['recipes']}, 0)` "
+          + (f"(in {st['seed_s']:.0f} s, including the applier writing the documents)" if st.get("seed_s") else "(reused from an earlier run)")
+          + f": recipe ids 1..{c['recipes']}, each with a `recipe_content` document (description, 3 ingredients, "
+          "3–5 steps, nutrition, tags, ratingAnalytics) and ratings.")
+        w("")
+        w("* **FDW**: `pgbench -n -c {0} -j 2 -T {1} -D nrecipes={2}` with the script below, one run per variant; "
+          "`PGOPTIONS='-c nutragenie.cache_ttl=0'` for *cache off*; for *warm cache* the default TTL "
+          "(`{3}`) and, right before the run, one call for every id (`SELECT count(ng_full_recipe(i)) FROM "
+          "generate_series(1, N) i`).".format(c["clients"], c["seconds"], c["recipes"], fr.get("cache_ttl", "?")))
+        w("")
+        w("```")
+        w(c["script"].rstrip("\n"))
+        w("```")
+        w("")
+        w(f"* **Baseline**: `bench/node/fullrecipe.js` ({fr.get('node_versions', 'node')}): what the seed's "
+          "`RecipeService.getFullRecipe` does — `SELECT * FROM nutragenie.recipes WHERE id = $1` through a `pg` Pool, "
+          "then `findOne({_id: mongodb_recipe_id})` on `recipe_content` through one `MongoClient`, merged into one "
+          f"object shaped like `ng_full_recipe`'s — from {c['clients']} async loops (Pool of {c['clients']}, MongoClient "
+          f"pool ≥ {c['clients']}), random ids 1..{c['recipes']}, {c['seconds']} s after 1 s of warm-up, no cache.")
+        w(f"* The three variants alternate ({c['runs']} runs each, the order rotating); median calls/s. "
+          f"pgbench and the Node process, PostgreSQL (with the applier) and the MongoDB server all share the "
+          f"{fr['machine']['nproc']} CPUs, so the clients' own CPU time is part of what is measured on both sides.")
+        chk = fr["check"]
+        w(f"* Same content: `ng_full_recipe(id)` and the Node object compared for ids "
+          f"{', '.join(str(x['id']) for x in chk)} (title, category, servings, rating, mongodbRecipeId, and the "
+          "content's description, cuisine, ingredients, steps, nutrition, tags): "
+          + ("identical." if fr["same_content"] else "**different**: " +
+             "; ".join(f"id {x['id']}: {', '.join(x['differs'])}" for x in chk if not x["same"]) + "."))
+        w("")
+        w("| variant | median calls/s | runs | latency (avg) | document cache |")
+        w("|---|---|---|---|---|")
+        for key, label in (("fdw_nocache", "FDW, cache off"), ("fdw_cache", "FDW, warm cache"), ("node", "Node.js service")):
+            runs = fr[key]["runs"]
+            lat_avg = statistics_median([r.get("latency_avg_ms") or (r.get("latency_ms") or {}).get("mean") for r in runs])
+            cache = "—"
+            if key != "node":
+                hr = [r["hit_ratio"] for r in runs if r.get("hit_ratio") is not None]
+                cache = (f"hit ratio {statistics_median(hr) * 100:.1f}%" if hr else "no lookups") if key == "fdw_cache" else "off"
+            w(f"| {label} | {fr[key]['median_calls_s']:,.0f} | {', '.join(format(r['calls_s'], ',.0f') for r in runs)} | "
+              f"{lat_avg:.2f} ms | {cache} |")
+        w("")
+        w(f"Ratios (calls/s FDW ÷ Node): cache off **{fr['ratio_nocache']:.2f}×** (target ≥ {fr['targets']['nocache']}×: "
+          f"{verdict_ge(fr['ratio_nocache'], fr['targets']['nocache'])}), warm cache **{fr['ratio_cache']:.2f}×** "
+          f"(target ≥ {fr['targets']['cache']}×: {verdict_ge(fr['ratio_cache'], fr['targets']['cache'])}).")
+        w("")
+        cs = fr.get("cache", {})
+        w(f"The document cache is direct-mapped (`src/cache.c`): `nutragenie.cache_size` = {cs.get('slots')} slots "
+          f"for {c['recipes']} documents" + (f" (raised from {cs.get('was')} with ALTER SYSTEM and a restart)" if cs.get("restarted") else "")
+          + "; documents whose keys hash to the same slot evict each other, hence a hit ratio below 100%.")
+        ex = fr.get("explain")
+        if ex:
+            sm = ex["serial_ms_per_call"]
+            w("")
+            w("Where one call's time goes (one session, no concurrency): 200 calls take "
+              f"{sm['no_cache']:.2f} ms each with the cache off, {sm['cache_first']:.2f} ms the first time with the cache on"
+              + (f" and {sm['cache_warm']:.2f} ms when they hit the cache" if sm.get("cache_warm") is not None else "")
+              + ". The plans of the function's two reads "
+              "(PostgreSQL row; document through `ng_cached_document`, cache off):")
+            w("")
+            w("<details><summary>EXPLAIN ANALYZE</summary>")
+            w("")
+            w("```")
+            w(ex["plans"])
+            w("```")
+            w("")
+            w("</details>")
+        w("")
+
+
+def statistics_median(vals):
+    v = sorted(x for x in vals if x is not None)
+    if not v:
+        return float("nan")
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
 def join_node(plan):
     for line in plan.splitlines():
         s = line.strip().lstrip("->").strip()
@@ -805,6 +1018,21 @@ unset logscale y
             bars.append(("W2b explicit _id", t["ratio_explicit"], None, grey))
         bars.append((f"W3 {c['clients']} sessions", c["baseline_txn"]["tps"] / c["txn"]["tps"], None, grey))
         panels.append(ratio_panel("write-ratios", "Write path vs the driver (lower is better)", bars))
+    ag, fr = res.get("agg"), res.get("fullrecipe")
+    if ag or fr:
+        bars = []
+        for q in (ag or {}).get("queries", []):
+            if "ratio" in q:
+                bars.append((f"{q['label']} {'GROUP BY int' if q['label'] == 'A1' else 'GROUP BY text' if q['label'] == 'A2' else 'min/max'}",
+                             q["ratio"], q["target"] if q["judged"] else None,
+                             (green if q.get("met") else red) if q["judged"] else grey))
+        if fr:
+            bars.append(("F full recipe, no cache", 1 / fr["ratio_nocache"], 1 / fr["targets"]["nocache"],
+                         green if fr["met_nocache"] else red))
+            bars.append(("F full recipe, warm cache", 1 / fr["ratio_cache"], 1 / fr["targets"]["cache"],
+                         green if fr["met_cache"] else red))
+        if bars:
+            panels.append(ratio_panel("extra-ratios", "Aggregates vs pipeline, full recipe vs Node (lower is better)", bars))
     if reads:
         rows = sorted(mem["rows"], key=lambda r: (r["label"], r["docs"]))
         with open(out_dir / "chart-memory.dat", "w") as f:
@@ -822,8 +1050,8 @@ plot "{out_dir / 'chart-memory.dat'}" using 1:3:xtic(2) with boxes lc rgb "0x468
      {mem['bound_mb']} with lines lw 2 dt 2 lc rgb "0xcd3333", \\
      "" using 1:3:(sprintf("%.1f", $3)) with labels offset 0,0.8
 """)
-    mach = res["machine"] if reads else wr["machine"]
-    runs = res["config"]["runs"] if reads else wr["config"]["runs"]
+    mach = res["machine"] if reads else (wr or ag or fr)["machine"]
+    runs = res["config"]["runs"] if reads else (wr or ag or fr)["config"]["runs"]
     script = f"""
 set terminal pngcairo size {620 * len(panels) + 160},600 font "DejaVu Sans,11"
 set bmargin 7
