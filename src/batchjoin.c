@@ -69,6 +69,13 @@
 #define NG_BATCH_JOIN_NAME "NutragenieBatchedKeyJoin"
 
 /*
+ * A batch also ends once its distinct keys take this much memory, so that
+ * the find stays well below MongoDB's 16 MB limit on a command (a key's
+ * BSON form is a few bytes longer than its datum).
+ */
+#define NG_BATCH_KEY_BYTES (4 * 1024 * 1024)
+
+/*
  * custom_private of the CustomPath (planner only, not copied): what
  * add_batched_join_path found, for plan_batched_join.
  */
@@ -319,8 +326,8 @@ add_batched_join_path(PlannerInfo *root, RelOptInfo *joinrel,
 	cpath->path.parallel_workers = 0;
 	cpath->path.rows = joinrel->rows;
 	cpath->path.startup_cost = outer_path->startup_cost +
-		outer_path->total_cost * Min(1.0, fpinfo->opts->batch_size / outer_rows) +
-		per_find;
+		(outer_path->total_cost - outer_path->startup_cost) *
+		Min(1.0, fpinfo->opts->batch_size / outer_rows) + per_find;
 	cpath->path.total_cost = outer_path->total_cost +
 		batches * per_find +
 		inner_docs * (NG_PER_DOC_COST + cpu_tuple_cost +
@@ -359,6 +366,17 @@ is_plain_foreign_rel(PlannerInfo *root, RelOptInfo *rel)
 		return false;
 	if (!bms_is_empty(rel->lateral_relids))
 		return false;
+
+	/*
+	 * A condition on the table that references none of its columns becomes
+	 * a gating Result above the scan: the inner plan would not be the
+	 * ForeignScan the join drives.
+	 */
+	foreach(lc, rel->baserestrictinfo)
+	{
+		if (lfirst_node(RestrictInfo, lc)->pseudoconstant)
+			return false;
+	}
 
 	foreach(lc, rel->reltarget->exprs)
 	{
@@ -718,6 +736,7 @@ load_batch(NgBatchJoinState *bs)
 	MemoryContext oldcxt = CurrentMemoryContext;
 	Datum	   *keys;
 	int			nkeys = 0;
+	Size		key_bytes = 0;
 	uint32		nbuckets;
 	int			i;
 
@@ -737,7 +756,7 @@ load_batch(NgBatchJoinState *bs)
 	bs->buckets = palloc(sizeof(int) * nbuckets);
 	memset(bs->buckets, -1, sizeof(int) * nbuckets);
 
-	while (bs->n_outer < bs->keys_per_find)
+	while (bs->n_outer < bs->keys_per_find && key_bytes < NG_BATCH_KEY_BYTES)
 	{
 		TupleTableSlot *os;
 		NgStoredRow *row;
@@ -780,7 +799,11 @@ load_batch(NgBatchJoinState *bs)
 				break;
 		}
 		if (k < 0)
+		{
 			keys[nkeys++] = key;
+			key_bytes += bs->key_byval ? sizeof(Datum) :
+				datumGetSize(key, false, bs->key_len);
+		}
 		row->next = bs->buckets[row->hash & bs->bucket_mask];
 		bs->buckets[row->hash & bs->bucket_mask] = i;
 	}
@@ -885,10 +908,8 @@ key_hash(NgBatchJoinState *bs, ExprState *key, FmgrInfo *hash, Datum *value,
 	econtext->ecxt_scantuple = bs->css.ss.ss_ScanTupleSlot;
 	d = ExecEvalExprSwitchContext(key, econtext, isnull);
 	if (*isnull)
-	{
-		MemoryContextSwitchTo(cxt);
 		return 0;
-	}
+	MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
 	h = DatumGetUInt32(FunctionCall1Coll(hash, bs->collation, d));
 	MemoryContextSwitchTo(cxt);
 	if (value != NULL)
@@ -903,6 +924,8 @@ end_batched_join(CustomScanState *node)
 
 	ExecEndNode(bs->outer_ps);
 	ExecEndNode(&bs->inner_ps->ss.ps);
+	MemoryContextDelete(bs->batch_cxt);
+	bs->batch_cxt = NULL;
 }
 
 /*
@@ -945,7 +968,7 @@ explain_batched_join(CustomScanState *node, List *ancestors, ExplainState *es)
 						"Left" : "Inner", es);
 	ExplainPropertyText("MongoDB Key Field",
 						strVal(list_nth(private, NgBatchPrivateField)), es);
-	ExplainPropertyInteger("MongoDB Keys per Find", NULL,
+	ExplainPropertyInteger("MongoDB Outer Rows per Find", NULL,
 						   intVal(list_nth(private, NgBatchPrivateKeysPerFind)),
 						   es);
 	if (es->analyze)

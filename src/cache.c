@@ -458,7 +458,7 @@ ng_cached_document(PG_FUNCTION_ARGS)
 	opts.database = database;
 	opts.collection = collection;
 	if (ng_xact_lookup(&opts, bson_get_data(&iddoc), iddoc.len,
-					   &data, &len, &deleted))
+					   InvalidCommandId, &data, &len, &deleted))
 	{
 		bson_destroy(&iddoc);
 		if (deleted)

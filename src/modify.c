@@ -90,6 +90,7 @@ typedef struct NgModifyState
 #endif
 	uint64		error_lineno;	/* COPY line of the row being reported */
 	MemoryContext query_cxt;	/* holds this state and rows[] */
+	CommandId	output_cid;		/* the statement's command, for the overlay */
 	MemoryContext tuple_cxt;	/* the executor's per-row memory */
 	MemoryContext temp_cxt;		/* reset per row or batch */
 	NgConnEntry *conn;			/* borrowed for existence checks */
@@ -477,6 +478,7 @@ begin_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	ms->operation = operation;
 	ms->batch_size = ms->opts->batch_size;
 	ms->query_cxt = estate->es_query_cxt;
+	ms->output_cid = estate->es_output_cid;
 	ms->tuple_cxt = GetPerTupleMemoryContext(estate);
 	if (explain_only)
 		return ms;
@@ -1292,7 +1294,7 @@ prepare_insert(NgModifyState *ms, TupleTableSlot *slot)
 		return;
 	ng_xact_lock_document(ms->opts, bson_get_data(row->id), row->id->len);
 	if (ng_xact_lookup(ms->opts, bson_get_data(row->id), row->id->len,
-					   &data, &len, &deleted))
+					   InvalidCommandId, &data, &len, &deleted))
 		row->exists = !deleted; /* this transaction knows it */
 	else
 		row->check = true;
@@ -1418,7 +1420,8 @@ flush_inserts(NgModifyState *ms, TupleTableSlot **slots)
 			if (skip[i])
 				continue;
 			ng_xact_record_document(ms->opts, bson_get_data(rows[i].id),
-									rows[i].id->len, rows[i].doc, true);
+									rows[i].id->len, rows[i].doc, true,
+									ms->output_cid);
 			qids[kept] = rows[i].id;
 			qdocs[kept] = rows[i].doc;
 			/* the executor owns these slots: move, never duplicate */
@@ -1539,7 +1542,7 @@ current_document(NgModifyState *ms, bson_t *iddoc, bson_t *doc)
 	bool		deleted;
 
 	if (!ng_xact_lookup(ms->opts, bson_get_data(iddoc), iddoc->len,
-						&data, &len, &deleted) || deleted)
+						InvalidCommandId, &data, &len, &deleted) || deleted)
 		return false;
 	bson_init_static(doc, data, len);
 	return true;
@@ -1664,7 +1667,7 @@ ngExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 		{
 			outbox_append(ms, op, ids, bodies, 1);
 			ng_xact_record_document(ms->opts, bson_get_data(&iddoc), iddoc.len,
-									&newdoc, true);
+									&newdoc, true, ms->output_cid);
 		}
 	}
 	PG_FINALLY();
@@ -1721,7 +1724,7 @@ ngExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
 		}
 		outbox_append(ms, 'd', ids, bodies, 1);
 		ng_xact_record_document(ms->opts, bson_get_data(&iddoc), iddoc.len,
-								NULL, true);
+								NULL, true, ms->output_cid);
 	}
 	PG_FINALLY();
 	{

@@ -424,13 +424,14 @@ extern void ng_xact_lock_document(NgTableOptions *opts, const uint8 *id,
 								  uint32 idlen);
 extern void ng_xact_record_document(NgTableOptions *opts, const uint8 *id,
 									uint32 idlen, const bson_t *doc,
-									bool written);
+									bool written, CommandId cid);
 extern void ng_xact_note_outbox_write(void);
 extern bool ng_xact_lookup(NgTableOptions *opts, const uint8 *id,
-						   uint32 idlen, const uint8 **data, uint32 *len,
-						   bool *deleted);
+						   uint32 idlen, CommandId before,
+						   const uint8 **data, uint32 *len, bool *deleted);
 extern bool ng_xact_has_documents(NgTableOptions *opts);
-extern List *ng_xact_collection_documents(NgTableOptions *opts);
+extern List *ng_xact_collection_documents(NgTableOptions *opts,
+										  CommandId before);
 
 /* in applier.c */
 extern void ng_applier_define_gucs(void);

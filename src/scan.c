@@ -113,6 +113,7 @@ typedef struct NgScanState
 	bool		overlay;		/* the transaction wrote this collection */
 	bool		mongo_done;		/* the cursor is exhausted */
 	List	   *overlay_items;	/* NgOverlayItem * still to return */
+	MemoryContext overlay_cxt;	/* holds overlay_items, reset per (re)scan */
 
 	/* per (re)scan */
 	bool		started;		/* the query was sent (or found needless) */
@@ -552,9 +553,19 @@ start_scan(NgScanState *st)
 	 * statement writes or re-reads later must not come back a second time.
 	 */
 	{
-		MemoryContext cxt = MemoryContextSwitchTo(st->scan_cxt);
+		MemoryContext cxt;
 
-		st->overlay_items = ng_xact_collection_documents(st->opts);
+		/* the previous (re)scan's list goes: a rescan per batch adds up */
+		if (st->overlay_cxt == NULL)
+			st->overlay_cxt = AllocSetContextCreate(st->scan_cxt,
+													"nutragenie overlay",
+													ALLOCSET_SMALL_SIZES);
+		else
+			MemoryContextReset(st->overlay_cxt);
+		cxt = MemoryContextSwitchTo(st->overlay_cxt);
+		st->overlay_items =
+			ng_xact_collection_documents(st->opts,
+										 st->ps->state->es_snapshot->curcid);
 		MemoryContextSwitchTo(cxt);
 	}
 	st->overlay = ng_xact_has_documents(st->opts);
@@ -834,7 +845,9 @@ next_row(NgScanState *st, TupleTableSlot *slot)
 				if (bson_iter_init_find(&it, doc, "_id"))
 					bson_append_iter(&iddoc, "_id", 3, &it);
 				known = ng_xact_lookup(st->opts, bson_get_data(&iddoc),
-									   iddoc.len, &data, &len, &deleted);
+									   iddoc.len,
+									   st->ps->state->es_snapshot->curcid,
+									   &data, &len, &deleted);
 				bson_destroy(&iddoc);
 				if (known)
 					continue;	/* the overlay's version comes later */
@@ -1128,7 +1141,7 @@ lock_and_reread(NgScanState *st, const bson_t *doc, bson_t *fresh)
 	if (mongoc_cursor_next(cursor, &found))
 	{
 		ng_xact_record_document(st->opts, bson_get_data(&iddoc), iddoc.len,
-								found, false);
+								found, false, st->ps->state->es_output_cid);
 		exists = true;
 	}
 	failed = mongoc_cursor_error(cursor, &error);
@@ -1142,7 +1155,7 @@ lock_and_reread(NgScanState *st, const bson_t *doc, bson_t *fresh)
 	}
 	if (exists &&
 		ng_xact_lookup(st->opts, bson_get_data(&iddoc), iddoc.len,
-					   &data, &len, &deleted) && !deleted)
+					   InvalidCommandId, &data, &len, &deleted) && !deleted)
 		bson_init_static(fresh, data, len);
 	else
 		exists = false;

@@ -11,7 +11,10 @@
  * wrote (or, for UPDATE/DELETE, locked and re-read) the overlay holds the
  * current full document or a tombstone.  Versions are stacked by
  * subtransaction level so that ROLLBACK TO SAVEPOINT drops exactly the
- * changes made after the savepoint, as the outbox rows themselves are.
+ * changes made after the savepoint, as the outbox rows themselves are, and
+ * by command, so that a scan sees the versions made before its statement
+ * started and not those the statement itself makes (as PostgreSQL's own
+ * tables do: INSERT INTO t SELECT ... FROM t reads t as it was).
  *
  * Document locks serialize writers of one document in commit order: they
  * are transaction-level heavyweight locks (LOCKTAG_ADVISORY in our own key
@@ -51,6 +54,7 @@
 typedef struct NgOverlayVersion
 {
 	int			level;			/* subtransaction nesting level */
+	CommandId	cid;			/* the command that made it */
 	bool		deleted;		/* tombstone */
 	bool		written;		/* a write, not just a locked re-read */
 	uint8	   *data;			/* BSON bytes of the document */
@@ -98,6 +102,7 @@ static char *make_ns(NgTableOptions *opts, int *len);
 static uint64 collection_hash(NgTableOptions *opts);
 static uint64 document_hash(NgTableOptions *opts, const uint8 *id,
 							uint32 idlen);
+static NgOverlayVersion *visible_version(NgOverlayDoc *od, CommandId before);
 static NgOverlayDoc *find_doc(NgTableOptions *opts, const uint8 *id,
 							  uint32 idlen, bool create);
 
@@ -181,15 +186,16 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			while (doc->top != NULL && doc->top->level >= level)
 				doc->top = doc->top->next;
 		}
-		else if (doc->top != NULL && doc->top->level >= level)
+		else
 		{
-			doc->top->level = level - 1;
-			/* the parent's own version is superseded */
-			if (doc->top->next != NULL && doc->top->next->level == level - 1)
-			{
-				doc->top->written |= doc->top->next->written;
-				doc->top->next = doc->top->next->next;
-			}
+			NgOverlayVersion *v;
+
+			/*
+			 * The subtransaction's versions become the parent's; older ones
+			 * stay, for scans that started before them.
+			 */
+			for (v = doc->top; v != NULL && v->level >= level; v = v->next)
+				v->level = level - 1;
 		}
 	}
 }
@@ -346,23 +352,26 @@ find_doc(NgTableOptions *opts, const uint8 *id, uint32 idlen, bool create)
 /*
  * Record the current state of a document: its new full version, or a
  * tombstone when doc is NULL.  written says whether this is a write of the
- * transaction (false for a locked re-read before UPDATE/DELETE).
+ * transaction (false for a locked re-read before UPDATE/DELETE); cid is
+ * the writing statement's command (its executor's es_output_cid), which
+ * decides which scans see the version.
  */
 void
 ng_xact_record_document(NgTableOptions *opts, const uint8 *id, uint32 idlen,
-						const bson_t *doc, bool written)
+						const bson_t *doc, bool written, CommandId cid)
 {
 	NgOverlayDoc *od = find_doc(opts, id, idlen, true);
 	int			level = GetCurrentTransactionNestLevel();
 	NgOverlayVersion *v;
 
-	if (od->top != NULL && od->top->level == level)
-		v = od->top;			/* replace this level's version */
+	if (od->top != NULL && od->top->level == level && od->top->cid == cid)
+		v = od->top;			/* replace this level's and command's version */
 	else
 	{
 		v = MemoryContextAllocZero(TopTransactionContext,
 								   sizeof(NgOverlayVersion));
 		v->level = level;
+		v->cid = cid;
 		v->next = od->top;
 		v->written = false;
 		od->top = v;
@@ -394,24 +403,44 @@ ng_xact_note_outbox_write(void)
 }
 
 /*
- * Look a document up in the overlay.  Returns false if the transaction
- * knows nothing about it; otherwise sets *deleted, and for a live document
- * sets *data and *len to its BSON bytes (valid until the transaction ends).
+ * The newest version of od made by a command before "before", or NULL.
+ */
+static NgOverlayVersion *
+visible_version(NgOverlayDoc *od, CommandId before)
+{
+	NgOverlayVersion *v;
+
+	for (v = od->top; v != NULL; v = v->next)
+	{
+		if (v->cid < before)
+			return v;
+	}
+	return NULL;
+}
+
+/*
+ * Look a document up in the overlay, as commands before "before" left it
+ * (InvalidCommandId: the newest version; a scan passes its snapshot's
+ * curcid).  Returns false if the transaction knows nothing about it then;
+ * otherwise sets *deleted, and for a live document sets *data and *len to
+ * its BSON bytes (valid until the transaction ends).
  */
 bool
 ng_xact_lookup(NgTableOptions *opts, const uint8 *id, uint32 idlen,
-			   const uint8 **data, uint32 *len, bool *deleted)
+			   CommandId before, const uint8 **data, uint32 *len,
+			   bool *deleted)
 {
 	NgOverlayDoc *od;
+	NgOverlayVersion *v;
 
 	if (overlay_docs == NIL)
 		return false;
 	od = find_doc(opts, id, idlen, false);
-	if (od == NULL || od->top == NULL)
+	if (od == NULL || (v = visible_version(od, before)) == NULL)
 		return false;
-	*deleted = od->top->deleted;
-	*data = od->top->data;
-	*len = od->top->len;
+	*deleted = v->deleted;
+	*data = v->data;
+	*len = v->len;
 	return true;
 }
 
@@ -450,7 +479,7 @@ ng_xact_has_documents(NgTableOptions *opts)
  * overlay).
  */
 List *
-ng_xact_collection_documents(NgTableOptions *opts)
+ng_xact_collection_documents(NgTableOptions *opts, CommandId before)
 {
 	List	   *result = NIL;
 	ListCell   *lc;
@@ -463,15 +492,18 @@ ng_xact_collection_documents(NgTableOptions *opts)
 	foreach(lc, overlay_docs)
 	{
 		NgOverlayDoc *doc = (NgOverlayDoc *) lfirst(lc);
+		NgOverlayVersion *v;
 		NgOverlayItem *item;
 
-		if (doc->top == NULL || doc->top->deleted ||
-			doc->serverid != opts->serverid || doc->nslen != nslen ||
+		if (doc->serverid != opts->serverid || doc->nslen != nslen ||
 			memcmp(doc->ns, ns, nslen) != 0)
 			continue;
+		v = visible_version(doc, before);
+		if (v == NULL || v->deleted)
+			continue;
 		item = palloc(sizeof(NgOverlayItem));
-		item->data = doc->top->data;
-		item->len = doc->top->len;
+		item->data = v->data;
+		item->len = v->len;
 		result = lappend(result, item);
 	}
 	pfree(ns);

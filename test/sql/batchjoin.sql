@@ -104,11 +104,30 @@ ANALYZE many;
 EXPLAIN (COSTS OFF) SELECT count(*) FROM many m JOIN items i ON i._id = m.item;
 SELECT count(*) FROM many m JOIN items i ON i._id = m.item;
 
--- not offered: row locks, or with the GUC off
+-- a statement that writes the foreign table it joins reads the table as it
+-- was when the statement started, in every batch: the 6 rows copied from
+-- the first batch have the code of order 5, in the second batch, and are
+-- not joined to it
 SET enable_hashjoin = off;
 SET enable_mergejoin = off;
+BEGIN;
+EXPLAIN (COSTS OFF) INSERT INTO items SELECT 1000 + i._id * 100 + o.id, 'c99', 'copy', 0
+FROM orders o JOIN items i ON i.code = o.code;
+INSERT INTO items SELECT 1000 + i._id * 100 + o.id, 'c99', 'copy', 0
+FROM orders o JOIN items i ON i.code = o.code;
+SELECT count(*) FROM items WHERE name = 'copy';
+WITH ins AS (INSERT INTO items SELECT 20000 + i._id * 100 + o.id, 'c99', 'again', 0
+             FROM orders o JOIN items i ON i.code = o.code RETURNING _id)
+SELECT count(*) FROM ins;
+ROLLBACK;
+
+-- not offered: row locks, a condition on the foreign table that needs no
+-- column (a gating Result above its scan), or with the GUC off
 EXPLAIN (COSTS OFF)
 SELECT o.id, i.name FROM orders o JOIN items i ON i._id = o.item FOR UPDATE OF o;
+SELECT o.id, s.name FROM orders o
+LEFT JOIN (SELECT * FROM items WHERE now() > '2000-01-01') s ON s._id = o.item
+WHERE o.id < 4 ORDER BY o.id;
 SET nutragenie.enable_batched_join = off;
 EXPLAIN (COSTS OFF)
 SELECT o.id, i.name FROM orders o JOIN items i ON i._id = o.item;

@@ -131,6 +131,19 @@ COMMIT;
 SELECT mongo_state();
 ALTER FOREIGN TABLE docs OPTIONS (DROP batch_size);
 
+-- a statement reads the collection as it was when the statement started,
+-- also when a nested loop rescans it: the document the first outer row
+-- inserts (_id 101) is not found for the second outer row
+BEGIN;
+SET LOCAL nutragenie.enable_batched_join = off;
+SET LOCAL enable_hashjoin = off;
+SET LOCAL enable_mergejoin = off;
+SET LOCAL enable_material = off;
+INSERT INTO docs SELECT d._id + 100, d.v || ' copy', d.n
+FROM (VALUES (1), (101)) k(id) JOIN docs d ON d._id = k.id;
+SELECT _id, v FROM docs WHERE _id > 100 ORDER BY _id;
+ROLLBACK;
+
 -- PREPARE TRANSACTION is refused once a transaction wrote to MongoDB
 BEGIN;
 INSERT INTO docs VALUES (11, 'eleven', 11);
