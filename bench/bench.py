@@ -343,7 +343,8 @@ Q_SCAN = f"SELECT count(*), sum(num_nonnulls({ALL_COLS})) FROM recipes"
 Q_FILTER = Q_SCAN + f" WHERE category_id = {CATEGORY}"
 Q_JOIN = ("SELECT count(*), sum(num_nonnulls(k.price_cents, c.title, c.kcal, c.tags, c.rating))"
           " FROM recipe_meta k JOIN recipes_join c ON c._id = k.mongodb_recipe_id")
-FORCE_NL = "SET enable_hashjoin = off;\nSET enable_mergejoin = off;\nSET enable_material = off;\n"
+FORCE_BATCHED = "SET enable_hashjoin = off;\nSET enable_mergejoin = off;\n"
+FORCE_NL = FORCE_BATCHED + "SET enable_material = off;\nSET nutragenie.enable_batched_join = off;\n"
 
 
 def q_root(table):
@@ -399,6 +400,10 @@ def bench_join():
     log(f"3. key join of {JOIN_KEYS} PostgreSQL rows to {JOIN_DOCS} documents")
     default_ex = explain(Q_JOIN)
     default_ea = explain(Q_JOIN, analyze=True)
+    bj_ex = explain(Q_JOIN, FORCE_BATCHED)
+    bj_ea = explain(Q_JOIN, FORCE_BATCHED, analyze=True)
+    if "NutragenieBatchedKeyJoin" not in bj_ex["plan"]:
+        raise RuntimeError("the forced plan is not a batched key join:\n" + bj_ex["plan"])
     nl_ex = explain(Q_JOIN, FORCE_NL)
     nl_ea = explain(Q_JOIN, FORCE_NL, analyze=True)
     if "$param" not in " ".join(nl_ex["commands"]):
@@ -406,12 +411,13 @@ def bench_join():
     command = nl_ex["commands"][0]      # its projection; the baseline makes the filter
     runs = interleaved({
         "fdw_default": (lambda: fdw_run(Q_JOIN), CHEAP_RUNS),
+        "fdw_batched": (lambda: fdw_run(Q_JOIN, FORCE_BATCHED), CHEAP_RUNS),
         "fdw_nestloop": (lambda: fdw_run(Q_JOIN, FORCE_NL), SLOW_RUNS),
         "baseline_in": (lambda: baseline_run(COLL_JOIN, "in", command, keys=True), CHEAP_RUNS),
         "baseline_each": (lambda: baseline_run(COLL_JOIN, "each", command, keys=True), SLOW_RUNS),
     })
     s = {k: summarize(v) for k, v in runs.items()}
-    rows = {k: int(runs[k][0]["result"].split("|")[0]) for k in ("fdw_default", "fdw_nestloop")}
+    rows = {k: int(runs[k][0]["result"].split("|")[0]) for k in ("fdw_default", "fdw_batched", "fdw_nestloop")}
     for k, v in rows.items():
         if v != JOIN_KEYS:
             raise RuntimeError(f"join {k} returned {v} rows, expected {JOIN_KEYS}")
@@ -421,15 +427,19 @@ def bench_join():
     return {"query": Q_JOIN, "keys": JOIN_KEYS, "docs": JOIN_DOCS, "command": command,
             "default_plan": plan_shape(default_ex["plan"]), "default_commands": default_ex["commands"],
             "default_finds": default_ea["finds"], "default_documents": default_ea["documents"],
+            "batched_plan": plan_shape(bj_ex["plan"]), "batched_commands": bj_ex["commands"],
+            "batched_finds": bj_ea["finds"], "batched_documents": bj_ea["documents"],
             "nestloop_plan": plan_shape(nl_ex["plan"]), "nestloop_commands": nl_ex["commands"],
             "nestloop_finds": nl_ea["finds"], "nestloop_documents": nl_ea["documents"],
             **s,
             "ratio_default": s["fdw_default"]["median_ms"] / base,
+            "ratio_batched": s["fdw_batched"]["median_ms"] / base,
             "ratio_nestloop": s["fdw_nestloop"]["median_ms"] / base,
             "ratio_each": s["baseline_each"]["median_ms"] / base,
             "ratio_nestloop_vs_each": s["fdw_nestloop"]["median_ms"] / s["baseline_each"]["median_ms"],
             "target": TARGET_JOIN,
             "met_default": s["fdw_default"]["median_ms"] / base <= TARGET_JOIN,
+            "met_batched": s["fdw_batched"]["median_ms"] / base <= TARGET_JOIN,
             "met_nestloop": s["fdw_nestloop"]["median_ms"] / base <= TARGET_JOIN}
 
 
