@@ -59,6 +59,8 @@
 #include "optimizer/restrictinfo.h"
 #include "parser/parse_coerce.h"
 #include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/ruleutils.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -963,11 +965,26 @@ explain_batched_join(CustomScanState *node, List *ancestors, ExplainState *es)
 	CustomScan *cscan = (CustomScan *) node->ss.ps.plan;
 	List	   *private = cscan->custom_private;
 
+	List	   *context;
+	List	   *joinquals = list_copy_tail(cscan->custom_exprs, 2);
+	bool		useprefix = list_length(es->rtable) > 1 || es->verbose;
+
+	context = set_deparse_context_plan(es->deparse_cxt, node->ss.ps.plan,
+									   ancestors);
 	ExplainPropertyText("Join Type",
 						intVal(list_nth(private, NgBatchPrivateJoinType)) == JOIN_LEFT ?
 						"Left" : "Inner", es);
+	if (joinquals != NIL)
+		ExplainPropertyText("Join Filter",
+							deparse_expression((Node *) make_ands_explicit(joinquals),
+											   context, useprefix, false),
+							es);
 	ExplainPropertyText("MongoDB Key Field",
 						strVal(list_nth(private, NgBatchPrivateField)), es);
+	ExplainPropertyText("Outer Key",
+						deparse_expression(linitial(cscan->custom_exprs), context,
+										   useprefix, false),
+						es);
 	ExplainPropertyInteger("MongoDB Outer Rows per Find", NULL,
 						   intVal(list_nth(private, NgBatchPrivateKeysPerFind)),
 						   es);
