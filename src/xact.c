@@ -56,7 +56,6 @@ typedef struct NgOverlayVersion
 	int			level;			/* subtransaction nesting level */
 	CommandId	cid;			/* the command that made it */
 	bool		deleted;		/* tombstone */
-	bool		written;		/* a write, not just a locked re-read */
 	uint8	   *data;			/* BSON bytes of the document */
 	uint32		len;
 	struct NgOverlayVersion *next;	/* older version */
@@ -373,10 +372,8 @@ ng_xact_record_document(NgTableOptions *opts, const uint8 *id, uint32 idlen,
 		v->level = level;
 		v->cid = cid;
 		v->next = od->top;
-		v->written = false;
 		od->top = v;
 	}
-	v->written |= written;
 	v->deleted = (doc == NULL);
 	/* other backends may serve the old version until the applier has run */
 	if (written)
