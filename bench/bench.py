@@ -489,8 +489,6 @@ def profile(label, query, settings=""):
     if not perf:
         return {"label": label, "error": "perf is not installed"}
     data = OUT / f"perf-{label}.data"
-    for old in (data, data.with_name(data.name + ".old")):
-        old.unlink(missing_ok=True)
     app = f"ng_bench_profile_{os.getpid()}"
     script = OUT / f"perf-{label}.sql"
     script.write_text(session_script(query, settings, pre="SELECT pg_sleep(1.5);\n"))
@@ -510,15 +508,9 @@ def profile(label, query, settings=""):
         ps.kill()
         ps.wait()
         return {"label": label, "error": "backend not found"}
-    pr = subprocess.Popen([perf, "record", "-q", "-e", "cpu-clock", "-F", "9999", "-g", "-p", str(pid),
-                           "-o", str(data)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    pr = perf_attach(pid, data, 9999)
     out, err = ps.communicate()
-    pr.send_signal(signal.SIGINT)
-    try:
-        pr.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        pr.kill()
-        pr.wait()
+    perf_stop(pr)
     if ps.returncode != 0 or not data.exists():
         return {"label": label, "error": f"psql rc={ps.returncode} {err.strip()} {pr.stderr.read().strip()}"}
 
