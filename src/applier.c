@@ -2163,18 +2163,8 @@ run_statement(NgApplierStmt which, Datum *values, const char *nulls,
 {
 	const NgApplierStmtDef *def = &applier_stmts[which];
 
-	if (applier_plans[which] == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare(def->sql, def->nargs,
-									   (Oid *) def->argtypes);
-
-		if (plan == NULL)
-			elog(ERROR, "could not prepare \"%s\": %s", def->sql,
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		applier_plans[which] = plan;
-	}
+	ng_outbox_prepare(&applier_plans[which], def->sql, def->nargs,
+					  (Oid *) def->argtypes);
 	return SPI_execute_plan(applier_plans[which], values, nulls, read_only, 0);
 }
 

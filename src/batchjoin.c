@@ -179,6 +179,7 @@ static ScalarArrayOpExpr *match_key_clause(RelOptInfo *joinrel,
 										   RestrictInfo *rinfo,
 										   Node **outer_key,
 										   Node **inner_key,
+										   NgColumn **key_col,
 										   List **scan_private);
 static Plan *plan_batched_join(PlannerInfo *root, RelOptInfo *rel,
 							   CustomPath *best_path, List *tlist,
@@ -287,7 +288,7 @@ add_batched_join_path(PlannerInfo *root, RelOptInfo *joinrel,
 	{
 		saop = match_key_clause(joinrel, outerrel, innerrel, fpinfo, jointype,
 								lfirst_node(RestrictInfo, lc),
-								&outer_key, &inner_key, &scan_private);
+								&outer_key, &inner_key, &col, &scan_private);
 		if (saop != NULL)
 			break;
 	}
@@ -303,8 +304,6 @@ add_batched_join_path(PlannerInfo *root, RelOptInfo *joinrel,
 	outer_rows = Max(outer_path->rows, 1);
 	batches = ceil(outer_rows / fpinfo->opts->batch_size);
 	inner_docs = Max(Min(joinrel->rows, innerrel->rows * batches), 1);
-	col = ng_options_column(fpinfo->opts,
-							((Var *) strip_implicit_coercions(inner_key))->varattno);
 	per_find = NG_STARTUP_COST;
 	if (!col->is_id)
 		per_find += innerrel->tuples * NG_PER_DOC_COST * 0.1;
@@ -399,13 +398,13 @@ is_plain_foreign_rel(PlannerInfo *root, RelOptInfo *rel)
  * If rinfo is "foreign column op outer expression" (either way round) with
  * a hashable operator, and "column op ANY(array)" can be pushed to
  * MongoDB, return that condition with a placeholder array, and set the two
- * keys and the plan's custom_private.  Else NULL.
+ * keys, the foreign column and the plan's custom_private.  Else NULL.
  */
 static ScalarArrayOpExpr *
 match_key_clause(RelOptInfo *joinrel, RelOptInfo *outerrel,
 				 RelOptInfo *innerrel, NgRelInfo *fpinfo, JoinType jointype,
 				 RestrictInfo *rinfo, Node **outer_key, Node **inner_key,
-				 List **scan_private)
+				 NgColumn **key_col, List **scan_private)
 {
 	OpExpr	   *op;
 	Node	   *inner;
@@ -493,6 +492,7 @@ match_key_clause(RelOptInfo *joinrel, RelOptInfo *outerrel,
 
 	*outer_key = outer;
 	*inner_key = inner;
+	*key_col = col;
 	*scan_private = NIL;
 	*scan_private = lappend(*scan_private, makeInteger(jointype));
 	*scan_private = lappend(*scan_private,

@@ -62,6 +62,24 @@ static void convert_path(NgDocColumn *dc, const bson_iter_t *iter,
 static void document_error_callback(void *arg);
 
 /*
+ * ng_document_check_readable
+ *		Raise the error for a column whose type no BSON value converts to.
+ *		Checked when planning a scan and again for every reader (ANALYZE and
+ *		DELETE ... RETURNING read without a scan plan).
+ */
+void
+ng_document_check_readable(NgTableOptions *opts, NgColumn *col)
+{
+	if (!ng_type_is_supported(col->typid))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("column \"%s\" of foreign table \"%s\" has type %s, which cannot be read from BSON",
+						col->attname, opts->relname,
+						format_type_be(col->typid)),
+				 errhint("Use a json or jsonb column for this field.")));
+}
+
+/*
  * ng_document_reader_create
  *		Prepare to convert documents of the table described by opts into the
  *		columns whose attribute numbers are in attnums (a List of Integer).
@@ -98,13 +116,7 @@ ng_document_reader_create(NgTableOptions *opts, List *attnums,
 			elog(ERROR, "attribute %d of foreign table \"%s\" is not a column",
 				 intVal(lfirst(lc)), opts->relname);
 
-		if (!ng_type_is_supported(col->typid))
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-					 errmsg("column \"%s\" of foreign table \"%s\" has type %s, which cannot be read from BSON",
-							col->attname, opts->relname,
-							format_type_be(col->typid)),
-					 errhint("Use a json or jsonb column for this field.")));
+		ng_document_check_readable(opts, col);
 
 		dc->col = col;
 		dc->attidx = positions != NIL ? intVal(list_nth(positions, i - 1))

@@ -1054,6 +1054,30 @@ static SPIPlanPtr outbox_insert_plan = NULL;
 static SPIPlanPtr outbox_queued_plan = NULL;
 
 /*
+ * ng_outbox_prepare
+ *		Prepare a statement on the outbox once per process (inside
+ *		SPI_connect): *planp is NULL the first time and keeps the plan, which
+ *		the plan cache revalidates, afterwards.  Used here and by the
+ *		applier.
+ */
+void
+ng_outbox_prepare(SPIPlanPtr *planp, const char *sql, int nargs,
+				  Oid *argtypes)
+{
+	SPIPlanPtr	plan;
+
+	if (*planp != NULL)
+		return;
+	plan = SPI_prepare(sql, nargs, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+			 SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	*planp = plan;
+}
+
+/*
  * Run a prepared outbox statement as the owner of the outbox, which users
  * cannot write directly.
  */
@@ -1073,17 +1097,7 @@ run_outbox_plan(SPIPlanPtr *planp, const char *sql, int nargs, Oid *argtypes,
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (*planp == NULL)
-		{
-			SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-			if (plan == NULL)
-				elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
-					 SPI_result_code_string(SPI_result));
-			if (SPI_keepplan(plan) != 0)
-				elog(ERROR, "SPI_keepplan failed");
-			*planp = plan;
-		}
+		ng_outbox_prepare(planp, sql, nargs, argtypes);
 		/*
 		 * Not read-only, so that READ COMMITTED takes a new snapshot: a
 		 * count of queued operations must see the deletions the applier

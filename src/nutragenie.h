@@ -24,6 +24,7 @@
 
 #include "access/attnum.h"
 #include "commands/explain.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
@@ -350,6 +351,8 @@ extern void ngBeginForeignInsert(ModifyTableState *mtstate,
 extern void ngEndForeignInsert(EState *estate, ResultRelInfo *rinfo);
 extern int	ngIsForeignRelUpdatable(Relation rel);
 extern void ng_outbox_check_queued(NgTableOptions *opts, bson_t **ids, int n);
+extern void ng_outbox_prepare(SPIPlanPtr *planp, const char *sql, int nargs,
+							  Oid *argtypes);
 extern void ngExplainForeignModify(ModifyTableState *mtstate,
 								   ResultRelInfo *rinfo, List *fdw_private,
 								   int subplan_index, ExplainState *es);
@@ -487,6 +490,7 @@ extern char *ng_bson_as_json(const bson_t *doc);
 
 /* in document.c */
 typedef struct NgDocReader NgDocReader;
+extern void ng_document_check_readable(NgTableOptions *opts, NgColumn *col);
 extern NgDocReader *ng_document_reader_create(NgTableOptions *opts,
 											  List *attnums, List *positions,
 											  int width);

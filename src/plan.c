@@ -262,13 +262,7 @@ ng_plan_retrieved_columns(NgTableOptions *opts, Bitmapset *attrs)
 		if (!whole_row &&
 			!bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber, attrs))
 			continue;
-		if (!ng_type_is_supported(col->typid))
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-					 errmsg("column \"%s\" of foreign table \"%s\" has type %s, which cannot be read from BSON",
-							col->attname, opts->relname,
-							format_type_be(col->typid)),
-					 errhint("Use a json or jsonb column for this field.")));
+		ng_document_check_readable(opts, col);
 		result = lappend(result, makeInteger(attnum));
 	}
 	return result;
