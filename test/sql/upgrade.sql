@@ -54,7 +54,7 @@ CREATE EXTENSION nutragenie VERSION '1.0';
 SELECT extversion FROM pg_extension WHERE extname = 'nutragenie';
 SELECT indexdef FROM pg_indexes
 WHERE schemaname = 'nutragenie' AND tablename = 'outbox' ORDER BY 1;
-ALTER EXTENSION nutragenie UPDATE TO '1.1';
+ALTER EXTENSION nutragenie UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'nutragenie';
 SELECT indexdef FROM pg_indexes
 WHERE schemaname = 'nutragenie' AND tablename = 'outbox' ORDER BY 1;
