@@ -68,7 +68,7 @@ enum NgModifyPrivateIndex
 	NgModifyPrivateConflictNothing	/* Integer: ON CONFLICT DO NOTHING */
 };
 
-/* Name of the row identity junk column. */
+/* Name of the row identity junk column (a ctid: see ngAddForeignUpdateTargets). */
 #define NG_ROWID_NAME "ng_id"
 
 typedef struct NgModifyState
@@ -96,6 +96,7 @@ typedef struct NgModifyState
 	NgConnEntry *conn;			/* borrowed for existence checks */
 	mongoc_collection_t *coll;
 	NgDocReader *returning;		/* DELETE ... RETURNING: old row values */
+	NgDocReader *id_reader;		/* UPDATE: reads the _id column, on demand */
 	MemoryContext returning_cxt;	/* holds them until the next row */
 } NgModifyState;
 
@@ -340,7 +341,15 @@ id_column(Relation rel, NgTableOptions *opts)
 }
 
 /*
- * UPDATE and DELETE identify documents by the column mapped to _id.
+ * UPDATE and DELETE identify a document by the exact BSON _id of the
+ * version the scan read, never by converting the _id column's value back
+ * to BSON: a text column shows an ObjectId and a string alike, a jsonb
+ * column cannot tell an int32 from an int64.  The row identity is the
+ * ctid, in which the scan puts the document's number in the transaction's
+ * overlay (scan.c's set_row_ref, xact.c's ng_xact_document_ref); the
+ * overlay keeps its {"_id": value} for the rest of the transaction.
+ *
+ * The table still needs a column mapped to _id, as before.
  */
 void
 ngAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
@@ -349,7 +358,6 @@ ngAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
 	NgTableOptions *opts = ng_options_for_rel(RelationGetRelid(target_relation),
 											  InvalidOid);
 	AttrNumber	attnum = id_column(target_relation, opts);
-	Form_pg_attribute att;
 	Var		   *var;
 
 	if (attnum == InvalidAttrNumber)
@@ -359,9 +367,8 @@ ngAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
 						RelationGetRelationName(target_relation)),
 				 errhint("Add a column mapped to \"_id\", for example \"_id objectid\".")));
 
-	att = TupleDescAttr(RelationGetDescr(target_relation), attnum - 1);
-	var = makeVar(rtindex, attnum, att->atttypid, att->atttypmod,
-				  att->attcollation, 0);
+	var = makeVar(rtindex, SelfItemPointerAttributeNumber, TIDOID, -1,
+				  InvalidOid, 0);
 	add_row_identity_var(root, var, rtindex, NG_ROWID_NAME);
 }
 
@@ -1530,18 +1537,74 @@ ngExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
 }
 
 /*
- * The {"_id": v} of the row an UPDATE or DELETE is about, from the junk
- * column, converted back to BSON.
+ * The {"_id": v} of the row an UPDATE or DELETE is about: the exact _id of
+ * the document the scan read, found by the overlay number the junk column
+ * carries (see ngAddForeignUpdateTargets).
  */
 static void
 row_id(NgModifyState *ms, TupleTableSlot *planSlot, bson_t *iddoc)
 {
 	bool		isnull;
 	Datum		value = ExecGetJunkAttribute(planSlot, ms->junk_id_resno, &isnull);
-	NgColumn   *col = ng_options_column(ms->opts, ms->id_attnum);
+	ItemPointer tid;
+	const uint8 *id;
+	uint32		idlen;
+	bson_t		stored;
 
-	if (isnull || !ng_column_append_bson(iddoc, "_id", col, value, false))
+	if (isnull)
 		elog(ERROR, "could not identify the document to change");
+	tid = (ItemPointer) DatumGetPointer(value);
+	if (!ItemPointerIsValid(tid) ||
+		!ng_xact_document_id(ms->opts, ItemPointerGetBlockNumberNoCheck(tid),
+							 &id, &idlen) ||
+		!bson_init_static(&stored, id, idlen) ||
+		!bson_concat(iddoc, &stored))
+		elog(ERROR, "could not identify the document to change");
+}
+
+/*
+ * Does an UPDATE's assignment to the _id column keep the _id?  newid is
+ * the assigned value as BSON; iddoc the document's exact _id.  Equal bytes
+ * do; otherwise the assignment still keeps it when the column shows the
+ * same value for both (SET _id = _id through a text column over an
+ * ObjectId), and is then no change at all.
+ */
+static bool
+same_id_value(NgModifyState *ms, TupleTableSlot *slot, const bson_t *newid,
+			  const bson_t *iddoc)
+{
+	NgColumn   *col = ng_options_column(ms->opts, ms->id_attnum);
+	int			natts = Max(slot->tts_tupleDescriptor->natts, ms->opts->natts);
+	Datum	   *values;
+	bool	   *isnull;
+	Oid			outfunc;
+	bool		varlena;
+
+	if (newid->len == iddoc->len &&
+		memcmp(bson_get_data(newid), bson_get_data(iddoc), iddoc->len) == 0)
+		return true;
+	if (col == NULL || slot->tts_isnull[ms->id_attnum - 1])
+		return false;
+
+	if (ms->id_reader == NULL)
+	{
+		MemoryContext cxt = MemoryContextSwitchTo(ms->query_cxt);
+
+		ms->id_reader = ng_document_reader_create(ms->opts,
+												  list_make1(makeInteger(ms->id_attnum)),
+												  NIL, 0);
+		MemoryContextSwitchTo(cxt);
+	}
+	values = palloc0(sizeof(Datum) * natts);
+	isnull = palloc(sizeof(bool) * natts);
+	memset(isnull, true, sizeof(bool) * natts);
+	ng_document_to_values(ms->id_reader, iddoc, values, isnull);
+	if (isnull[ms->id_attnum - 1])
+		return false;
+	getTypeOutputInfo(col->typid, &outfunc, &varlena);
+	return strcmp(OidOutputFunctionCall(outfunc, values[ms->id_attnum - 1]),
+				  OidOutputFunctionCall(outfunc,
+										slot->tts_values[ms->id_attnum - 1])) == 0;
 }
 
 /*
@@ -1599,26 +1662,38 @@ ngExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 		slot_assignments(ms, slot, false, &values, &assigns, &n, &root,
 						 &root_storage);
 
-		/* _id cannot change */
+		/*
+		 * _id cannot change.  An assignment that keeps it is dropped, so
+		 * that the document keeps its _id's BSON type.
+		 */
 		for (i = 0; i < n; i++)
 		{
 			if (strcmp(assigns[i].path, "_id") == 0)
 			{
 				bson_t		newid;
-				bool		same;
+				volatile bool same = false;
 
 				bson_init(&newid);
 				if (!assigns[i].unset)
 					bson_append_value(&newid, "_id", 3, &assigns[i].value);
-				same = newid.len == iddoc.len &&
-					memcmp(bson_get_data(&newid), bson_get_data(&iddoc), iddoc.len) == 0;
-				bson_destroy(&newid);
+				PG_TRY();
+				{
+					same = !assigns[i].unset &&
+						same_id_value(ms, slot, &newid, &iddoc);
+				}
+				PG_FINALLY();
+				{
+					bson_destroy(&newid);
+				}
+				PG_END_TRY();
 				if (!same)
 					ereport(ERROR,
 							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 							 errmsg("cannot change the _id of a document of foreign table \"%s\"",
 									ms->opts->relname),
 							 errhint("Delete the document and insert it with the new _id.")));
+				assigns[i] = assigns[--n];
+				i--;
 			}
 		}
 

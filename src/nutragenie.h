@@ -421,6 +421,7 @@ typedef struct NgOverlayItem
 {
 	const uint8 *data;			/* BSON bytes of a document */
 	uint32		len;
+	uint32		ref;			/* ng_xact_document_ref() of the document */
 } NgOverlayItem;
 extern void ng_xact_init(void);
 extern void ng_xact_lock_document(NgTableOptions *opts, const uint8 *id,
@@ -433,6 +434,10 @@ extern bool ng_xact_lookup(NgTableOptions *opts, const uint8 *id,
 						   uint32 idlen, CommandId before,
 						   const uint8 **data, uint32 *len, bool *deleted);
 extern bool ng_xact_has_documents(NgTableOptions *opts);
+extern uint32 ng_xact_document_ref(NgTableOptions *opts, const uint8 *id,
+								   uint32 idlen);
+extern bool ng_xact_document_id(NgTableOptions *opts, uint32 ref,
+								const uint8 **id, uint32 *idlen);
 extern List *ng_xact_collection_documents(NgTableOptions *opts,
 										  CommandId before);
 

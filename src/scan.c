@@ -151,7 +151,8 @@ static void convert_document(NgScanState *st, const bson_t *doc,
 							 TupleTableSlot *slot, int ncols);
 static void verify_collection(NgScanState *st);
 static bool lock_and_reread(NgScanState *st, const bson_t *doc,
-							bson_t *fresh);
+							bson_t *fresh, uint32 *ref);
+static void set_row_ref(NgScanState *st, TupleTableSlot *slot, uint32 ref);
 static bool pushed_conditions_hold(NgScanState *st, TupleTableSlot *slot);
 static void explain_limit_value(NgScanState *st, Expr *expr,
 								NgLimitValue *v);
@@ -810,6 +811,7 @@ next_row(NgScanState *st, TupleTableSlot *slot)
 		if (!st->mongo_done)
 		{
 			bson_t		fresh;
+			uint32		ref = 0;
 
 			if (!mongoc_cursor_next(st->cursor, &doc))
 			{
@@ -853,7 +855,7 @@ next_row(NgScanState *st, TupleTableSlot *slot)
 					continue;	/* the overlay's version comes later */
 			}
 
-			if (!lock_and_reread(st, doc, &fresh))
+			if (!lock_and_reread(st, doc, &fresh, &ref))
 				continue;
 
 			/*
@@ -864,6 +866,7 @@ next_row(NgScanState *st, TupleTableSlot *slot)
 			convert_document(st, &fresh, slot,
 							 st->is_target ? st->nallcols : st->ncols);
 			ExecStoreVirtualTuple(slot);
+			set_row_ref(st, slot, ref);
 			if (st->is_target && !pushed_conditions_hold(st, slot))
 				continue;
 			return true;
@@ -879,6 +882,7 @@ next_row(NgScanState *st, TupleTableSlot *slot)
 			bson_init_static(&odoc, item->data, item->len);
 			convert_document(st, &odoc, slot, st->nallcols);
 			ExecStoreVirtualTuple(slot);
+			set_row_ref(st, slot, item->ref);
 			if (!pushed_conditions_hold(st, slot))
 				continue;
 			return true;
@@ -1092,11 +1096,13 @@ report_cursor_error(NgScanState *st, bson_error_t *error)
  * DELETE, lock it, refuse it if another transaction's changes to it are
  * still queued, and re-read it, since a writer may have committed a change
  * between the find and the lock.  The fresh version goes into the overlay
- * (as a read, not a write) and *fresh points at it.  Otherwise *fresh is
- * the document as found.  Returns false if the document is gone.
+ * (as a read, not a write), *fresh points at it and *ref is its overlay
+ * number (ng_xact_document_ref).  Otherwise *fresh is the document as
+ * found.  Returns false if the document is gone.
  */
 static bool
-lock_and_reread(NgScanState *st, const bson_t *doc, bson_t *fresh)
+lock_and_reread(NgScanState *st, const bson_t *doc, bson_t *fresh,
+				uint32 *ref)
 {
 	bson_t		iddoc;
 	bson_t	   *ids[1];
@@ -1156,11 +1162,31 @@ lock_and_reread(NgScanState *st, const bson_t *doc, bson_t *fresh)
 	if (exists &&
 		ng_xact_lookup(st->opts, bson_get_data(&iddoc), iddoc.len,
 					   InvalidCommandId, &data, &len, &deleted) && !deleted)
+	{
 		bson_init_static(fresh, data, len);
+		*ref = ng_xact_document_ref(st->opts, bson_get_data(&iddoc),
+									iddoc.len);
+	}
 	else
 		exists = false;
 	bson_destroy(&iddoc);
 	return exists;
+}
+
+/*
+ * A row of the table an UPDATE or DELETE changes carries, as its ctid,
+ * the overlay number of its document (the row identity modify.c asked
+ * for in ngAddForeignUpdateTargets): the write then addresses the exact
+ * BSON _id read, not one converted back from the _id column.
+ */
+static void
+set_row_ref(NgScanState *st, TupleTableSlot *slot, uint32 ref)
+{
+	if (!st->is_target)
+		return;
+	if (ref == 0)
+		elog(ERROR, "a document read for a write is not in the transaction's overlay");
+	ItemPointerSet(&slot->tts_tid, (BlockNumber) ref, FirstOffsetNumber);
 }
 
 /*

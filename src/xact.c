@@ -22,6 +22,12 @@
  * the committer waits for the applier.  Past NG_LOCK_ESCALATION documents
  * of one collection a transaction takes one collection-wide lock instead.
  *
+ * Every overlay document has a number for the rest of the transaction (its
+ * "ref", never reused, even when a savepoint's versions are dropped): a scan
+ * that feeds an UPDATE or DELETE hands each row's ref to modify.c, which so
+ * changes exactly the document the scan read, by its BSON _id as MongoDB
+ * stores it, whatever the type of the column mapped to _id.
+ *
  * All overlay memory lives in TopTransactionContext: nothing to free on
  * abort, and no driver objects are kept here.
  *
@@ -69,6 +75,7 @@ typedef struct NgOverlayDoc
 	int			nslen;
 	uint8	   *id;				/* BSON {"_id": value} */
 	uint32		idlen;
+	uint32		ref;			/* 1 + its position in overlay_docs */
 	NgOverlayVersion *top;
 } NgOverlayDoc;
 
@@ -344,6 +351,7 @@ find_doc(NgTableOptions *opts, const uint8 *id, uint32 idlen, bool create)
 	doc->idlen = idlen;
 	entry->docs = lappend(entry->docs, doc);
 	overlay_docs = lappend(overlay_docs, doc);
+	doc->ref = (uint32) list_length(overlay_docs);
 	MemoryContextSwitchTo(oldcxt);
 	return doc;
 }
@@ -501,8 +509,52 @@ ng_xact_collection_documents(NgTableOptions *opts, CommandId before)
 		item = palloc(sizeof(NgOverlayItem));
 		item->data = v->data;
 		item->len = v->len;
+		item->ref = doc->ref;
 		result = lappend(result, item);
 	}
 	pfree(ns);
 	return result;
+}
+
+/*
+ * The ref of an overlay document (see the file header), or 0 when the
+ * transaction has no version of it.
+ */
+uint32
+ng_xact_document_ref(NgTableOptions *opts, const uint8 *id, uint32 idlen)
+{
+	NgOverlayDoc *od;
+
+	if (overlay_docs == NIL)
+		return 0;
+	od = find_doc(opts, id, idlen, false);
+	return od != NULL ? od->ref : 0;
+}
+
+/*
+ * The BSON {"_id": value} of the overlay document numbered ref, which must
+ * belong to the table's collection: false if there is no such document.
+ * *id points into the overlay (valid until the transaction ends).
+ */
+bool
+ng_xact_document_id(NgTableOptions *opts, uint32 ref, const uint8 **id,
+					uint32 *idlen)
+{
+	NgOverlayDoc *od;
+	int			nslen;
+	char	   *ns;
+	bool		same;
+
+	if (ref == 0 || ref > (uint32) list_length(overlay_docs))
+		return false;
+	od = (NgOverlayDoc *) list_nth(overlay_docs, ref - 1);
+	ns = make_ns(opts, &nslen);
+	same = od->serverid == opts->serverid && od->nslen == nslen &&
+		memcmp(od->ns, ns, nslen) == 0;
+	pfree(ns);
+	if (!same)
+		return false;
+	*id = od->id;
+	*idlen = od->idlen;
+	return true;
 }
