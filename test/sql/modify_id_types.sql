@@ -33,7 +33,7 @@ SELECT (ng_run_command('mit_srv', '{"insert": "mit_docs", "documents": [
   {"_id": {"$numberDouble": "4.0"}, "v": 4},
   {"_id": {"$numberLong": "9007199254740993"}, "v": 5},
   {"_id": "650000000000000000000006", "v": 6},
-  {"_id": {"$oid": "650000000000000000000006"}, "v": 7},
+  {"_id": {"$oid": "650000000000000000000007"}, "v": 7},
   {"_id": {"$oid": "650000000000000000000008"}, "v": 8},
   {"_id": "s9", "v": 9},
   {"_id": {"a": 10}, "v": 10},
@@ -44,12 +44,14 @@ SELECT (ng_run_command('mit_srv', '{"insert": "mit_docs", "documents": [
 
 SELECT * FROM mongo_docs();
 
--- A text _id column over the string and the ObjectId with the same hex
--- digits: both rows read as '650000000000000000000006'.
+-- A text _id column over strings and ObjectIds: both read as hex digits.
+-- (The same digits in one collection would be a clearer test, but
+-- FerretDB's unique _id index takes them for one key.)
 CREATE FOREIGN TABLE by_text (_id text, v int)
   SERVER mit_srv OPTIONS (collection 'mit_docs');
 SELECT _id, v FROM by_text WHERE v IN (6, 7, 8) ORDER BY v;
-UPDATE by_text SET v = v * 100 WHERE _id = '650000000000000000000006';
+UPDATE by_text SET v = v * 100
+WHERE _id IN ('650000000000000000000006', '650000000000000000000007');
 UPDATE by_text SET v = 800 WHERE _id = '650000000000000000000008';
 -- each document got its own change; before, the ObjectId ones did not
 -- change at all (the updates went to a string _id that does not exist)
@@ -66,8 +68,8 @@ SELECT count(*) AS string_8 FROM jsonb_array_elements(ng_run_command('mit_srv',
   -> 'cursor' -> 'firstBatch');
 -- SET _id = _id keeps the ObjectId (the value the column shows is the same)
 UPDATE by_text SET _id = _id, v = 701 WHERE v = 700;
-SELECT count(*) AS oid_6_is_701 FROM jsonb_array_elements(ng_run_command('mit_srv',
-  '{"find": "mit_docs", "filter": {"_id": {"$oid": "650000000000000000000006"}, "v": 701}}')
+SELECT count(*) AS oid_7_is_701 FROM jsonb_array_elements(ng_run_command('mit_srv',
+  '{"find": "mit_docs", "filter": {"_id": {"$oid": "650000000000000000000007"}, "v": 701}}')
   -> 'cursor' -> 'firstBatch');
 -- a real change of the _id is still refused
 UPDATE by_text SET _id = 'other' WHERE v = 701;
@@ -80,12 +82,13 @@ SELECT count(*) AS rows FROM by_jsonb;
 UPDATE by_jsonb SET v = v + 1000;
 SELECT v FROM by_jsonb ORDER BY v;
 SELECT * FROM mongo_docs();
--- the int32 1 and the integral double 4.0 go, the int64 2 stays
-DELETE FROM by_jsonb WHERE v IN (1001, 1004);
+-- the int32 1, the integral double 4.0, the document and the date go;
+-- the int64 2 stays
+DELETE FROM by_jsonb WHERE v IN (1001, 1004, 1010, 1012);
 SELECT * FROM mongo_docs();
 -- in a transaction: read your own writes by exact _id, then delete all
 BEGIN;
-UPDATE by_jsonb SET v = v + 1 WHERE v = 1002;
+UPDATE by_jsonb SET v = v + 100 WHERE v = 1002;
 DELETE FROM by_jsonb WHERE v = 1003;
 SELECT v FROM by_jsonb ORDER BY v;
 DELETE FROM by_jsonb;
