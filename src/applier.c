@@ -25,6 +25,15 @@
  *   already applied before a failure (or before a crash) is harmless; an
  *   insert that meets its own earlier copy is re-sent as an upsert replace.
  *
+ * - Nothing is lost silently.  An update or delete that matched no document
+ *   (another client deleted it after the writing statement read it) is
+ *   moved to nutragenie.dead_letters as "matched no document", and its
+ *   committer, if still waiting, gets a WARNING.  The bulk reply gives
+ *   totals only; matched.c works out which rows matched nothing.  A row
+ *   this process or an earlier one may have sent before (a round that
+ *   failed after sending, a worker restart) is never flagged: re-sending
+ *   an applied delete legitimately matches nothing.
+ *
  * - Commit wait.  Each database has a request generation, bumped by every
  *   committing writer after its commit became visible, and a done
  *   generation.  A round reads the request generation before its snapshot;
@@ -56,7 +65,6 @@
 #include "postgres.h"
 
 #include <limits.h>
-#include <math.h>
 
 #include "access/heapam.h"
 #include "access/htup_details.h"
@@ -147,12 +155,19 @@ typedef struct NgApplierDb
 	ConditionVariable done_cv;	/* broadcast when done_gen advances */
 	uint32		dead_next;		/* ring position of the next dead xid */
 	uint64		dead_xids[NG_DEAD_XID_RING];	/* FullTransactionIds */
+	uint32		unmatched_next; /* the same for changes that matched no
+								 * document */
+	uint64		unmatched_xids[NG_DEAD_XID_RING];
+	pg_atomic_uint64 inflight_seq;	/* newest row a worker sent that may
+									 * still be in the outbox */
 } NgApplierDb;
 
 typedef struct NgApplierShared
 {
 	LWLock	   *lock;
 	pid_t		launcher_pid;
+	uint64		startup_fxid;	/* next FullTransactionId when the applier
+								 * first ran after the server started */
 	NgApplierDb dbs[NG_APPLIER_MAX_DATABASES];
 } NgApplierShared;
 
@@ -177,6 +192,8 @@ typedef struct NgOutboxRow
 	bytea	   *doc_id;			/* BSON {"_id": ...} */
 	bytea	   *body;			/* BSON document, or NULL */
 	NgRowOutcome outcome;
+	bool		sent;			/* in a bulk write sent this round */
+	bool		unmatched;		/* dead: it matched no document */
 	bool		has_code;		/* err_code is a server error code */
 	int32		err_code;
 	char	   *err_text;		/* why it is dead */
@@ -303,6 +320,22 @@ static int64 failing_seq = 0;	/* the row a round is at, for its error */
 static char *last_logged_message = NULL;
 static TimestampTz last_logged_at = 0;
 
+/*
+ * Rows that may have been sent to MongoDB before (see "Nothing is lost
+ * silently" in the file header): those of transactions that began before
+ * the server started (startup_fxid), those up to resend_floor (the slot's
+ * inflight_seq when this worker started: a worker that died may have sent
+ * them), and those in resent_rows, which this process sent in a round that
+ * did not remove them from the outbox.
+ */
+static int64 resend_floor = 0;
+static uint64 startup_fxid = 0;
+static HTAB *resent_rows = NULL;
+
+/* the rows of the current round, for the error path */
+static NgOutboxRow *round_rows = NULL;
+static int	round_nrows = 0;
+
 PGDLLEXPORT void ng_applier_launcher_main(Datum main_arg);
 PGDLLEXPORT void ng_applier_worker_main(Datum main_arg);
 
@@ -317,13 +350,14 @@ static bool register_worker(NgApplierDb *slot, const char *dbname);
 static NgApplierDb *start_worker_nothrow(Oid dboid);
 static void note_outbox_lock(void);
 static void wait_for_generation(NgApplierDb *slot, uint64 gen);
-static bool xid_was_dead_lettered(NgApplierDb *slot, uint64 xid);
+static bool xid_in_ring(const uint64 *ring, uint64 xid);
 
 static void launcher_detach(int code, Datum arg);
 static void launcher_scan(bool first, MemoryContext scan_cxt);
 
 static void worker_attach(Oid dboid);
 static void worker_detach(int code, Datum arg);
+static void note_startup_xid(void);
 static void worker_exit_no_extension(uint64 gen);
 static void worker_handle_signals(void);
 static void publish_done(uint64 gen);
@@ -346,6 +380,13 @@ static bool reply_write_error(const bson_t *reply, int *index,
 static NgErrorClass classify_error(const bson_error_t *error,
 								   bool write_error);
 static void driver_reset(NgApplyDriver *d);
+static bool lookup_documents(NgApplyDriver *d, NgMatchPlan *plan,
+							 bson_error_t *error);
+static void check_matched(const bson_t *reply, NgMatchPlan *plan,
+						  NgOutboxRow **sched, int start, int end,
+						  bool *unmatched);
+static bool maybe_sent_before(NgOutboxRow *row);
+static void remember_sent(NgOutboxRow *rows, int n, bool committed);
 static void mark_dead(NgOutboxRow *row, const bson_error_t *error,
 					  bool server_code);
 static void finish_round(NgOutboxRow *rows, int n);
@@ -523,6 +564,7 @@ applier_shmem_startup(void)
 			slot->procno = -1;
 			pg_atomic_init_u64(&slot->request_gen, 0);
 			pg_atomic_init_u64(&slot->done_gen, 0);
+			pg_atomic_init_u64(&slot->inflight_seq, 0);
 			ConditionVariableInit(&slot->done_cv);
 		}
 	}
@@ -585,6 +627,9 @@ claim_slot(Oid dboid)
 	pg_atomic_write_u64(&slot->done_gen, 0);
 	slot->dead_next = 0;
 	memset(slot->dead_xids, 0, sizeof(slot->dead_xids));
+	slot->unmatched_next = 0;
+	memset(slot->unmatched_xids, 0, sizeof(slot->unmatched_xids));
+	pg_atomic_write_u64(&slot->inflight_seq, 0);
 	return slot;
 }
 
@@ -894,13 +939,23 @@ wait_for_generation(NgApplierDb *slot, uint64 gen)
 	if (applied)
 	{
 		bool		dead = false;
+		bool		unmatched = false;
 
 		if (FullTransactionIdIsValid(fxid))
 		{
+			uint64		xid = U64FromFullTransactionId(fxid);
+
 			LWLockAcquire(applier_shared->lock, LW_SHARED);
-			dead = xid_was_dead_lettered(slot, U64FromFullTransactionId(fxid));
+			dead = xid_in_ring(slot->dead_xids, xid);
+			unmatched = xid_in_ring(slot->unmatched_xids, xid);
 			LWLockRelease(applier_shared->lock);
 		}
+		if (unmatched)
+			ereport(WARNING,
+					(errcode(ERRCODE_WARNING),
+					 errmsg("some of this transaction's changes matched no document in MongoDB"),
+					 errdetail("Another client deleted those documents after this transaction read them; the changes were moved to nutragenie.dead_letters."),
+					 errhint("See nutragenie.dead_letter_queue.")));
 		if (dead)
 			ereport(WARNING,
 					(errcode(ERRCODE_WARNING),
@@ -930,15 +985,18 @@ wait_for_generation(NgApplierDb *slot, uint64 gen)
 			 errhint("See nutragenie.write_queue for the backlog and its last error.")));
 }
 
-/* Was a row of this transaction dead-lettered recently?  Lock held. */
+/*
+ * Is xid in a ring of recent transactions (dead_xids or unmatched_xids)?
+ * Lock held.
+ */
 static bool
-xid_was_dead_lettered(NgApplierDb *slot, uint64 xid)
+xid_in_ring(const uint64 *ring, uint64 xid)
 {
 	int			i;
 
 	for (i = 0; i < NG_DEAD_XID_RING; i++)
 	{
-		if (slot->dead_xids[i] == xid)
+		if (ring[i] == xid)
 			return true;
 	}
 	return false;
@@ -972,6 +1030,7 @@ ng_applier_launcher_main(Datum main_arg)
 	applier_shared->launcher_pid = MyProcPid;
 	LWLockRelease(applier_shared->lock);
 	before_shmem_exit(launcher_detach, (Datum) 0);
+	note_startup_xid();
 
 	scan_cxt = AllocSetContextCreate(TopMemoryContext,
 									 "nutragenie applier launcher",
@@ -1112,6 +1171,12 @@ ng_applier_worker_main(Datum main_arg)
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	pgstat_report_appname("nutragenie applier");
 
+	note_startup_xid();
+	LWLockAcquire(applier_shared->lock, LW_SHARED);
+	startup_fxid = applier_shared->startup_fxid;
+	LWLockRelease(applier_shared->lock);
+	resend_floor = (int64) pg_atomic_read_u64(&worker_slot->inflight_seq);
+
 	/* The worker is a superuser: resolve nothing through a user's schema. */
 	SetConfigOption("search_path", "pg_catalog", PGC_SUSET, PGC_S_OVERRIDE);
 
@@ -1195,6 +1260,22 @@ worker_attach(Oid dboid)
 
 	worker_slot = slot;
 	before_shmem_exit(worker_detach, (Datum) 0);
+}
+
+/*
+ * Remember, once per server start, the transaction id from which on
+ * committed rows cannot have been sent before the start (see "Nothing is
+ * lost silently" in the file header): the launcher does it as it starts,
+ * a worker if it runs first.
+ */
+static void
+note_startup_xid(void)
+{
+	LWLockAcquire(applier_shared->lock, LW_EXCLUSIVE);
+	if (applier_shared->startup_fxid == 0)
+		applier_shared->startup_fxid =
+			U64FromFullTransactionId(ReadNextFullTransactionId());
+	LWLockRelease(applier_shared->lock);
 }
 
 static void
@@ -1316,6 +1397,8 @@ apply_round(void)
 
 	MemoryContextReset(round_cxt);
 	failing_seq = 0;
+	round_rows = NULL;
+	round_nrows = 0;
 
 	PG_TRY();
 	{
@@ -1343,6 +1426,8 @@ apply_round(void)
 				elog(ERROR, "SPI_connect failed");
 
 			rows = read_rows(&nrows);
+			round_rows = rows;
+			round_nrows = nrows;
 
 			/* runs of rows for one (server, user, database, collection) */
 			while (ok && i < nrows)
@@ -1365,6 +1450,9 @@ apply_round(void)
 			PopActiveSnapshot();
 			CommitTransactionCommand();
 
+			remember_sent(rows, nrows, true);
+			round_rows = NULL;
+			round_nrows = 0;
 			note_dead_letters(rows, nrows);
 
 			if (!ok)
@@ -1391,6 +1479,11 @@ apply_round(void)
 		FlushErrorState();
 		AbortCurrentTransaction();
 		MemoryContextSwitchTo(round_cxt);
+
+		/* nothing of the round was committed: what it sent may come again */
+		remember_sent(round_rows, round_nrows, false);
+		round_rows = NULL;
+		round_nrows = 0;
 
 		if (failing_seq != 0)
 			record_failure(failing_seq, edata);
@@ -1573,64 +1666,16 @@ schedule_rows(NgOutboxRow *rows, int n)
 }
 
 /*
- * A byte string equal for two _id values exactly when MongoDB takes them
- * for the same document, or NULL when that cannot be told from the bytes:
- * numbers compare by value across BSON types (1, 1L and 1.0 are one _id),
- * so integral numbers get one form; documents, arrays and decimals (which
- * may hold such numbers) give NULL.
- *
- * XXX: a collection whose default collation ignores case makes "A" and "a"
- * one _id; such a collection should keep seq order.
+ * The document key of a row's _id (see ng_match_id_key), or NULL when its
+ * bytes cannot tell.
  */
 static char *
 document_key(bytea *doc_id, int *keylen)
 {
-	bson_t		id;
-	bson_iter_t iter;
-	const bson_value_t *v;
-	StringInfoData key;
-
-	if (doc_id == NULL || !bytea_as_bson(doc_id, &id) ||
-		!bson_iter_init_find(&iter, &id, "_id"))
+	if (doc_id == NULL)
 		return NULL;
-	v = bson_iter_value(&iter);
-
-	initStringInfo(&key);
-	switch (v->value_type)
-	{
-		case BSON_TYPE_INT32:
-			appendStringInfo(&key, "n%d", v->value.v_int32);
-			break;
-		case BSON_TYPE_INT64:
-			appendStringInfo(&key, "n" INT64_FORMAT, v->value.v_int64);
-			break;
-		case BSON_TYPE_DOUBLE:
-			{
-				double		f = v->value.v_double;
-
-				if (f == floor(f) && f >= -9.2e18 && f <= 9.2e18)
-					appendStringInfo(&key, "n" INT64_FORMAT, (int64) f);
-				else
-				{
-					appendStringInfoChar(&key, 'f');
-					appendBinaryStringInfo(&key, (char *) &f, sizeof(f));
-				}
-				break;
-			}
-		case BSON_TYPE_DOCUMENT:
-		case BSON_TYPE_ARRAY:
-		case BSON_TYPE_DECIMAL128:
-			pfree(key.data);
-			return NULL;
-		default:
-			/* other types compare within their type, by value bytes */
-			appendStringInfoChar(&key, 'b');
-			appendBinaryStringInfo(&key, VARDATA_ANY(doc_id),
-								   VARSIZE_ANY_EXHDR(doc_id));
-			break;
-	}
-	*keylen = key.len;
-	return key.data;
+	return ng_match_id_key((const uint8 *) VARDATA_ANY(doc_id),
+						   VARSIZE_ANY_EXHDR(doc_id), keylen);
 }
 
 /* qsort: by document key, then seq order */
@@ -1676,6 +1721,10 @@ compare_by_wave(const void *a, const void *b)
  * failure without a write error that is still about a document (the driver
  * refused it, say for its size) does not say which one: the rest of the run
  * is then sent one operation at a time to find it.
+ *
+ * The matched counts of what was applied are checked against matched.c's
+ * model of the run (check_matched); when the run has several documents
+ * whose existence the model cannot know, one find asks MongoDB first.
  */
 static bool
 apply_ops(NgApplyDriver *d, NgOutboxRow **sched, int n,
@@ -1684,6 +1733,31 @@ apply_ops(NgApplyDriver *d, NgOutboxRow **sched, int n,
 	bool		one_by_one = false;
 	int			start = 0;
 	bson_t		opts;
+	NgMatchPlan *plan;
+	bool	   *unmatched = palloc0(sizeof(bool) * Max(n, 1));
+
+	{
+		char	   *ops = palloc(Max(n, 1));
+		const uint8 **ids = palloc(sizeof(uint8 *) * Max(n, 1));
+		uint32	   *idlens = palloc(sizeof(uint32) * Max(n, 1));
+		int			i;
+		bson_error_t error;
+
+		for (i = 0; i < n; i++)
+		{
+			ops[i] = sched[i]->op;
+			ids[i] = (const uint8 *) VARDATA_ANY(sched[i]->doc_id);
+			idlens[i] = VARSIZE_ANY_EXHDR(sched[i]->doc_id);
+		}
+		plan = ng_match_plan_create(n, ops, ids, idlens);
+		if (ng_match_lookup(plan, NULL) > 1 &&
+			!lookup_documents(d, plan, &error))
+		{
+			failure->seq = sched[0]->seq;
+			failure->error = error;
+			return false;
+		}
+	}
 
 	while (start < n)
 	{
@@ -1723,14 +1797,21 @@ apply_ops(NgApplyDriver *d, NgOutboxRow **sched, int n,
 			continue;
 		}
 
+		for (i = start; i < end; i++)
+		{
+			sched[i]->sent = true;
+			if ((uint64) sched[i]->seq > pg_atomic_read_u64(&worker_slot->inflight_seq))
+				pg_atomic_write_u64(&worker_slot->inflight_seq, sched[i]->seq);
+		}
 		server = mongoc_bulk_operation_execute(d->bulk, &d->reply, &error);
 		d->reply_live = true;
 
 		if (server != 0)
 		{
-			driver_reset(d);
 			for (i = start; i < end; i++)
 				sched[i]->outcome = NG_ROW_APPLIED;
+			check_matched(&d->reply, plan, sched, start, end, unmatched);
+			driver_reset(d);
 			start = end;
 			if (bad >= 0)
 			{
@@ -1745,9 +1826,11 @@ apply_ops(NgApplyDriver *d, NgOutboxRow **sched, int n,
 		{
 			NgOutboxRow *row = sched[start + index];
 
-			driver_reset(d);
 			for (i = start; i < start + index; i++)
 				sched[i]->outcome = NG_ROW_APPLIED;
+			check_matched(&d->reply, plan, sched, start, start + index,
+						  unmatched);
+			driver_reset(d);
 			failing_seq = row->seq;
 
 			if (row->op == 'i' && error.code == NG_MONGO_DUPLICATE_KEY)
@@ -2008,6 +2091,199 @@ driver_reset(NgApplyDriver *d)
 }
 
 /*
+ * Ask MongoDB which of the documents whose existence before the run the
+ * model needs exist (ng_match_lookup), with one find of their _ids.
+ * False, with *error set, if the find failed.
+ */
+static bool
+lookup_documents(NgApplyDriver *d, NgMatchPlan *plan, bson_error_t *error)
+{
+	bson_t		filter;
+	bson_t		cond;
+	bson_t		in;
+	bson_t		opts;
+	bson_t		proj;
+	mongoc_cursor_t *cursor;
+	const bson_t *doc;
+	int			asked;
+	volatile int nfound = 0;
+	const uint8 **found;
+	uint32	   *foundlens;
+	volatile bool failed = false;
+
+	bson_init(&filter);
+	bson_append_document_begin(&filter, "_id", 3, &cond);
+	bson_append_array_begin(&cond, "$in", 3, &in);
+	asked = ng_match_lookup(plan, &in);
+	bson_append_array_end(&cond, &in);
+	bson_append_document_end(&filter, &cond);
+	bson_init(&opts);
+	bson_append_document_begin(&opts, "projection", -1, &proj);
+	BSON_APPEND_INT32(&proj, "_id", 1);
+	bson_append_document_end(&opts, &proj);
+
+	found = palloc(sizeof(uint8 *) * Max(asked, 1));
+	foundlens = palloc(sizeof(uint32) * Max(asked, 1));
+
+	cursor = mongoc_collection_find_with_opts(d->coll, &filter, &opts, NULL);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	PG_TRY();
+	{
+		while (mongoc_cursor_next(cursor, &doc))
+		{
+			bson_iter_t iter;
+			uint8	   *copy;
+
+			if (nfound >= asked || !bson_iter_init_find(&iter, doc, "_id"))
+				continue;
+
+			/*
+			 * {"_id": v} as modify.c builds it: the header, the element
+			 * with its key, the terminating zero.
+			 */
+			{
+				bson_t		id = BSON_INITIALIZER;
+
+				bson_append_iter(&id, "_id", 3, &iter);
+				copy = palloc(id.len);
+				memcpy(copy, bson_get_data(&id), id.len);
+				foundlens[nfound] = id.len;
+				bson_destroy(&id);
+			}
+			found[nfound++] = copy;
+		}
+		failed = mongoc_cursor_error(cursor, error);
+	}
+	PG_FINALLY();
+	{
+		mongoc_cursor_destroy(cursor);
+	}
+	PG_END_TRY();
+	if (failed)
+		return false;
+	ng_match_set_found(plan, found, foundlens, nfound);
+	return true;
+}
+
+/* A count of a bulk write reply, 0 if absent. */
+static int64
+reply_count(const bson_t *reply, const char *field)
+{
+	bson_iter_t iter;
+
+	if (bson_iter_init_find(&iter, reply, field) &&
+		BSON_ITER_HOLDS_NUMBER(&iter))
+		return bson_iter_as_int64(&iter);
+	return 0;
+}
+
+/*
+ * Rows [start, end) of the schedule were applied, with this reply: mark
+ * for the dead letters each update or delete that matched no document,
+ * unless it may have been sent before.  When the totals cannot be
+ * explained (see matched.c), nothing is marked and the fact is logged.
+ */
+static void
+check_matched(const bson_t *reply, NgMatchPlan *plan, NgOutboxRow **sched,
+			  int start, int end, bool *unmatched)
+{
+	int64		matched = reply_count(reply, "nMatched");
+	int64		removed = reply_count(reply, "nRemoved");
+	int			i;
+
+	for (i = start; i < end; i++)
+	{
+		if (sched[i]->op != 'i')
+			break;
+	}
+	if (i == end)
+		return;					/* inserts only */
+
+	if (!ng_match_check(plan, start, end, matched, removed, unmatched))
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("could not tell which queued changes to collection \"%s.%s\" matched no document",
+						sched[start]->database, sched[start]->collection),
+				 errdetail("MongoDB reported %lld matched updates and %lld removed documents for outbox rows %lld to %lld, which another client was changing at the same time.",
+						   (long long) matched, (long long) removed,
+						   (long long) sched[start]->seq,
+						   (long long) sched[end - 1]->seq)));
+		return;
+	}
+
+	for (i = start; i < end; i++)
+	{
+		NgOutboxRow *row = sched[i];
+
+		if (!unmatched[i] || maybe_sent_before(row))
+			continue;
+		row->outcome = NG_ROW_DEAD;
+		row->unmatched = true;
+		row->has_code = false;
+		/* (it must outlive the round's transaction: note_dead_letters) */
+		row->err_text = MemoryContextStrdup(round_cxt,
+											psprintf("%s matched no document: another client deleted it after the transaction read it",
+													 row->op == 'u' ? "update" : "delete"));
+	}
+}
+
+/* May this row have been sent to MongoDB before this round? */
+static bool
+maybe_sent_before(NgOutboxRow *row)
+{
+	if (row->xid < startup_fxid || row->seq <= resend_floor)
+		return true;
+	return resent_rows != NULL &&
+		hash_search(resent_rows, &row->seq, HASH_FIND, NULL) != NULL;
+}
+
+/*
+ * After a round: remember the rows it sent that are still in the outbox
+ * (all of them when the round's transaction did not commit), and forget
+ * those that left it.
+ */
+static void
+remember_sent(NgOutboxRow *rows, int n, bool committed)
+{
+	int			i;
+
+	if (rows == NULL)
+		return;
+	if (resent_rows == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(int64);
+		ctl.hcxt = TopMemoryContext;
+		resent_rows = hash_create("nutragenie rows sent", 64, &ctl,
+								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	for (i = 0; i < n; i++)
+	{
+		if (committed && rows[i].outcome != NG_ROW_PENDING)
+			(void) hash_search(resent_rows, &rows[i].seq, HASH_REMOVE, NULL);
+		else if (rows[i].sent)
+			(void) hash_search(resent_rows, &rows[i].seq, HASH_ENTER, NULL);
+	}
+
+	/* what a successor would have to take as sent: those rows, if any */
+	if (committed)
+	{
+		HASH_SEQ_STATUS status;
+		int64	   *seq;
+		int64		newest = 0;
+
+		hash_seq_init(&status, resent_rows);
+		while ((seq = hash_seq_search(&status)) != NULL)
+			newest = Max(newest, *seq);
+		pg_atomic_write_u64(&worker_slot->inflight_seq, (uint64) newest);
+	}
+}
+
+/*
  * Mark a row for the dead letters.  server_code: error->code is a MongoDB
  * error code (else the row gets no code; the text says what the driver
  * refused).
@@ -2091,10 +2367,30 @@ note_dead_letters(NgOutboxRow *rows, int n)
 			continue;
 
 		LWLockAcquire(applier_shared->lock, LW_EXCLUSIVE);
-		worker_slot->dead_xids[worker_slot->dead_next % NG_DEAD_XID_RING] =
-			row->xid;
-		worker_slot->dead_next++;
+		if (row->unmatched)
+		{
+			worker_slot->unmatched_xids[worker_slot->unmatched_next % NG_DEAD_XID_RING] =
+				row->xid;
+			worker_slot->unmatched_next++;
+		}
+		else
+		{
+			worker_slot->dead_xids[worker_slot->dead_next % NG_DEAD_XID_RING] =
+				row->xid;
+			worker_slot->dead_next++;
+		}
 		LWLockRelease(applier_shared->lock);
+
+		if (row->unmatched)
+		{
+			ereport(WARNING,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("a queued change to collection \"%s.%s\" matched no document",
+							row->database, row->collection),
+					 errdetail("Outbox row %lld was moved to nutragenie.dead_letters: %s.",
+							   (long long) row->seq, row->err_text)));
+			continue;
+		}
 
 		ereport(WARNING,
 				(errcode(ERRCODE_FDW_ERROR),

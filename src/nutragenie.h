@@ -441,6 +441,18 @@ extern bool ng_xact_document_id(NgTableOptions *opts, uint32 ref,
 extern List *ng_xact_collection_documents(NgTableOptions *opts,
 										  CommandId before);
 
+/* in matched.c */
+typedef struct NgMatchPlan NgMatchPlan;
+extern char *ng_match_id_key(const uint8 *id, uint32 idlen, int *keylen);
+extern NgMatchPlan *ng_match_plan_create(int n, const char *ops,
+										 const uint8 **ids,
+										 const uint32 *idlens);
+extern int	ng_match_lookup(NgMatchPlan *plan, bson_t *in);
+extern void ng_match_set_found(NgMatchPlan *plan, const uint8 **found,
+							   const uint32 *foundlens, int nfound);
+extern bool ng_match_check(NgMatchPlan *plan, int start, int end,
+						   int64 matched, int64 removed, bool *unmatched);
+
 /* in applier.c */
 extern void ng_applier_define_gucs(void);
 extern void ng_applier_shmem_init(void);
