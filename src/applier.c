@@ -371,6 +371,7 @@ static int	compare_by_document(const void *a, const void *b);
 static int	compare_by_wave(const void *a, const void *b);
 static bool apply_ops(NgApplyDriver *d, NgOutboxRow **sched, int n,
 					  NgApplyFailure *failure);
+static bool is_replacement(const bson_t *body);
 static bool append_op(mongoc_bulk_operation_t *bulk, NgOutboxRow *row,
 					  bson_error_t *error);
 static bool replace_row(NgApplyDriver *d, NgOutboxRow *row,
@@ -1884,6 +1885,19 @@ apply_ops(NgApplyDriver *d, NgOutboxRow **sched, int n,
 }
 
 /*
+ * Is an update's body a whole document (UPDATE of a $$ROOT column) rather
+ * than update operators?  Its first key says.
+ */
+static bool
+is_replacement(const bson_t *body)
+{
+	bson_iter_t iter;
+
+	return bson_iter_init(&iter, body) && bson_iter_next(&iter) &&
+		bson_iter_key(&iter)[0] != '$';
+}
+
+/*
  * Add one row's operation to a bulk write.  False (with *error set) when
  * the driver refuses it, e.g. keys an update document may not have.
  */
@@ -1914,6 +1928,10 @@ append_op(mongoc_bulk_operation_t *bulk, NgOutboxRow *row,
 			return mongoc_bulk_operation_insert_with_opts(bulk, &body, NULL,
 														  error);
 		case 'u':
+			if (is_replacement(&body))
+				return mongoc_bulk_operation_replace_one_with_opts(bulk, &id,
+																   &body, NULL,
+																   error);
 			return mongoc_bulk_operation_update_one_with_opts(bulk, &id, &body,
 															  NULL, error);
 		case 'd':

@@ -24,7 +24,7 @@
  * UPDATE sends only the assigned fields: {$set: {...}, $unset: {...}} with
  * dotted paths for nested fields; a NULL is $unset by default (null_mode
  * 'unset') or BSON null (null_mode 'null').  Assigning the $$ROOT column
- * replaces the whole document.
+ * replaces the whole document (an update whose body has no operators).
  *
  * Copyright (c) 2026, nutragenie developers
  *
@@ -1713,7 +1713,14 @@ ngExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 						bson_append_iter(&newdoc, bson_iter_key(&it),
 										 (int) bson_iter_key_len(&it), &it);
 			bson_destroy(&body);
-			op = 'i';
+
+			/*
+			 * Queued as an update whose body is the whole document: the
+			 * applier sends it as a replace, which matches the document
+			 * or reports that it matched nothing (an insert would bring a
+			 * document another client deleted back).
+			 */
+			op = 'u';
 			bodies[0] = &newdoc;
 		}
 		else
@@ -1752,7 +1759,7 @@ ngExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 		}
 
 		check_size(ms, &newdoc);
-		if (op == 'i' || !bson_empty(&update))
+		if (bodies[0] == &newdoc || !bson_empty(&update))
 		{
 			outbox_append(ms, op, ids, bodies, 1);
 			ng_xact_record_document(ms->opts, bson_get_data(&iddoc), iddoc.len,

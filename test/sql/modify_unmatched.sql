@@ -46,6 +46,16 @@ COMMIT;
 SELECT * FROM docs ORDER BY _id;
 -- a change that finds its document warns of nothing
 UPDATE docs SET v = 0 WHERE _id = 3;
+-- a whole-document update (a $$ROOT column) is a replace: it does not
+-- bring back a document another client deleted
+CREATE FOREIGN TABLE raw (_id int, doc jsonb OPTIONS (field '$$ROOT'))
+  SERVER mu_srv OPTIONS (collection 'mu_docs');
+BEGIN;
+UPDATE raw SET doc = '{"v": 50}' WHERE _id = 5;
+SELECT delete_behind(5);
+COMMIT;
+UPDATE raw SET doc = '{"v": 30}' WHERE _id = 3;
+SELECT * FROM docs ORDER BY _id;
 
 SELECT operation, _id, error, error_code FROM dead_letter_queue
 WHERE collection = 'mu_docs' ORDER BY seq;
