@@ -382,8 +382,9 @@ static NgErrorClass classify_error(const bson_error_t *error,
 								   bool write_error);
 static void driver_reset(NgApplyDriver *d);
 static bool lookup_documents(NgApplyDriver *d, NgMatchPlan *plan,
+							 bool before, int start, int end,
 							 bson_error_t *error);
-static void check_matched(const bson_t *reply, NgMatchPlan *plan,
+static void check_matched(NgApplyDriver *d, NgMatchPlan *plan,
 						  NgOutboxRow **sched, int start, int end,
 						  bool *unmatched);
 static bool maybe_sent_before(NgOutboxRow *row);
@@ -1724,7 +1725,7 @@ compare_by_wave(const void *a, const void *b)
  * is then sent one operation at a time to find it.
  *
  * The matched counts of what was applied are checked against matched.c's
- * model of the run (check_matched); when the run has several documents
+ * model of the run (check_matched); when the run deletes several documents
  * whose existence the model cannot know, one find asks MongoDB first.
  */
 static bool
@@ -1751,8 +1752,8 @@ apply_ops(NgApplyDriver *d, NgOutboxRow **sched, int n,
 			idlens[i] = VARSIZE_ANY_EXHDR(sched[i]->doc_id);
 		}
 		plan = ng_match_plan_create(n, ops, ids, idlens);
-		if (ng_match_lookup(plan, NULL) > 1 &&
-			!lookup_documents(d, plan, &error))
+		if (ng_match_lookup(plan, true, 0, n, NULL) > 1 &&
+			!lookup_documents(d, plan, true, 0, n, &error))
 		{
 			failure->seq = sched[0]->seq;
 			failure->error = error;
@@ -1811,7 +1812,7 @@ apply_ops(NgApplyDriver *d, NgOutboxRow **sched, int n,
 		{
 			for (i = start; i < end; i++)
 				sched[i]->outcome = NG_ROW_APPLIED;
-			check_matched(&d->reply, plan, sched, start, end, unmatched);
+			check_matched(d, plan, sched, start, end, unmatched);
 			driver_reset(d);
 			start = end;
 			if (bad >= 0)
@@ -1829,8 +1830,7 @@ apply_ops(NgApplyDriver *d, NgOutboxRow **sched, int n,
 
 			for (i = start; i < start + index; i++)
 				sched[i]->outcome = NG_ROW_APPLIED;
-			check_matched(&d->reply, plan, sched, start, start + index,
-						  unmatched);
+			check_matched(d, plan, sched, start, start + index, unmatched);
 			driver_reset(d);
 			failing_seq = row->seq;
 
@@ -2109,12 +2109,13 @@ driver_reset(NgApplyDriver *d)
 }
 
 /*
- * Ask MongoDB which of the documents whose existence before the run the
- * model needs exist (ng_match_lookup), with one find of their _ids.
- * False, with *error set, if the find failed.
+ * Ask MongoDB which of the documents ng_match_lookup picks (before, start,
+ * end: see there) exist, with one find of their _ids.  False, with *error
+ * set, if the find failed.
  */
 static bool
-lookup_documents(NgApplyDriver *d, NgMatchPlan *plan, bson_error_t *error)
+lookup_documents(NgApplyDriver *d, NgMatchPlan *plan, bool before,
+				 int start, int end, bson_error_t *error)
 {
 	bson_t		filter;
 	bson_t		cond;
@@ -2132,7 +2133,7 @@ lookup_documents(NgApplyDriver *d, NgMatchPlan *plan, bson_error_t *error)
 	bson_init(&filter);
 	bson_append_document_begin(&filter, "_id", 3, &cond);
 	bson_append_array_begin(&cond, "$in", 3, &in);
-	asked = ng_match_lookup(plan, &in);
+	asked = ng_match_lookup(plan, before, start, end, &in);
 	bson_append_array_end(&cond, &in);
 	bson_append_document_end(&filter, &cond);
 	bson_init(&opts);
@@ -2197,17 +2198,18 @@ reply_count(const bson_t *reply, const char *field)
 }
 
 /*
- * Rows [start, end) of the schedule were applied, with this reply: mark
- * for the dead letters each update or delete that matched no document,
- * unless it may have been sent before.  When the totals cannot be
- * explained (see matched.c), nothing is marked and the fact is logged.
+ * Rows [start, end) of the schedule were applied, with the reply in d:
+ * mark for the dead letters each update or delete that matched no
+ * document, unless it may have been sent before.  When the totals cannot
+ * be explained (see matched.c), nothing is marked and the fact is logged.
  */
 static void
-check_matched(const bson_t *reply, NgMatchPlan *plan, NgOutboxRow **sched,
+check_matched(NgApplyDriver *d, NgMatchPlan *plan, NgOutboxRow **sched,
 			  int start, int end, bool *unmatched)
 {
-	int64		matched = reply_count(reply, "nMatched");
-	int64		removed = reply_count(reply, "nRemoved");
+	int64		matched = reply_count(&d->reply, "nMatched");
+	int64		removed = reply_count(&d->reply, "nRemoved");
+	NgMatchResult result;
 	int			i;
 
 	for (i = start; i < end; i++)
@@ -2218,7 +2220,22 @@ check_matched(const bson_t *reply, NgMatchPlan *plan, NgOutboxRow **sched,
 	if (i == end)
 		return;					/* inserts only */
 
-	if (!ng_match_check(plan, start, end, matched, removed, unmatched))
+	result = ng_match_check(plan, start, end, matched, removed, unmatched);
+	if (result == NG_MATCH_ASK)
+	{
+		bson_error_t error;
+
+		/* (the rows are applied: a failed look-up only leaves it unknown) */
+		result = NG_MATCH_UNKNOWN;
+		if (lookup_documents(d, plan, false, start, end, &error))
+		{
+			result = ng_match_check(plan, start, end, matched, removed,
+									unmatched);
+			if (result == NG_MATCH_ASK)
+				result = NG_MATCH_UNKNOWN;
+		}
+	}
+	if (result != NG_MATCH_OK)
 	{
 		ereport(WARNING,
 				(errcode(ERRCODE_FDW_ERROR),

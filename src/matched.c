@@ -19,14 +19,23 @@
  * delete matches exactly when its document was present before the run and
  * nothing since removed it, or something since inserted it.  The only
  * unknowns are the documents whose first operation in the run is an update
- * or a delete.  With one such document the bulk's totals tell: assume it
- * present, and a shortfall can only be it.  With more, the applier looks
- * their _ids up (one find) before sending the run.
+ * or a delete; they are assumed present, and checked only when needed:
  *
- * A totals mismatch that the model cannot explain (a third client changed
- * a document between the look-up and the write) is reported by
- * ng_match_check as unknown; the applier then records nothing and logs
- * it.
+ * - When the totals agree with the assumption, every document assumed
+ *   present was (a missing one can only lower the counts).
+ * - A shortfall with one unknown document among the rows is that document.
+ * - A shortfall with several: those on which only updates have been
+ *   applied are as they were before the run, and a find of their _ids
+ *   tells (after the write, and only then).
+ * - A delete leaves no trace of whether it matched, so documents with a
+ *   delete that depends on their unknown state are looked up before the
+ *   run is sent, when there are two or more of them.
+ *
+ * Finds of many _ids are slow on some servers (FerretDB 1.x scans the
+ * collection for an $in), which is why the common case asks nothing.  A
+ * totals mismatch that the model cannot explain (a third client changed a
+ * document between a look-up and the write) is reported by ng_match_check
+ * as unknown; the applier then records nothing and logs it.
  *
  * Copyright (c) 2026, nutragenie developers
  *
@@ -62,6 +71,7 @@ struct NgMatchPlan
 	int		   *first;			/* the document's first row in the run */
 	int		   *prior;			/* the document's previous row, or -1 */
 	NgStartState *start;		/* at first rows: existence before the run */
+	bool	   *asked;			/* at first rows: in the current look-up */
 	bool	   *expect;			/* update/delete expected to match */
 	bool	   *depends;		/* ... and that depends on start[first] */
 };
@@ -202,6 +212,7 @@ ng_match_plan_create(int n, const char *ops, const uint8 **ids,
 	plan->first = palloc(sizeof(int) * Max(n, 1));
 	plan->prior = palloc(sizeof(int) * Max(n, 1));
 	plan->start = palloc0(sizeof(NgStartState) * Max(n, 1));
+	plan->asked = palloc0(sizeof(bool) * Max(n, 1));
 	plan->expect = palloc0(sizeof(bool) * Max(n, 1));
 	plan->depends = palloc0(sizeof(bool) * Max(n, 1));
 
@@ -281,15 +292,46 @@ predict(NgMatchPlan *plan)
 
 /*
  * ng_match_lookup
- *		Append to the BSON array "in" (keys "0", "1", ...) the _id of each
- *		document whose existence before the run is unknown and matters:
- *		its first operation is an update or a delete.  Returns how many.
+ *		Choose the documents to look up, and append their _ids to the BSON
+ *		array "in" (keys "0", "1", ...; NULL: only count them).  Returns
+ *		how many.  before: ahead of sending the run, the unknown documents
+ *		with a delete that depends on their state (all of them, even one:
+ *		the caller decides whether one is worth a find).  Otherwise, after
+ *		rows [0, end) were applied, the unknown documents with rows in
+ *		[start, end) on which only updates were applied.
  */
 int
-ng_match_lookup(NgMatchPlan *plan, bson_t *in)
+ng_match_lookup(NgMatchPlan *plan, bool before, int start, int end,
+				bson_t *in)
 {
+	bool	   *pick = palloc0(sizeof(bool) * Max(plan->n, 1));
 	int			count = 0;
 	int			i;
+
+	if (before)
+	{
+		for (i = 0; i < plan->n; i++)
+		{
+			if (plan->depends[i] && plan->ops[i] == 'd')
+				pick[plan->first[i]] = true;
+		}
+	}
+	else
+	{
+		bool	   *other = palloc0(sizeof(bool) * Max(plan->n, 1));
+
+		for (i = 0; i < end; i++)
+		{
+			if (plan->ops[i] != 'u')
+				other[plan->first[i]] = true;
+		}
+		for (i = start; i < end; i++)
+		{
+			if (plan->depends[i] && !other[plan->first[i]])
+				pick[plan->first[i]] = true;
+		}
+		pfree(other);
+	}
 
 	for (i = 0; i < plan->n; i++)
 	{
@@ -298,8 +340,8 @@ ng_match_lookup(NgMatchPlan *plan, bson_t *in)
 		char		buf[16];
 		const char *key;
 
-		if (plan->first[i] != i || plan->ops[i] == 'i' ||
-			plan->start[i] != NG_START_UNKNOWN)
+		plan->asked[i] = pick[i] && plan->start[i] == NG_START_UNKNOWN;
+		if (!plan->asked[i])
 			continue;
 		if (in != NULL &&
 			bson_init_static(&id, plan->ids[i], plan->idlens[i]) &&
@@ -310,14 +352,15 @@ ng_match_lookup(NgMatchPlan *plan, bson_t *in)
 		}
 		count++;
 	}
+	pfree(pick);
 	return count;
 }
 
 /*
  * ng_match_set_found
- *		Record the answer of the look-up: found holds the {"_id": v} of
- *		each document found (nfound of them, BSON bytes); every other
- *		document asked about was absent.
+ *		Record the answer of the look-up ng_match_lookup chose: found holds
+ *		the {"_id": v} of each document found (nfound of them, BSON bytes);
+ *		every other document asked about was absent.
  */
 void
 ng_match_set_found(NgMatchPlan *plan, const uint8 **found,
@@ -338,9 +381,9 @@ ng_match_set_found(NgMatchPlan *plan, const uint8 **found,
 	{
 		NgKeyRef	probe;
 
-		if (plan->first[i] != i || plan->ops[i] == 'i' ||
-			plan->start[i] != NG_START_UNKNOWN)
+		if (!plan->asked[i])
 			continue;
+		plan->asked[i] = false;
 		probe.key = plan->keys[i];
 		probe.keylen = plan->keylens[i];
 		probe.pos = 0;
@@ -376,10 +419,12 @@ expected_totals(NgMatchPlan *plan, int start, int end, int64 *matched,
  * ng_match_check
  *		Rows [start, end) were applied, and MongoDB reported matched
  *		updates and removed documents for them.  Set unmatched[i] (for i in
- *		[start, end)) for each update or delete that matched no document.
- *		Returns false, with no row set, when the totals cannot be explained.
+ *		[start, end)) for each update or delete that matched no document
+ *		and return NG_MATCH_OK; or return NG_MATCH_ASK when a look-up
+ *		(ng_match_lookup with before false) would tell, or NG_MATCH_UNKNOWN
+ *		when the totals cannot be explained.  No row is set unless OK.
  */
-bool
+NgMatchResult
 ng_match_check(NgMatchPlan *plan, int start, int end, int64 matched,
 			   int64 removed, bool *unmatched)
 {
@@ -411,13 +456,20 @@ ng_match_check(NgMatchPlan *plan, int start, int end, int64 matched,
 				unknowns = 1;
 			}
 		}
-		if (unknowns != 1 || matched > want_matched || removed > want_removed)
-			return false;
+		if (matched > want_matched || removed > want_removed || unknowns == 0)
+			return NG_MATCH_UNKNOWN;
+		if (unknowns > 1)
+			return ng_match_lookup(plan, false, start, end, NULL) > 0 ?
+				NG_MATCH_ASK : NG_MATCH_UNKNOWN;
 		plan->start[only] = NG_START_ABSENT;
 		predict(plan);
 		expected_totals(plan, start, end, &want_matched, &want_removed);
 		if (matched != want_matched || removed != want_removed)
-			return false;
+		{
+			plan->start[only] = NG_START_UNKNOWN;
+			predict(plan);
+			return NG_MATCH_UNKNOWN;
+		}
 	}
 
 	/* the totals agree: the documents assumed present were */
@@ -428,5 +480,5 @@ ng_match_check(NgMatchPlan *plan, int start, int end, int64 matched,
 		unmatched[i] = plan->ops[i] != 'i' && !plan->expect[i];
 	}
 	predict(plan);
-	return true;
+	return NG_MATCH_OK;
 }

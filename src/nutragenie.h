@@ -447,11 +447,19 @@ extern char *ng_match_id_key(const uint8 *id, uint32 idlen, int *keylen);
 extern NgMatchPlan *ng_match_plan_create(int n, const char *ops,
 										 const uint8 **ids,
 										 const uint32 *idlens);
-extern int	ng_match_lookup(NgMatchPlan *plan, bson_t *in);
+typedef enum NgMatchResult
+{
+	NG_MATCH_OK,				/* the totals say which matched nothing */
+	NG_MATCH_ASK,				/* a look-up of some _ids would tell */
+	NG_MATCH_UNKNOWN			/* the totals cannot be explained */
+} NgMatchResult;
+extern int	ng_match_lookup(NgMatchPlan *plan, bool before, int start,
+							int end, bson_t *in);
 extern void ng_match_set_found(NgMatchPlan *plan, const uint8 **found,
 							   const uint32 *foundlens, int nfound);
-extern bool ng_match_check(NgMatchPlan *plan, int start, int end,
-						   int64 matched, int64 removed, bool *unmatched);
+extern NgMatchResult ng_match_check(NgMatchPlan *plan, int start, int end,
+									int64 matched, int64 removed,
+									bool *unmatched);
 
 /* in applier.c */
 extern void ng_applier_define_gucs(void);

@@ -15,7 +15,8 @@ EXCEPTION WHEN fdw_table_not_found THEN NULL;
 END $$;
 SELECT (ng_run_command('mu_srv', '{"insert": "mu_docs", "documents": [
   {"_id": 1, "v": 1}, {"_id": 2, "v": 2}, {"_id": 3, "v": 3},
-  {"_id": 4, "v": 4}, {"_id": 5, "v": 5}, {"_id": 6, "v": 6}]}') ->> 'n')::int AS inserted;
+  {"_id": 4, "v": 4}, {"_id": 5, "v": 5}, {"_id": 6, "v": 6},
+  {"_id": 7, "v": 7}, {"_id": 8, "v": 8}, {"_id": 9, "v": 9}]}') ->> 'n')::int AS inserted;
 CREATE FOREIGN TABLE docs (_id int, v int)
   SERVER mu_srv OPTIONS (collection 'mu_docs');
 -- another client, straight to MongoDB
@@ -37,11 +38,17 @@ DELETE FROM docs WHERE _id = 2;
 SELECT delete_behind(2);
 COMMIT;
 -- several documents in one transaction: only the one deleted behind
--- our back is flagged, the others are applied
+-- our back is flagged, the others are applied (the applier finds out
+-- which update matched nothing after the write)
 BEGIN;
 UPDATE docs SET v = v + 100 WHERE _id IN (3, 4, 5);
 DELETE FROM docs WHERE _id = 6;
 SELECT delete_behind(4);
+COMMIT;
+-- several deletes (the applier asks MongoDB before the write)
+BEGIN;
+DELETE FROM docs WHERE _id IN (7, 8, 9);
+SELECT delete_behind(8);
 COMMIT;
 SELECT * FROM docs ORDER BY _id;
 -- a change that finds its document warns of nothing
