@@ -19,8 +19,11 @@
  * (RETURNING, row or statement triggers) a COPY's rows are held here until
  * a batch is full or the COPY ends.
  *
- * Row identity is the column mapped to "_id".  An INSERT without one gets a
- * new ObjectId (returned by RETURNING when the column is objectid or text).
+ * UPDATE and DELETE change the document the scan read, by its exact BSON
+ * _id, which the scan hands over through the row's ctid (see
+ * ngAddForeignUpdateTargets); the table still needs a column mapped to
+ * "_id".  An INSERT without one gets a new ObjectId (returned by RETURNING
+ * when the column is objectid or text).
  * UPDATE sends only the assigned fields: {$set: {...}, $unset: {...}} with
  * dotted paths for nested fields; a NULL is $unset by default (null_mode
  * 'unset') or BSON null (null_mode 'null').  Assigning the $$ROOT column
