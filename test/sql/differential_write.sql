@@ -8,6 +8,8 @@
 \set VERBOSITY terse
 SET timezone = 'UTC';
 CREATE SCHEMA differential_write;
+-- (a busy machine must not turn the wait for the applier into a WARNING)
+SET nutragenie.commit_timeout = '60s';
 SET search_path = differential_write, nutragenie;
 \getenv mongo_uri MONGODB_URI
 CREATE SERVER dw_srv FOREIGN DATA WRAPPER nutragenie_fdw

@@ -7,6 +7,8 @@
 \set VERBOSITY terse
 SET timezone = 'UTC';
 CREATE SCHEMA modify_id_types;
+-- (a busy machine must not turn the wait for the applier into a WARNING)
+SET nutragenie.commit_timeout = '60s';
 SET search_path = modify_id_types, nutragenie;
 \getenv mongo_uri MONGODB_URI
 CREATE SERVER mit_srv FOREIGN DATA WRAPPER nutragenie_fdw

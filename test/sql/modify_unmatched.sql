@@ -4,6 +4,8 @@
 -- document" (counted by ng_write_queue_status) and COMMIT warns.
 \set VERBOSITY default
 CREATE SCHEMA modify_unmatched;
+-- (a busy machine must not turn the wait for the applier into a WARNING)
+SET nutragenie.commit_timeout = '60s';
 SET search_path = modify_unmatched, nutragenie;
 \getenv mongo_uri MONGODB_URI
 CREATE SERVER mu_srv FOREIGN DATA WRAPPER nutragenie_fdw
