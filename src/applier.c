@@ -2212,6 +2212,13 @@ check_matched(NgApplyDriver *d, NgMatchPlan *plan, NgOutboxRow **sched,
 	NgMatchResult result;
 	int			i;
 
+	/* rows refused before these changed nothing */
+	for (i = 0; i < start; i++)
+	{
+		if (sched[i]->outcome == NG_ROW_DEAD && !sched[i]->unmatched)
+			ng_match_skip(plan, i);
+	}
+
 	for (i = start; i < end; i++)
 	{
 		if (sched[i]->op != 'i')

@@ -63,7 +63,8 @@ typedef enum NgStartState
 struct NgMatchPlan
 {
 	int			n;
-	char	   *ops;			/* 'i', 'u' or 'd', in the order applied */
+	char	   *ops;			/* 'i', 'u' or 'd', in the order applied;
+								 * '-' for a row that was not applied */
 	const uint8 **ids;			/* BSON {"_id": v} of each */
 	uint32	   *idlens;
 	char	  **keys;			/* ng_match_id_key, or the bytes */
@@ -281,13 +282,27 @@ predict(NgMatchPlan *plan)
 		}
 		else
 		{
-			/* an update leaves the document as it was */
+			/* an update, or a row not applied, leaves it as it was */
 			present = plan->expect[p];
 			depends = plan->depends[p];
 		}
 		plan->expect[i] = present;
 		plan->depends[i] = depends;
 	}
+}
+
+/*
+ * ng_match_skip
+ *		Row i was not applied after all (MongoDB or the driver refused
+ *		it): it changes nothing, and the rows after it are predicted so.
+ */
+void
+ng_match_skip(NgMatchPlan *plan, int i)
+{
+	if (plan->ops[i] == '-')
+		return;
+	plan->ops[i] = '-';
+	predict(plan);
 }
 
 /*
@@ -322,7 +337,7 @@ ng_match_lookup(NgMatchPlan *plan, bool before, int start, int end,
 
 		for (i = 0; i < end; i++)
 		{
-			if (plan->ops[i] != 'u')
+			if (plan->ops[i] != 'u' && plan->ops[i] != '-')
 				other[plan->first[i]] = true;
 		}
 		for (i = start; i < end; i++)
@@ -444,7 +459,8 @@ ng_match_check(NgMatchPlan *plan, int start, int end, int64 matched,
 		 */
 		for (i = start; i < end; i++)
 		{
-			if (plan->depends[i] && plan->ops[i] != 'i' &&
+			if (plan->depends[i] &&
+				(plan->ops[i] == 'u' || plan->ops[i] == 'd') &&
 				plan->first[i] != only)
 			{
 				if (only >= 0)
@@ -475,9 +491,12 @@ ng_match_check(NgMatchPlan *plan, int start, int end, int64 matched,
 	/* the totals agree: the documents assumed present were */
 	for (i = start; i < end; i++)
 	{
-		if (plan->depends[i] && plan->start[plan->first[i]] == NG_START_UNKNOWN)
+		if (plan->depends[i] &&
+			(plan->ops[i] == 'u' || plan->ops[i] == 'd') &&
+			plan->start[plan->first[i]] == NG_START_UNKNOWN)
 			plan->start[plan->first[i]] = NG_START_PRESENT;
-		unmatched[i] = plan->ops[i] != 'i' && !plan->expect[i];
+		unmatched[i] = (plan->ops[i] == 'u' || plan->ops[i] == 'd') &&
+			!plan->expect[i];
 	}
 	predict(plan);
 	return NG_MATCH_OK;

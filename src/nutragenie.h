@@ -453,6 +453,7 @@ typedef enum NgMatchResult
 	NG_MATCH_ASK,				/* a look-up of some _ids would tell */
 	NG_MATCH_UNKNOWN			/* the totals cannot be explained */
 } NgMatchResult;
+extern void ng_match_skip(NgMatchPlan *plan, int i);
 extern int	ng_match_lookup(NgMatchPlan *plan, bool before, int start,
 							int end, bson_t *in);
 extern void ng_match_set_found(NgMatchPlan *plan, const uint8 **found,
