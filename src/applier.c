@@ -956,7 +956,7 @@ wait_for_generation(NgApplierDb *slot, uint64 gen)
 			ereport(WARNING,
 					(errcode(ERRCODE_WARNING),
 					 errmsg("some of this transaction's changes matched no document in MongoDB"),
-					 errdetail("Another client deleted those documents after this transaction read them; the changes were moved to nutragenie.dead_letters."),
+					 errdetail("Their documents were gone when MongoDB applied them (deleted by another client, or never inserted); the changes were moved to nutragenie.dead_letters."),
 					 errhint("See nutragenie.dead_letter_queue.")));
 		if (dead)
 			ereport(WARNING,
@@ -2266,7 +2266,7 @@ check_matched(NgApplyDriver *d, NgMatchPlan *plan, NgOutboxRow **sched,
 		row->has_code = false;
 		/* (it must outlive the round's transaction: note_dead_letters) */
 		row->err_text = MemoryContextStrdup(round_cxt,
-											psprintf("%s matched no document: another client deleted it after the transaction read it",
+											psprintf("%s matched no document: another client deleted the document, or it was never inserted",
 													 row->op == 'u' ? "update" : "delete"));
 	}
 }
