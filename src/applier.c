@@ -264,32 +264,35 @@ typedef struct NgApplierStmtDef
 
 static const NgApplierStmtDef applier_stmts[NG_STMT_COUNT] = {
 	[NG_STMT_READ] = {
-		"SELECT seq, xid::text, serverid, userid, database,"
+		"SELECT seq, xid::pg_catalog.text, serverid, userid, database,"
 		" collection, op, doc_id, body"
-		" FROM nutragenie.outbox ORDER BY seq LIMIT $1",
+		" FROM " NG_SCHEMA_NAME ".outbox ORDER BY seq LIMIT $1",
 		1, {INT4OID}
 	},
 	[NG_STMT_DELETE] = {
-		"DELETE FROM nutragenie.outbox WHERE seq = ANY ($1)",
+		"DELETE FROM " NG_SCHEMA_NAME ".outbox"
+		" WHERE seq OPERATOR(pg_catalog.=) ANY ($1)",
 		1, {INT8ARRAYOID}
 	},
 	[NG_STMT_BURY] = {
 		"WITH moved AS ("
-		" DELETE FROM nutragenie.outbox WHERE seq = $1"
+		" DELETE FROM " NG_SCHEMA_NAME ".outbox"
+		" WHERE seq OPERATOR(pg_catalog.=) $1"
 		" RETURNING *)"
-		" INSERT INTO nutragenie.dead_letters"
+		" INSERT INTO " NG_SCHEMA_NAME ".dead_letters"
 		" (seq, xid, serverid, userid, database, collection, op,"
 		" doc_id, body, created_at, attempts, failed_at, error,"
 		" error_code)"
 		" SELECT seq, xid, serverid, userid, database, collection,"
-		" op, doc_id, body, created_at, attempts + 1, now(), $2, $3"
+		" op, doc_id, body, created_at, attempts OPERATOR(pg_catalog.+) 1,"
+		" pg_catalog.now(), $2, $3"
 		" FROM moved",
 		3, {INT8OID, TEXTOID, INT4OID}
 	},
 	[NG_STMT_FAILED] = {
-		"UPDATE nutragenie.outbox"
-		" SET attempts = attempts + 1, last_error = $2,"
-		" last_attempt = now() WHERE seq = $1",
+		"UPDATE " NG_SCHEMA_NAME ".outbox"
+		" SET attempts = attempts OPERATOR(pg_catalog.+) 1, last_error = $2,"
+		" last_attempt = pg_catalog.now() WHERE seq OPERATOR(pg_catalog.=) $1",
 		2, {INT8OID, TEXTOID}
 	},
 };
@@ -2155,7 +2158,8 @@ record_failure(int64 seq, ErrorData *edata)
 
 /*
  * Run one of the worker's statements (inside SPI_connect), preparing it on
- * first use.  Returns SPI_execute_plan's result.
+ * first use, through ng_internal_sql_execute (pinned search_path, as the
+ * outbox owner).  Returns SPI_execute_plan's result.
  */
 static int
 run_statement(NgApplierStmt which, Datum *values, const char *nulls,
@@ -2163,9 +2167,9 @@ run_statement(NgApplierStmt which, Datum *values, const char *nulls,
 {
 	const NgApplierStmtDef *def = &applier_stmts[which];
 
-	ng_outbox_prepare(&applier_plans[which], def->sql, def->nargs,
-					  (Oid *) def->argtypes);
-	return SPI_execute_plan(applier_plans[which], values, nulls, read_only, 0);
+	return ng_internal_sql_execute(&applier_plans[which], def->sql,
+								   def->nargs, def->argtypes, values, nulls,
+								   read_only);
 }
 
 /*

@@ -37,7 +37,6 @@
 
 #include "access/table.h"
 #include "access/xact.h"
-#include "catalog/pg_authid.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/copy.h"
@@ -1048,80 +1047,42 @@ existing_ids(NgModifyState *ms, bson_t **ids, int n, bool *exists)
 }
 
 /*
- * The outbox rows that run our statements, prepared once per backend.
+ * The outbox statements of this backend, prepared on first use.
  */
 static SPIPlanPtr outbox_insert_plan = NULL;
 static SPIPlanPtr outbox_queued_plan = NULL;
 
 /*
- * ng_outbox_prepare
- *		Prepare a statement on the outbox once per process (inside
- *		SPI_connect): *planp is NULL the first time and keeps the plan, which
- *		the plan cache revalidates, afterwards.  Used here and by the
- *		applier.
- */
-void
-ng_outbox_prepare(SPIPlanPtr *planp, const char *sql, int nargs,
-				  Oid *argtypes)
-{
-	SPIPlanPtr	plan;
-
-	if (*planp != NULL)
-		return;
-	plan = SPI_prepare(sql, nargs, argtypes);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
-			 SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	*planp = plan;
-}
-
-/*
- * Run a prepared outbox statement as the owner of the outbox, which users
- * cannot write directly.
+ * Run an outbox statement through ng_internal_sql_execute (as the owner of
+ * the outbox, which users cannot write directly, with a pinned
+ * search_path).  Returns the int4 of the first row when returns_count.
  */
 static int
 run_outbox_plan(SPIPlanPtr *planp, const char *sql, int nargs, Oid *argtypes,
 				Datum *values, bool returns_count)
 {
-	Oid			save_userid;
-	int			save_sec;
 	int			ret;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		ng_outbox_prepare(planp, sql, nargs, argtypes);
-		/*
-		 * Not read-only, so that READ COMMITTED takes a new snapshot: a
-		 * count of queued operations must see the deletions the applier
-		 * committed while this statement waited for a document lock.
-		 */
-		ret = SPI_execute_plan(*planp, values, NULL, false, 0);
-		if (ret < 0)
-			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
-		if (returns_count && SPI_processed > 0)
-		{
-			bool		isnull;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 
-			ret = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-											  SPI_tuptable->tupdesc, 1, &isnull));
-		}
-		else
-			ret = 0;
-		SPI_finish();
-	}
-	PG_FINALLY();
+	/*
+	 * Not read-only, so that READ COMMITTED takes a new snapshot: a count of
+	 * queued operations must see the deletions the applier committed while
+	 * this statement waited for a document lock.
+	 */
+	(void) ng_internal_sql_execute(planp, sql, nargs, argtypes, values, NULL,
+								   false);
+	if (returns_count && SPI_processed > 0)
 	{
-		SetUserIdAndSecContext(save_userid, save_sec);
+		bool		isnull;
+
+		ret = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 1, &isnull));
 	}
-	PG_END_TRY();
+	else
+		ret = 0;
+	SPI_finish();
 	return ret;
 }
 
@@ -1168,9 +1129,13 @@ ng_outbox_check_queued(NgTableOptions *opts, bson_t **ids, int n)
 	values[2] = CStringGetTextDatum(opts->collection);
 	values[3] = bson_array_datum(ids, n);
 	count = run_outbox_plan(&outbox_queued_plan,
-							"SELECT count(*)::int4 FROM nutragenie.outbox"
-							" WHERE serverid = $1 AND database = $2 AND collection = $3"
-							" AND doc_id = ANY ($4) AND xid <> pg_current_xact_id()",
+							"SELECT pg_catalog.count(*)::pg_catalog.int4"
+							" FROM " NG_SCHEMA_NAME ".outbox"
+							" WHERE serverid OPERATOR(pg_catalog.=) $1"
+							" AND database OPERATOR(pg_catalog.=) $2"
+							" AND collection OPERATOR(pg_catalog.=) $3"
+							" AND doc_id OPERATOR(pg_catalog.=) ANY ($4)"
+							" AND xid OPERATOR(pg_catalog.<>) pg_catalog.pg_current_xact_id()",
 							4, argtypes, values, true);
 	if (count > 0)
 		ereport(ERROR,
@@ -1201,10 +1166,12 @@ outbox_append(NgModifyState *ms, char op, bson_t **ids, bson_t **bodies,
 	values[5] = bson_array_datum(ids, n);
 	values[6] = bson_array_datum(bodies, n);
 	(void) run_outbox_plan(&outbox_insert_plan,
-						   "INSERT INTO nutragenie.outbox"
+						   "INSERT INTO " NG_SCHEMA_NAME ".outbox"
 						   " (serverid, userid, database, collection, op, doc_id, body)"
 						   " SELECT $1, $2, $3, $4, $5, i.id, i.body"
-						   " FROM unnest($6::bytea[], $7::bytea[]) WITH ORDINALITY AS i(id, body, n)"
+						   " FROM ROWS FROM (pg_catalog.unnest($6::pg_catalog.bytea[]),"
+						   " pg_catalog.unnest($7::pg_catalog.bytea[]))"
+						   " WITH ORDINALITY AS i(id, body, n)"
 						   " ORDER BY i.n",
 						   7, argtypes, values, false);
 	ng_xact_note_outbox_write();

@@ -351,11 +351,15 @@ extern void ngBeginForeignInsert(ModifyTableState *mtstate,
 extern void ngEndForeignInsert(EState *estate, ResultRelInfo *rinfo);
 extern int	ngIsForeignRelUpdatable(Relation rel);
 extern void ng_outbox_check_queued(NgTableOptions *opts, bson_t **ids, int n);
-extern void ng_outbox_prepare(SPIPlanPtr *planp, const char *sql, int nargs,
-							  Oid *argtypes);
 extern void ngExplainForeignModify(ModifyTableState *mtstate,
 								   ResultRelInfo *rinfo, List *fdw_private,
 								   int subplan_index, ExplainState *es);
+
+/* in internal_sql.c */
+extern int	ng_internal_sql_execute(SPIPlanPtr *planp, const char *sql,
+									int nargs, const Oid *argtypes,
+									Datum *values, const char *nulls,
+									bool read_only);
 
 /* in scan.c */
 extern void ngBeginForeignScan(ForeignScanState *node, int eflags);
