@@ -179,6 +179,37 @@ SELECT count(*) AS outbox_left FROM nutragenie.outbox;
 
 RESET search_path;
 SET search_path = public, nutragenie;
+-- internal statements run as the owner of the outbox (the installing role),
+-- not as the bootstrap superuser: hand the outbox to another role for a
+-- moment and note who writes it (the statement, then the applier)
+CREATE ROLE sec_sp_owner NOLOGIN;
+GRANT USAGE ON SCHEMA nutragenie TO sec_sp_owner;
+CREATE SCHEMA security_search_path_owner;
+CREATE TABLE security_search_path_owner.ran_as (who name, op text);
+GRANT USAGE ON SCHEMA security_search_path_owner TO PUBLIC;
+GRANT INSERT ON security_search_path_owner.ran_as TO PUBLIC;
+CREATE FUNCTION security_search_path_owner.note() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+    INSERT INTO security_search_path_owner.ran_as VALUES (current_user, TG_OP);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER sec_sp_note AFTER INSERT OR DELETE ON nutragenie.outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION security_search_path_owner.note();
+ALTER TABLE nutragenie.outbox OWNER TO sec_sp_owner;
+ALTER TABLE nutragenie.dead_letters OWNER TO sec_sp_owner;
+SET ROLE sec_sp_evil;
+INSERT INTO security_search_path.docs (_id, name, n) VALUES (8, 'eight', 80);
+RESET ROLE;
+SELECT who, bool_or(op = 'INSERT') AS queued FROM security_search_path_owner.ran_as GROUP BY who;
+ALTER TABLE nutragenie.outbox OWNER TO CURRENT_USER;
+ALTER TABLE nutragenie.dead_letters OWNER TO CURRENT_USER;
+DROP TRIGGER sec_sp_note ON nutragenie.outbox;
+DROP SCHEMA security_search_path_owner CASCADE;
+REVOKE USAGE ON SCHEMA nutragenie FROM sec_sp_owner;
+DROP ROLE sec_sp_owner;
+
 SELECT ng_detach_mongo() IS NOT NULL AS detached;
 TRUNCATE users, recipes, payments, nutrition_goals, nutrition_entries, recipe_ratings,
          chat_messages, cooking_sessions RESTART IDENTITY CASCADE;
