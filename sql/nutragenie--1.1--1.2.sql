@@ -105,17 +105,26 @@ AS $$
 $$;
 
 -- A procedure with a SET clause cannot COMMIT: ng_migrate_to_mongo pins
--- search_path itself, for each of its transactions, before any statement
--- of its own is parsed, and gives the caller's back at the end.
+-- search_path itself, in each of its transactions, before any statement of
+-- its own is parsed (its variables' types are qualified: they are resolved
+-- before), and gives the caller's back at the end.  Its two kinds of rows
+-- are now one loop over a table of what moves where.
 CREATE OR REPLACE PROCEDURE ng_migrate_to_mongo(batch_size int DEFAULT 1000)
 LANGUAGE plpgsql
 AS $fn$
 DECLARE
-    caller_path text := pg_catalog.current_setting('search_path');
-    total_r bigint;
-    total_u bigint;
-    done_r bigint := 0;
-    done_u bigint := 0;
+    caller_path pg_catalog.text := pg_catalog.current_setting('search_path');
+    -- per kind: the table, its jsonb column, its reference column, the
+    -- collection, the document of a row r, and the kind's name
+    tabs CONSTANT pg_catalog.text[] := ARRAY['recipes', 'users'];
+    cols CONSTANT pg_catalog.text[] := ARRAY['content', 'profile'];
+    refs CONSTANT pg_catalog.text[] := ARRAY['mongodb_recipe_id', 'mongodb_profile_id'];
+    colls CONSTANT pg_catalog.text[] := ARRAY['recipe_content', 'user_profiles'];
+    docs CONSTANT pg_catalog.text[] := ARRAY['@extschema@.ng_recipe_document(r)',
+                                             '@extschema@.ng_profile_document(r.id, r.profile)'];
+    names CONSTANT pg_catalog.text[] := ARRAY['recipes', 'user profiles'];
+    total bigint[] := ARRAY[0, 0];
+    done bigint[] := ARRAY[0, 0];
     n bigint;
 BEGIN
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, @extschema@, pg_temp', true);
@@ -123,9 +132,13 @@ BEGIN
     IF batch_size IS NULL OR batch_size < 1 THEN
         RAISE EXCEPTION 'batch_size must be positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT count(*) INTO total_r FROM @extschema@.recipes WHERE content IS NOT NULL OR mongodb_recipe_id IS NULL;
-    SELECT count(*) INTO total_u FROM @extschema@.users WHERE profile IS NOT NULL OR mongodb_profile_id IS NULL;
-    RAISE NOTICE 'migrating % recipes and % user profiles to MongoDB, % per batch', total_r, total_u, batch_size;
+    FOR i IN 1..2 LOOP
+        EXECUTE format('SELECT count(*) FROM @extschema@.%I WHERE %I IS NOT NULL OR %I IS NULL',
+                       tabs[i], cols[i], refs[i])
+        INTO n;
+        total[i] := n;
+    END LOOP;
+    RAISE NOTICE 'migrating % recipes and % user profiles to MongoDB, % per batch', total[1], total[2], batch_size;
 
     -- Each batch is one transaction: its documents and the rows' new
     -- references commit together.  A row leaves the work list when it is
@@ -133,52 +146,34 @@ BEGIN
     -- was interrupted resumes where it stopped, and a second run does
     -- nothing.
     CREATE TEMP TABLE IF NOT EXISTS ng_migration_batch (id bigint, oid @extschema@.objectid, doc jsonb);
-    LOOP
-        TRUNCATE pg_temp.ng_migration_batch;
-        INSERT INTO pg_temp.ng_migration_batch
-        SELECT r.id, coalesce(r.mongodb_recipe_id, @extschema@.objectid_generate()),
-               @extschema@.ng_recipe_document(r)
-        FROM @extschema@.recipes r
-        WHERE r.content IS NOT NULL OR r.mongodb_recipe_id IS NULL
-        ORDER BY r.id LIMIT batch_size
-        FOR UPDATE;
-        GET DIAGNOSTICS n = ROW_COUNT;
-        EXIT WHEN n = 0;
-        -- a document the row already points to is replaced
-        DELETE FROM @extschema@.recipe_content c
-        WHERE c._id OPERATOR(@extschema@.=) ANY (ARRAY(SELECT b.oid FROM pg_temp.ng_migration_batch b));
-        INSERT INTO @extschema@.recipe_content (_id, doc) SELECT b.oid, b.doc FROM pg_temp.ng_migration_batch b;
-        UPDATE @extschema@.recipes r SET mongodb_recipe_id = b.oid, content = NULL, updated_at = date_trunc('milliseconds', now())
-        FROM pg_temp.ng_migration_batch b WHERE r.id = b.id;
-        COMMIT;
-        PERFORM pg_catalog.set_config('search_path', 'pg_catalog, @extschema@, pg_temp', true);
-        done_r := done_r + n;
-        RAISE NOTICE 'recipes: % of % migrated', done_r, total_r;
-    END LOOP;
-
-    LOOP
-        TRUNCATE pg_temp.ng_migration_batch;
-        INSERT INTO pg_temp.ng_migration_batch
-        SELECT u.id, coalesce(u.mongodb_profile_id, @extschema@.objectid_generate()),
-               @extschema@.ng_profile_document(u.id, u.profile)
-        FROM @extschema@.users u
-        WHERE u.profile IS NOT NULL OR u.mongodb_profile_id IS NULL
-        ORDER BY u.id LIMIT batch_size
-        FOR UPDATE;
-        GET DIAGNOSTICS n = ROW_COUNT;
-        EXIT WHEN n = 0;
-        DELETE FROM @extschema@.user_profiles p
-        WHERE p._id OPERATOR(@extschema@.=) ANY (ARRAY(SELECT b.oid FROM pg_temp.ng_migration_batch b));
-        INSERT INTO @extschema@.user_profiles (_id, doc) SELECT b.oid, b.doc FROM pg_temp.ng_migration_batch b;
-        UPDATE @extschema@.users u SET mongodb_profile_id = b.oid, profile = NULL, updated_at = date_trunc('milliseconds', now())
-        FROM pg_temp.ng_migration_batch b WHERE u.id = b.id;
-        COMMIT;
-        PERFORM pg_catalog.set_config('search_path', 'pg_catalog, @extschema@, pg_temp', true);
-        done_u := done_u + n;
-        RAISE NOTICE 'user profiles: % of % migrated', done_u, total_u;
+    FOR i IN 1..2 LOOP
+        LOOP
+            TRUNCATE pg_temp.ng_migration_batch;
+            EXECUTE format('INSERT INTO pg_temp.ng_migration_batch'
+                           ' SELECT r.id, coalesce(r.%2$I, @extschema@.objectid_generate()), %4$s'
+                           ' FROM @extschema@.%1$I r WHERE r.%3$I IS NOT NULL OR r.%2$I IS NULL'
+                           ' ORDER BY r.id LIMIT $1 FOR UPDATE',
+                           tabs[i], refs[i], cols[i], docs[i])
+            USING batch_size;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            EXIT WHEN n = 0;
+            -- a document the row already points to is replaced
+            EXECUTE format('DELETE FROM @extschema@.%I c WHERE c._id OPERATOR(@extschema@.=)'
+                           ' ANY (ARRAY(SELECT b.oid FROM pg_temp.ng_migration_batch b))', colls[i]);
+            EXECUTE format('INSERT INTO @extschema@.%I (_id, doc)'
+                           ' SELECT b.oid, b.doc FROM pg_temp.ng_migration_batch b', colls[i]);
+            EXECUTE format('UPDATE @extschema@.%1$I r SET %2$I = b.oid, %3$I = NULL,'
+                           ' updated_at = date_trunc(''milliseconds'', now())'
+                           ' FROM pg_temp.ng_migration_batch b WHERE r.id = b.id',
+                           tabs[i], refs[i], cols[i]);
+            COMMIT;
+            PERFORM pg_catalog.set_config('search_path', 'pg_catalog, @extschema@, pg_temp', true);
+            done[i] := done[i] + n;
+            RAISE NOTICE '%: % of % migrated', names[i], done[i], total[i];
+        END LOOP;
     END LOOP;
     DROP TABLE pg_temp.ng_migration_batch;
-    RAISE NOTICE 'migration complete: % recipes, % user profiles', done_r, done_u;
+    RAISE NOTICE 'migration complete: % recipes, % user profiles', done[1], done[2];
     PERFORM pg_catalog.set_config('search_path', caller_path, true);
 END
 $fn$;

@@ -47,28 +47,33 @@ BEGIN
     RETURN true;
 END
 $$;
--- operators our SQL could use unqualified
-CREATE FUNCTION security_search_path.eq_bytea(bytea, bytea) RETURNS boolean LANGUAGE plpgsql AS
-  $$ BEGIN PERFORM security_search_path.shadow('=(bytea,bytea)'); RETURN pg_catalog.byteaeq($1, $2); END $$;
-CREATE OPERATOR security_search_path.= (LEFTARG = bytea, RIGHTARG = bytea, FUNCTION = security_search_path.eq_bytea);
-CREATE FUNCTION security_search_path.eq_text(text, text) RETURNS boolean LANGUAGE plpgsql AS
-  $$ BEGIN PERFORM security_search_path.shadow('=(text,text)'); RETURN pg_catalog.texteq($1, $2); END $$;
-CREATE OPERATOR security_search_path.= (LEFTARG = text, RIGHTARG = text, FUNCTION = security_search_path.eq_text);
-CREATE FUNCTION security_search_path.eq_int8(int8, int8) RETURNS boolean LANGUAGE plpgsql AS
-  $$ BEGIN PERFORM security_search_path.shadow('=(int8,int8)'); RETURN pg_catalog.int8eq($1, $2); END $$;
-CREATE OPERATOR security_search_path.= (LEFTARG = int8, RIGHTARG = int8, FUNCTION = security_search_path.eq_int8);
-CREATE FUNCTION security_search_path.eq_oid(oid, oid) RETURNS boolean LANGUAGE plpgsql AS
-  $$ BEGIN PERFORM security_search_path.shadow('=(oid,oid)'); RETURN pg_catalog.oideq($1, $2); END $$;
-CREATE OPERATOR security_search_path.= (LEFTARG = oid, RIGHTARG = oid, FUNCTION = security_search_path.eq_oid);
-CREATE FUNCTION security_search_path.ne_xid8(xid8, xid8) RETURNS boolean LANGUAGE plpgsql AS
-  $$ BEGIN PERFORM security_search_path.shadow('<>(xid8,xid8)'); RETURN pg_catalog.xid8ne($1, $2); END $$;
-CREATE OPERATOR security_search_path.<> (LEFTARG = xid8, RIGHTARG = xid8, FUNCTION = security_search_path.ne_xid8);
-CREATE FUNCTION security_search_path.cat_jsonb(jsonb, jsonb) RETURNS jsonb LANGUAGE plpgsql AS
-  $$ BEGIN PERFORM security_search_path.shadow('||(jsonb,jsonb)'); RETURN pg_catalog.jsonb_concat($1, $2); END $$;
-CREATE OPERATOR security_search_path.|| (LEFTARG = jsonb, RIGHTARG = jsonb, FUNCTION = security_search_path.cat_jsonb);
-CREATE FUNCTION security_search_path.get_jsonb(jsonb, text) RETURNS jsonb LANGUAGE plpgsql AS
-  $$ BEGIN PERFORM security_search_path.shadow('->(jsonb,text)'); RETURN pg_catalog.jsonb_object_field($1, $2); END $$;
-CREATE OPERATOR security_search_path.-> (LEFTARG = jsonb, RIGHTARG = text, FUNCTION = security_search_path.get_jsonb);
+-- operators our SQL could use unqualified: each calls the built-in after
+-- the shadow
+DO $$
+DECLARE
+    o record;
+BEGIN
+    FOR o IN SELECT * FROM (VALUES ('=', 'bytea', 'bytea', 'bool', 'byteaeq'),
+                                   ('=', 'text', 'text', 'bool', 'texteq'),
+                                   ('=', 'int8', 'int8', 'bool', 'int8eq'),
+                                   ('=', 'oid', 'oid', 'bool', 'oideq'),
+                                   ('<>', 'xid8', 'xid8', 'bool', 'xid8ne'),
+                                   ('||', 'jsonb', 'jsonb', 'jsonb', 'jsonb_concat'),
+                                   ('->', 'jsonb', 'text', 'jsonb', 'jsonb_object_field'))
+                          AS v(op, l, r, res, builtin)
+    LOOP
+        EXECUTE pg_catalog.format(
+            'CREATE FUNCTION security_search_path.%1$I(pg_catalog.%2$I, pg_catalog.%3$I)'
+            ' RETURNS pg_catalog.%4$I LANGUAGE plpgsql AS $f$ BEGIN'
+            ' PERFORM security_search_path.shadow(%5$L); RETURN pg_catalog.%1$I($1, $2); END $f$',
+            o.builtin, o.l, o.r, o.res, pg_catalog.format('%s(%s,%s)', o.op, o.l, o.r));
+        EXECUTE pg_catalog.format(
+            'CREATE OPERATOR security_search_path.%s (LEFTARG = pg_catalog.%I,'
+            ' RIGHTARG = pg_catalog.%I, FUNCTION = security_search_path.%I)',
+            o.op, o.l, o.r, o.builtin);
+    END LOOP;
+END
+$$;
 -- functions and tables named like what our SQL uses
 CREATE FUNCTION security_search_path.now() RETURNS timestamptz LANGUAGE plpgsql AS
   $$ BEGIN PERFORM security_search_path.shadow('now()'); RETURN pg_catalog.now(); END $$;
