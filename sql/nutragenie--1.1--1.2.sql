@@ -169,6 +169,29 @@ $$;
 
 COMMENT ON FUNCTION ng_derived_difference(text, jsonb, jsonb, text) IS 'the fields in which a stored derived document differs from the expected one, as text';
 
+-- A user_behavior document for each of these users that has none.  The
+-- insert takes the document lock before it checks, so a concurrent creator
+-- is waited for and skipped (ON CONFLICT DO NOTHING), not a unique_violation.
+CREATE FUNCTION ng_behavior_documents(user_ids bigint[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    -- (plpgsql: the foreign table exists only once ng_attach_mongo ran)
+    INSERT INTO @extschema@.user_behavior (_id, doc)
+    SELECT u.id, jsonb_build_object('patterns', '{}'::jsonb, 'recommendations', '[]'::jsonb,
+                                    'updatedAt', @extschema@.ng_bson_date(now()))
+    FROM @extschema@.users u
+    WHERE u.id = ANY (user_ids)
+      AND NOT EXISTS (SELECT FROM @extschema@.user_behavior b WHERE b._id = u.id)
+    ORDER BY u.id
+    ON CONFLICT DO NOTHING;
+END
+$fn$;
+
+COMMENT ON FUNCTION ng_behavior_documents(bigint[]) IS 'create the user_behavior documents that these users lack';
+
 -- Ratings: lock, then recompute (see above).
 CREATE OR REPLACE FUNCTION ng_apply_ratings(recipe_ids bigint[], user_ids bigint[])
 RETURNS void
@@ -206,16 +229,7 @@ BEGIN
         WHERE c._id OPERATOR(@extschema@.=) rec.oid;
     END LOOP;
 
-    -- raters without a user_behavior document get one (a concurrent
-    -- creator is waited for and skipped)
-    INSERT INTO @extschema@.user_behavior (_id, doc)
-    SELECT u.id, jsonb_build_object('patterns', '{}'::jsonb, 'recommendations', '[]'::jsonb,
-                                    'updatedAt', @extschema@.ng_bson_date(now()))
-    FROM @extschema@.users u
-    WHERE u.id = ANY (user_ids)
-      AND NOT EXISTS (SELECT FROM @extschema@.user_behavior b WHERE b._id = u.id)
-    ORDER BY u.id
-    ON CONFLICT DO NOTHING;
+    PERFORM @extschema@.ng_behavior_documents(user_ids);
     FOR rec IN
         SELECT s.user_id, s.stats
         FROM @extschema@.ng_rating_stats(ARRAY(SELECT u.id FROM @extschema@.users u WHERE u.id = ANY (user_ids))) s
@@ -244,15 +258,8 @@ BEGIN
     END IF;
     PERFORM FROM @extschema@.users u WHERE u.id = ANY (user_ids) ORDER BY u.id FOR NO KEY UPDATE;
 
-    INSERT INTO @extschema@.user_behavior (_id, doc)
-    SELECT u.id, jsonb_build_object('patterns', '{}'::jsonb, 'recommendations', '[]'::jsonb,
-                                    'updatedAt', @extschema@.ng_bson_date(now()))
-    FROM @extschema@.users u
-    WHERE u.id = ANY (user_ids)
-      AND EXISTS (SELECT FROM @extschema@.nutrition_entries ne WHERE ne.user_id = u.id)
-      AND NOT EXISTS (SELECT FROM @extschema@.user_behavior b WHERE b._id = u.id)
-    ORDER BY u.id
-    ON CONFLICT DO NOTHING;
+    PERFORM @extschema@.ng_behavior_documents(
+        ARRAY(SELECT DISTINCT ne.user_id FROM @extschema@.nutrition_entries ne WHERE ne.user_id = ANY (user_ids)));
     -- NULL (no entries left) removes the field
     FOR rec IN
         SELECT a.user_id, a.analytics

@@ -31,44 +31,7 @@ SQL
 
 failures=()
 
-# drift: one line per derived value that differs from what the rows give
-drift() {
-    q -v srv=$S -v db=$S <<'SQL'
-WITH rc AS (
-    SELECT (d ->> 'postgresId')::bigint AS id, d -> 'ratingAnalytics' AS a
-    FROM jsonb_array_elements(ng_run_command(:'srv', '{"find": "recipe_content", "batchSize": 100000}', :'db')
-                              -> 'cursor' -> 'firstBatch') d),
-ub AS (
-    SELECT (d ->> '_id')::bigint AS id, d -> 'ratingStats' AS rs, d -> 'nutritionAnalytics' AS na
-    FROM jsonb_array_elements(ng_run_command(:'srv', '{"find": "user_behavior", "batchSize": 100000}', :'db')
-                              -> 'cursor' -> 'firstBatch') d),
-r AS (
-    SELECT r.id, r.rating_count, r.rating_sum, count(rr.rating) AS n, coalesce(sum(rr.rating), 0) AS s
-    FROM recipes r LEFT JOIN recipe_ratings rr ON rr.recipe_id = r.id GROUP BY r.id),
-u AS (
-    SELECT u.id, (SELECT count(*) FROM recipe_ratings rr WHERE rr.user_id = u.id) AS n,
-           (SELECT count(*) FROM nutrition_entries e WHERE e.user_id = u.id) AS entries,
-           (SELECT sum(e.calories) FROM nutrition_entries e WHERE e.user_id = u.id) AS calories
-    FROM users u)
-SELECT format('recipe %s: rating_count %s, rating_sum %s; the ratings give %s, %s', r.id, r.rating_count, r.rating_sum, r.n, r.s)
-FROM r WHERE r.rating_count <> r.n OR r.rating_sum <> r.s
-UNION ALL
-SELECT format('recipe %s: ratingAnalytics count %s, sum %s; the ratings give %s, %s', r.id,
-              rc.a ->> 'count', rc.a ->> 'sum', r.n, r.s)
-FROM r JOIN rc ON rc.id = r.id
-WHERE coalesce((rc.a ->> 'count')::bigint, 0) <> r.n OR coalesce((rc.a ->> 'sum')::bigint, 0) <> r.s
-UNION ALL
-SELECT format('user %s: ratingStats count %s; the ratings give %s', u.id, ub.rs ->> 'count', u.n)
-FROM u LEFT JOIN ub ON ub.id = u.id WHERE coalesce((ub.rs ->> 'count')::bigint, 0) <> u.n
-UNION ALL
-SELECT format('user %s: nutritionAnalytics entries %s, totalCalories %s; the entries give %s, %s', u.id,
-              ub.na ->> 'entries', ub.na ->> 'totalCalories', u.entries, u.calories)
-FROM u LEFT JOIN ub ON ub.id = u.id
-WHERE coalesce((ub.na ->> 'entries')::bigint, 0) <> u.entries
-   OR (ub.na ->> 'totalCalories')::numeric IS DISTINCT FROM u.calories
-ORDER BY 1;
-SQL
-}
+drift() { derived_drift $S; }
 
 # race LABEL SQL_A SQL_B: the two-session race described above
 race() {
@@ -164,12 +127,4 @@ race "a plain nutrition INSERT races ng_log_nutrition" \
 [[ $(q -c "SELECT dead_letters FROM ng_write_queue_status()") == 0 ]] || fail "dead letters"
 ok "derived values are exact after every race"
 
-q -v srv=$S -v db=$S <<'SQL' >/dev/null
-SET client_min_messages = warning;
-SELECT ng_detach_mongo();
-TRUNCATE nutragenie.users, nutragenie.recipes, nutragenie.payments, nutragenie.nutrition_goals,
-         nutragenie.nutrition_entries, nutragenie.recipe_ratings, nutragenie.chat_messages,
-         nutragenie.cooking_sessions RESTART IDENTITY CASCADE;
-SELECT ng_run_command(:'srv', '{"dropDatabase": 1}', :'db');
-DROP SERVER :"srv" CASCADE;
-SQL
+teardown_domain $S
