@@ -49,19 +49,20 @@
 -- before users), keeps the locks to its end, and only then computes, in new
 -- statements, each with a new snapshot.  Every transaction that changes a
 -- recipe's ratings (or a user's ratings or entries) goes through that lock
--- before it commits, so the lock is taken in commit order, and whoever takes
--- it sees every change committed by those that held it before: the last to
--- commit computes last, from all the rows.  FOR NO KEY UPDATE does not
+-- before it commits (the statement triggers), and holds it until it has
+-- committed, so these transactions take it one after the other in commit
+-- order, and each sees every change committed by those before it: the last
+-- to commit computes last, from all the rows.  FOR NO KEY UPDATE does not
 -- conflict with the FOR KEY SHARE locks that foreign-key checks take, so
 -- inserting ratings or entries for a locked recipe or user does not wait;
 -- only the recomputations queue.
 --
 -- MongoDB gets the value computed under the lock: the document writes follow
 -- the row locks in the same transaction, and a document lock is held until
--- the transaction's outbox rows are applied (xact.c).  A transaction reaches
--- a document only while holding the parent row, so documents are locked --
--- and their $set applied -- in the order the rows were locked: the last
--- value applied is the last one computed.  A user_behavior document that does
+-- the transaction's outbox rows are applied (xact.c).  A derived field is
+-- written only by a transaction that holds the parent row, so its document is
+-- locked -- and the $set applied -- in the order the row was locked: the
+-- last value applied is the last one computed.  A user_behavior document that does
 -- not exist yet is created with ON CONFLICT DO NOTHING: the insert takes the
 -- document lock before it looks, so a concurrent creator is waited for and
 -- skipped instead of raising unique_violation.
