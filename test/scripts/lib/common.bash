@@ -40,15 +40,24 @@ SQL
 setup_domain() {
     local name=$1
     make_server "$name" "$MONGODB_URI"
+    clear_domain "$name"
     q -v srv="$name" -v db="$name" -v u="$2" -v r="$3" -v s="$4" <<'SQL' >/dev/null
+SET client_min_messages = warning;
+SELECT ng_attach_mongo(:'srv', :'db');
+SELECT ng_seed_demo(:u, :r, :s);
+SQL
+}
+
+# clear_domain NAME: the domain detached, its tables emptied and MongoDB
+# database NAME (on server NAME) dropped
+clear_domain() {
+    q -v srv="$1" -v db="$1" <<'SQL' >/dev/null
 SET client_min_messages = warning;
 SELECT ng_detach_mongo();
 TRUNCATE nutragenie.users, nutragenie.recipes, nutragenie.payments, nutragenie.nutrition_goals,
          nutragenie.nutrition_entries, nutragenie.recipe_ratings, nutragenie.chat_messages,
          nutragenie.cooking_sessions RESTART IDENTITY CASCADE;
 SELECT ng_run_command(:'srv', '{"dropDatabase": 1}', :'db');
-SELECT ng_attach_mongo(:'srv', :'db');
-SELECT ng_seed_demo(:u, :r, :s);
 SQL
 }
 
@@ -95,16 +104,12 @@ ORDER BY 1;
 SQL
 }
 
-# teardown_domain NAME: detach the domain, empty its tables, drop database
-# NAME and server NAME (what setup_domain made)
+# teardown_domain NAME: clear_domain NAME, and server NAME dropped (the end
+# of a script that began with setup_domain)
 teardown_domain() {
-    q -v srv="$1" -v db="$1" <<'SQL' >/dev/null
+    clear_domain "$1"
+    q -v srv="$1" <<'SQL' >/dev/null
 SET client_min_messages = warning;
-SELECT ng_detach_mongo();
-TRUNCATE nutragenie.users, nutragenie.recipes, nutragenie.payments, nutragenie.nutrition_goals,
-         nutragenie.nutrition_entries, nutragenie.recipe_ratings, nutragenie.chat_messages,
-         nutragenie.cooking_sessions RESTART IDENTITY CASCADE;
-SELECT ng_run_command(:'srv', '{"dropDatabase": 1}', :'db');
 DROP SERVER :"srv" CASCADE;
 SQL
 }
