@@ -19,7 +19,9 @@ SHLIB_LINK   = $(shell pkg-config --libs $(MONGOC_PC))
 # Tests that need no MongoDB server, then those that do; "upgrade" last
 # because it recreates the extension.
 REGRESS_OFFLINE = extension validator objectid deparse security_grants
-REGRESS_MONGO   = connection command types scan batchjoin errors import analyze modify roundtrip xact estimate domain_schema domain_recipes domain_sessions domain_consistency domain_views domain_cache pushdown_sort pushdown_agg differential security_search_path security_cache upgrade
+# Every test/sql/*.sql runs: the offline ones, then the rest by name, "upgrade" last.
+REGRESS_ALL    := $(sort $(basename $(notdir $(wildcard test/sql/*.sql))))
+REGRESS_MONGO   = $(filter-out $(REGRESS_OFFLINE) upgrade,$(REGRESS_ALL)) upgrade
 REGRESS      = $(REGRESS_OFFLINE) $(REGRESS_MONGO)
 REGRESS_OPTS = --inputdir=test --load-extension=nutragenie
 
