@@ -502,6 +502,7 @@ begin_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 										   makeInteger(attnum));
 		}
 	}
+	ng_options_check_write_fields(ms->opts, ms->target_attrs);
 
 	ms->id_attnum = id_column(rel, ms->opts);
 	for (attnum = 1; attnum <= ms->opts->natts; attnum++)
@@ -798,8 +799,12 @@ slot_assignments(NgModifyState *ms, TupleTableSlot *slot, bool for_insert,
 			if (isnull)
 				continue;
 			bson_init(&tmp);
-			if (!ng_datum_append_bson(&tmp, "v", 1, value, false, col->typid) ||
-				!bson_iter_init_find(&it, &tmp, "v") ||
+			if (!ng_datum_append_bson(&tmp, "v", 1, value, false, col->typid))
+			{
+				bson_destroy(&tmp);
+				ng_column_report_unstorable(col, ms->opts->relname, value);
+			}
+			if (!bson_iter_init_find(&it, &tmp, "v") ||
 				!BSON_ITER_HOLDS_DOCUMENT(&it))
 			{
 				bson_destroy(&tmp);
@@ -835,12 +840,7 @@ slot_assignments(NgModifyState *ms, TupleTableSlot *slot, bool for_insert,
 
 		(void) bson_uint32_to_string(k++, &keyp, key, sizeof(key));
 		if (!ng_column_append_bson(values, keyp, col, value, isnull))
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-					 errmsg("cannot store the value of column \"%s\" of foreign table \"%s\" as BSON",
-							col->attname, ms->opts->relname),
-					 errdetail("Values of type %s cannot be represented exactly.",
-							   format_type_be(col->typid))));
+			ng_column_report_unstorable(col, ms->opts->relname, value);
 		out[n].path = col->field;
 		out[n].unset = false;
 		n++;
