@@ -159,8 +159,8 @@ static Datum convert_value(NgConverter *conv, const bson_value_t *v,
 static Datum mismatch(NgConverter *conv, bson_type_t type, bool *isnull);
 static Datum out_of_range(NgConverter *conv, const bson_value_t *v,
 						  int sqlerrcode, bool *isnull);
-static Datum not_integral(NgConverter *conv, const bson_value_t *v,
-						  bool *isnull);
+static Datum not_exact(NgConverter *conv, const bson_value_t *v,
+						bool is_inexact, bool *isnull);
 static Datum uuid_mismatch(NgConverter *conv, const bson_value_t *v,
 						   bool *isnull);
 static const char *bson_type_label(bson_type_t type);
@@ -228,7 +228,6 @@ static bool append_json(bson_t *doc, const char *key, int keylen,
 						Datum value, ConvKind kind);
 static bool append_array(bson_t *doc, const char *key, int keylen,
 						 ArrayType *arr, NgTimestampRounding rounding);
-static Datum inexact(NgConverter *conv, const bson_value_t *v, bool *isnull);
 static void unstorable_reason(Datum value, Oid typid, Unstorable *why);
 static bson_t *json_to_bson(Datum value, ConvKind kind, bson_error_t *error);
 static void append_failed(const char *key, int keylen) pg_attribute_noreturn();
@@ -637,49 +636,41 @@ out_of_range(NgConverter *conv, const bson_value_t *v, int sqlerrcode,
 }
 
 /*
- * inexact
- *		Report an integer that a float column cannot hold exactly (it lies
- *		between two values of the float type, not beyond its range): a
- *		mismatch, as a non-integral number is for an integer column.
+ * not_exact
+ *		Report a number of a suitable type that the column cannot hold
+ *		exactly, as a mismatch: a non-integral number for an integer column
+ *		(is_inexact false), or an integer that lies between two values of a
+ *		float column's type (is_inexact true; it is not beyond its range).
  */
 static pg_noinline Datum
-inexact(NgConverter *conv, const bson_value_t *v, bool *isnull)
+not_exact(NgConverter *conv, const bson_value_t *v, bool is_inexact,
+		  bool *isnull)
 {
-	if (conv->mismatch == NG_MISMATCH_NULL)
-	{
-		*isnull = true;
-		return (Datum) 0;
-	}
-	ereport(ERROR,
-			(errcode(ERRCODE_DATATYPE_MISMATCH),
-			 errmsg("BSON %s value %s cannot be represented exactly as type %s",
-					bson_type_label(v->value_type),
-					ng_bson_value_to_text(v),
-					format_type_with_typemod(conv->typid, conv->typmod)),
-			 errdetail("Converting it would round it to a different number."),
-			 errhint("Use a numeric or bigint column to read it exactly.")));
-	return (Datum) 0;			/* keep compiler quiet */
-}
+	const char *label;
+	char	   *text;
+	char	   *type;
 
-/*
- * not_integral
- *		Report a non-integral number for an integer column, as a mismatch.
- */
-static pg_noinline Datum
-not_integral(NgConverter *conv, const bson_value_t *v, bool *isnull)
-{
 	if (conv->mismatch == NG_MISMATCH_NULL)
 	{
 		*isnull = true;
 		return (Datum) 0;
 	}
+	label = bson_type_label(v->value_type);
+	text = ng_bson_value_to_text(v);
+	type = format_type_with_typemod(conv->typid, conv->typmod);
 	ereport(ERROR,
 			(errcode(ERRCODE_DATATYPE_MISMATCH),
-			 errmsg("cannot convert BSON %s value %s to type %s",
-					bson_type_label(v->value_type),
-					ng_bson_value_to_text(v),
-					format_type_with_typemod(conv->typid, conv->typmod)),
-			 errdetail("The value is not an integer.")));
+			 is_inexact
+			 ? errmsg("BSON %s value %s cannot be represented exactly as type %s",
+					  label, text, type)
+			 : errmsg("cannot convert BSON %s value %s to type %s",
+					  label, text, type),
+			 is_inexact
+			 ? errdetail("Converting it would round it to a different number.")
+			 : errdetail("The value is not an integer."),
+			 is_inexact
+			 ? errhint("Use a numeric or bigint column to read it exactly.")
+			 : 0));
 	return (Datum) 0;			/* keep compiler quiet */
 }
 
@@ -851,7 +842,7 @@ convert_int(NgConverter *conv, const bson_value_t *v, bool *isnull)
 										ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
 										isnull);
 				if (isnan(d) || d != floor(d))
-					return not_integral(conv, v, isnull);
+					return not_exact(conv, v, false, isnull);
 				if (!FLOAT8_FITS_IN_INT64(d))
 					return out_of_range(conv, v,
 										ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
@@ -868,7 +859,7 @@ convert_int(NgConverter *conv, const bson_value_t *v, bool *isnull)
 				num = decimal128_to_numeric(&v->value.v_decimal128);
 				status = numeric_to_int64(num, &val);
 				if (status < 0)
-					return not_integral(conv, v, isnull);
+					return not_exact(conv, v, false, isnull);
 				if (status > 0)
 					return out_of_range(conv, v,
 										ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
@@ -940,7 +931,7 @@ convert_float(NgConverter *conv, const bson_value_t *v, bool *isnull)
 					return Float8GetDatum((float8) i);
 				f = (float4) i;
 				if ((float8) f != (float8) i)
-					return inexact(conv, v, isnull);
+					return not_exact(conv, v, true, isnull);
 				return Float4GetDatum(f);
 			}
 
@@ -957,7 +948,7 @@ convert_float(NgConverter *conv, const bson_value_t *v, bool *isnull)
 					float8		d = (float8) i;
 
 					if (d >= -(float8) PG_INT64_MIN || (int64) d != i)
-						return inexact(conv, v, isnull);
+						return not_exact(conv, v, true, isnull);
 					return Float8GetDatum(d);
 				}
 				else
@@ -965,7 +956,7 @@ convert_float(NgConverter *conv, const bson_value_t *v, bool *isnull)
 					float4		f = (float4) i;
 
 					if (f >= -(float4) PG_INT64_MIN || (int64) f != i)
-						return inexact(conv, v, isnull);
+						return not_exact(conv, v, true, isnull);
 					return Float4GetDatum(f);
 				}
 			}

@@ -91,18 +91,22 @@ static const char *const auth_mechanism_values[] = {"SCRAM-SHA-256",
 	"SCRAM-SHA-1", "PLAIN", "MONGODB-X509", "MONGODB-AWS", "GSSAPI", NULL};
 
 /*
- * Options of a server uri that hold a secret, with the user mapping option
- * that takes it instead (libmongoc folds the deprecated ssl* spellings into
- * these names).
+ * Options of a server uri that hold a secret: the driver's (lower-case) key,
+ * the spelling for messages, and the user mapping option that takes it
+ * instead.  libmongoc folds the deprecated ssl* spellings into these keys.
  */
-static const char *const uri_secret_options[][2] = {
-	{MONGOC_URI_TLSCERTIFICATEKEYFILEPASSWORD, "tls_certificate_key_file_password"},
-	{NULL, NULL}
+static const char *const uri_secret_options[][3] = {
+	{MONGOC_URI_TLSCERTIFICATEKEYFILEPASSWORD, "tlsCertificateKeyFilePassword",
+	"tls_certificate_key_file_password"},
+	{NULL, NULL, NULL}
 };
 
-/* Options of a server uri that name a file the backend reads. */
-static const char *const uri_file_options[] = {
-	MONGOC_URI_TLSCAFILE, MONGOC_URI_TLSCERTIFICATEKEYFILE, "tlscrlfile", NULL
+/* Options of a server uri that name a file the backend reads, likewise. */
+static const char *const uri_file_options[][2] = {
+	{MONGOC_URI_TLSCAFILE, "tlsCAFile"},
+	{MONGOC_URI_TLSCERTIFICATEKEYFILE, "tlsCertificateKeyFile"},
+	{"tlscrlfile", "tlsCRLFile"},
+	{NULL, NULL}
 };
 
 /*
@@ -163,8 +167,8 @@ static void require_superuser_for_file(const char *name);
 static bool parse_option_int(const char *value, int *result);
 static bool parse_option_bool(const char *value, bool *result);
 static int	parse_enum(const char *value, const char *const *values);
-static const char *enum_option(List *options, const char *name,
-							   const char *const *values, int *result);
+static int	enum_option(List *options, const char *name,
+						const char *const *values, int dflt);
 static void batch_size_option(List *options, int *batch_size);
 static void resolve_columns(NgTableOptions *opts, List *tabopts);
 static int	column_field_cmp(const void *a, const void *b);
@@ -416,14 +420,14 @@ validate_uri(const char *value)
 	{
 		if (mongoc_uri_has_option(uri, uri_secret_options[i][0]))
 		{
-			secret = uri_secret_options[i][0];
-			secret_home = uri_secret_options[i][1];
+			secret = uri_secret_options[i][1];
+			secret_home = uri_secret_options[i][2];
 		}
 	}
-	for (i = 0; uri_file_options[i] != NULL && file == NULL; i++)
+	for (i = 0; uri_file_options[i][0] != NULL && file == NULL; i++)
 	{
-		if (mongoc_uri_has_option(uri, uri_file_options[i]))
-			file = uri_file_options[i];
+		if (mongoc_uri_has_option(uri, uri_file_options[i][0]))
+			file = uri_file_options[i][1];
 	}
 	if (secret == NULL &&
 		bson_iter_init_find_case(&it, mongoc_uri_get_credentials(uri),
@@ -563,27 +567,25 @@ parse_enum(const char *value, const char *const *values)
 }
 
 /*
- * The value of enum option "name" in options: sets *result to its index in
- * values and returns the canonical spelling, or returns NULL leaving
- * *result alone when the option is absent.  The validator has accepted the
- * value; one that no longer parses (a catalog edited by hand) raises.
+ * The value of enum option "name" in options, as its index in values, or
+ * dflt when the option is absent.  The validator has accepted the value;
+ * one that no longer parses (a catalog edited by hand) raises.
  */
-static const char *
+static int
 enum_option(List *options, const char *name, const char *const *values,
-			int *result)
+			int dflt)
 {
 	const char *s = ng_option_value(options, name);
 	int			i;
 
 	if (s == NULL)
-		return NULL;
+		return dflt;
 	i = parse_enum(s, values);
 	if (i < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid value for option \"%s\": \"%s\"", name, s)));
-	*result = i;
-	return values[i];
+	return i;
 }
 
 /*
@@ -612,9 +614,9 @@ ng_option_bool(List *options, const char *name, bool dflt)
 const char *
 ng_option_auth_mechanism(List *options)
 {
-	int			i;
+	int			i = enum_option(options, "auth_mechanism", auth_mechanism_values, -1);
 
-	return enum_option(options, "auth_mechanism", auth_mechanism_values, &i);
+	return i < 0 ? NULL : auth_mechanism_values[i];
 }
 
 /* the wrapper's handler, in nutragenie.c: identifies our tables */
@@ -804,16 +806,15 @@ resolve_columns(NgTableOptions *opts, List *tabopts)
 {
 	Relation	rel;
 	TupleDesc	tupdesc;
-	int			mismatch = NG_MISMATCH_ERROR;
-	int			json_mode = NG_JSON_RELAXED;
-	int			null_mode = NG_NULL_UNSET;
-	int			rounding = NG_TS_ROUND_ERROR;
+	int			mismatch = enum_option(tabopts, "type_mismatch",
+									   mismatch_values, NG_MISMATCH_ERROR);
+	int			json_mode = enum_option(tabopts, "json_mode",
+										json_mode_values, NG_JSON_RELAXED);
+	int			null_mode = enum_option(tabopts, "null_mode",
+										null_mode_values, NG_NULL_UNSET);
+	int			rounding = enum_option(tabopts, "timestamp_rounding",
+									   rounding_values, NG_TS_ROUND_ERROR);
 	int			i;
-
-	(void) enum_option(tabopts, "type_mismatch", mismatch_values, &mismatch);
-	(void) enum_option(tabopts, "json_mode", json_mode_values, &json_mode);
-	(void) enum_option(tabopts, "null_mode", null_mode_values, &null_mode);
-	(void) enum_option(tabopts, "timestamp_rounding", rounding_values, &rounding);
 
 	rel = table_open(opts->relid, AccessShareLock);
 	tupdesc = RelationGetDescr(rel);
@@ -826,7 +827,6 @@ resolve_columns(NgTableOptions *opts, List *tabopts)
 		NgColumn   *col = &opts->columns[i];
 		List	   *colopts;
 		const char *s;
-		int			v;
 
 		col->attnum = att->attnum;
 		if (att->attisdropped)
@@ -839,21 +839,17 @@ resolve_columns(NgTableOptions *opts, List *tabopts)
 		colopts = GetForeignColumnOptions(opts->relid, att->attnum);
 		s = ng_option_value(colopts, "field");
 		col->field = pstrdup(s ? s : col->attname);
-		v = mismatch;
-		(void) enum_option(colopts, "type_mismatch", mismatch_values, &v);
-		col->mismatch = (NgMismatchPolicy) v;
-		v = json_mode;
-		(void) enum_option(colopts, "json_mode", json_mode_values, &v);
-		col->json_mode = (NgJsonMode) v;
-		v = null_mode;
-		(void) enum_option(colopts, "null_mode", null_mode_values, &v);
-		col->null_mode = (NgNullMode) v;
-		v = NG_WRITE_AUTO;
-		(void) enum_option(colopts, "bson_type", bson_type_values, &v);
-		col->write_type = (NgBsonWriteType) v;
-		v = rounding;
-		(void) enum_option(colopts, "timestamp_rounding", rounding_values, &v);
-		col->ts_rounding = (NgTimestampRounding) v;
+		col->mismatch = (NgMismatchPolicy)
+			enum_option(colopts, "type_mismatch", mismatch_values, mismatch);
+		col->json_mode = (NgJsonMode)
+			enum_option(colopts, "json_mode", json_mode_values, json_mode);
+		col->null_mode = (NgNullMode)
+			enum_option(colopts, "null_mode", null_mode_values, null_mode);
+		col->write_type = (NgBsonWriteType)
+			enum_option(colopts, "bson_type", bson_type_values, NG_WRITE_AUTO);
+		col->ts_rounding = (NgTimestampRounding)
+			enum_option(colopts, "timestamp_rounding", rounding_values,
+						rounding);
 
 		col->is_root = strcmp(col->field, NG_ROOT_FIELD) == 0;
 		col->is_id = strcmp(col->field, "_id") == 0;
