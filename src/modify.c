@@ -76,6 +76,7 @@ typedef struct NgModifyState
 	NgTableOptions *opts;
 	CmdType		operation;
 	List	   *target_attrs;	/* assigned attnums (INSERT: all) */
+	List	   *shared_fields;	/* pairs of them mapped to one field */
 	AttrNumber	id_attnum;		/* column mapped to _id, or 0 */
 	AttrNumber	root_attnum;	/* $$ROOT column, or 0 */
 	AttrNumber	junk_id_resno;	/* UPDATE/DELETE: ng_id in the plan's tlist */
@@ -502,7 +503,9 @@ begin_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 										   makeInteger(attnum));
 		}
 	}
-	ng_options_check_write_fields(ms->opts, ms->target_attrs);
+	ms->shared_fields = ng_options_shared_fields(ms->opts, ms->target_attrs);
+	if (operation == CMD_UPDATE)
+		ng_options_check_shared_fields(ms->opts, ms->shared_fields, NULL, false);
 
 	ms->id_attnum = id_column(rel, ms->opts);
 	for (attnum = 1; attnum <= ms->opts->natts; attnum++)
@@ -777,6 +780,9 @@ slot_assignments(NgModifyState *ms, TupleTableSlot *slot, bool for_insert,
 
 	*root_doc = NULL;
 	slot_getallattrs(slot);
+	if (ms->shared_fields != NIL)
+		ng_options_check_shared_fields(ms->opts, ms->shared_fields, slot,
+									   for_insert);
 
 	foreach(lc, ms->target_attrs)
 	{

@@ -397,8 +397,11 @@ extern List *ng_options_to_list(NgTableOptions *opts);
 extern NgTableOptions *ng_options_from_list(List *list);
 extern NgColumn *ng_options_column(NgTableOptions *opts, AttrNumber attnum);
 extern void ng_options_check_columns(Oid relid);
-extern void ng_options_check_write_fields(NgTableOptions *opts,
-										  List *target_attrs);
+extern List *ng_options_shared_fields(NgTableOptions *opts,
+									  List *target_attrs);
+extern void ng_options_check_shared_fields(NgTableOptions *opts, List *pairs,
+										   TupleTableSlot *slot,
+										   bool for_insert);
 extern bool ng_option_bool(List *options, const char *name, bool dflt);
 extern const char *ng_option_auth_mechanism(List *options);
 

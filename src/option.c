@@ -24,8 +24,8 @@
  * key.  What the validator cannot see (a column's type) is checked by
  * ng_options_check_columns(), at DDL time from an event trigger and again
  * when a table is planned.  Several columns may read one field (in several
- * types), but a write that assigns two of them is refused
- * (ng_options_check_write_fields).
+ * types), but a write that sets the field from two of them is refused
+ * (ng_options_check_shared_fields).
  *
  * Copyright (c) 2026, nutragenie developers
  *
@@ -45,6 +45,7 @@
 #include "catalog/namespace.h"
 #include "commands/defrem.h"
 #include "commands/event_trigger.h"
+#include "executor/tuptable.h"
 #include "foreign/fdwapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -172,6 +173,8 @@ static int	enum_option(List *options, const char *name,
 static void batch_size_option(List *options, int *batch_size);
 static void resolve_columns(NgTableOptions *opts, List *tabopts);
 static int	column_field_cmp(const void *a, const void *b);
+static bool column_sets_field(NgColumn *col, TupleTableSlot *slot,
+							  bool for_insert);
 
 PG_FUNCTION_INFO_V1(nutragenie_fdw_validator);
 
@@ -882,17 +885,19 @@ column_field_cmp(const void *a, const void *b)
 }
 
 /*
- * Refuse a write that assigns two columns mapped to the same field (for an
- * INSERT, every column): it would set the field twice.  Reading one field
- * into several columns, in several types, stays allowed.  target_attrs is
- * an integer List of attnums.  Sorting keeps this O(n log n) for wide
- * tables; the pair reported is the first by field name, in column order.
+ * The pairs of columns among target_attrs (an integer List of attnums) that
+ * map to the same field, as a flat integer List (a1, b1, a2, b2 ...), NIL
+ * when there are none (the usual case, which costs writes nothing more).
+ * Several columns may read one field, in several types; a write that sets
+ * two of them is refused by ng_options_check_shared_fields().  Sorting
+ * keeps this O(n log n) for wide tables.
  */
-void
-ng_options_check_write_fields(NgTableOptions *opts, List *target_attrs)
+List *
+ng_options_shared_fields(NgTableOptions *opts, List *target_attrs)
 {
 	NgColumn  **cols = palloc(sizeof(NgColumn *) *
 							  Max(list_length(target_attrs), 1));
+	List	   *pairs = NIL;
 	int			n = 0;
 	int			i;
 	ListCell   *lc;
@@ -906,18 +911,58 @@ ng_options_check_write_fields(NgTableOptions *opts, List *target_attrs)
 	}
 	if (n > 1)
 		qsort(cols, n, sizeof(NgColumn *), column_field_cmp);
-	for (i = 1; i < n; i++)
+	for (i = 0; i < n; i++)
 	{
-		if (strcmp(cols[i - 1]->field, cols[i]->field) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DUPLICATE_COLUMN),
-					 errmsg("columns \"%s\" and \"%s\" of foreign table \"%s\" both map to field \"%s\"",
-							cols[i - 1]->attname, cols[i]->attname,
-							opts->relname, cols[i]->field),
-					 errdetail("A write through the table would set the field twice."),
-					 errhint("Write through a foreign table that maps each field to one column.")));
+		int			j;
+
+		for (j = i + 1; j < n && strcmp(cols[i]->field, cols[j]->field) == 0; j++)
+			pairs = lappend_int(lappend_int(pairs, cols[i]->attnum),
+								cols[j]->attnum);
 	}
 	pfree(cols);
+	return pairs;
+}
+
+/*
+ * Refuse a row that would set one field from two columns: pairs comes from
+ * ng_options_shared_fields().  A column sets its field unless it is NULL
+ * and an INSERT leaves it out (null_mode 'unset', or a $$ROOT column); with
+ * slot NULL every assigned column sets it (an UPDATE's SET list), so any
+ * pair is refused before the first row.
+ */
+void
+ng_options_check_shared_fields(NgTableOptions *opts, List *pairs,
+							   TupleTableSlot *slot, bool for_insert)
+{
+	ListCell   *lc;
+
+	for (lc = list_head(pairs); lc != NULL; lc = lnext(pairs, lnext(pairs, lc)))
+	{
+		NgColumn   *a = ng_options_column(opts, lfirst_int(lc));
+		NgColumn   *b = ng_options_column(opts, lfirst_int(lnext(pairs, lc)));
+
+		if (slot != NULL &&
+			(!column_sets_field(a, slot, for_insert) ||
+			 !column_sets_field(b, slot, for_insert)))
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_COLUMN),
+				 errmsg("columns \"%s\" and \"%s\" of foreign table \"%s\" both map to field \"%s\"",
+						a->attname, b->attname, opts->relname, a->field),
+				 errdetail("The write would set the field twice."),
+				 errhint("Assign only one of them, or write through a foreign table that maps each field to one column.")));
+	}
+}
+
+/* Does col's value in slot (all attributes fetched) set its field? */
+static bool
+column_sets_field(NgColumn *col, TupleTableSlot *slot, bool for_insert)
+{
+	if (!slot->tts_isnull[col->attnum - 1])
+		return true;
+	if (col->is_root)
+		return false;
+	return !(for_insert && col->null_mode == NG_NULL_UNSET);
 }
 
 /*
