@@ -195,10 +195,10 @@ check_password(ForeignServer *server, UserMapping *user,
 	 */
 	mechanism = mongoc_uri_get_auth_mechanism(uri);
 	if (mechanism != NULL &&
-		strcmp(mechanism, "SCRAM-SHA-256") != 0 &&
-		strcmp(mechanism, "SCRAM-SHA-1") != 0 &&
-		strcmp(mechanism, "PLAIN") != 0 &&
-		strcmp(mechanism, "MONGODB-AWS") != 0)
+		pg_strcasecmp(mechanism, "SCRAM-SHA-256") != 0 &&
+		pg_strcasecmp(mechanism, "SCRAM-SHA-1") != 0 &&
+		pg_strcasecmp(mechanism, "PLAIN") != 0 &&
+		pg_strcasecmp(mechanism, "MONGODB-AWS") != 0)
 	{
 		char	   *mech = pstrdup(mechanism);
 
