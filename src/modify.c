@@ -75,6 +75,7 @@ typedef struct NgModifyState
 	NgTableOptions *opts;
 	CmdType		operation;
 	List	   *target_attrs;	/* assigned attnums (INSERT: all) */
+	List	   *shared_fields;	/* pairs of them mapped to one field */
 	AttrNumber	id_attnum;		/* column mapped to _id, or 0 */
 	AttrNumber	root_attnum;	/* $$ROOT column, or 0 */
 	AttrNumber	junk_id_resno;	/* UPDATE/DELETE: ng_id in the plan's tlist */
@@ -501,6 +502,9 @@ begin_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 										   makeInteger(attnum));
 		}
 	}
+	ms->shared_fields = ng_options_shared_fields(ms->opts, ms->target_attrs);
+	if (operation == CMD_UPDATE)
+		ng_options_check_shared_fields(ms->opts, ms->shared_fields, NULL, false);
 
 	ms->id_attnum = id_column(rel, ms->opts);
 	for (attnum = 1; attnum <= ms->opts->natts; attnum++)
@@ -775,6 +779,9 @@ slot_assignments(NgModifyState *ms, TupleTableSlot *slot, bool for_insert,
 
 	*root_doc = NULL;
 	slot_getallattrs(slot);
+	if (ms->shared_fields != NIL)
+		ng_options_check_shared_fields(ms->opts, ms->shared_fields, slot,
+									   for_insert);
 
 	foreach(lc, ms->target_attrs)
 	{
@@ -797,8 +804,12 @@ slot_assignments(NgModifyState *ms, TupleTableSlot *slot, bool for_insert,
 			if (isnull)
 				continue;
 			bson_init(&tmp);
-			if (!ng_datum_append_bson(&tmp, "v", 1, value, false, col->typid) ||
-				!bson_iter_init_find(&it, &tmp, "v") ||
+			if (!ng_datum_append_bson(&tmp, "v", 1, value, false, col->typid))
+			{
+				bson_destroy(&tmp);
+				ng_column_report_unstorable(col, ms->opts->relname, value);
+			}
+			if (!bson_iter_init_find(&it, &tmp, "v") ||
 				!BSON_ITER_HOLDS_DOCUMENT(&it))
 			{
 				bson_destroy(&tmp);
@@ -834,12 +845,7 @@ slot_assignments(NgModifyState *ms, TupleTableSlot *slot, bool for_insert,
 
 		(void) bson_uint32_to_string(k++, &keyp, key, sizeof(key));
 		if (!ng_column_append_bson(values, keyp, col, value, isnull))
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-					 errmsg("cannot store the value of column \"%s\" of foreign table \"%s\" as BSON",
-							col->attname, ms->opts->relname),
-					 errdetail("Values of type %s cannot be represented exactly.",
-							   format_type_be(col->typid))));
+			ng_column_report_unstorable(col, ms->opts->relname, value);
 		out[n].path = col->field;
 		out[n].unset = false;
 		n++;

@@ -70,6 +70,19 @@ typedef enum NgBsonWriteType
 	NG_WRITE_STRING
 } NgBsonWriteType;
 
+/*
+ * What writing a timestamp with sub-millisecond digits into a BSON date (which
+ * holds milliseconds) does: raise (the default), round to the nearest
+ * millisecond as a cast to timestamptz(3) does, or truncate as
+ * date_trunc('milliseconds', ...) does.  The "timestamp_rounding" option.
+ */
+typedef enum NgTimestampRounding
+{
+	NG_TS_ROUND_ERROR,
+	NG_TS_ROUND_NEAREST,
+	NG_TS_ROUND_TRUNCATE
+} NgTimestampRounding;
+
 /* How BSON-only types are rendered into json/jsonb columns. */
 typedef enum NgJsonMode
 {
@@ -94,6 +107,7 @@ typedef struct NgColumn
 	NgJsonMode	json_mode;
 	NgNullMode	null_mode;
 	NgBsonWriteType write_type;
+	NgTimestampRounding ts_rounding;	/* for timestamp columns */
 } NgColumn;
 
 /*
@@ -386,6 +400,14 @@ extern NgTableOptions *ng_options_for_rel(Oid relid, Oid userid);
 extern List *ng_options_to_list(NgTableOptions *opts);
 extern NgTableOptions *ng_options_from_list(List *list);
 extern NgColumn *ng_options_column(NgTableOptions *opts, AttrNumber attnum);
+extern void ng_options_check_columns(Oid relid);
+extern List *ng_options_shared_fields(NgTableOptions *opts,
+									  List *target_attrs);
+extern void ng_options_check_shared_fields(NgTableOptions *opts, List *pairs,
+										   TupleTableSlot *slot,
+										   bool for_insert);
+extern bool ng_option_bool(List *options, const char *name, bool dflt);
+extern const char *ng_option_auth_mechanism(List *options);
 
 /* in objectid.c */
 #define NG_OBJECTID_LEN 12
@@ -412,6 +434,8 @@ extern bool ng_datum_append_bson(bson_t *doc, const char *key, int keylen,
 								 Datum value, bool isnull, Oid typid);
 extern bool ng_column_append_bson(bson_t *doc, const char *key,
 								  NgColumn *col, Datum value, bool isnull);
+extern void ng_column_report_unstorable(NgColumn *col, const char *relname,
+										Datum value) pg_attribute_noreturn();
 extern const char *ng_bson_type_name(bson_type_t type);
 extern char *ng_bson_value_to_text(const bson_value_t *value);
 
