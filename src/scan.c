@@ -104,6 +104,8 @@ typedef struct NgScanState
 	int			aggregates;
 	int			checks;			/* guard finds */
 	int			fallbacks;		/* scans computed locally */
+	int			split_scans;	/* (re)scans whose filter took several finds
+								 * or left conditions out */
 	bool		coll_verified;	/* the collection is known to exist */
 
 	/* writes: the transaction's own documents, and UPDATE/DELETE targets */
@@ -142,7 +144,8 @@ static void start_scan(NgScanState *st);
 static bool eval_limit(NgScanState *st, Expr *expr, const char *what,
 					   int64 *value);
 static NgFilterParts *build_filter(NgScanState *st, NgParamEval eval);
-static void build_projection(NgScanState *st, bson_t *projection);
+static void build_projection(NgScanState *st, bson_t *projection,
+							 bool with_conds);
 static bool guards_trip(NgScanState *st, const bson_t *filter);
 static void send_find(NgScanState *st, const bson_t *filter, bool pushed);
 static bool send_next_part(NgScanState *st);
@@ -498,9 +501,13 @@ ng_scan_set_batch(ForeignScanState *node, Datum keys)
 	MemoryContextSwitchTo(oldcxt);
 }
 
-/* The projection of this scan's find: the columns of the plan's output. */
+/*
+ * The projection of this scan's find: the columns of the plan's output,
+ * and with with_conds those of the pushed conditions, for a scan that
+ * checks them itself.
+ */
 static void
-build_projection(NgScanState *st, bson_t *projection)
+build_projection(NgScanState *st, bson_t *projection, bool with_conds)
 {
 	ForeignScan *fsplan = (ForeignScan *) st->ps->plan;
 	Bitmapset  *attrs = NULL;
@@ -509,6 +516,11 @@ build_projection(NgScanState *st, bson_t *projection)
 	foreach(lc, (List *) list_nth(fsplan->fdw_private, NgScanPrivateRetrieved))
 		attrs = bms_add_member(attrs, intVal(lfirst(lc)) -
 							   FirstLowInvalidHeapAttributeNumber);
+	if (with_conds)
+		foreach(lc, (List *) list_nth(fsplan->fdw_private,
+									  NgScanPrivateCondColumns))
+			attrs = bms_add_member(attrs, intVal(lfirst(lc)) -
+								   FirstLowInvalidHeapAttributeNumber);
 	ng_deparse_projection(projection, st->opts, attrs);
 }
 
@@ -599,6 +611,8 @@ start_scan(NgScanState *st)
 	st->next_part = 1;
 	st->lossy = ng_filter_parts_lossy(st->parts);
 	split = st->lossy || ng_filter_parts_count(st->parts) > 1;
+	if (split)
+		st->split_scans++;
 
 	bson_init(&filter);
 	PG_TRY();
@@ -716,7 +730,7 @@ send_find(NgScanState *st, const bson_t *filter, bool pushed)
 	bson_init(&projection);
 	PG_TRY();
 	{
-		build_projection(st, &projection);
+		build_projection(st, &projection, st->lossy);
 		ng_pipeline_find_options(&opts, &projection,
 								 pushed ? st->sort_keys : NIL, &skip, &limit);
 		BSON_APPEND_INT32(&opts, "batchSize", st->opts->batch_size);
@@ -1421,7 +1435,7 @@ ngExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		}
 		else
 		{
-			build_projection(st, &projection);
+			build_projection(st, &projection, ng_filter_parts_lossy(parts));
 			BSON_APPEND_UTF8(&command, "find", st->opts->collection);
 			BSON_APPEND_DOCUMENT(&command, "filter", &filter);
 			ng_pipeline_find_options(&command, &projection, st->sort_keys,
@@ -1479,5 +1493,8 @@ ngExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		if (st->fallbacks > 0)
 			ExplainPropertyInteger("MongoDB Fallbacks", NULL,
 								   st->fallbacks, es);
+		if (st->split_scans > 0)
+			ExplainPropertyInteger("MongoDB Split Scans", NULL,
+								   st->split_scans, es);
 	}
 }
