@@ -105,6 +105,15 @@
  * (they depend on TimeZone), ILIKE and regular expressions, LIKE with "_"
  * or an inner "%", column-to-column comparisons, volatile functions.
  *
+ * Size.  A filter is built in time and memory linear in its conditions:
+ * an array's elements are folded into one $in/$nin list as they come
+ * (fold_element), lists grow in place, and merging compares a term only
+ * with a bounded number of others.  Its BSON size is computed before it is
+ * written (filter_size); one over the caller's limit (MongoDB refuses
+ * commands over 16 MB) is split into several finds, each with a slice of
+ * its largest $in, or loses the terms that cannot be split, which the scan
+ * then checks locally (split_filter, ng_deparse_filter_parts).
+ *
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
@@ -664,23 +673,26 @@ ng_filter_parts_describe(const NgFilterParts *parts)
 /*
  * ng_deparse_filter
  *		Append to "filter" (initialized, empty) the MongoDB filter for the
- *		AND of "remote_conds", sent as one command (ng_deparse_filter_parts
- *		explains the arguments).  Raises program_limit_exceeded when it
- *		would not fit in max_bytes.
+ *		AND of "remote_conds", for a command that cannot be split
+ *		(ng_deparse_filter_parts explains the arguments).  Raises
+ *		program_limit_exceeded, before writing anything, when it would not
+ *		fit in nutragenie.max_filter_size.
  */
 void
 ng_deparse_filter(bson_t *filter, NgTableOptions *opts, List *remote_conds,
-				  NgParamEval eval, void *eval_arg, Size max_bytes)
+				  NgParamEval eval, void *eval_arg)
 {
 	NgFilterParts *parts = ng_deparse_filter_parts(opts, remote_conds, eval,
-												   eval_arg, max_bytes);
+												   eval_arg,
+												   NG_MAX_FILTER_BYTES);
 
 	if (parts->nparts != 1 || parts->lossy)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("MongoDB filter for foreign table \"%s\" is too large",
 						opts->relname),
-				 errdetail("The filter would exceed %zu bytes.", max_bytes)));
+				 errdetail("The filter would exceed nutragenie.max_filter_size (%d kB).",
+						   ng_max_filter_size_kb)));
 	ng_filter_parts_append(filter, parts, 0);
 }
 

@@ -498,7 +498,7 @@ extern void ng_filter_parts_append(bson_t *filter,
 extern char *ng_filter_parts_describe(const NgFilterParts *parts);
 extern void ng_deparse_filter(bson_t *filter, NgTableOptions *opts,
 							  List *remote_conds, NgParamEval eval,
-							  void *eval_arg, Size max_bytes);
+							  void *eval_arg);
 extern void ng_deparse_projection(bson_t *projection, NgTableOptions *opts,
 								  Bitmapset *attrs_used);
 extern char *ng_bson_as_json(const bson_t *doc);

@@ -13,6 +13,13 @@
  * the collection; each document is converted in a per-row context that is
  * reset before the next one.
  *
+ * A filter larger than nutragenie.max_filter_size is sent as a series of
+ * finds, each with a slice of its largest $in, one after the other in the
+ * same scan; a filter that had to leave conditions out makes the scan
+ * check every pushed condition on each document (deparse.c decides).
+ * Either way nothing is pushed that needs the whole result in one find: a
+ * sort, skip or limit is done here, an aggregation runs its outer plan.
+ *
  * The cursor, the collection handle and the borrowed connection are owned
  * by the scan state and released from a reset callback on its memory
  * context, so an error at any point (a conversion error, a cancel, a lost
