@@ -239,6 +239,13 @@ typedef struct NgMergeSlot
 	bool		owned;			/* made by this merge: may grow in place */
 } NgMergeSlot;
 
+/* A term of a conjunction and the bytes it takes (split_filter). */
+typedef struct NgTermSize
+{
+	int			index;			/* position among the terms */
+	Size		size;
+} NgTermSize;
+
 /* FIELDs of one path a conjunction's child is compared with. */
 #define NG_MERGE_SLOTS_PER_PATH 8
 
@@ -417,6 +424,7 @@ static Size filter_array_size(const char *key, List *filters);
 static Size filter_size(NgFilter *f);
 static int	split_value_cmp(const void *a, const void *b);
 static int	splittable_in(NgFilter *f);
+static int	term_size_cmp(const void *a, const void *b);
 static NgFilter *part_filter(const NgFilterParts *parts, int i);
 static void split_filter(NgFilterParts *parts, NgFilter *f, Size max_bytes);
 
@@ -3404,6 +3412,16 @@ splittable_in(NgFilter *f)
 	return -1;
 }
 
+/* Largest first. */
+static int
+term_size_cmp(const void *a, const void *b)
+{
+	Size		x = ((const NgTermSize *) a)->size;
+	Size		y = ((const NgTermSize *) b)->size;
+
+	return x > y ? -1 : (x < y ? 1 : 0);
+}
+
 /* The filter "parts" sends as its find number i (0-based). */
 static NgFilter *
 part_filter(const NgFilterParts *parts, int i)
@@ -3464,6 +3482,7 @@ split_filter(NgFilterParts *parts, NgFilter *f, Size max_bytes)
 	Size		budget;
 	Size		used;
 	NgFilterOp *in;
+	int			nterms;
 	int			n;
 	int			k;
 	int			j;
@@ -3520,37 +3539,41 @@ split_filter(NgFilterParts *parts, NgFilter *f, Size max_bytes)
 
 	/*
 	 * Leave out the largest other terms until one value fits beside the
-	 * rest (or, with nothing to split, until the rest fits).  Sizes are
-	 * those of the terms written inline into the filter, a slight
-	 * overestimate when the conjunction is written as $and.
+	 * rest (or, with nothing to split, until the rest fits).  Each term is
+	 * counted as an element of {$and: [...]}, a slight overestimate when
+	 * the conjunction is written inline.
 	 */
-	for (;;)
+	nterms = list_length(terms);
+	if (nterms > 0)
 	{
-		NgFilter   *largest = NULL;
-		Size		largest_size = 0;
-		Size		need;
+		NgTermSize *sizes = palloc(sizeof(NgTermSize) * nterms);
+		bool	   *drop = palloc0(sizeof(bool) * nterms);
+		List	   *kept = NIL;
 
-		rest_size = 0;
 		foreach(lc, terms)
 		{
-			NgFilter   *t = lfirst(lc);
-			Size		s = 1 + index_key_size(foreach_current_index(lc)) + 5 +
-				filter_size(t);
+			int			t = foreach_current_index(lc);
 
-			rest_size += s;
-			if (largest == NULL || s > largest_size)
-			{
-				largest = t;
-				largest_size = s;
-			}
+			sizes[t].index = t;
+			sizes[t].size = 1 + 8 + 5 + filter_size(lfirst(lc));
+			rest_size += sizes[t].size;
 		}
-		/* as {$and: [...]} at worst, plus the document around it */
-		need = 5 + (1 + 5 + 5) + rest_size +
-			(field ? 1 + 8 + 5 + field_base + max_elem : 0);
-		if (need <= max_bytes || largest == NULL)
-			break;
-		terms = list_delete_ptr(terms, largest);
-		parts->dropped++;
+		qsort(sizes, nterms, sizeof(NgTermSize), term_size_cmp);
+		for (j = 0; j < nterms; j++)
+		{
+			if (5 + (1 + 5 + 5) + rest_size +
+				(field ? 1 + 8 + 5 + field_base + max_elem : 0) <= max_bytes)
+				break;
+			drop[sizes[j].index] = true;
+			rest_size -= sizes[j].size;
+			parts->dropped++;
+		}
+		foreach(lc, terms)
+		{
+			if (!drop[foreach_current_index(lc)])
+				kept = lappend(kept, lfirst(lc));
+		}
+		terms = kept;
 	}
 
 	if (field != NULL && 5 + (1 + 5 + 5) + rest_size +
