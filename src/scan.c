@@ -1267,6 +1267,8 @@ pushed_conditions_hold(NgScanState *st, TupleTableSlot *slot)
 
 	if (st->remote_qual == NULL)
 		return true;
+	/* documents rejected here do not go back to ExecScan, which resets it */
+	ResetExprContext(econtext);
 	econtext->ecxt_scantuple = slot;
 	return ExecQual(st->remote_qual, econtext);
 }
