@@ -668,9 +668,13 @@ ng_filter_parts_describe(const NgFilterParts *parts)
 	if (parts->field == NULL && !parts->lossy)
 		return NULL;
 	initStringInfo(&buf);
-	if (parts->field != NULL)
-		appendStringInfo(&buf, "%d distinct values of \"$in\" on \"%s\" in %d finds",
+	if (parts->field != NULL && parts->in_values == parts->nvalues)
+		appendStringInfo(&buf, "%d values of \"$in\" on \"%s\" in %d finds",
 						 parts->nvalues, parts->field->path, parts->nparts);
+	else if (parts->field != NULL)
+		appendStringInfo(&buf, "%d values of \"$in\" on \"%s\" (%d distinct) in %d finds",
+						 parts->in_values, parts->field->path,
+						 parts->nvalues, parts->nparts);
 	if (parts->lossy)
 		appendStringInfo(&buf, "%s%d filter %s too large to send, checked locally",
 						 parts->field != NULL ? "; " : "", parts->dropped,
