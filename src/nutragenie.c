@@ -66,9 +66,10 @@ _PG_init(void)
 							"Largest filter sent in one MongoDB find or aggregate.",
 							"A larger filter is sent as several finds, each with a "
 							"slice of its largest $in list, or checked locally. "
-							"MongoDB refuses commands over 16 MB.",
+							"MongoDB refuses commands over 16 MB; the most allowed "
+							"leaves 64 kB for the rest of the command.",
 							&ng_max_filter_size_kb,
-							15 * 1024, 1, 16 * 1024,
+							15 * 1024, 1, 16 * 1024 - 64,
 							PGC_USERSET,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);

@@ -152,6 +152,8 @@ extern int	ng_max_filter_size_kb;
 
 /* The most filter bytes one find or aggregate may carry. */
 #define NG_MAX_FILTER_BYTES ((Size) ng_max_filter_size_kb * 1024)
+/* MongoDB's limit on a document, and so on a command's body. */
+#define NG_MAX_COMMAND_BYTES ((Size) 16 * 1024 * 1024)
 extern void _PG_init(void);
 
 /* in plan.c */

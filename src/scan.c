@@ -744,6 +744,15 @@ send_find(NgScanState *st, const bson_t *filter, bool pushed)
 		/* a large sort must spill, as a local one would, rather than fail */
 		if (pushed && st->sort_keys != NIL)
 			BSON_APPEND_BOOL(&opts, "allowDiskUse", true);
+		/* the filter fits (deparse.c made sure); the rest should too */
+		if ((Size) filter->len + opts.len > NG_MAX_COMMAND_BYTES)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("MongoDB find for foreign table \"%s\" would exceed the server's 16 MB command limit",
+							st->opts->relname),
+					 errdetail("The filter takes %u bytes, the projection and options %u bytes.",
+							   filter->len, opts.len),
+					 errhint("Lower \"nutragenie.max_filter_size\".")));
 		st->cursor = mongoc_collection_find_with_opts(st->coll, filter,
 													  &opts, NULL);
 	}

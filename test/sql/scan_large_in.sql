@@ -113,7 +113,7 @@ SELECT * FROM finds($$SELECT _id FROM items
                           FROM generate_series(-99995, 4) g))$$);
 
 -- The limit's range
-SET nutragenie.max_filter_size = '17MB';
+SET nutragenie.max_filter_size = '16MB';
 
 SET client_min_messages = warning;
 DROP SCHEMA scan_large_in CASCADE;
