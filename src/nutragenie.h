@@ -162,6 +162,12 @@ typedef Datum (*NgParamEval) (void *arg, Expr *expr, bool *isnull);
 /* in nutragenie.c */
 extern int	ng_connect_timeout_ms;
 extern int	ng_socket_timeout_ms;
+extern int	ng_max_filter_size_kb;
+
+/* The most filter bytes one find or aggregate may carry. */
+#define NG_MAX_FILTER_BYTES ((Size) ng_max_filter_size_kb * 1024)
+/* MongoDB's limit on a document, and so on a command's body. */
+#define NG_MAX_COMMAND_BYTES ((Size) 16 * 1024 * 1024)
 extern void _PG_init(void);
 
 /* in plan.c */
@@ -509,6 +515,17 @@ extern bool ng_is_foreign_expr_on(NgTableOptions *opts, Index relid,
 extern NgColumn *ng_deparse_column(NgTableOptions *opts, Index relid,
 								   Node *node, Oid *basetype,
 								   NgTypeClass *tclass);
+typedef struct NgFilterParts NgFilterParts;
+extern NgFilterParts *ng_deparse_filter_parts(NgTableOptions *opts,
+											  List *remote_conds,
+											  NgParamEval eval,
+											  void *eval_arg,
+											  Size max_bytes);
+extern int	ng_filter_parts_count(const NgFilterParts *parts);
+extern bool ng_filter_parts_lossy(const NgFilterParts *parts);
+extern void ng_filter_parts_append(bson_t *filter,
+								   const NgFilterParts *parts, int i);
+extern char *ng_filter_parts_describe(const NgFilterParts *parts);
 extern void ng_deparse_filter(bson_t *filter, NgTableOptions *opts,
 							  List *remote_conds, NgParamEval eval,
 							  void *eval_arg);
