@@ -2793,10 +2793,7 @@ ng_bson_check_update(const bson_t *update, NgUnstorable *bad)
 					appendStringInfoChar(&path, '.');
 				}
 				appendBinaryStringInfo(&field, seg, len);
-				if (len == 0)
-					appendStringInfoString(&path, "\"\"");
-				else
-					appendBinaryStringInfo(&path, seg, len);
+				appendBinaryStringInfo(&path, seg, len);
 				if (!check_name(seg, len, bad))
 				{
 					unstorable(bad, &field, &path, bad->reason);
@@ -2849,10 +2846,7 @@ check_level(bson_iter_t *iter, bool is_array, int level, StringInfo field,
 		{
 			if (path->len > 0)
 				appendStringInfoChar(path, '.');
-			if (keylen == 0)
-				appendStringInfoString(path, "\"\"");
-			else
-				appendBinaryStringInfo(path, key, keylen);
+			appendBinaryStringInfo(path, key, keylen);
 			if (!check_name(key, keylen, bad))
 			{
 				unstorable(bad, field, path, bad->reason);
@@ -2929,10 +2923,10 @@ static void
 unstorable(NgUnstorable *bad, StringInfo field, StringInfo path, char *reason)
 {
 	bad->field = pstrdup(field->data);
-	if (path->len > 200)
+	if (path->len > 100)
 		bad->path = psprintf("%s...", pnstrdup(path->data,
 											   pg_mbcliplen(path->data,
-															path->len, 200)));
+															path->len, 100)));
 	else
 		bad->path = pstrdup(path->data);
 	bad->reason = reason;
