@@ -1519,6 +1519,23 @@ apply_group(NgOutboxRow *rows, int n, NgApplyFailure *failure)
 	memset(&driver, 0, sizeof(driver));
 	failing_seq = rows[0].seq;
 
+	/*
+	 * A server dropped after its rows were committed will never be there
+	 * to apply them: bury them rather than stop at them forever.
+	 */
+	if (GetForeignServerExtended(rows[0].serverid, FSV_MISSING_OK) == NULL)
+	{
+		bson_error_t error;
+
+		bson_set_error(&error, MONGOC_ERROR_COMMAND,
+					   MONGOC_ERROR_COMMAND_INVALID_ARG,
+					   "foreign server %u was dropped before this operation was applied",
+					   rows[0].serverid);
+		for (int i = 0; i < n; i++)
+			mark_dead(&rows[i], &error, false);
+		return true;
+	}
+
 	entry = ng_conn_get(rows[0].serverid, rows[0].userid);
 	PG_TRY();
 	{
