@@ -323,7 +323,8 @@ static TimestampTz last_logged_at = 0;
  * of the last run of rows the server dropped the connection on while still
  * answering, from which the next round sends rows one at a time; and the
  * row sent alone that it last dropped the connection on, with how many
- * times in a row.  Worker memory: a restarted worker starts counting again.
+ * times it did (the row stays at the head of the queue meanwhile).  Worker
+ * memory: a restarted worker starts counting again.
  */
 static NgOutboxRow *round_rows = NULL;
 static int	round_nrows = 0;

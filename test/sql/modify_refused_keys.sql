@@ -126,8 +126,11 @@ SELECT jsonb_array_length(voice_interactions) AS interactions
 FROM cooking_session_details WHERE postgres_session_id = 1;
 SELECT * FROM nothing_left(:dead_before);
 
+SET client_min_messages = warning;
+SELECT ng_detach_mongo();
+TRUNCATE users, recipes, payments, nutrition_goals, nutrition_entries, recipe_ratings,
+         chat_messages, cooking_sessions RESTART IDENTITY CASCADE;
 SELECT ng_run_command('rk_srv', '{"dropDatabase": 1}', 'ng_refused_keys') ->> 'ok' AS dropped;
 SELECT ng_run_command('rk_srv', '{"drop": "refused_keys"}') ->> 'ok' AS dropped;
-SET client_min_messages = warning;
 DROP SCHEMA modify_refused_keys CASCADE;
 DROP SERVER rk_srv CASCADE;
