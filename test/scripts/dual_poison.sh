@@ -65,4 +65,6 @@ q -c "UPDATE ${N}_local SET n = 40 WHERE id = 4"
 wait_queue_empty 30
 check_dual $N
 q -c "SELECT ng_run_command('$N', '{\"drop\": \"${N}_probe\"}')" >/dev/null 2>&1 || true
+# leave no dead letters behind for the scripts that follow
+q -c "SELECT ng_discard_dead_letter(id) FROM dead_letter_queue WHERE collection = '$N'" >/dev/null
 ok "a poisoned operation is dead-lettered and the queue moves on"
