@@ -29,6 +29,9 @@
  * The write direction (Datum to BSON, for pushed-down constants and writes)
  * is the inverse map; it refuses (returns false for) values that BSON cannot
  * hold exactly, such as timestamps with sub-millisecond digits.
+ * ng_bson_check_document and ng_bson_check_update, at its end, say whether
+ * MongoDB will store a document or apply an update built that way (field
+ * names, nesting, _id type): writes call them before anything is queued.
  *
  * Nothing here allocates with libbson's allocator except the write path's
  * JSON parsing and temporary array documents, which are freed before any
@@ -2894,4 +2897,278 @@ append_array(bson_t *doc, const char *key, int keylen, ArrayType *arr,
 	PG_END_TRY();
 
 	return ok;
+}
+
+
+/* ----------------------------------------------------------------
+ *		What MongoDB will store
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * A write is queued at the statement and sent after COMMIT; what the server
+ * will certainly refuse must be refused at the statement, or PostgreSQL
+ * keeps its side of the transaction while MongoDB never gets the document.
+ * The rules below are the intersection of what the supported servers store
+ * (MongoDB 4.4 to 8.x, FerretDB, Amazon DocumentDB), so that a document
+ * that passes is refused only for reasons only the server knows (a unique
+ * secondary index, a validator):
+ *
+ * - Field names must not be empty, start with "$" or contain ".".  MongoDB
+ *   5.0 and later store such names in inserted documents, but its update
+ *   operators cannot address them (a "$set" path is split at "." and a
+ *   "$"-prefixed segment is an operator), libmongoc refuses empty keys in
+ *   inserts and replacements, and FerretDB and DocumentDB refuse all three.
+ *   Embedded NUL bytes cannot reach us: BSON field names are C strings, and
+ *   neither text nor jsonb holds a NUL.
+ * - Nesting: the document itself is level 1 and each non-empty embedded
+ *   document or array adds a level (empty ones do not count); MongoDB
+ *   refuses to store more than NG_MAX_DOCUMENT_DEPTH levels (with the
+ *   default maxBSONDepth; its manual promises 100).
+ * - The top-level _id must not be an array, a regular expression or
+ *   undefined.
+ * - Size (16 MB) is checked by the callers on the final document.
+ *
+ * Array elements are not checked for names (their keys are indexes).
+ */
+
+static bool check_level(bson_iter_t *iter, bool is_array, int level,
+						StringInfo field, StringInfo path, NgUnstorable *bad);
+static bool check_name(const char *key, int keylen, NgUnstorable *bad);
+static bool check_value(bson_iter_t *iter, int level, StringInfo field,
+						StringInfo path, NgUnstorable *bad);
+static void unstorable(NgUnstorable *bad, StringInfo field, StringInfo path,
+					   char *reason);
+
+/*
+ * ng_bson_check_document
+ *		Whether MongoDB will store doc as a whole document (an insert or a
+ *		replacement); if not, *bad says where and why (palloc'd in
+ *		CurrentMemoryContext) and false is returned.  Never raises for the
+ *		document's content.
+ */
+bool
+ng_bson_check_document(const bson_t *doc, NgUnstorable *bad)
+{
+	bson_iter_t iter;
+	StringInfoData field;
+	StringInfoData path;
+
+	if (bson_iter_init_find(&iter, doc, "_id"))
+	{
+		const char *reason = NULL;
+
+		switch (bson_iter_type(&iter))
+		{
+			case BSON_TYPE_ARRAY:
+				reason = "The _id of a document cannot be an array.";
+				break;
+			case BSON_TYPE_REGEX:
+				reason = "The _id of a document cannot be a regular expression.";
+				break;
+			case BSON_TYPE_UNDEFINED:
+				reason = "The _id of a document cannot be undefined.";
+				break;
+			default:
+				break;
+		}
+		if (reason != NULL)
+		{
+			initStringInfo(&field);
+			initStringInfo(&path);
+			appendStringInfoString(&field, "_id");
+			appendStringInfoString(&path, "_id");
+			unstorable(bad, &field, &path, pstrdup(reason));
+			return false;
+		}
+	}
+
+	if (!bson_iter_init(&iter, doc))
+		elog(ERROR, "invalid BSON document");
+	initStringInfo(&field);
+	initStringInfo(&path);
+	return check_level(&iter, false, 1, &field, &path, bad);
+}
+
+/*
+ * ng_bson_check_update
+ *		Whether MongoDB will apply an update document of the form
+ *		{"$set": {path: value, ...}, "$unset": {path: "", ...}}: every path
+ *		segment must be a name MongoDB accepts, and the levels the path
+ *		creates plus those of the value must stay within the nesting limit.
+ *		Returns false with *bad filled in otherwise, as
+ *		ng_bson_check_document.
+ */
+bool
+ng_bson_check_update(const bson_t *update, NgUnstorable *bad)
+{
+	bson_iter_t op;
+
+	if (!bson_iter_init(&op, update))
+		elog(ERROR, "invalid BSON document");
+	while (bson_iter_next(&op))
+	{
+		bson_iter_t iter;
+		bool		is_set = strcmp(bson_iter_key(&op), "$set") == 0;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&op) || !bson_iter_recurse(&op, &iter))
+			continue;
+		while (bson_iter_next(&iter))
+		{
+			const char *key = bson_iter_key(&iter);
+			StringInfoData field;
+			StringInfoData path;
+			int			level = 1;
+			const char *seg = key;
+
+			initStringInfo(&field);
+			initStringInfo(&path);
+			for (;;)
+			{
+				const char *dot = strchr(seg, '.');
+				int			len = dot ? (int) (dot - seg) : (int) strlen(seg);
+
+				if (field.len > 0)
+				{
+					appendStringInfoChar(&field, '.');
+					appendStringInfoChar(&path, '.');
+				}
+				appendBinaryStringInfo(&field, seg, len);
+				appendBinaryStringInfo(&path, seg, len);
+				if (!check_name(seg, len, bad))
+				{
+					unstorable(bad, &field, &path, bad->reason);
+					return false;
+				}
+				if (dot == NULL)
+					break;
+				/* the segment names a document holding the rest */
+				if (++level > NG_MAX_DOCUMENT_DEPTH)
+				{
+					unstorable(bad, &field, &path,
+							   psprintf("The path creates more than %d levels of nesting, which MongoDB refuses to store.",
+										NG_MAX_DOCUMENT_DEPTH));
+					return false;
+				}
+				seg = dot + 1;
+			}
+			if (is_set && !check_value(&iter, level, &field, &path, bad))
+				return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * check_level
+ *		Check the members of the document or array iter walks, which is at
+ *		the given level; field and path name it and are restored on return.
+ */
+static bool
+check_level(bson_iter_t *iter, bool is_array, int level, StringInfo field,
+			StringInfo path, NgUnstorable *bad)
+{
+	int			index = 0;
+
+	check_stack_depth();
+	while (bson_iter_next(iter))
+	{
+		const char *key = bson_iter_key(iter);
+		int			keylen = (int) bson_iter_key_len(iter);
+		int			field_len = field->len;
+		int			path_len = path->len;
+
+		if (field->len > 0)
+			appendStringInfoChar(field, '.');
+		appendBinaryStringInfo(field, key, keylen);
+		if (is_array)
+			appendStringInfo(path, "[%d]", index);
+		else
+		{
+			if (path->len > 0)
+				appendStringInfoChar(path, '.');
+			appendBinaryStringInfo(path, key, keylen);
+			if (!check_name(key, keylen, bad))
+			{
+				unstorable(bad, field, path, bad->reason);
+				return false;
+			}
+		}
+		if (!check_value(iter, level, field, path, bad))
+			return false;
+
+		field->len = field_len;
+		field->data[field_len] = '\0';
+		path->len = path_len;
+		path->data[path_len] = '\0';
+		index++;
+	}
+	return true;
+}
+
+/*
+ * check_value
+ *		Check the value iter is at, a member of a document at the given
+ *		level: a non-empty document or array is one level deeper.
+ */
+static bool
+check_value(bson_iter_t *iter, int level, StringInfo field, StringInfo path,
+			NgUnstorable *bad)
+{
+	bson_iter_t child;
+	bool		is_array = BSON_ITER_HOLDS_ARRAY(iter);
+	const uint8_t *data;
+	uint32_t	len;
+
+	if (!is_array && !BSON_ITER_HOLDS_DOCUMENT(iter))
+		return true;
+	if (is_array)
+		bson_iter_array(iter, &len, &data);
+	else
+		bson_iter_document(iter, &len, &data);
+	if (len <= 5)
+		return true;			/* empty: no level */
+	if (level + 1 > NG_MAX_DOCUMENT_DEPTH)
+	{
+		unstorable(bad, field, path,
+				   psprintf("The value is nested more than %d levels deep, which MongoDB refuses to store.",
+							NG_MAX_DOCUMENT_DEPTH));
+		return false;
+	}
+	if (!bson_iter_recurse(iter, &child))
+		elog(ERROR, "invalid BSON document");
+	return check_level(&child, is_array, level + 1, field, path, bad);
+}
+
+/*
+ * check_name
+ *		Whether a field name (keylen bytes) is one MongoDB accepts; if not,
+ *		bad->reason says why.
+ */
+static bool
+check_name(const char *key, int keylen, NgUnstorable *bad)
+{
+	if (keylen == 0)
+		bad->reason = pstrdup("MongoDB field names cannot be empty.");
+	else if (key[0] == '$')
+		bad->reason = pstrdup("MongoDB field names cannot start with \"$\".");
+	else if (memchr(key, '.', keylen) != NULL)
+		bad->reason = pstrdup("MongoDB field names cannot contain \".\".");
+	else
+		return true;
+	return false;
+}
+
+/* Fill in *bad; a path too long to read in a message is cut. */
+static void
+unstorable(NgUnstorable *bad, StringInfo field, StringInfo path, char *reason)
+{
+	bad->field = pstrdup(field->data);
+	if (path->len > 100)
+		bad->path = psprintf("%s...", pnstrdup(path->data,
+											   pg_mbcliplen(path->data,
+															path->len, 100)));
+	else
+		bad->path = pstrdup(path->data);
+	bad->reason = reason;
 }

@@ -148,6 +148,9 @@ static void outbox_append(NgModifyState *ms, char op, bson_t **ids,
 						  bson_t **bodies, int n);
 static void check_writable(NgTableOptions *opts);
 static void check_size(NgModifyState *ms, const bson_t *doc);
+static void check_storable(NgModifyState *ms, const bson_t *doc,
+						   const bson_t *iddoc, bool is_update);
+static NgColumn *column_for_field(NgTableOptions *opts, const char *field);
 
 /* MongoDB's document size limit (maxBsonObjectSize). */
 #define NG_MAX_DOCUMENT_SIZE (16 * 1024 * 1024)
@@ -448,6 +451,75 @@ check_size(NgModifyState *ms, const bson_t *doc)
 						doc->len, ms->opts->database, ms->opts->collection),
 				 errdetail("MongoDB stores documents of at most %d bytes.",
 						   NG_MAX_DOCUMENT_SIZE)));
+}
+
+/*
+ * What MongoDB will certainly refuse (a field name with "." or a leading
+ * "$", an empty one, nesting beyond its limit, an array _id: see
+ * ng_bson_check_document) is refused at the statement, naming the column,
+ * the key path and the document, rather than dead-lettered after COMMIT.
+ * doc is the document to store, or (is_update) a {$set, $unset} update.
+ */
+static void
+check_storable(NgModifyState *ms, const bson_t *doc, const bson_t *iddoc,
+			   bool is_update)
+{
+	NgUnstorable bad;
+	NgColumn   *col;
+
+	if (is_update ? ng_bson_check_update(doc, &bad) :
+		ng_bson_check_document(doc, &bad))
+		return;
+
+	col = column_for_field(ms->opts, bad.field);
+	if (col != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot store key path \"%s\" of column \"%s\" of foreign table \"%s\" in MongoDB",
+						bad.path, col->attname, ms->opts->relname),
+				 errdetail("%s The document's _id is %s.", bad.reason,
+						   id_text(iddoc))));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("cannot store key path \"%s\" of foreign table \"%s\" in MongoDB",
+					bad.path, ms->opts->relname),
+			 errdetail("%s The document's _id is %s.", bad.reason,
+					   id_text(iddoc))));
+}
+
+/*
+ * The column a field of the document comes from: the one mapped to the
+ * longest prefix of the dotted path, else the $$ROOT column; NULL if none.
+ */
+static NgColumn *
+column_for_field(NgTableOptions *opts, const char *field)
+{
+	NgColumn   *best = NULL;
+	NgColumn   *root = NULL;
+	size_t		bestlen = 0;
+	int			i;
+
+	for (i = 0; i < opts->natts; i++)
+	{
+		NgColumn   *col = &opts->columns[i];
+		size_t		len;
+
+		if (col->field == NULL)
+			continue;
+		if (col->is_root)
+		{
+			root = col;
+			continue;
+		}
+		len = strlen(col->field);
+		if (len > bestlen && strncmp(field, col->field, len) == 0 &&
+			(field[len] == '\0' || field[len] == '.'))
+		{
+			best = col;
+			bestlen = len;
+		}
+	}
+	return best != NULL ? best : root;
 }
 
 /* ------------------------------------------------------------------------
@@ -1271,6 +1343,7 @@ prepare_insert(NgModifyState *ms, TupleTableSlot *slot)
 	generated = new_insert_document(ms, slot, row->doc);
 	check_size(ms, row->doc);
 	document_id(row->doc, row->id);
+	check_storable(ms, row->doc, row->id, false);
 
 	/*
 	 * An ObjectId made here cannot exist anywhere yet, and no other
@@ -1650,6 +1723,10 @@ ngExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 		}
 
 		check_size(ms, &newdoc);
+		if (op == 'i')
+			check_storable(ms, &newdoc, &iddoc, false);
+		else
+			check_storable(ms, &update, &iddoc, true);
 		if (op == 'i' || !bson_empty(&update))
 		{
 			outbox_append(ms, op, ids, bodies, 1);

@@ -443,6 +443,23 @@ extern bool ng_column_append_bson(bson_t *doc, const char *key,
 extern void ng_column_report_unstorable(NgColumn *col, const char *relname,
 										Datum value) pg_attribute_noreturn();
 extern const char *ng_bson_type_name(bson_type_t type);
+
+/*
+ * MongoDB's nesting limit for stored documents (its default maxBSONDepth of
+ * 200 less the 20 levels it keeps for itself); see ng_bson_check_document.
+ */
+#define NG_MAX_DOCUMENT_DEPTH 180
+
+/* Why ng_bson_check_document or ng_bson_check_update refused a document. */
+typedef struct NgUnstorable
+{
+	char	   *field;			/* dotted key path, array indexes as digits */
+	char	   *path;			/* the same for messages: steps[2].$bad */
+	char	   *reason;			/* a full sentence: what MongoDB refuses */
+} NgUnstorable;
+
+extern bool ng_bson_check_document(const bson_t *doc, NgUnstorable *bad);
+extern bool ng_bson_check_update(const bson_t *update, NgUnstorable *bad);
 extern char *ng_bson_value_to_text(const bson_value_t *value);
 
 /* in estimate.c */
