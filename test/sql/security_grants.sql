@@ -19,11 +19,13 @@ ORDER BY function;
 -- SECURITY DEFINER functions: none (each would need a pinned search_path)
 SELECT function FROM security_grants.functions WHERE prosecdef;
 
--- SQL and PL/pgSQL without a pinned search_path: inlinable SQL helpers
+-- SQL and PL/pgSQL without a pinned search_path (pg_catalog first, then at
+-- most the extension's own schema, pg_temp last): inlinable SQL helpers
 -- whose bodies qualify every name, and the procedure that pins it itself
 SELECT function, language, prokind FROM security_grants.functions
 WHERE language IN ('sql', 'plpgsql')
-  AND NOT coalesce(proconfig::text[] && ARRAY['search_path=pg_catalog, nutragenie, pg_temp'], false)
+  AND NOT coalesce(proconfig::text[] && ARRAY['search_path=pg_catalog, nutragenie, pg_temp',
+                                               'search_path=pg_catalog, pg_temp'], false)
 ORDER BY function;
 
 -- an unprivileged role cannot publish domain events through ng_publish
