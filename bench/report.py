@@ -113,6 +113,12 @@ def write(res, md_path, png_path, out_dir):
     if "agg" in res or "fullrecipe" in res:
         extra_sections(res, w)
 
+    # sections written by other scripts (bench/large_in.sh), kept as they are
+    kept = kept_sections(md_path)
+    if kept:
+        w(kept)
+        w("")
+
     # ---------------------------------------------------------------- how to run
     w("## How to run")
     w("")
@@ -166,6 +172,7 @@ def write(res, md_path, png_path, out_dir):
             ("NG_BENCH_FR_CACHE_SIZE", "max(1024, 8 × FR_RECIPES)", "`nutragenie.cache_size` F needs (raised with ALTER SYSTEM and a restart of the stack's PostgreSQL if smaller)"),
             ("NG_BENCH_FR_DATABASE", "nutragenie_bench_fr", "PostgreSQL database of F (dropped and recreated unless it holds the same recipes)"),
             ("NG_BENCH_PROFILE", "1", "0: skip the perf profiles"),
+            ("NG_BENCH_LARGE_IN", "1", "0: skip the large key list benchmark (section 5, `bench/large_in.sh`; the page keeps the previous results)"),
             ("NG_BENCH_STACK_DIR", "temporary", "use (and keep) this test/stack directory"),
             ("MONGODB_URI", "FerretDB", "benchmark against this MongoDB server instead")):
         w(f"| `{var}` | {dflt} | {meaning} |")
@@ -174,6 +181,20 @@ def write(res, md_path, png_path, out_dir):
     md_path.parent.mkdir(parents=True, exist_ok=True)
     md_path.write_text("\n".join(L))
     chart(res, png_path, Path(out_dir))
+
+
+def kept_sections(md_path):
+    """The part of the existing page other scripts write and this one keeps:
+    from bench/large_in.sh's marker up to "## How to run" ("" if none)."""
+    try:
+        old = Path(md_path).read_text()
+    except FileNotFoundError:
+        return ""
+    start = old.find("<!-- large_in:begin -->")
+    end = old.find("## How to run", start)
+    if start < 0 or end < 0:
+        return ""
+    return old[start:end].rstrip("\n")
 
 
 def read_summary(res, w):

@@ -34,6 +34,18 @@
  *   failed after sending, a worker restart) is never flagged: re-sending
  *   an applied delete legitimately matches nothing.
  *
+ * - Poison.  A server may drop the connection on one operation every time
+ *   it gets it (FerretDB 1.x does on a Decimal128), which looks like an
+ *   outage and would stop the queue forever.  After a broken connection the
+ *   applier pings the server: if it answers, the connection was dropped on
+ *   the operations just sent, and the next round sends them one at a time
+ *   from there.  One sent alone that the server drops the connection on
+ *   nutragenie.applier_max_attempts times (with the usual back-off between
+ *   rounds) is dead-lettered with that history, together with the round's
+ *   later rows of the same document (never applied past a missing earlier
+ *   change), and the queue moves on.  An outage, where the ping fails too,
+ *   counts nothing.
+ *
  * - Commit wait.  Each database has a request generation, bumped by every
  *   committing writer after its commit became visible, and a done
  *   generation.  A round reads the request generation before its snapshot;
@@ -221,6 +233,7 @@ typedef struct NgApplyFailure
 /* Driver objects alive while a run of rows is applied. */
 typedef struct NgApplyDriver
 {
+	mongoc_client_t *client;	/* the connection's, for a ping */
 	mongoc_collection_t *coll;
 	mongoc_bulk_operation_t *bulk;
 	bson_t		reply;
@@ -245,6 +258,7 @@ typedef enum NgRoundResult
 /* GUCs */
 static int	ng_commit_timeout_ms = 10000;
 static int	ng_applier_batch_size = 1000;
+static int	ng_applier_max_attempts = 5;
 
 /* shared memory */
 static NgApplierShared *applier_shared = NULL;
@@ -281,32 +295,35 @@ typedef struct NgApplierStmtDef
 
 static const NgApplierStmtDef applier_stmts[NG_STMT_COUNT] = {
 	[NG_STMT_READ] = {
-		"SELECT seq, xid::text, serverid, userid, database,"
+		"SELECT seq, xid::pg_catalog.text, serverid, userid, database,"
 		" collection, op, doc_id, body"
-		" FROM nutragenie.outbox ORDER BY seq LIMIT $1",
+		" FROM " NG_SCHEMA_NAME ".outbox ORDER BY seq LIMIT $1",
 		1, {INT4OID}
 	},
 	[NG_STMT_DELETE] = {
-		"DELETE FROM nutragenie.outbox WHERE seq = ANY ($1)",
+		"DELETE FROM " NG_SCHEMA_NAME ".outbox"
+		" WHERE seq OPERATOR(pg_catalog.=) ANY ($1)",
 		1, {INT8ARRAYOID}
 	},
 	[NG_STMT_BURY] = {
 		"WITH moved AS ("
-		" DELETE FROM nutragenie.outbox WHERE seq = $1"
+		" DELETE FROM " NG_SCHEMA_NAME ".outbox"
+		" WHERE seq OPERATOR(pg_catalog.=) $1"
 		" RETURNING *)"
-		" INSERT INTO nutragenie.dead_letters"
+		" INSERT INTO " NG_SCHEMA_NAME ".dead_letters"
 		" (seq, xid, serverid, userid, database, collection, op,"
 		" doc_id, body, created_at, attempts, failed_at, error,"
 		" error_code)"
 		" SELECT seq, xid, serverid, userid, database, collection,"
-		" op, doc_id, body, created_at, attempts + 1, now(), $2, $3"
+		" op, doc_id, body, created_at, attempts OPERATOR(pg_catalog.+) 1,"
+		" pg_catalog.now(), $2, $3"
 		" FROM moved",
 		3, {INT8OID, TEXTOID, INT4OID}
 	},
 	[NG_STMT_FAILED] = {
-		"UPDATE nutragenie.outbox"
-		" SET attempts = attempts + 1, last_error = $2,"
-		" last_attempt = now() WHERE seq = $1",
+		"UPDATE " NG_SCHEMA_NAME ".outbox"
+		" SET attempts = attempts OPERATOR(pg_catalog.+) 1, last_error = $2,"
+		" last_attempt = pg_catalog.now() WHERE seq OPERATOR(pg_catalog.=) $1",
 		2, {INT8OID, TEXTOID}
 	},
 };
@@ -332,9 +349,20 @@ static int64 resend_floor = 0;
 static uint64 startup_fxid = 0;
 static HTAB *resent_rows = NULL;
 
-/* the rows of the current round, for the error path */
+/*
+ * Operations the server drops the connection on (see the file header):
+ * the round's rows, for burying the later rows of a document; the first row
+ * of the last run of rows the server dropped the connection on while still
+ * answering, from which the next round sends rows one at a time; and the
+ * row sent alone that it last dropped the connection on, with how many
+ * times it did (the row stays at the head of the queue meanwhile).  Worker
+ * memory: a restarted worker starts counting again.
+ */
 static NgOutboxRow *round_rows = NULL;
 static int	round_nrows = 0;
+static int64 suspect_seq = 0;
+static int64 drop_seq = 0;
+static int	drop_count = 0;
 
 PGDLLEXPORT void ng_applier_launcher_main(Datum main_arg);
 PGDLLEXPORT void ng_applier_worker_main(Datum main_arg);
@@ -389,6 +417,9 @@ static void check_matched(NgApplyDriver *d, NgMatchPlan *plan,
 						  bool *unmatched);
 static bool maybe_sent_before(NgOutboxRow *row);
 static void remember_sent(NgOutboxRow *rows, int n, bool committed);
+static bool server_answers(NgApplyDriver *d);
+static bool dropped_too_often(NgOutboxRow *row, const bson_error_t *error);
+static void bury_document_after(NgOutboxRow *row);
 static void mark_dead(NgOutboxRow *row, const bson_error_t *error,
 					  bool server_code);
 static void finish_round(NgOutboxRow *rows, int n);
@@ -428,6 +459,16 @@ ng_applier_define_gucs(void)
 							NULL,
 							&ng_applier_batch_size,
 							1000, 1, 100000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("nutragenie.applier_max_attempts",
+							"Times the applier sends one operation that MongoDB drops the connection on before dead-lettering it.",
+							"Counted only while the server still answers a ping, so an "
+							"outage never dead-letters anything.",
+							&ng_applier_max_attempts,
+							5, 1, 1000,
 							PGC_SIGHUP,
 							0,
 							NULL, NULL, NULL);
@@ -1398,9 +1439,9 @@ apply_round(void)
 	volatile NgRoundResult result = NG_ROUND_IDLE;
 
 	MemoryContextReset(round_cxt);
-	failing_seq = 0;
 	round_rows = NULL;
 	round_nrows = 0;
+	failing_seq = 0;
 
 	PG_TRY();
 	{
@@ -1569,10 +1610,28 @@ apply_group(NgOutboxRow *rows, int n, NgApplyFailure *failure)
 	memset(&driver, 0, sizeof(driver));
 	failing_seq = rows[0].seq;
 
+	/*
+	 * A server dropped after its rows were committed will never be there
+	 * to apply them: bury them rather than stop at them forever.
+	 */
+	if (GetForeignServerExtended(rows[0].serverid, FSV_MISSING_OK) == NULL)
+	{
+		bson_error_t error;
+
+		bson_set_error(&error, MONGOC_ERROR_COMMAND,
+					   MONGOC_ERROR_COMMAND_INVALID_ARG,
+					   "foreign server %u was dropped before this operation was applied",
+					   rows[0].serverid);
+		for (int i = 0; i < n; i++)
+			mark_dead(&rows[i], &error, false);
+		return true;
+	}
+
 	entry = ng_conn_get(rows[0].serverid, rows[0].userid);
 	PG_TRY();
 	{
-		d->coll = mongoc_client_get_collection(ng_conn_client(entry),
+		d->client = ng_conn_client(entry);
+		d->coll = mongoc_client_get_collection(d->client,
 											   rows[0].database,
 											   rows[0].collection);
 		ok = apply_ops(d, schedule_rows(rows, n), n, failure);
@@ -1772,7 +1831,15 @@ apply_ops(NgApplyDriver *d, NgOutboxRow **sched, int n,
 		uint32_t	server;
 
 		CHECK_FOR_INTERRUPTS();
+		if (sched[start]->outcome == NG_ROW_DEAD)
+		{
+			/* buried with an earlier row of its document */
+			start++;
+			continue;
+		}
 		failing_seq = sched[start]->seq;
+		if (sched[start]->seq == suspect_seq)
+			one_by_one = true;
 
 		bson_init(&opts);
 		BSON_APPEND_BOOL(&opts, "ordered", true);
@@ -1782,6 +1849,8 @@ apply_ops(NgApplyDriver *d, NgOutboxRow **sched, int n,
 
 		for (i = start; i < n && (!one_by_one || i == start); i++)
 		{
+			if (sched[i]->outcome == NG_ROW_DEAD)
+				break;
 			if (!append_op(d->bulk, sched[i], &append_error))
 			{
 				bad = i;
@@ -1875,6 +1944,24 @@ apply_ops(NgApplyDriver *d, NgOutboxRow **sched, int n,
 					  error.domain == MONGOC_ERROR_SERVER);
 			start++;
 			continue;
+		}
+
+		/*
+		 * The connection broke.  If the server still answers, it dropped
+		 * the connection on these operations: find which one by sending
+		 * them one at a time from here on, and bury one that it keeps
+		 * dropping the connection on.
+		 */
+		if (error.domain == MONGOC_ERROR_STREAM && server_answers(d))
+		{
+			suspect_seq = sched[start]->seq;
+			if (end - start == 1 && dropped_too_often(sched[start], &error))
+			{
+				bury_document_after(sched[start]);
+				one_by_one = false;
+				start++;
+				continue;
+			}
 		}
 
 		failure->seq = sched[start]->seq;
@@ -2326,6 +2413,93 @@ remember_sent(NgOutboxRow *rows, int n, bool committed)
 }
 
 /*
+ * Whether the server answers a ping, on a new connection if the last one
+ * broke: tells an operation the server drops the connection on from an
+ * outage.
+ */
+static bool
+server_answers(NgApplyDriver *d)
+{
+	bson_t		cmd;
+	bson_t		reply;
+	bson_error_t error;
+	bool		ok;
+
+	bson_init(&cmd);
+	BSON_APPEND_INT32(&cmd, "ping", 1);
+	ok = mongoc_client_command_simple(d->client, "admin", &cmd, NULL,
+									  &reply, &error);
+	bson_destroy(&cmd);
+	bson_destroy(&reply);
+	return ok;
+}
+
+/*
+ * Count one more time the server dropped the connection on row, sent
+ * alone while the server answered; at nutragenie.applier_max_attempts
+ * mark it dead with that history and return true.
+ */
+static bool
+dropped_too_often(NgOutboxRow *row, const bson_error_t *error)
+{
+	bson_error_t dead;
+
+	if (drop_seq != row->seq)
+	{
+		drop_seq = row->seq;
+		drop_count = 0;
+	}
+	drop_count++;
+	if (drop_count < ng_applier_max_attempts)
+		return false;
+
+	bson_set_error(&dead, error->domain, error->code,
+				   "server closed the connection while applying this operation %d times: %s",
+				   drop_count, error->message);
+	mark_dead(row, &dead, false);
+	drop_seq = 0;
+	drop_count = 0;
+	suspect_seq = 0;
+	return true;
+}
+
+/*
+ * After row was buried for the server dropping the connection on it: bury
+ * the round's later rows of the same document too, so that none of them is
+ * applied to a document that lacks it (nutragenie.ng_retry_dead_letter puts
+ * them back in order).  Rows committed after this round are applied.
+ *
+ * XXX: _ids are compared by their bytes: a later row naming the document
+ * by another BSON type of the same number (1 and 1.0) is not buried.
+ */
+static void
+bury_document_after(NgOutboxRow *row)
+{
+	int			i;
+
+	for (i = 0; i < round_nrows; i++)
+	{
+		NgOutboxRow *r = &round_rows[i];
+		bson_error_t error;
+
+		if (r->seq <= row->seq || r->outcome != NG_ROW_PENDING ||
+			r->serverid != row->serverid || r->userid != row->userid ||
+			strcmp(r->database, row->database) != 0 ||
+			strcmp(r->collection, row->collection) != 0 ||
+			r->doc_id == NULL || row->doc_id == NULL ||
+			VARSIZE_ANY_EXHDR(r->doc_id) != VARSIZE_ANY_EXHDR(row->doc_id) ||
+			memcmp(VARDATA_ANY(r->doc_id), VARDATA_ANY(row->doc_id),
+				   VARSIZE_ANY_EXHDR(row->doc_id)) != 0)
+			continue;
+		bson_set_error(&error, MONGOC_ERROR_COMMAND,
+					   MONGOC_ERROR_COMMAND_INVALID_ARG,
+					   "not applied: an earlier operation on the same document (outbox row %lld) was moved to nutragenie.dead_letters",
+					   (long long) row->seq);
+		mark_dead(r, &error, false);
+	}
+}
+
+/*
  * Mark a row for the dead letters.  server_code: error->code is a MongoDB
  * error code (else the row gets no code; the text says what the driver
  * refused).
@@ -2493,7 +2667,8 @@ record_failure(int64 seq, ErrorData *edata)
 
 /*
  * Run one of the worker's statements (inside SPI_connect), preparing it on
- * first use.  Returns SPI_execute_plan's result.
+ * first use, through ng_internal_sql_execute (pinned search_path, as the
+ * outbox owner).  Returns SPI_execute_plan's result.
  */
 static int
 run_statement(NgApplierStmt which, Datum *values, const char *nulls,
@@ -2501,9 +2676,9 @@ run_statement(NgApplierStmt which, Datum *values, const char *nulls,
 {
 	const NgApplierStmtDef *def = &applier_stmts[which];
 
-	ng_outbox_prepare(&applier_plans[which], def->sql, def->nargs,
-					  (Oid *) def->argtypes);
-	return SPI_execute_plan(applier_plans[which], values, nulls, read_only, 0);
+	return ng_internal_sql_execute(&applier_plans[which], def->sql,
+								   def->nargs, def->argtypes, values, nulls,
+								   read_only);
 }
 
 /*

@@ -29,6 +29,9 @@
  * The write direction (Datum to BSON, for pushed-down constants and writes)
  * is the inverse map; it refuses (returns false for) values that BSON cannot
  * hold exactly, such as timestamps with sub-millisecond digits.
+ * ng_bson_check_document and ng_bson_check_update, at its end, say whether
+ * MongoDB will store a document or apply an update built that way (field
+ * names, nesting, _id type): writes call them before anything is queued.
  *
  * Nothing here allocates with libbson's allocator except the write path's
  * JSON parsing and temporary array documents, which are freed before any
@@ -125,6 +128,17 @@ typedef struct JsonSink
 	JsonbValue	root_scalar;
 } JsonSink;
 
+/*
+ * Why the write direction refused a value, for the error that says so.
+ */
+typedef struct Unstorable
+{
+	int			sqlerrcode;
+	bool		too_deep;		/* JSON nested beyond what BSON takes */
+	char	   *detail;
+	const char *hint;
+} Unstorable;
+
 /* milliseconds between the Unix epoch and the PostgreSQL epoch */
 #define NG_EPOCH_DIFF_MS \
 	(INT64CONST(1000) * SECS_PER_DAY * \
@@ -148,8 +162,8 @@ static Datum convert_value(NgConverter *conv, const bson_value_t *v,
 static Datum mismatch(NgConverter *conv, bson_type_t type, bool *isnull);
 static Datum out_of_range(NgConverter *conv, const bson_value_t *v,
 						  int sqlerrcode, bool *isnull);
-static Datum not_integral(NgConverter *conv, const bson_value_t *v,
-						  bool *isnull);
+static Datum not_exact(NgConverter *conv, const bson_value_t *v,
+						bool is_inexact, bool *isnull);
 static Datum uuid_mismatch(NgConverter *conv, const bson_value_t *v,
 						   bool *isnull);
 static const char *bson_type_label(bson_type_t type);
@@ -205,13 +219,20 @@ static void json_binary(JsonSink *s, const uint8_t *data, uint32_t len,
 						bson_subtype_t subtype);
 static void json_regex(JsonSink *s, const char *pattern, const char *options);
 static bool append_value(bson_t *doc, const char *key, int keylen,
-						 Datum value, Oid typid, ConvKind kind);
+						 Datum value, Oid typid, ConvKind kind,
+						 NgTimestampRounding rounding);
+static bool append_datum(bson_t *doc, const char *key, int keylen,
+						 Datum value, bool isnull, Oid typid,
+						 NgTimestampRounding rounding);
+static bool round_timestamp(int64 *ts, NgTimestampRounding rounding);
 static bool append_numeric(bson_t *doc, const char *key, int keylen,
 						   Numeric num);
 static bool append_json(bson_t *doc, const char *key, int keylen,
 						Datum value, ConvKind kind);
 static bool append_array(bson_t *doc, const char *key, int keylen,
-						 ArrayType *arr);
+						 ArrayType *arr, NgTimestampRounding rounding);
+static void unstorable_reason(Datum value, Oid typid, Unstorable *why);
+static bson_t *json_to_bson(Datum value, ConvKind kind, bson_error_t *error);
 static void append_failed(const char *key, int keylen) pg_attribute_noreturn();
 
 
@@ -618,24 +639,41 @@ out_of_range(NgConverter *conv, const bson_value_t *v, int sqlerrcode,
 }
 
 /*
- * not_integral
- *		Report a non-integral number for an integer column, as a mismatch.
+ * not_exact
+ *		Report a number of a suitable type that the column cannot hold
+ *		exactly, as a mismatch: a non-integral number for an integer column
+ *		(is_inexact false), or an integer that lies between two values of a
+ *		float column's type (is_inexact true; it is not beyond its range).
  */
 static pg_noinline Datum
-not_integral(NgConverter *conv, const bson_value_t *v, bool *isnull)
+not_exact(NgConverter *conv, const bson_value_t *v, bool is_inexact,
+		  bool *isnull)
 {
+	const char *label;
+	char	   *text;
+	char	   *type;
+
 	if (conv->mismatch == NG_MISMATCH_NULL)
 	{
 		*isnull = true;
 		return (Datum) 0;
 	}
+	label = bson_type_label(v->value_type);
+	text = ng_bson_value_to_text(v);
+	type = format_type_with_typemod(conv->typid, conv->typmod);
 	ereport(ERROR,
 			(errcode(ERRCODE_DATATYPE_MISMATCH),
-			 errmsg("cannot convert BSON %s value %s to type %s",
-					bson_type_label(v->value_type),
-					ng_bson_value_to_text(v),
-					format_type_with_typemod(conv->typid, conv->typmod)),
-			 errdetail("The value is not an integer.")));
+			 is_inexact
+			 ? errmsg("BSON %s value %s cannot be represented exactly as type %s",
+					  label, text, type)
+			 : errmsg("cannot convert BSON %s value %s to type %s",
+					  label, text, type),
+			 is_inexact
+			 ? errdetail("Converting it would round it to a different number.")
+			 : errdetail("The value is not an integer."),
+			 is_inexact
+			 ? errhint("Use a numeric or bigint column to read it exactly.")
+			 : 0));
 	return (Datum) 0;			/* keep compiler quiet */
 }
 
@@ -807,7 +845,7 @@ convert_int(NgConverter *conv, const bson_value_t *v, bool *isnull)
 										ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
 										isnull);
 				if (isnan(d) || d != floor(d))
-					return not_integral(conv, v, isnull);
+					return not_exact(conv, v, false, isnull);
 				if (!FLOAT8_FITS_IN_INT64(d))
 					return out_of_range(conv, v,
 										ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
@@ -824,7 +862,7 @@ convert_int(NgConverter *conv, const bson_value_t *v, bool *isnull)
 				num = decimal128_to_numeric(&v->value.v_decimal128);
 				status = numeric_to_int64(num, &val);
 				if (status < 0)
-					return not_integral(conv, v, isnull);
+					return not_exact(conv, v, false, isnull);
 				if (status > 0)
 					return out_of_range(conv, v,
 										ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
@@ -896,9 +934,7 @@ convert_float(NgConverter *conv, const bson_value_t *v, bool *isnull)
 					return Float8GetDatum((float8) i);
 				f = (float4) i;
 				if ((float8) f != (float8) i)
-					return out_of_range(conv, v,
-										ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-										isnull);
+					return not_exact(conv, v, true, isnull);
 				return Float4GetDatum(f);
 			}
 
@@ -915,9 +951,7 @@ convert_float(NgConverter *conv, const bson_value_t *v, bool *isnull)
 					float8		d = (float8) i;
 
 					if (d >= -(float8) PG_INT64_MIN || (int64) d != i)
-						return out_of_range(conv, v,
-											ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-											isnull);
+						return not_exact(conv, v, true, isnull);
 					return Float8GetDatum(d);
 				}
 				else
@@ -925,9 +959,7 @@ convert_float(NgConverter *conv, const bson_value_t *v, bool *isnull)
 					float4		f = (float4) i;
 
 					if (f >= -(float4) PG_INT64_MIN || (int64) f != i)
-						return out_of_range(conv, v,
-											ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-											isnull);
+						return not_exact(conv, v, true, isnull);
 					return Float4GetDatum(f);
 				}
 			}
@@ -2191,6 +2223,19 @@ bool
 ng_datum_append_bson(bson_t *doc, const char *key, int keylen,
 					 Datum value, bool isnull, Oid typid)
 {
+	return append_datum(doc, key, keylen, value, isnull, typid,
+						NG_TS_ROUND_ERROR);
+}
+
+/*
+ * append_datum
+ *		ng_datum_append_bson, with timestamps (also inside arrays) rounded
+ *		to milliseconds as rounding says.
+ */
+static bool
+append_datum(bson_t *doc, const char *key, int keylen, Datum value,
+			 bool isnull, Oid typid, NgTimestampRounding rounding)
+{
 	ConvKind	kind = classify_write_type(&typid);
 
 	if (kind == CONV_UNSUPPORTED)
@@ -2203,7 +2248,7 @@ ng_datum_append_bson(bson_t *doc, const char *key, int keylen,
 		return true;
 	}
 
-	return append_value(doc, key, keylen, value, typid, kind);
+	return append_value(doc, key, keylen, value, typid, kind, rounding);
 }
 
 /*
@@ -2213,7 +2258,9 @@ ng_datum_append_bson(bson_t *doc, const char *key, int keylen,
  *		default, or a chosen BSON type (decimal, double, long, int, string).
  *
  * Returns false when the value cannot be represented (see
- * ng_datum_append_bson).  A chosen integer type rejects values that are not
+ * ng_datum_append_bson; a timestamp with sub-millisecond digits is rounded
+ * or truncated instead when the column's timestamp_rounding option says so;
+ * ng_column_report_unstorable raises the error that explains it).  A chosen integer type rejects values that are not
  * integral or out of range (ERRCODE_DATATYPE_MISMATCH /
  * ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE); "double" rounds to the nearest
  * double, as the user asked for by choosing it.
@@ -2228,7 +2275,8 @@ ng_column_append_bson(bson_t *doc, const char *key, NgColumn *col,
 	bool		ok;
 
 	if (isnull || col->write_type == NG_WRITE_AUTO)
-		return ng_datum_append_bson(doc, key, -1, value, isnull, col->typid);
+		return append_datum(doc, key, -1, value, isnull, col->typid,
+							col->ts_rounding);
 
 	getTypeOutputInfo(col->typid, &outfunc, &isvarlena);
 	str = OidOutputFunctionCall(outfunc, value);
@@ -2287,7 +2335,8 @@ ng_column_append_bson(bson_t *doc, const char *key, NgColumn *col,
 			ok = bson_append_utf8(doc, key, -1, str, -1);
 			break;
 		default:
-			return ng_datum_append_bson(doc, key, -1, value, false, col->typid);
+			return append_datum(doc, key, -1, value, false, col->typid,
+								col->ts_rounding);
 	}
 	if (!ok)
 		append_failed(key, -1);
@@ -2300,7 +2349,7 @@ ng_column_append_bson(bson_t *doc, const char *key, NgColumn *col,
  */
 static bool
 append_value(bson_t *doc, const char *key, int keylen, Datum value,
-			 Oid typid, ConvKind kind)
+			 Oid typid, ConvKind kind, NgTimestampRounding rounding)
 {
 	bool		ok;
 
@@ -2370,9 +2419,9 @@ append_value(bson_t *doc, const char *key, int keylen, Datum value,
 				/*
 				 * A BSON date holds milliseconds: refuse rather than round a
 				 * value with microseconds, which would change an equality
-				 * filter's meaning.
+				 * filter's meaning, unless the column asks for rounding.
 				 */
-				if (TIMESTAMP_NOT_FINITE(ts) || ts % 1000 != 0)
+				if (TIMESTAMP_NOT_FINITE(ts) || !round_timestamp(&ts, rounding))
 					return false;
 				ok = bson_append_date_time(doc, key, keylen,
 										   ts / 1000 + NG_EPOCH_DIFF_MS);
@@ -2421,7 +2470,8 @@ append_value(bson_t *doc, const char *key, int keylen, Datum value,
 			return append_json(doc, key, keylen, value, kind);
 
 		case CONV_ARRAY:
-			return append_array(doc, key, keylen, DatumGetArrayTypeP(value));
+			return append_array(doc, key, keylen, DatumGetArrayTypeP(value),
+								rounding);
 
 		default:
 			elog(ERROR, "unexpected write kind %d for type %u", kind, typid);
@@ -2430,6 +2480,39 @@ append_value(bson_t *doc, const char *key, int keylen, Datum value,
 
 	if (!ok)
 		append_failed(key, keylen);
+	return true;
+}
+
+/*
+ * round_timestamp
+ *		Make *ts (microseconds) a whole number of milliseconds as rounding
+ *		says; false if it is not one and rounding is NG_TS_ROUND_ERROR.
+ *
+ * "round" goes to the nearest millisecond, halves away from zero, as a cast
+ * to timestamptz(3) does; "truncate" goes down (towards the past), as
+ * date_trunc('milliseconds', ...) does.
+ */
+static bool
+round_timestamp(int64 *ts, NgTimestampRounding rounding)
+{
+	int64		rem = *ts % 1000;
+
+	if (rem == 0)
+		return true;
+	switch (rounding)
+	{
+		case NG_TS_ROUND_ERROR:
+			return false;
+		case NG_TS_ROUND_TRUNCATE:
+			*ts -= rem < 0 ? rem + 1000 : rem;
+			break;
+		case NG_TS_ROUND_NEAREST:
+			if (*ts >= 0)
+				*ts = ((*ts + 500) / 1000) * 1000;
+			else
+				*ts = -(((-*ts) + 500) / 1000) * 1000;
+			break;
+	}
 	return true;
 }
 
@@ -2558,13 +2641,36 @@ static bool
 append_json(bson_t *doc, const char *key, int keylen, Datum value,
 			ConvKind kind)
 {
-	char	   *json;
-	char	   *wrapped;
-	char	   *utf8;
 	bson_t	   *tmp;
 	bson_error_t error;
 	bson_iter_t it;
 	bool		ok;
+
+	tmp = json_to_bson(value, kind, &error);
+	if (tmp == NULL)
+		return false;
+
+	ok = bson_iter_init_find(&it, tmp, "v") &&
+		bson_append_iter(doc, key, keylen, &it);
+	bson_destroy(tmp);
+
+	if (!ok)
+		append_failed(key, keylen);
+	return true;
+}
+
+/*
+ * json_to_bson
+ *		The document {"v": value} for a json or jsonb Datum, from libbson's
+ *		Extended JSON parser (the caller destroys it), or NULL with *error
+ *		set.
+ */
+static bson_t *
+json_to_bson(Datum value, ConvKind kind, bson_error_t *error)
+{
+	char	   *json;
+	char	   *wrapped;
+	char	   *utf8;
 
 	if (kind == CONV_JSON)
 		json = TextDatumGetCString(value);
@@ -2579,17 +2685,154 @@ append_json(bson_t *doc, const char *key, int keylen, Datum value,
 	wrapped = psprintf("{\"v\": %s}", json);
 	utf8 = pg_server_to_any(wrapped, strlen(wrapped), PG_UTF8);
 
-	tmp = bson_new_from_json((const uint8_t *) utf8, strlen(utf8), &error);
-	if (tmp == NULL)
-		return false;
+	return bson_new_from_json((const uint8_t *) utf8, strlen(utf8), error);
+}
 
-	ok = bson_iter_init_find(&it, tmp, "v") &&
-		bson_append_iter(doc, key, keylen, &it);
-	bson_destroy(tmp);
+/*
+ * ng_column_report_unstorable
+ *		Raise the error for a value of col, of foreign table relname, that
+ *		ng_column_append_bson() or ng_datum_append_bson() refused, saying
+ *		why: sub-millisecond digits (with a hint to round them), an infinite
+ *		date, JSON nested too deeply for BSON or not valid Extended JSON, a
+ *		multi-dimensional array, a type BSON has no counterpart for.
+ */
+void
+ng_column_report_unstorable(NgColumn *col, const char *relname, Datum value)
+{
+	Unstorable	why;
 
-	if (!ok)
-		append_failed(key, keylen);
-	return true;
+	unstorable_reason(value, col->typid, &why);
+	if (why.too_deep)
+		ereport(ERROR,
+				(errcode(why.sqlerrcode),
+				 errmsg("value of column \"%s\" of foreign table \"%s\" is nested too deeply to be stored as BSON",
+						col->attname, relname),
+				 errdetail_internal("%s", why.detail)));
+	ereport(ERROR,
+			(errcode(why.sqlerrcode),
+			 errmsg("cannot store the value of column \"%s\" of foreign table \"%s\" as BSON",
+					col->attname, relname),
+			 errdetail_internal("%s", why.detail),
+			 why.hint != NULL ? errhint("%s", why.hint) : 0));
+}
+
+/*
+ * unstorable_reason
+ *		Fill *why with the reason the write direction refuses value, of
+ *		type typid.  Array elements are examined one by one.
+ */
+static void
+unstorable_reason(Datum value, Oid typid, Unstorable *why)
+{
+	Oid			basetype = typid;
+	ConvKind	kind = classify_write_type(&basetype);
+
+	why->sqlerrcode = ERRCODE_FDW_INVALID_DATA_TYPE;
+	why->too_deep = false;
+	why->hint = NULL;
+	why->detail = psprintf("Values of type %s cannot be represented exactly in BSON.",
+						   format_type_be(typid));
+
+	switch (kind)
+	{
+		case CONV_TIMESTAMP:
+		case CONV_TIMESTAMPTZ:
+			if (TIMESTAMP_NOT_FINITE(DatumGetTimestamp(value)))
+				why->detail = pstrdup("A BSON date cannot hold an infinite timestamp.");
+			else
+			{
+				why->detail = psprintf("A BSON date holds milliseconds, and the value %s has microseconds.",
+									   kind == CONV_TIMESTAMP
+									   ? DatumGetCString(DirectFunctionCall1(timestamp_out, value))
+									   : DatumGetCString(DirectFunctionCall1(timestamptz_out, value)));
+				why->hint = "Round the value to milliseconds, for example with date_trunc('milliseconds', ...), or set the \"timestamp_rounding\" option of the column or table to \"round\" or \"truncate\".";
+			}
+			break;
+
+		case CONV_DATE:
+			if (DATE_NOT_FINITE(DatumGetDateADT(value)))
+				why->detail = pstrdup("A BSON date cannot hold an infinite date.");
+			break;
+
+		case CONV_JSON:
+		case CONV_JSONB:
+			{
+				bson_error_t error;
+				bson_t	   *tmp = json_to_bson(value, kind, &error);
+
+				if (tmp != NULL)
+				{
+					bson_destroy(tmp);
+					break;
+				}
+
+				/*
+				 * libbson's reader stops at 100 levels of nesting, which is
+				 * also MongoDB's limit for a stored document.
+				 */
+				if (strstr(error.message, "LEVELS_EXCEEDED") != NULL)
+				{
+					why->too_deep = true;
+					why->sqlerrcode = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+					why->detail = pstrdup("BSON documents can be nested at most 100 levels deep, counting the document itself and the fields above the value.");
+				}
+				else
+					why->detail = psprintf("The value is not valid Extended JSON: %s.",
+										   error.message);
+			}
+			break;
+
+		case CONV_ARRAY:
+			{
+				ArrayType  *arr = DatumGetArrayTypeP(value);
+				Oid			elemtype = ARR_ELEMTYPE(arr);
+				int16		elmlen;
+				bool		elmbyval;
+				char		elmalign;
+				Datum	   *elems;
+				bool	   *nulls;
+				int			nelems;
+				int			i;
+
+				if (ARR_NDIM(arr) > 1)
+				{
+					why->detail = psprintf("BSON arrays have one dimension, and the value has %d.",
+										   ARR_NDIM(arr));
+					break;
+				}
+				get_typlenbyvalalign(elemtype, &elmlen, &elmbyval, &elmalign);
+				deconstruct_array(arr, elemtype, elmlen, elmbyval, elmalign,
+								  &elems, &nulls, &nelems);
+				for (i = 0; i < nelems; i++)
+				{
+					bson_t		scratch;
+					volatile bool ok = true;
+
+					if (nulls[i])
+						continue;
+					bson_init(&scratch);
+					PG_TRY();
+					{
+						ok = append_datum(&scratch, "0", 1, elems[i], false,
+										  elemtype, NG_TS_ROUND_ERROR);
+					}
+					PG_FINALLY();
+					{
+						bson_destroy(&scratch);
+					}
+					PG_END_TRY();
+					if (!ok)
+					{
+						unstorable_reason(elems[i], elemtype, why);
+						break;
+					}
+				}
+			}
+			break;
+
+		default:
+			break;
+	}
 }
 
 /*
@@ -2601,7 +2844,8 @@ append_json(bson_t *doc, const char *key, int keylen, Datum value,
  * before any error propagates.
  */
 static bool
-append_array(bson_t *doc, const char *key, int keylen, ArrayType *arr)
+append_array(bson_t *doc, const char *key, int keylen, ArrayType *arr,
+			 NgTimestampRounding rounding)
 {
 	Oid			elemtype = ARR_ELEMTYPE(arr);
 	Oid			basetype = elemtype;
@@ -2641,7 +2885,7 @@ append_array(bson_t *doc, const char *key, int keylen, ArrayType *arr)
 			}
 			else
 				ok = append_value(child, ikey, ikeylen, elems[i], basetype,
-								  elemkind);
+								  elemkind, rounding);
 		}
 		if (ok && !bson_append_array(doc, key, keylen, child))
 			append_failed(key, keylen);
@@ -2653,4 +2897,278 @@ append_array(bson_t *doc, const char *key, int keylen, ArrayType *arr)
 	PG_END_TRY();
 
 	return ok;
+}
+
+
+/* ----------------------------------------------------------------
+ *		What MongoDB will store
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * A write is queued at the statement and sent after COMMIT; what the server
+ * will certainly refuse must be refused at the statement, or PostgreSQL
+ * keeps its side of the transaction while MongoDB never gets the document.
+ * The rules below are the intersection of what the supported servers store
+ * (MongoDB 4.4 to 8.x, FerretDB, Amazon DocumentDB), so that a document
+ * that passes is refused only for reasons only the server knows (a unique
+ * secondary index, a validator):
+ *
+ * - Field names must not be empty, start with "$" or contain ".".  MongoDB
+ *   5.0 and later store such names in inserted documents, but its update
+ *   operators cannot address them (a "$set" path is split at "." and a
+ *   "$"-prefixed segment is an operator), libmongoc refuses empty keys in
+ *   inserts and replacements, and FerretDB and DocumentDB refuse all three.
+ *   Embedded NUL bytes cannot reach us: BSON field names are C strings, and
+ *   neither text nor jsonb holds a NUL.
+ * - Nesting: the document itself is level 1 and each non-empty embedded
+ *   document or array adds a level (empty ones do not count); MongoDB
+ *   refuses to store more than NG_MAX_DOCUMENT_DEPTH levels (with the
+ *   default maxBSONDepth; its manual promises 100).
+ * - The top-level _id must not be an array, a regular expression or
+ *   undefined.
+ * - Size (16 MB) is checked by the callers on the final document.
+ *
+ * Array elements are not checked for names (their keys are indexes).
+ */
+
+static bool check_level(bson_iter_t *iter, bool is_array, int level,
+						StringInfo field, StringInfo path, NgUnstorable *bad);
+static bool check_name(const char *key, int keylen, NgUnstorable *bad);
+static bool check_value(bson_iter_t *iter, int level, StringInfo field,
+						StringInfo path, NgUnstorable *bad);
+static void unstorable(NgUnstorable *bad, StringInfo field, StringInfo path,
+					   char *reason);
+
+/*
+ * ng_bson_check_document
+ *		Whether MongoDB will store doc as a whole document (an insert or a
+ *		replacement); if not, *bad says where and why (palloc'd in
+ *		CurrentMemoryContext) and false is returned.  Never raises for the
+ *		document's content.
+ */
+bool
+ng_bson_check_document(const bson_t *doc, NgUnstorable *bad)
+{
+	bson_iter_t iter;
+	StringInfoData field;
+	StringInfoData path;
+
+	if (bson_iter_init_find(&iter, doc, "_id"))
+	{
+		const char *reason = NULL;
+
+		switch (bson_iter_type(&iter))
+		{
+			case BSON_TYPE_ARRAY:
+				reason = "The _id of a document cannot be an array.";
+				break;
+			case BSON_TYPE_REGEX:
+				reason = "The _id of a document cannot be a regular expression.";
+				break;
+			case BSON_TYPE_UNDEFINED:
+				reason = "The _id of a document cannot be undefined.";
+				break;
+			default:
+				break;
+		}
+		if (reason != NULL)
+		{
+			initStringInfo(&field);
+			initStringInfo(&path);
+			appendStringInfoString(&field, "_id");
+			appendStringInfoString(&path, "_id");
+			unstorable(bad, &field, &path, pstrdup(reason));
+			return false;
+		}
+	}
+
+	if (!bson_iter_init(&iter, doc))
+		elog(ERROR, "invalid BSON document");
+	initStringInfo(&field);
+	initStringInfo(&path);
+	return check_level(&iter, false, 1, &field, &path, bad);
+}
+
+/*
+ * ng_bson_check_update
+ *		Whether MongoDB will apply an update document of the form
+ *		{"$set": {path: value, ...}, "$unset": {path: "", ...}}: every path
+ *		segment must be a name MongoDB accepts, and the levels the path
+ *		creates plus those of the value must stay within the nesting limit.
+ *		Returns false with *bad filled in otherwise, as
+ *		ng_bson_check_document.
+ */
+bool
+ng_bson_check_update(const bson_t *update, NgUnstorable *bad)
+{
+	bson_iter_t op;
+
+	if (!bson_iter_init(&op, update))
+		elog(ERROR, "invalid BSON document");
+	while (bson_iter_next(&op))
+	{
+		bson_iter_t iter;
+		bool		is_set = strcmp(bson_iter_key(&op), "$set") == 0;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&op) || !bson_iter_recurse(&op, &iter))
+			continue;
+		while (bson_iter_next(&iter))
+		{
+			const char *key = bson_iter_key(&iter);
+			StringInfoData field;
+			StringInfoData path;
+			int			level = 1;
+			const char *seg = key;
+
+			initStringInfo(&field);
+			initStringInfo(&path);
+			for (;;)
+			{
+				const char *dot = strchr(seg, '.');
+				int			len = dot ? (int) (dot - seg) : (int) strlen(seg);
+
+				if (field.len > 0)
+				{
+					appendStringInfoChar(&field, '.');
+					appendStringInfoChar(&path, '.');
+				}
+				appendBinaryStringInfo(&field, seg, len);
+				appendBinaryStringInfo(&path, seg, len);
+				if (!check_name(seg, len, bad))
+				{
+					unstorable(bad, &field, &path, bad->reason);
+					return false;
+				}
+				if (dot == NULL)
+					break;
+				/* the segment names a document holding the rest */
+				if (++level > NG_MAX_DOCUMENT_DEPTH)
+				{
+					unstorable(bad, &field, &path,
+							   psprintf("The path creates more than %d levels of nesting, which MongoDB refuses to store.",
+										NG_MAX_DOCUMENT_DEPTH));
+					return false;
+				}
+				seg = dot + 1;
+			}
+			if (is_set && !check_value(&iter, level, &field, &path, bad))
+				return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * check_level
+ *		Check the members of the document or array iter walks, which is at
+ *		the given level; field and path name it and are restored on return.
+ */
+static bool
+check_level(bson_iter_t *iter, bool is_array, int level, StringInfo field,
+			StringInfo path, NgUnstorable *bad)
+{
+	int			index = 0;
+
+	check_stack_depth();
+	while (bson_iter_next(iter))
+	{
+		const char *key = bson_iter_key(iter);
+		int			keylen = (int) bson_iter_key_len(iter);
+		int			field_len = field->len;
+		int			path_len = path->len;
+
+		if (field->len > 0)
+			appendStringInfoChar(field, '.');
+		appendBinaryStringInfo(field, key, keylen);
+		if (is_array)
+			appendStringInfo(path, "[%d]", index);
+		else
+		{
+			if (path->len > 0)
+				appendStringInfoChar(path, '.');
+			appendBinaryStringInfo(path, key, keylen);
+			if (!check_name(key, keylen, bad))
+			{
+				unstorable(bad, field, path, bad->reason);
+				return false;
+			}
+		}
+		if (!check_value(iter, level, field, path, bad))
+			return false;
+
+		field->len = field_len;
+		field->data[field_len] = '\0';
+		path->len = path_len;
+		path->data[path_len] = '\0';
+		index++;
+	}
+	return true;
+}
+
+/*
+ * check_value
+ *		Check the value iter is at, a member of a document at the given
+ *		level: a non-empty document or array is one level deeper.
+ */
+static bool
+check_value(bson_iter_t *iter, int level, StringInfo field, StringInfo path,
+			NgUnstorable *bad)
+{
+	bson_iter_t child;
+	bool		is_array = BSON_ITER_HOLDS_ARRAY(iter);
+	const uint8_t *data;
+	uint32_t	len;
+
+	if (!is_array && !BSON_ITER_HOLDS_DOCUMENT(iter))
+		return true;
+	if (is_array)
+		bson_iter_array(iter, &len, &data);
+	else
+		bson_iter_document(iter, &len, &data);
+	if (len <= 5)
+		return true;			/* empty: no level */
+	if (level + 1 > NG_MAX_DOCUMENT_DEPTH)
+	{
+		unstorable(bad, field, path,
+				   psprintf("The value is nested more than %d levels deep, which MongoDB refuses to store.",
+							NG_MAX_DOCUMENT_DEPTH));
+		return false;
+	}
+	if (!bson_iter_recurse(iter, &child))
+		elog(ERROR, "invalid BSON document");
+	return check_level(&child, is_array, level + 1, field, path, bad);
+}
+
+/*
+ * check_name
+ *		Whether a field name (keylen bytes) is one MongoDB accepts; if not,
+ *		bad->reason says why.
+ */
+static bool
+check_name(const char *key, int keylen, NgUnstorable *bad)
+{
+	if (keylen == 0)
+		bad->reason = pstrdup("MongoDB field names cannot be empty.");
+	else if (key[0] == '$')
+		bad->reason = pstrdup("MongoDB field names cannot start with \"$\".");
+	else if (memchr(key, '.', keylen) != NULL)
+		bad->reason = pstrdup("MongoDB field names cannot contain \".\".");
+	else
+		return true;
+	return false;
+}
+
+/* Fill in *bad; a path too long to read in a message is cut. */
+static void
+unstorable(NgUnstorable *bad, StringInfo field, StringInfo path, char *reason)
+{
+	bad->field = pstrdup(field->data);
+	if (path->len > 100)
+		bad->path = psprintf("%s...", pnstrdup(path->data,
+											   pg_mbcliplen(path->data,
+															path->len, 100)));
+	else
+		bad->path = pstrdup(path->data);
+	bad->reason = reason;
 }

@@ -14,6 +14,15 @@
  * NumberLong(5) alike and the writer and the reader may spell them
  * differently.
  *
+ * Access.  A slot also records whose credentials read it: the user mapping
+ * (OID, and a hash of its options and the server's, so that a changed
+ * password or address is a different reader).  It is served only to a
+ * caller whose own mapping is that one; anyone else reads MongoDB through
+ * its own mapping, and gets its own error if that mapping cannot read
+ * (the document then replaces the slot's).  The _id is always looked up
+ * as a value ({"_id": {"$eq": v}}): an id such as {"$ne": null} is a
+ * document _id, never a query operator.
+ *
  * Invalidation.  nutragenie writes a document in two steps: the statement
  * records it in the transaction (ng_xact_record_document) and the applier
  * sends it to MongoDB after COMMIT.  Both invalidate the document's slot
@@ -44,6 +53,7 @@
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "commands/defrem.h"
 #include "common/hashfn.h"
 #include "foreign/foreign.h"
 #include "funcapi.h"
@@ -71,6 +81,8 @@ typedef struct NgCacheSlot
 	uint64		generation;		/* bumped by every invalidation */
 	bool		valid;
 	TimestampTz stored;
+	Oid			umid;			/* the user mapping that read it */
+	uint64		credhash;		/* its options and the server's */
 	uint32		keylen;
 	uint32		doclen;
 	uint8		data[NG_CACHE_SLOT_BYTES];	/* key, then the document */
@@ -104,6 +116,7 @@ static uint8 *make_key(Oid serverid, const char *database,
 					   uint32 idlen, uint32 *keylen);
 static void append_id_value(StringInfo buf, const uint8 *id, uint32 idlen);
 static NgCacheSlot *key_slot(const uint8 *key, uint32 keylen, LWLock **lock);
+static uint64 credentials_hash(ForeignServer *server, UserMapping *um);
 static bson_t *read_document(Oid serverid, const char *database,
 							 const char *collection, const bson_t *iddoc);
 static Datum bson_bytes_to_jsonb(const uint8 *data, uint32 len);
@@ -278,6 +291,37 @@ key_slot(const uint8 *key, uint32 keylen, LWLock **lock)
 }
 
 /*
+ * A hash of what a reader connects with: the server's options and the user
+ * mapping's, names and values.
+ */
+static uint64
+credentials_hash(ForeignServer *server, UserMapping *um)
+{
+	StringInfoData buf;
+	List	   *lists[2] = {server->options, um->options};
+	uint64		h;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < 2; i++)
+	{
+		ListCell   *lc;
+
+		foreach(lc, lists[i])
+		{
+			DefElem    *def = lfirst_node(DefElem, lc);
+
+			appendStringInfo(&buf, "%s=", def->defname);
+			appendBinaryStringInfo(&buf, defGetString(def),
+								   strlen(defGetString(def)) + 1);
+		}
+		appendStringInfoChar(&buf, '\0');
+	}
+	h = hash_bytes_extended((const unsigned char *) buf.data, buf.len, 0);
+	pfree(buf.data);
+	return h;
+}
+
+/*
  * Stop serving a document: drop it from its slot (if it is there) and bump
  * the slot's generation so that no read begun earlier stores it again.
  * id is the BSON document {"_id": value}.  Called by writers (xact.c) and
@@ -309,6 +353,8 @@ ng_cache_invalidate(Oid serverid, const char *database,
 
 /*
  * Find a document by _id on the server with the current user's mapping.
+ * iddoc is {"_id": v}; v is matched as a value with $eq, so that an _id
+ * that is itself a document of $-keys is never read as query operators.
  * Returns a bson_t to bson_destroy, or NULL when there is none.  Raises on
  * a driver error, after releasing its driver objects.
  */
@@ -327,14 +373,23 @@ read_document(Oid serverid, const char *database, const char *collection,
 	PG_TRY();
 	{
 		bson_t		opts;
+		bson_t		filter;
+		bson_t		eq;
+		bson_iter_t it;
 		const bson_t *found;
 
 		coll = mongoc_client_get_collection(ng_conn_client(entry), database,
 											collection);
+		bson_init(&filter);
+		BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &eq);
+		if (bson_iter_init_find(&it, iddoc, "_id"))
+			bson_append_iter(&eq, "$eq", 3, &it);
+		bson_append_document_end(&filter, &eq);
 		bson_init(&opts);
 		BSON_APPEND_INT32(&opts, "limit", 1);
-		cursor = mongoc_collection_find_with_opts(coll, iddoc, &opts, NULL);
+		cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
 		bson_destroy(&opts);
+		bson_destroy(&filter);
 		if (mongoc_cursor_next(cursor, &found))
 			result = bson_copy(found);
 		failed = mongoc_cursor_error(cursor, &error);
@@ -403,12 +458,15 @@ PG_FUNCTION_INFO_V1(ng_cached_document);
  * JSON, e.g. {"$oid": "..."} for an ObjectId), from the transaction's own
  * writes, else the cache when fresh, else MongoDB (then cached); NULL when
  * there is none.  The caller needs USAGE on the server and a user mapping,
- * as for a foreign table, even when the cache answers.
+ * as for a foreign table, and the cache answers only with what that same
+ * mapping read (see the file header).
  */
 Datum
 ng_cached_document(PG_FUNCTION_ARGS)
 {
 	ForeignServer *server;
+	UserMapping *um;
+	uint64		credhash;
 	AclResult	aclresult;
 	char	   *database = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	char	   *collection = text_to_cstring(PG_GETARG_TEXT_PP(2));
@@ -435,7 +493,8 @@ ng_cached_document(PG_FUNCTION_ARGS)
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, server->servername);
 	/* raises when the user has no mapping, as a foreign table read would */
-	(void) GetUserMapping(GetUserId(), server->serverid);
+	um = GetUserMapping(GetUserId(), server->serverid);
+	credhash = credentials_hash(server, um);
 
 	idjson = DatumGetCString(DirectFunctionCall1(jsonb_out,
 												 PG_GETARG_DATUM(3)));
@@ -475,6 +534,7 @@ ng_cached_document(PG_FUNCTION_ARGS)
 		LWLockAcquire(lock, LW_SHARED);
 		if (slot->valid && slot->keylen == keylen &&
 			memcmp(slot->data, key, keylen) == 0 &&
+			slot->umid == um->umid && slot->credhash == credhash &&
 			!TimestampDifferenceExceeds(slot->stored, GetCurrentTimestamp(),
 										ng_cache_ttl_ms))
 		{
@@ -515,6 +575,8 @@ ng_cached_document(PG_FUNCTION_ARGS)
 			memcpy(slot->data + keylen, bson_get_data(doc), doc->len);
 			slot->keylen = keylen;
 			slot->doclen = doc->len;
+			slot->umid = um->umid;
+			slot->credhash = credhash;
 			slot->stored = GetCurrentTimestamp();
 			slot->valid = true;
 			pg_atomic_fetch_add_u64(&cache_shared->stores, 1);

@@ -18,6 +18,13 @@
  * from the user mapping are set with the driver's URI setters, never pasted
  * into a string, and neither the uri nor the password ever reaches a message.
  *
+ * A non-superuser must authenticate with the password of their user mapping
+ * (unless a superuser waived it with password_required 'false'): the check
+ * is made on the connection settings the driver will use, so a mechanism
+ * that ignores the password (MONGODB-X509 with the host's certificate,
+ * GSSAPI with the host's ticket, MONGODB-AWS with the host's cloud role) is
+ * refused, not merely a mapping without a "password" option.
+ *
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
@@ -61,7 +68,11 @@ static void conn_connect(NgConnEntry *entry, ForeignServer *server,
 						 UserMapping *user);
 static void conn_close(NgConnEntry *entry);
 static void conn_inval_callback(Datum arg, int cacheid, uint32 hashvalue);
-static void check_password(ForeignServer *server, UserMapping *user);
+static void check_password(ForeignServer *server, UserMapping *user,
+						   const mongoc_uri_t *uri);
+static bool apply_mapping_options(mongoc_uri_t *uri, ForeignServer *server,
+								  UserMapping *user);
+static bool error_is_auth_failure(const bson_error_t *error);
 
 static void
 conn_init_hash(void)
@@ -155,32 +166,97 @@ ng_conn_release(NgConnEntry *entry)
 /*
  * A non-superuser must authenticate with a password of their own unless a
  * superuser waived it with password_required 'false' on the mapping:
- * otherwise they could use whatever access the server grants this machine.
+ * otherwise they could use whatever access the server grants this machine
+ * (its certificate, Kerberos ticket or cloud credentials).  uri holds the
+ * settings the connection will use, the mapping's credentials applied.
  */
 static void
-check_password(ForeignServer *server, UserMapping *user)
+check_password(ForeignServer *server, UserMapping *user,
+			   const mongoc_uri_t *uri)
 {
-	const char *required;
+	const char *mechanism;
 
 	if (superuser_arg(user->userid))
 		return;
-	if (ng_option_value(user->options, "password") != NULL)
+	if (!ng_option_bool(user->options, "password_required", true))
 		return;
-	required = ng_option_value(user->options, "password_required");
-	if (required != NULL)
+
+	if (mongoc_uri_get_username(uri) == NULL ||
+		mongoc_uri_get_password(uri) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+				 errmsg("password is required"),
+				 errdetail("Non-superusers must provide a user name and a password in the user mapping for server \"%s\".",
+						   server->servername)));
+
+	/*
+	 * No mechanism means the driver negotiates SCRAM.  MONGODB-AWS with a
+	 * user name and password uses them as the access key and secret.
+	 */
+	mechanism = mongoc_uri_get_auth_mechanism(uri);
+	if (mechanism != NULL &&
+		pg_strcasecmp(mechanism, "SCRAM-SHA-256") != 0 &&
+		pg_strcasecmp(mechanism, "SCRAM-SHA-1") != 0 &&
+		pg_strcasecmp(mechanism, "PLAIN") != 0 &&
+		pg_strcasecmp(mechanism, "MONGODB-AWS") != 0)
 	{
-		bool		flag = true;
+		char	   *mech = pstrdup(mechanism);
 
-		(void) parse_bool(required, &flag);
-		if (!flag)
-			return;
+		ereport(ERROR,
+				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+				 errmsg("password is required"),
+				 errdetail("Non-superusers must authenticate to server \"%s\" with the password of their user mapping, which authentication mechanism \"%s\" does not use.",
+						   server->servername, mech),
+				 errhint("Use SCRAM-SHA-256, SCRAM-SHA-1 or PLAIN, or ask a superuser to set password_required to false on the user mapping.")));
 	}
+}
 
-	ereport(ERROR,
-			(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
-			 errmsg("password is required"),
-			 errdetail("Non-superusers must provide a password in the user mapping for server \"%s\".",
-					   server->servername)));
+/*
+ * Set the user mapping's credentials and the server's and mapping's TLS
+ * options on uri.  Returns false if the driver refused one of them.
+ */
+static bool
+apply_mapping_options(mongoc_uri_t *uri, ForeignServer *server,
+					  UserMapping *user)
+{
+	const char *username = ng_option_value(user->options, "username");
+	const char *password = ng_option_value(user->options, "password");
+	const char *mechanism = ng_option_auth_mechanism(user->options);
+	const char *token = ng_option_value(user->options, "aws_session_token");
+	const char *s;
+	bool		ok = true;
+
+	if (username != NULL)
+		ok = ok && mongoc_uri_set_username(uri, username);
+	if (password != NULL)
+		ok = ok && mongoc_uri_set_password(uri, password);
+	if (mechanism != NULL)
+		ok = ok && mongoc_uri_set_auth_mechanism(uri, mechanism);
+	if ((s = ng_option_value(server->options, "tls_ca_file")) != NULL)
+		ok = ok && mongoc_uri_set_option_as_utf8(uri, MONGOC_URI_TLSCAFILE, s);
+	if ((s = ng_option_value(user->options, "tls_certificate_key_file")) != NULL)
+		ok = ok && mongoc_uri_set_option_as_utf8(uri,
+												 MONGOC_URI_TLSCERTIFICATEKEYFILE,
+												 s);
+	if ((s = ng_option_value(user->options,
+							 "tls_certificate_key_file_password")) != NULL)
+		ok = ok && mongoc_uri_set_option_as_utf8(uri,
+												 MONGOC_URI_TLSCERTIFICATEKEYFILEPASSWORD,
+												 s);
+	if (ok && token != NULL)
+	{
+		bson_t		old;
+		bson_t		props = BSON_INITIALIZER;
+
+		/* keep the uri's public properties, add the token */
+		if (mongoc_uri_get_mechanism_properties(uri, &old))
+			bson_copy_to_excluding_noinit(&old, &props, "AWS_SESSION_TOKEN",
+										  NULL);
+		ok = BSON_APPEND_UTF8(&props, "AWS_SESSION_TOKEN", token) &&
+			mongoc_uri_set_mechanism_properties(uri, &props);
+		bson_destroy(&props);
+	}
+	return ok;
 }
 
 /*
@@ -191,15 +267,11 @@ static void
 conn_connect(NgConnEntry *entry, ForeignServer *server, UserMapping *user)
 {
 	const char *uristr = ng_option_value(server->options, "uri");
-	const char *username = ng_option_value(user->options, "username");
-	const char *password = ng_option_value(user->options, "password");
 	mongoc_uri_t *uri;
 	mongoc_client_t *client;
 	bson_error_t error;
 	char		detail[sizeof(error.message)];
-	bool		ok = true;
-
-	check_password(server, user);
+	bool		ok;
 
 	if (uristr == NULL)
 		uristr = "mongodb://localhost:27017/";
@@ -214,10 +286,18 @@ conn_connect(NgConnEntry *entry, ForeignServer *server, UserMapping *user)
 				 errdetail_internal("%s", detail)));
 	}
 
-	if (username != NULL)
-		ok = ok && mongoc_uri_set_username(uri, username);
-	if (password != NULL)
-		ok = ok && mongoc_uri_set_password(uri, password);
+	PG_TRY();
+	{
+		ok = apply_mapping_options(uri, server, user);
+		if (ok)
+			check_password(server, user, uri);
+	}
+	PG_CATCH();
+	{
+		mongoc_uri_destroy(uri);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 
 	/*
 	 * Bound every wait: a server that accepts connections and never answers
@@ -242,7 +322,7 @@ conn_connect(NgConnEntry *entry, ForeignServer *server, UserMapping *user)
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("could not apply the connection settings of server \"%s\"",
 						server->servername),
-				 errhint("Check the \"username\" and \"password\" options of the user mapping and the timeouts in the server's uri.")));
+				 errhint("Check the options of the user mapping and the timeouts in the server's uri.")));
 	}
 
 	client = mongoc_client_new_from_uri(uri);
@@ -298,12 +378,31 @@ conn_inval_callback(Datum arg, int cacheid, uint32 hashvalue)
 }
 
 /*
- * Does this driver error mean the server could not be reached (as opposed
- * to the server rejecting a command)?
+ * Did authentication fail?  The driver reports a refused login as
+ * CLIENT / CLIENT_AUTHENTICATE, a broken SCRAM or SASL conversation in its
+ * own SCRAM and SASL domains, and a server may answer a command with
+ * AuthenticationFailed (18).
+ */
+static bool
+error_is_auth_failure(const bson_error_t *error)
+{
+	return (error->domain == MONGOC_ERROR_CLIENT &&
+			error->code == MONGOC_ERROR_CLIENT_AUTHENTICATE) ||
+		error->domain == MONGOC_ERROR_SCRAM ||
+		error->domain == MONGOC_ERROR_SASL ||
+		(error->domain == MONGOC_ERROR_SERVER && error->code == 18);
+}
+
+/*
+ * Does this driver error mean the server could not be reached or would not
+ * let us in (as opposed to the server rejecting a command)?
  */
 bool
 ng_error_is_connection_failure(const bson_error_t *error)
 {
+	if (error_is_auth_failure(error))
+		return true;
+
 	/* Server-side codes share numbers with driver codes: check domain. */
 	if (error->domain == MONGOC_ERROR_SERVER ||
 		error->domain == MONGOC_ERROR_WRITE_CONCERN)
@@ -353,8 +452,7 @@ ng_conn_report_error(NgConnEntry *entry, const bson_error_t *error,
 
 	if (ng_error_is_connection_failure(error))
 	{
-		bool		auth = error->domain == MONGOC_ERROR_CLIENT &&
-			error->code == MONGOC_ERROR_CLIENT_AUTHENTICATE;
+		bool		auth = error_is_auth_failure(error);
 
 		if (entry != NULL)
 			entry->broken = true;

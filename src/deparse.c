@@ -105,6 +105,15 @@
  * (they depend on TimeZone), ILIKE and regular expressions, LIKE with "_"
  * or an inner "%", column-to-column comparisons, volatile functions.
  *
+ * Size.  A filter is built in time and memory linear in its conditions:
+ * an array's elements are folded into one $in/$nin list as they come
+ * (fold_element), lists grow in place, and merging compares a term only
+ * with a bounded number of others.  Its BSON size is computed before it is
+ * written (filter_size); one over the caller's limit (MongoDB refuses
+ * commands over 16 MB) is split into several finds, each with a slice of
+ * its largest $in, or loses the terms that cannot be split, which the scan
+ * then checks locally (split_filter, ng_deparse_filter_parts).
+ *
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
@@ -120,14 +129,17 @@
 #include "catalog/pg_type.h"
 #include "datatype/timestamp.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "utils/array.h"
+#include "utils/arrayaccess.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/float.h"
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/pg_locale.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
@@ -199,6 +211,44 @@ typedef struct NgFilter
 	List	   *ops;			/* FIELD: NgFilterOp * list */
 } NgFilter;
 
+/*
+ * A filter ready to send, as one find or several (split_filter).
+ */
+struct NgFilterParts
+{
+	NgFilter   *whole;			/* not split: the filter of the one find */
+	/* split: find i sends rest AND field, field's $in holding the values */
+	List	   *rest;			/* the terms every find repeats */
+	NgFilter   *field;			/* the term whose $in is split */
+	int			in_index;		/* position of that $in in field->ops */
+	NgFilterValue **values;		/* its distinct values, sorted */
+	int			nvalues;
+	int			in_values;		/* values before duplicates were dropped */
+	int		   *starts;			/* find i sends values[starts[i] ..
+								 * starts[i + 1]) */
+	int			nparts;			/* finds */
+	int			dropped;		/* terms left out, checked locally */
+	bool		lossy;			/* dropped > 0 */
+};
+
+/* A FIELD of a merge's result list that later children may merge into. */
+typedef struct NgMergeSlot
+{
+	const char *path;
+	int			index;			/* its position in the result list */
+	bool		owned;			/* made by this merge: may grow in place */
+} NgMergeSlot;
+
+/* A term of a conjunction and the bytes it takes (split_filter). */
+typedef struct NgTermSize
+{
+	int			index;			/* position among the terms */
+	Size		size;
+} NgTermSize;
+
+/* FIELDs of one path a conjunction's child is compared with. */
+#define NG_MERGE_SLOTS_PER_PATH 8
+
 /* State of one walk over a condition. */
 typedef struct NgDeparseCtx
 {
@@ -208,6 +258,7 @@ typedef struct NgDeparseCtx
 	NgParamEval eval;			/* executor: evaluates run-time values */
 	void	   *eval_arg;
 	bool		recheck;		/* out: filter may be a strict superset */
+	bool		too_large;		/* out: an array was too large to deparse */
 } NgDeparseCtx;
 
 /* A column operand. */
@@ -228,6 +279,36 @@ typedef struct NgValueRef
 	const char *label;			/* for placeholders */
 } NgValueRef;
 
+/*
+ * An array condition (col op ANY/ALL (array)) being built element by
+ * element; see fold_element.
+ */
+typedef struct NgArrayFold
+{
+	NgDeparseCtx *ctx;
+	NgColumnRef *col;
+	NgCmp		cmp;			/* per element, negation applied */
+	Oid			collid;
+	bool		disjunction;	/* the parts are ORed (else ANDed) */
+	bool		foldable;		/* "=" ORed or "<>" ANDed: one $in/$nin */
+	MemoryContext outer;		/* where the result is built */
+	MemoryContext scratch;		/* one element's filter, reset after it */
+	bool		has_null;		/* a NULL element was seen */
+	List	   *parts;			/* the parts, the folded list among them */
+	NgFilter   *folded;			/* the $in or $nin collecting elements */
+	NgFilterOp *folded_op;
+	int			nfolded;		/* elements folded into it */
+	bool		single_eq;		/* the first folded part was a lone $eq */
+} NgArrayFold;
+
+/*
+ * What deparsing an array's elements may allocate, per element beyond the
+ * array's own bytes (a value, its list cell, a copy of a string), and the
+ * most we allow: an array beyond it is checked locally rather than sent.
+ */
+#define NG_FOLD_BYTES_PER_VALUE	128
+#define NG_MAX_FOLD_BYTES		((Size) 512 * 1024 * 1024)
+
 /* A LIKE-family condition, reduced to what we can push. */
 typedef enum NgPatternKind
 {
@@ -241,6 +322,9 @@ static NgFilter *build_bool_expr(NgDeparseCtx *ctx, BoolExpr *expr,
 static NgFilter *build_op_expr(NgDeparseCtx *ctx, OpExpr *expr, bool negate);
 static NgFilter *build_array_op(NgDeparseCtx *ctx, ScalarArrayOpExpr *expr,
 								bool negate);
+static bool fold_array(NgArrayFold *af, Datum arraydatum, Oid righttype);
+static bool fold_element(NgArrayFold *af, NgValueRef *val);
+static void fold_done(NgArrayFold *af);
 static NgFilter *build_null_test(NgDeparseCtx *ctx, NullTest *expr,
 								 bool negate);
 static NgFilter *build_boolean_test(NgDeparseCtx *ctx, BooleanTest *expr,
@@ -310,6 +394,7 @@ static NgFilterValue *value_bool(bool v);
 static NgFilterValue *value_null(void);
 static NgFilterValue *value_date(int64 ms);
 static NgFilterValue *value_uuid(const pg_uuid_t *uuid);
+static NgFilterValue *copy_value(const NgFilterValue *v);
 
 static NgFilter *filter_all(void);
 static NgFilter *filter_none(void);
@@ -331,6 +416,17 @@ static void append_ops(bson_t *doc, List *ops);
 static void append_value(bson_t *doc, const char *key, NgFilterValue *v);
 static bool and_is_inlinable(NgFilter *f);
 static const char *filter_top_key(NgFilter *f);
+
+static Size index_key_size(int i);
+static Size value_element_size(Size keysize, const NgFilterValue *v);
+static Size ops_size(List *ops);
+static Size filter_array_size(const char *key, List *filters);
+static Size filter_size(NgFilter *f);
+static int	split_value_cmp(const void *a, const void *b);
+static int	splittable_in(NgFilter *f);
+static int	term_size_cmp(const void *a, const void *b);
+static NgFilter *part_filter(const NgFilterParts *parts, int i);
+static void split_filter(NgFilterParts *parts, NgFilter *f, Size max_bytes);
 
 
 /* ------------------------------------------------------------------------
@@ -408,13 +504,21 @@ ng_is_foreign_expr_on(NgTableOptions *opts, Index relid, Expr *expr,
 {
 	NgDeparseCtx ctx;
 	NgFilter   *f;
+	MemoryContext cxt;
+	MemoryContext oldcxt;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.opts = opts;
 	ctx.relid = relid;
 	ctx.planning = true;
 
+	/* the filter built to decide is thrown away */
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "nutragenie deparse",
+								ALLOCSET_SMALL_SIZES);
+	oldcxt = MemoryContextSwitchTo(cxt);
 	f = build_condition(&ctx, (Node *) expr, false);
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(cxt);
 	if (needs_recheck)
 		*needs_recheck = (f != NULL && ctx.recheck);
 	return f != NULL;
@@ -450,10 +554,10 @@ ng_deparse_column(NgTableOptions *opts, Index relid, Node *node,
 }
 
 /*
- * ng_deparse_filter
- *		Append to "filter" (initialized, empty) the MongoDB filter for the
- *		AND of "remote_conds" (plain expressions, Vars all of the scanned
- *		relation, as produced by setrefs).
+ * ng_deparse_filter_parts
+ *		The MongoDB filter for the AND of "remote_conds" (plain expressions,
+ *		Vars all of the scanned relation, as produced by setrefs), as one or
+ *		more finds of at most max_bytes of filter each.
  *
  * Non-Const values are computed with eval(eval_arg, node, &isnull); each
  * node passed is a value operand (or array element) of remote_conds.  With
@@ -462,19 +566,28 @@ ng_deparse_column(NgTableOptions *opts, Index relid, Node *node,
  * and {"$param": ..., "$as": "..."} where the filter uses a value derived
  * from it ("objectId": the ObjectId bound of a text comparison; "regex":
  * the regular expression made of a LIKE pattern).
- * An empty filter means "every document".
  *
- * Builds in the current memory context and may throw before anything is
- * appended (evaluation errors); it never leaves malloc'd memory behind.
+ * A filter larger than max_bytes is split (split_filter): the finds
+ * together return each matching document once.  Where that cannot be done
+ * exactly, terms are left out and ng_filter_parts_lossy says so: the
+ * caller must then check every condition locally, and must not push a
+ * sort, skip, limit or grouping.  An array too large to deparse at all is
+ * left out the same way.  Build time and memory are linear in the
+ * conditions' size.
+ *
+ * Builds in the current memory context and may throw (evaluation errors);
+ * it never leaves malloc'd memory behind.
  */
-void
-ng_deparse_filter(bson_t *filter, NgTableOptions *opts, List *remote_conds,
-				  NgParamEval eval, void *eval_arg)
+NgFilterParts *
+ng_deparse_filter_parts(NgTableOptions *opts, List *remote_conds,
+						NgParamEval eval, void *eval_arg, Size max_bytes)
 {
 	NgDeparseCtx ctx;
 	List	   *parts = NIL;
 	ListCell   *lc;
 	NgFilter   *f;
+	NgFilterParts *result = palloc0(sizeof(NgFilterParts));
+	int			left_out = 0;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.opts = opts;
@@ -489,14 +602,110 @@ ng_deparse_filter(bson_t *filter, NgTableOptions *opts, List *remote_conds,
 
 		if (IsA(cond, RestrictInfo))
 			cond = (Node *) ((RestrictInfo *) cond)->clause;
+		ctx.too_large = false;
 		f = build_condition(&ctx, cond, false);
+		if (f == NULL && ctx.too_large)
+		{
+			left_out++;
+			continue;
+		}
 		if (f == NULL)
 			elog(ERROR, "could not translate a pushed-down condition into a MongoDB filter");
 		parts = lappend(parts, f);
 	}
 
 	f = filter_combine(NG_F_AND, parts);
-	append_filter(filter, f);
+	split_filter(result, f, max_bytes);
+	result->dropped += left_out;
+	result->lossy = result->dropped > 0;
+	return result;
+}
+
+/*
+ * ng_filter_parts_count
+ *		How many finds "parts" takes (at least 1).
+ */
+int
+ng_filter_parts_count(const NgFilterParts *parts)
+{
+	return parts->nparts;
+}
+
+/*
+ * ng_filter_parts_lossy
+ *		Were conditions left out of the filter?  Then the finds return a
+ *		superset and every pushed condition must be checked locally.
+ */
+bool
+ng_filter_parts_lossy(const NgFilterParts *parts)
+{
+	return parts->lossy;
+}
+
+/*
+ * ng_filter_parts_append
+ *		Append to "filter" (initialized, empty) the filter of find i
+ *		(0-based).  An empty filter means "every document".  Does not throw
+ *		once its palloc's are done.
+ */
+void
+ng_filter_parts_append(bson_t *filter, const NgFilterParts *parts, int i)
+{
+	Assert(i >= 0 && i < parts->nparts);
+	append_filter(filter, part_filter(parts, i));
+}
+
+/*
+ * ng_filter_parts_describe
+ *		For EXPLAIN: how the filter was split or shortened, or NULL when it
+ *		is sent whole in one find.  palloc'd.
+ */
+char *
+ng_filter_parts_describe(const NgFilterParts *parts)
+{
+	StringInfoData buf;
+
+	if (parts->field == NULL && !parts->lossy)
+		return NULL;
+	initStringInfo(&buf);
+	if (parts->field != NULL && parts->in_values == parts->nvalues)
+		appendStringInfo(&buf, "%d values of \"$in\" on \"%s\" in %d finds",
+						 parts->nvalues, parts->field->path, parts->nparts);
+	else if (parts->field != NULL)
+		appendStringInfo(&buf, "%d values of \"$in\" on \"%s\" (%d distinct) in %d finds",
+						 parts->in_values, parts->field->path,
+						 parts->nvalues, parts->nparts);
+	if (parts->lossy)
+		appendStringInfo(&buf, "%s%d filter %s too large to send, checked locally",
+						 parts->field != NULL ? "; " : "", parts->dropped,
+						 parts->dropped == 1 ? "term" : "terms");
+	return buf.data;
+}
+
+/*
+ * ng_deparse_filter
+ *		Append to "filter" (initialized, empty) the MongoDB filter for the
+ *		AND of "remote_conds", for a command that cannot be split
+ *		(ng_deparse_filter_parts explains the arguments).  Raises
+ *		program_limit_exceeded, before writing anything, when it would not
+ *		fit in nutragenie.max_filter_size.
+ */
+void
+ng_deparse_filter(bson_t *filter, NgTableOptions *opts, List *remote_conds,
+				  NgParamEval eval, void *eval_arg)
+{
+	NgFilterParts *parts = ng_deparse_filter_parts(opts, remote_conds, eval,
+												   eval_arg,
+												   NG_MAX_FILTER_BYTES);
+
+	if (parts->nparts != 1 || parts->lossy)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("MongoDB filter for foreign table \"%s\" is too large",
+						opts->relname),
+				 errdetail("The filter would exceed nutragenie.max_filter_size (%d kB).",
+						   ng_max_filter_size_kb)));
+	ng_filter_parts_append(filter, parts, 0);
 }
 
 /*
@@ -847,11 +1056,9 @@ build_array_op(NgDeparseCtx *ctx, ScalarArrayOpExpr *expr, bool negate)
 	const char *opname;
 	NgCmp		cmp;
 	bool		c_order = false;
-	bool		disjunction;
-	List	   *elements = NIL;
-	bool		has_null = false;
-	List	   *parts = NIL;
+	NgArrayFold af;
 	ListCell   *lc;
+	NgFilter   *result;
 
 	if (list_length(expr->args) != 2 || !ng_is_shippable_op(expr->opno))
 		return NULL;
@@ -885,46 +1092,39 @@ build_array_op(NgDeparseCtx *ctx, ScalarArrayOpExpr *expr, bool negate)
 	if (!OidIsValid(elemtype))
 		return NULL;
 
-	/* Collect the elements as value operands. */
+	/* ANY with T, or ALL with F, is a disjunction; the others conjunctions */
+	memset(&af, 0, sizeof(af));
+	af.ctx = ctx;
+	af.col = &col;
+	af.collid = expr->inputcollid;
+	af.disjunction = (expr->useOr != negate);
+	af.cmp = negate ? negate_cmp(cmp) : cmp;
+	af.foldable = (af.disjunction && af.cmp == NG_CMP_EQ) ||
+		(!af.disjunction && af.cmp == NG_CMP_NE);
+	af.outer = CurrentMemoryContext;
+
+	/* Fold the elements in, one by one. */
 	if (IsA(right, Const))
 	{
 		Const	   *c = (Const *) right;
-		ArrayType  *arr;
-		int16		typlen;
-		bool		typbyval;
-		char		typalign;
-		Datum	   *values;
-		bool	   *nulls;
-		int			n;
-		int			i;
 
 		if (c->constisnull)
 			return filter_none();
-		arr = DatumGetArrayTypeP(c->constvalue);
-		get_typlenbyvalalign(ARR_ELEMTYPE(arr), &typlen, &typbyval,
-							 &typalign);
-		deconstruct_array(arr, ARR_ELEMTYPE(arr), typlen, typbyval,
-						  typalign, &values, &nulls, &n);
-		for (i = 0; i < n; i++)
-		{
-			NgValueRef *val = palloc0(sizeof(NgValueRef));
-
-			val->known = true;
-			val->isnull = nulls[i];
-			val->datum = values[i];
-			val->typid = righttype;
-			elements = lappend(elements, val);
-		}
+		if (!fold_array(&af, c->constvalue, righttype))
+			return NULL;
 	}
 	else if (IsA(right, ArrayExpr) && !((ArrayExpr *) right)->multidims)
 	{
 		foreach(lc, ((ArrayExpr *) right)->elements)
 		{
-			NgValueRef *val = palloc0(sizeof(NgValueRef));
+			NgValueRef	val;
 
-			if (!get_value(ctx, (Expr *) lfirst(lc), righttype, val))
+			if (!get_value(ctx, (Expr *) lfirst(lc), righttype, &val) ||
+				!fold_element(&af, &val))
+			{
+				fold_done(&af);
 				return NULL;
-			elements = lappend(elements, val);
+			}
 		}
 	}
 	else
@@ -966,58 +1166,177 @@ build_array_op(NgDeparseCtx *ctx, ScalarArrayOpExpr *expr, bool negate)
 		}
 		else if (arrval.isnull)
 			return filter_none();
-		else
-		{
-			ArrayType  *arr = DatumGetArrayTypeP(arrval.datum);
-			int16		typlen;
-			bool		typbyval;
-			char		typalign;
-			Datum	   *values;
-			bool	   *nulls;
-			int			n;
-			int			i;
-
-			get_typlenbyvalalign(ARR_ELEMTYPE(arr), &typlen, &typbyval,
-								 &typalign);
-			deconstruct_array(arr, ARR_ELEMTYPE(arr), typlen, typbyval,
-							  typalign, &values, &nulls, &n);
-			for (i = 0; i < n; i++)
-			{
-				NgValueRef *val = palloc0(sizeof(NgValueRef));
-
-				val->known = true;
-				val->isnull = nulls[i];
-				val->datum = values[i];
-				val->typid = righttype;
-				elements = lappend(elements, val);
-			}
-		}
-	}
-
-	/* ANY with T, or ALL with F, is a disjunction; the others conjunctions */
-	disjunction = (expr->useOr != negate);
-	if (negate)
-		cmp = negate_cmp(cmp);
-
-	foreach(lc, elements)
-	{
-		NgValueRef *val = (NgValueRef *) lfirst(lc);
-		NgFilter   *part;
-
-		if (val->known && val->isnull)
-		{
-			has_null = true;
-			continue;
-		}
-		part = build_comparison(ctx, &col, cmp, val, expr->inputcollid);
-		if (part == NULL)
+		else if (!fold_array(&af, arrval.datum, righttype))
 			return NULL;
-		parts = lappend(parts, part);
+	}
+	fold_done(&af);
+
+	if (ctx->planning)
+		return filter_all();	/* only "pushable or not" is asked */
+	if (!af.disjunction && af.has_null)
+		return filter_none();
+	if (af.folded != NULL && af.nfolded == 1 && af.single_eq)
+	{
+		/* a single "=" keeps its plain form {f: v} */
+		NgFilterOp *op = linitial(af.folded->ops);
+
+		op->name = "$eq";
+		op->is_list = false;
+		op->value = linitial(op->values);
+		op->values = NIL;
+	}
+	result = filter_combine(af.disjunction ? NG_F_OR : NG_F_AND, af.parts);
+	return result;
+}
+
+/*
+ * Fold every element of the array "arraydatum" into af.  An array too
+ * large to be worth sending (NG_MAX_FOLD_BYTES, counting what deparsing it
+ * would allocate) is not pushed: at planning time the condition stays
+ * local, at run time the scan checks it locally (ctx->too_large), so that
+ * no array, however large, can exhaust the backend's memory here.
+ */
+static bool
+fold_array(NgArrayFold *af, Datum arraydatum, Oid righttype)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(arraydatum);
+	int			n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	array_iter	it;
+	int			i;
+
+	if ((double) n * NG_FOLD_BYTES_PER_VALUE +
+		2.0 * (double) ARR_SIZE(arr) > (double) NG_MAX_FOLD_BYTES)
+	{
+		af->ctx->too_large = true;
+		return false;
+	}
+	get_typlenbyvalalign(ARR_ELEMTYPE(arr), &typlen, &typbyval, &typalign);
+	array_iter_setup(&it, (AnyArrayType *) arr);
+	for (i = 0; i < n; i++)
+	{
+		NgValueRef	val;
+
+		memset(&val, 0, sizeof(val));
+		val.known = true;
+		val.typid = righttype;
+		val.datum = array_iter_next(&it, &val.isnull, i, typlen, typbyval,
+									typalign);
+		if (!fold_element(af, &val))
+		{
+			fold_done(af);
+			return false;
+		}
+		if ((i & 1023) == 1023)
+			CHECK_FOR_INTERRUPTS();
+	}
+	return true;
+}
+
+/*
+ * Add T(col cmp val) (cmp already negated for F) to the array condition
+ * being built; false when it cannot be pushed.
+ *
+ * Equalities of a disjunction ($eq, or the $in of a text value and its
+ * ObjectId) and inequalities of a conjunction ($nin) fold into one $in or
+ * $nin list, built in place: each element's filter is made in a scratch
+ * context, its values are copied out and the scratch is reset, so the
+ * condition costs one value per element, in time and memory linear in the
+ * array.  Anything else (a NaN, a range, a pattern) becomes a part of its
+ * own.  At planning time nothing is kept: only pushability is asked.
+ */
+static bool
+fold_element(NgArrayFold *af, NgValueRef *val)
+{
+	NgFilter   *part;
+	MemoryContext oldcxt;
+	NgFilterOp *op;
+	ListCell   *lc;
+
+	if (val->known && val->isnull)
+	{
+		af->has_null = true;
+		return true;
 	}
 
-	if (!disjunction && has_null)
-		return filter_none();
-	return filter_combine(disjunction ? NG_F_OR : NG_F_AND, parts);
+	if (!af->foldable && !af->ctx->planning)
+	{
+		part = build_comparison(af->ctx, af->col, af->cmp, val, af->collid);
+		if (part == NULL)
+			return false;
+		af->parts = lappend(af->parts, part);
+		return true;
+	}
+
+	if (af->scratch == NULL)
+		af->scratch = AllocSetContextCreate(af->outer, "nutragenie array",
+											ALLOCSET_SMALL_SIZES);
+	oldcxt = MemoryContextSwitchTo(af->scratch);
+	part = build_comparison(af->ctx, af->col, af->cmp, val, af->collid);
+	MemoryContextSwitchTo(oldcxt);
+	if (part == NULL)
+		return false;
+	if (af->ctx->planning)
+	{
+		MemoryContextReset(af->scratch);
+		return true;
+	}
+
+	if (!(af->disjunction ?
+		  (field_single_op(part, "$eq", false) ||
+		   field_single_op(part, "$in", true)) :
+		  field_single_op(part, "$nin", true)))
+	{
+		/* not a plain list member: build it again where it is kept */
+		MemoryContextReset(af->scratch);
+		part = build_comparison(af->ctx, af->col, af->cmp, val, af->collid);
+		Assert(part != NULL);
+		af->parts = lappend(af->parts, part);
+		return true;
+	}
+
+	op = linitial(part->ops);
+	if (af->folded == NULL)
+	{
+		af->folded = filter_field_list(af->col->column->field,
+									   af->disjunction ? "$in" : "$nin", NIL);
+		af->folded_op = linitial(af->folded->ops);
+		af->single_eq = !op->is_list;
+		af->parts = lappend(af->parts, af->folded);
+	}
+	if (!op->is_list)
+		af->folded_op->values = lappend(af->folded_op->values,
+										copy_value(op->value));
+	else
+	{
+		foreach(lc, op->values)
+		{
+			NgFilterValue *v = lfirst(lc);
+
+			/* in a $nin, the first element's null is enough */
+			if (af->nfolded > 0 && !af->disjunction && v->label == NULL &&
+				v->value.value_type == BSON_TYPE_NULL)
+				continue;
+			af->folded_op->values = lappend(af->folded_op->values,
+											copy_value(v));
+		}
+	}
+	af->nfolded++;
+	MemoryContextReset(af->scratch);
+	return true;
+}
+
+/* Free af's scratch context. */
+static void
+fold_done(NgArrayFold *af)
+{
+	if (af->scratch != NULL)
+	{
+		MemoryContextDelete(af->scratch);
+		af->scratch = NULL;
+	}
 }
 
 /*
@@ -2256,6 +2575,31 @@ value_uuid(const pg_uuid_t *uuid)
 	return v;
 }
 
+/* A copy of v, with what it points to, in the current memory context. */
+static NgFilterValue *
+copy_value(const NgFilterValue *v)
+{
+	NgFilterValue *c = palloc(sizeof(NgFilterValue));
+
+	memcpy(c, v, sizeof(NgFilterValue));
+	if (v->label != NULL)
+		c->label = pstrdup(v->label);
+	if (v->derived != NULL)
+		c->derived = pstrdup(v->derived);
+	if (v->label == NULL && v->value.value_type == BSON_TYPE_UTF8)
+		c->value.value.v_utf8.str = pnstrdup(v->value.value.v_utf8.str,
+											 v->value.value.v_utf8.len);
+	else if (v->label == NULL && v->value.value_type == BSON_TYPE_BINARY)
+	{
+		uint8	   *data = palloc(v->value.value.v_binary.data_len + 1);
+
+		memcpy(data, v->value.value.v_binary.data,
+			   v->value.value.v_binary.data_len);
+		c->value.value.v_binary.data = data;
+	}
+	return c;
+}
+
 
 /* ------------------------------------------------------------------------
  * Filter trees
@@ -2423,42 +2767,58 @@ field_single_op(NgFilter *f, const char *name, bool list)
  * In a conjunction, fold conditions on one path into one FIELD: $nin lists
  * are united; otherwise operators are combined when no name repeats.  The
  * result is a new list; the input nodes are not modified.
+ *
+ * Linear in the number of children: a child is compared only with the
+ * first NG_MERGE_SLOTS_PER_PATH FIELDs of its path (the set of paths is
+ * bounded by the table's columns), and a $nin list made here grows in
+ * place rather than being copied at each union.
  */
 static List *
 merge_and_fields(List *children)
 {
 	List	   *result = NIL;
+	NgMergeSlot *slots;
+	int			nslots = 0;
 	ListCell   *lc;
 
+	slots = palloc(sizeof(NgMergeSlot) * Max(list_length(children), 1));
 	foreach(lc, children)
 	{
 		NgFilter   *child = (NgFilter *) lfirst(lc);
-		ListCell   *lc2;
 		bool		merged = false;
+		int			same_path = 0;
+		int			i;
 
 		if (child->kind != NG_F_FIELD)
 		{
 			result = lappend(result, child);
 			continue;
 		}
-		foreach(lc2, result)
+		for (i = 0; i < nslots && !merged; i++)
 		{
-			NgFilter   *prev = (NgFilter *) lfirst(lc2);
+			NgMergeSlot *slot = &slots[i];
+			NgFilter   *prev;
 			NgFilter   *combined;
 			ListCell   *lc3;
 			bool		clash = false;
 
-			if (prev->kind != NG_F_FIELD || strcmp(prev->path, child->path) != 0)
+			if (strcmp(slot->path, child->path) != 0)
 				continue;
+			same_path++;
+			prev = (NgFilter *) list_nth(result, slot->index);
 
 			if (field_single_op(prev, "$nin", true) &&
 				field_single_op(child, "$nin", true))
 			{
 				NgFilterOp *a = linitial(prev->ops);
 				NgFilterOp *b = linitial(child->ops);
-				List	   *values = list_copy(a->values);
+				List	   *values;
 				ListCell   *lc4;
 
+				if (slot->owned)
+					values = a->values;
+				else
+					values = list_copy(a->values);
 				/* one null is enough */
 				foreach(lc4, b->values)
 				{
@@ -2469,7 +2829,14 @@ merge_and_fields(List *children)
 						continue;
 					values = lappend(values, v);
 				}
-				lfirst(lc2) = filter_field_list(prev->path, "$nin", values);
+				if (slot->owned)
+					a->values = values;
+				else
+				{
+					list_nth_cell(result, slot->index)->ptr_value =
+						filter_field_list(prev->path, "$nin", values);
+					slot->owned = true;
+				}
 				merged = true;
 				break;
 			}
@@ -2491,31 +2858,49 @@ merge_and_fields(List *children)
 			combined->kind = NG_F_FIELD;
 			combined->path = prev->path;
 			combined->ops = list_concat_copy(prev->ops, child->ops);
-			lfirst(lc2) = combined;
+			list_nth_cell(result, slot->index)->ptr_value = combined;
+			slot->owned = false;
 			merged = true;
-			break;
 		}
 		if (!merged)
+		{
+			if (same_path < NG_MERGE_SLOTS_PER_PATH)
+			{
+				slots[nslots].path = child->path;
+				slots[nslots].index = list_length(result);
+				slots[nslots].owned = false;
+				nslots++;
+			}
 			result = lappend(result, child);
+		}
 	}
+	pfree(slots);
 	return result;
 }
 
 /*
  * In a disjunction, fold $eq and $in (of known values) on one path into
- * one $in.  Returns a new list.
+ * one $in.  Returns a new list; the input nodes are not modified.  As in
+ * merge_and_fields, an $in made here grows in place, and each path has one
+ * slot, so this is linear in the number of children.
  */
 static List *
 merge_or_fields(List *children)
 {
 	List	   *result = NIL;
+	NgMergeSlot *slots;
+	int			nslots = 0;
 	ListCell   *lc;
 
+	slots = palloc(sizeof(NgMergeSlot) * Max(list_length(children), 1));
 	foreach(lc, children)
 	{
 		NgFilter   *child = (NgFilter *) lfirst(lc);
-		ListCell   *lc2;
-		bool		merged = false;
+		NgMergeSlot *slot = NULL;
+		NgFilter   *prev;
+		NgFilterOp *op;
+		List	   *values;
+		int			i;
 
 		if (!field_single_op(child, "$eq", false) &&
 			!field_single_op(child, "$in", true))
@@ -2523,35 +2908,48 @@ merge_or_fields(List *children)
 			result = lappend(result, child);
 			continue;
 		}
-		foreach(lc2, result)
+		for (i = 0; i < nslots; i++)
 		{
-			NgFilter   *prev = (NgFilter *) lfirst(lc2);
-			List	   *values = NIL;
-			NgFilter   *parts[2];
-			int			i;
-
-			if (prev->kind != NG_F_FIELD || strcmp(prev->path, child->path) != 0 ||
-				(!field_single_op(prev, "$eq", false) &&
-				 !field_single_op(prev, "$in", true)))
-				continue;
-			parts[0] = prev;
-			parts[1] = child;
-			for (i = 0; i < 2; i++)
+			if (strcmp(slots[i].path, child->path) == 0)
 			{
-				NgFilterOp *op = linitial(parts[i]->ops);
-
-				if (op->is_list)
-					values = list_concat(values, op->values);
-				else
-					values = lappend(values, op->value);
+				slot = &slots[i];
+				break;
 			}
-			lfirst(lc2) = filter_field_list(prev->path, "$in", values);
-			merged = true;
-			break;
 		}
-		if (!merged)
+		if (slot == NULL)
+		{
+			slots[nslots].path = child->path;
+			slots[nslots].index = list_length(result);
+			slots[nslots].owned = false;
+			nslots++;
 			result = lappend(result, child);
+			continue;
+		}
+
+		prev = (NgFilter *) list_nth(result, slot->index);
+		if (slot->owned)
+			values = ((NgFilterOp *) linitial(prev->ops))->values;
+		else
+		{
+			op = linitial(prev->ops);
+			values = op->is_list ? list_copy(op->values) :
+				list_make1(op->value);
+		}
+		op = linitial(child->ops);
+		if (op->is_list)
+			values = list_concat(values, op->values);
+		else
+			values = lappend(values, op->value);
+		if (slot->owned)
+			((NgFilterOp *) linitial(prev->ops))->values = values;
+		else
+		{
+			list_nth_cell(result, slot->index)->ptr_value =
+				filter_field_list(prev->path, "$in", values);
+			slot->owned = true;
+		}
 	}
+	pfree(slots);
 	return result;
 }
 
@@ -2749,4 +3147,497 @@ append_value(bson_t *doc, const char *key, NgFilterValue *v)
 	}
 	else
 		bson_append_value(doc, key, -1, &v->value);
+}
+
+
+/* ------------------------------------------------------------------------
+ * Sizes.  filter_size(f) is the number of bytes append_filter(doc, f) adds
+ * to a document, so that a filter's size is known before it is written.
+ * ------------------------------------------------------------------------
+ */
+
+/* Bytes of the decimal array index i and its terminating NUL. */
+static Size
+index_key_size(int i)
+{
+	Size		n = 2;
+
+	while (i >= 10)
+	{
+		i /= 10;
+		n++;
+	}
+	return n;
+}
+
+/* Bytes of an element "key: v" (type byte, key, value). */
+static Size
+value_element_size(Size keysize, const NgFilterValue *v)
+{
+	Size		size = 1 + keysize;
+
+	if (v->label != NULL)
+	{
+		/* {"$param": label[, "$as": derived]} */
+		size += 4 + 1 + 7 + 4 + strlen(v->label) + 1 + 1;
+		if (v->derived != NULL)
+			size += 1 + 4 + 4 + strlen(v->derived) + 1;
+		return size;
+	}
+	switch (v->value.value_type)
+	{
+		case BSON_TYPE_INT64:
+		case BSON_TYPE_DOUBLE:
+		case BSON_TYPE_DATE_TIME:
+		case BSON_TYPE_TIMESTAMP:
+			return size + 8;
+		case BSON_TYPE_INT32:
+			return size + 4;
+		case BSON_TYPE_UTF8:
+			return size + 4 + v->value.value.v_utf8.len + 1;
+		case BSON_TYPE_OID:
+			return size + 12;
+		case BSON_TYPE_BOOL:
+			return size + 1;
+		case BSON_TYPE_NULL:
+			return size;
+		case BSON_TYPE_BINARY:
+			return size + 4 + 1 + v->value.value.v_binary.data_len;
+		default:
+			{
+				/* not made by this file today; measure it */
+				bson_t		tmp = BSON_INITIALIZER;
+				Size		len;
+
+				bson_append_value(&tmp, "", 0, &v->value);
+				len = tmp.len - 5 - 1 - 1;
+				bson_destroy(&tmp);
+				return size + len;
+			}
+	}
+}
+
+/* Bytes of the elements append_ops(doc, ops) adds. */
+static Size
+ops_size(List *ops)
+{
+	Size		size = 0;
+	ListCell   *lc;
+
+	foreach(lc, ops)
+	{
+		NgFilterOp *op = lfirst(lc);
+		Size		keysize = strlen(op->name) + 1;
+
+		if (op->sub != NIL)
+			size += 1 + keysize + 5 + ops_size(op->sub);
+		else if (op->is_list)
+		{
+			ListCell   *lc2;
+
+			size += 1 + keysize + 5;
+			foreach(lc2, op->values)
+				size += value_element_size(index_key_size(foreach_current_index(lc2)),
+										   lfirst(lc2));
+		}
+		else
+			size += value_element_size(keysize, op->value);
+	}
+	return size;
+}
+
+/* Bytes of an element "key: [ {filter}, ... ]". */
+static Size
+filter_array_size(const char *key, List *filters)
+{
+	Size		size = 1 + strlen(key) + 1 + 5;
+	ListCell   *lc;
+
+	foreach(lc, filters)
+		size += 1 + index_key_size(foreach_current_index(lc)) + 5 +
+			filter_size(lfirst(lc));
+	return size;
+}
+
+/* Bytes append_filter(doc, f) adds to doc. */
+static Size
+filter_size(NgFilter *f)
+{
+	Size		size = 0;
+	ListCell   *lc;
+
+	switch (f->kind)
+	{
+		case NG_F_ALL:
+			return 0;
+		case NG_F_NONE:
+			/* "_id": {"$in": []} */
+			return 1 + 4 + 5 + (1 + 4 + 5);
+		case NG_F_FIELD:
+			{
+				NgFilterOp *first = linitial(f->ops);
+				Size		keysize = strlen(f->path) + 1;
+
+				if (list_length(f->ops) == 1 &&
+					strcmp(first->name, "$eq") == 0 && !first->is_list &&
+					first->sub == NIL && first->value->label == NULL)
+					return value_element_size(keysize, first->value);
+				return 1 + keysize + 5 + ops_size(f->ops);
+			}
+		case NG_F_AND:
+			if (and_is_inlinable(f))
+			{
+				foreach(lc, f->children)
+					size += filter_size(lfirst(lc));
+				return size;
+			}
+			return filter_array_size("$and", f->children);
+		case NG_F_OR:
+			return filter_array_size("$or", f->children);
+		case NG_F_NOR:
+			return filter_array_size("$nor", f->children);
+	}
+	return 0;
+}
+
+
+/* ------------------------------------------------------------------------
+ * Splitting a filter too large for one command
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * Order of the values of an $in for splitting it: values MongoDB finds
+ * equal compare equal (numbers of any BSON type by value, -0.0 and 0.0
+ * alike), so that equal values can be kept together and duplicates
+ * dropped.  Any total order does; this one is by type class, then value.
+ */
+static int
+split_value_cmp(const void *a, const void *b)
+{
+	const bson_value_t *x = &(*(NgFilterValue *const *) a)->value;
+	const bson_value_t *y = &(*(NgFilterValue *const *) b)->value;
+	bool		xnum = (x->value_type == BSON_TYPE_INT64 ||
+						x->value_type == BSON_TYPE_INT32 ||
+						x->value_type == BSON_TYPE_DOUBLE);
+	bool		ynum = (y->value_type == BSON_TYPE_INT64 ||
+						y->value_type == BSON_TYPE_INT32 ||
+						y->value_type == BSON_TYPE_DOUBLE);
+
+	if (xnum && ynum)
+	{
+		long double xv;
+		long double yv;
+
+		xv = x->value_type == BSON_TYPE_INT64 ? (long double) x->value.v_int64 :
+			x->value_type == BSON_TYPE_INT32 ? (long double) x->value.v_int32 :
+			(long double) x->value.v_double;
+		yv = y->value_type == BSON_TYPE_INT64 ? (long double) y->value.v_int64 :
+			y->value_type == BSON_TYPE_INT32 ? (long double) y->value.v_int32 :
+			(long double) y->value.v_double;
+		return xv < yv ? -1 : (xv > yv ? 1 : 0);
+	}
+	if (xnum != ynum)
+		return xnum ? -1 : 1;
+	if (x->value_type != y->value_type)
+		return x->value_type < y->value_type ? -1 : 1;
+	switch (x->value_type)
+	{
+		case BSON_TYPE_UTF8:
+			{
+				uint32		n = Min(x->value.v_utf8.len, y->value.v_utf8.len);
+				int			c = memcmp(x->value.v_utf8.str, y->value.v_utf8.str, n);
+
+				if (c != 0)
+					return c;
+				return x->value.v_utf8.len < y->value.v_utf8.len ? -1 :
+					(x->value.v_utf8.len > y->value.v_utf8.len ? 1 : 0);
+			}
+		case BSON_TYPE_OID:
+			return memcmp(x->value.v_oid.bytes, y->value.v_oid.bytes, 12);
+		case BSON_TYPE_BOOL:
+			return (int) x->value.v_bool - (int) y->value.v_bool;
+		case BSON_TYPE_DATE_TIME:
+			return x->value.v_datetime < y->value.v_datetime ? -1 :
+				(x->value.v_datetime > y->value.v_datetime ? 1 : 0);
+		case BSON_TYPE_BINARY:
+			if (x->value.v_binary.subtype != y->value.v_binary.subtype)
+				return x->value.v_binary.subtype < y->value.v_binary.subtype ? -1 : 1;
+			if (x->value.v_binary.data_len != y->value.v_binary.data_len)
+				return x->value.v_binary.data_len < y->value.v_binary.data_len ? -1 : 1;
+			return memcmp(x->value.v_binary.data, y->value.v_binary.data,
+						  x->value.v_binary.data_len);
+		default:
+			return 0;
+	}
+}
+
+/*
+ * The $in op of FIELD f that may be split: a list of known values of a
+ * type split_value_cmp orders.  Returns its position in f->ops, or -1.
+ */
+static int
+splittable_in(NgFilter *f)
+{
+	ListCell   *lc;
+
+	if (f->kind != NG_F_FIELD)
+		return -1;
+	foreach(lc, f->ops)
+	{
+		NgFilterOp *op = lfirst(lc);
+		ListCell   *lc2;
+		bool		ok = op->is_list && strcmp(op->name, "$in") == 0;
+
+		foreach(lc2, op->values)
+		{
+			NgFilterValue *v = lfirst(lc2);
+
+			if (!ok)
+				break;
+			switch (v->label ? BSON_TYPE_EOD : v->value.value_type)
+			{
+				case BSON_TYPE_INT64:
+				case BSON_TYPE_INT32:
+				case BSON_TYPE_DOUBLE:
+				case BSON_TYPE_UTF8:
+				case BSON_TYPE_OID:
+				case BSON_TYPE_BOOL:
+				case BSON_TYPE_DATE_TIME:
+				case BSON_TYPE_BINARY:
+					break;
+				default:
+					ok = false;
+			}
+		}
+		if (ok)
+			return foreach_current_index(lc);
+	}
+	return -1;
+}
+
+/* Largest first. */
+static int
+term_size_cmp(const void *a, const void *b)
+{
+	Size		x = ((const NgTermSize *) a)->size;
+	Size		y = ((const NgTermSize *) b)->size;
+
+	return x > y ? -1 : (x < y ? 1 : 0);
+}
+
+/* The filter "parts" sends as its find number i (0-based). */
+static NgFilter *
+part_filter(const NgFilterParts *parts, int i)
+{
+	NgFilter   *field;
+	NgFilterOp *in;
+	List	   *values = NIL;
+	List	   *children;
+	NgFilter   *f;
+	int			j;
+
+	if (parts->field == NULL)
+		return parts->whole;
+
+	in = palloc(sizeof(NgFilterOp));
+	memcpy(in, list_nth(parts->field->ops, parts->in_index), sizeof(NgFilterOp));
+	for (j = parts->starts[i]; j < parts->starts[i + 1]; j++)
+		values = lappend(values, parts->values[j]);
+	in->values = values;
+	field = palloc(sizeof(NgFilter));
+	memcpy(field, parts->field, sizeof(NgFilter));
+	field->ops = list_copy(parts->field->ops);
+	lfirst(list_nth_cell(field->ops, parts->in_index)) = in;
+
+	children = lappend(list_copy(parts->rest), field);
+	if (list_length(children) == 1)
+		return field;
+	f = palloc0(sizeof(NgFilter));
+	f->kind = NG_F_AND;
+	f->children = children;
+	return f;
+}
+
+/*
+ * Make "parts" send filter f in finds of at most max_bytes each.
+ *
+ * f is a conjunction of terms (or one term).  When it is too large, its
+ * largest $in of known values is split: each find repeats the other terms
+ * with a slice of the values, sorted and without duplicates, so every
+ * document MongoDB returns matches the values of exactly one slice and
+ * comes back once.  (A document whose field is an array could match
+ * several slices, but such a field never converts to a row: it is a
+ * conversion error, or NULL and then rejected by the local recheck every
+ * type_mismatch 'null' column gets.)  Terms too large even so are left
+ * out, largest first, and the scan checks every pushed condition locally
+ * (parts->lossy): the finds then return a superset.
+ */
+static void
+split_filter(NgFilterParts *parts, NgFilter *f, Size max_bytes)
+{
+	List	   *terms;
+	NgFilter   *field = NULL;
+	int			in_index = -1;
+	int			best = -1;
+	Size		field_base = 0;
+	Size		rest_size = 0;
+	Size		max_elem = 0;
+	Size		budget;
+	Size		used;
+	NgFilterOp *in;
+	int			nterms;
+	int			n;
+	int			k;
+	int			j;
+	ListCell   *lc;
+
+	parts->whole = f;
+	parts->nparts = 1;
+	if (5 + filter_size(f) <= max_bytes)
+		return;
+
+	terms = (f->kind == NG_F_AND) ? list_copy(f->children) : list_make1(f);
+
+	/* the term with the largest splittable $in */
+	foreach(lc, terms)
+	{
+		NgFilter   *t = lfirst(lc);
+		int			idx = splittable_in(t);
+
+		if (idx >= 0 &&
+			(field == NULL ||
+			 list_length(((NgFilterOp *) list_nth(t->ops, idx))->values) > best))
+		{
+			field = t;
+			in_index = idx;
+			best = list_length(((NgFilterOp *) list_nth(t->ops, idx))->values);
+		}
+	}
+	if (field != NULL)
+	{
+		NgFilterOp *empty;
+
+		terms = list_delete_ptr(terms, field);
+		in = list_nth(field->ops, in_index);
+		/* the field's size with an empty $in */
+		empty = palloc(sizeof(NgFilterOp));
+		memcpy(empty, in, sizeof(NgFilterOp));
+		empty->values = NIL;
+		{
+			NgFilter	tmp;
+
+			memcpy(&tmp, field, sizeof(NgFilter));
+			tmp.ops = list_copy(field->ops);
+			lfirst(list_nth_cell(tmp.ops, in_index)) = empty;
+			field_base = 1 + strlen(field->path) + 1 + 5 + ops_size(tmp.ops);
+		}
+		foreach(lc, in->values)
+		{
+			Size		s = value_element_size(index_key_size(list_length(in->values)),
+										   lfirst(lc));
+
+			max_elem = Max(max_elem, s);
+		}
+	}
+
+	/*
+	 * Leave out the largest other terms until one value fits beside the
+	 * rest (or, with nothing to split, until the rest fits).  Each term is
+	 * counted as an element of {$and: [...]}, a slight overestimate when
+	 * the conjunction is written inline.
+	 */
+	nterms = list_length(terms);
+	if (nterms > 0)
+	{
+		NgTermSize *sizes = palloc(sizeof(NgTermSize) * nterms);
+		bool	   *drop = palloc0(sizeof(bool) * nterms);
+		List	   *kept = NIL;
+
+		foreach(lc, terms)
+		{
+			int			t = foreach_current_index(lc);
+
+			sizes[t].index = t;
+			sizes[t].size = 1 + 8 + 5 + filter_size(lfirst(lc));
+			rest_size += sizes[t].size;
+		}
+		qsort(sizes, nterms, sizeof(NgTermSize), term_size_cmp);
+		for (j = 0; j < nterms; j++)
+		{
+			if (5 + (1 + 5 + 5) + rest_size +
+				(field ? 1 + 8 + 5 + field_base + max_elem : 0) <= max_bytes)
+				break;
+			drop[sizes[j].index] = true;
+			rest_size -= sizes[j].size;
+			parts->dropped++;
+		}
+		foreach(lc, terms)
+		{
+			if (!drop[foreach_current_index(lc)])
+				kept = lappend(kept, lfirst(lc));
+		}
+		terms = kept;
+	}
+
+	if (field != NULL && 5 + (1 + 5 + 5) + rest_size +
+		(1 + 8 + 5 + field_base + max_elem) > max_bytes)
+	{
+		/* not even one value fits: the $in goes too */
+		field = NULL;
+		parts->dropped++;
+	}
+	parts->lossy = parts->dropped > 0;
+	parts->rest = terms;
+
+	if (field == NULL)
+	{
+		parts->whole = (terms == NIL) ? filter_all() :
+			(list_length(terms) == 1 ? linitial(terms) :
+			 filter_combine(NG_F_AND, terms));
+		return;
+	}
+
+	/* sorted distinct values, cut where the next one would not fit */
+	in = list_nth(field->ops, in_index);
+	n = list_length(in->values);
+	parts->values = palloc(sizeof(NgFilterValue *) * Max(n, 1));
+	foreach(lc, in->values)
+		parts->values[foreach_current_index(lc)] = lfirst(lc);
+	qsort(parts->values, n, sizeof(NgFilterValue *), split_value_cmp);
+	parts->nvalues = 0;
+	for (j = 0; j < n; j++)
+	{
+		if (parts->nvalues > 0 &&
+			split_value_cmp(&parts->values[parts->nvalues - 1],
+							&parts->values[j]) == 0)
+			continue;
+		parts->values[parts->nvalues++] = parts->values[j];
+	}
+	parts->in_values = n;
+
+	budget = max_bytes - (5 + (1 + 5 + 5) + rest_size +
+						  (1 + 8 + 5 + field_base));
+	parts->starts = palloc(sizeof(int) * (parts->nvalues + 1));
+	k = 0;
+	parts->starts[0] = 0;
+	used = 0;
+	for (j = 0; j < parts->nvalues; j++)
+	{
+		Size		s = value_element_size(index_key_size(j - parts->starts[k]),
+										   parts->values[j]);
+
+		if (used + s > budget && j > parts->starts[k])
+		{
+			parts->starts[++k] = j;
+			used = value_element_size(index_key_size(0), parts->values[j]);
+		}
+		else
+			used += s;
+	}
+	parts->starts[++k] = parts->nvalues;
+	parts->nparts = k;
+	parts->field = field;
+	parts->in_index = in_index;
+	parts->whole = NULL;
 }

@@ -68,6 +68,9 @@ ng_estimate_remote(NgTableOptions *opts, Index relid, List *remote_conds,
 	bson_error_t error;
 	int64_t		n_total;
 	int64_t		n_match;
+	NgFilterParts *parts;
+	int			nparts;
+	int			i;
 
 	foreach(lc, remote_conds)
 	{
@@ -77,31 +80,34 @@ ng_estimate_remote(NgTableOptions *opts, Index relid, List *remote_conds,
 			exprs = lappend(exprs, clause);
 	}
 
-	bson_init(&filter);
-	PG_TRY();
-	{
-		ng_deparse_filter(&filter, opts, exprs, NULL, NULL);
-	}
-	PG_CATCH();
-	{
-		bson_destroy(&filter);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	/*
+	 * A filter too large for one command is counted in its parts, which
+	 * match disjoint sets of documents; one that leaves conditions out
+	 * overestimates, which is harmless here.
+	 */
+	parts = ng_deparse_filter_parts(opts, exprs, NULL, NULL,
+									NG_MAX_FILTER_BYTES);
+	nparts = ng_filter_parts_count(parts);
 
 	conn = ng_conn_get(opts->serverid, opts->userid);
 	coll = mongoc_client_get_collection(ng_conn_client(conn), opts->database,
 										opts->collection);
 	n_total = mongoc_collection_estimated_document_count(coll, NULL, NULL,
 														  NULL, &error);
-	if (n_total >= 0)
-		n_match = bson_empty(&filter) ? n_total :
+	n_match = n_total >= 0 ? 0 : -1;
+	for (i = 0; i < nparts && n_match >= 0; i++)
+	{
+		int64_t		n;
+
+		bson_init(&filter);
+		ng_filter_parts_append(&filter, parts, i);
+		n = bson_empty(&filter) ? n_total :
 			mongoc_collection_count_documents(coll, &filter, NULL, NULL, NULL,
 											  &error);
-	else
-		n_match = -1;
+		bson_destroy(&filter);
+		n_match = n < 0 ? -1 : n_match + n;
+	}
 	mongoc_collection_destroy(coll);
-	bson_destroy(&filter);
 	ng_conn_release(conn);
 
 	if (n_total < 0 || n_match < 0)

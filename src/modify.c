@@ -40,7 +40,6 @@
 
 #include "access/table.h"
 #include "access/xact.h"
-#include "catalog/pg_authid.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/copy.h"
@@ -79,6 +78,7 @@ typedef struct NgModifyState
 	NgTableOptions *opts;
 	CmdType		operation;
 	List	   *target_attrs;	/* assigned attnums (INSERT: all) */
+	List	   *shared_fields;	/* pairs of them mapped to one field */
 	AttrNumber	id_attnum;		/* column mapped to _id, or 0 */
 	AttrNumber	root_attnum;	/* $$ROOT column, or 0 */
 	AttrNumber	junk_id_resno;	/* UPDATE/DELETE: ng_id in the plan's tlist */
@@ -152,6 +152,9 @@ static void outbox_append(NgModifyState *ms, char op, bson_t **ids,
 						  bson_t **bodies, int n);
 static void check_writable(NgTableOptions *opts);
 static void check_size(NgModifyState *ms, const bson_t *doc);
+static void check_storable(NgModifyState *ms, const bson_t *doc,
+						   const bson_t *iddoc, bool is_update);
+static NgColumn *column_for_field(NgTableOptions *opts, const char *field);
 
 /* MongoDB's document size limit (maxBsonObjectSize). */
 #define NG_MAX_DOCUMENT_SIZE (16 * 1024 * 1024)
@@ -460,6 +463,75 @@ check_size(NgModifyState *ms, const bson_t *doc)
 						   NG_MAX_DOCUMENT_SIZE)));
 }
 
+/*
+ * What MongoDB will certainly refuse (a field name with "." or a leading
+ * "$", an empty one, nesting beyond its limit, an array _id: see
+ * ng_bson_check_document) is refused at the statement, naming the column,
+ * the key path and the document, rather than dead-lettered after COMMIT.
+ * doc is the document to store, or (is_update) a {$set, $unset} update.
+ */
+static void
+check_storable(NgModifyState *ms, const bson_t *doc, const bson_t *iddoc,
+			   bool is_update)
+{
+	NgUnstorable bad;
+	NgColumn   *col;
+
+	if (is_update ? ng_bson_check_update(doc, &bad) :
+		ng_bson_check_document(doc, &bad))
+		return;
+
+	col = column_for_field(ms->opts, bad.field);
+	if (col != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot store key path \"%s\" of column \"%s\" of foreign table \"%s\" in MongoDB",
+						bad.path, col->attname, ms->opts->relname),
+				 errdetail("%s The document's _id is %s.", bad.reason,
+						   id_text(iddoc))));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("cannot store key path \"%s\" of foreign table \"%s\" in MongoDB",
+					bad.path, ms->opts->relname),
+			 errdetail("%s The document's _id is %s.", bad.reason,
+					   id_text(iddoc))));
+}
+
+/*
+ * The column a field of the document comes from: the one mapped to the
+ * longest prefix of the dotted path, else the $$ROOT column; NULL if none.
+ */
+static NgColumn *
+column_for_field(NgTableOptions *opts, const char *field)
+{
+	NgColumn   *best = NULL;
+	NgColumn   *root = NULL;
+	size_t		bestlen = 0;
+	int			i;
+
+	for (i = 0; i < opts->natts; i++)
+	{
+		NgColumn   *col = &opts->columns[i];
+		size_t		len;
+
+		if (col->field == NULL)
+			continue;
+		if (col->is_root)
+		{
+			root = col;
+			continue;
+		}
+		len = strlen(col->field);
+		if (len > bestlen && strncmp(field, col->field, len) == 0 &&
+			(field[len] == '\0' || field[len] == '.'))
+		{
+			best = col;
+			bestlen = len;
+		}
+	}
+	return best != NULL ? best : root;
+}
+
 /* ------------------------------------------------------------------------
  * Execution
  * ------------------------------------------------------------------------
@@ -512,6 +584,9 @@ begin_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 										   makeInteger(attnum));
 		}
 	}
+	ms->shared_fields = ng_options_shared_fields(ms->opts, ms->target_attrs);
+	if (operation == CMD_UPDATE)
+		ng_options_check_shared_fields(ms->opts, ms->shared_fields, NULL, false);
 
 	ms->id_attnum = id_column(rel, ms->opts);
 	for (attnum = 1; attnum <= ms->opts->natts; attnum++)
@@ -786,6 +861,9 @@ slot_assignments(NgModifyState *ms, TupleTableSlot *slot, bool for_insert,
 
 	*root_doc = NULL;
 	slot_getallattrs(slot);
+	if (ms->shared_fields != NIL)
+		ng_options_check_shared_fields(ms->opts, ms->shared_fields, slot,
+									   for_insert);
 
 	foreach(lc, ms->target_attrs)
 	{
@@ -808,8 +886,12 @@ slot_assignments(NgModifyState *ms, TupleTableSlot *slot, bool for_insert,
 			if (isnull)
 				continue;
 			bson_init(&tmp);
-			if (!ng_datum_append_bson(&tmp, "v", 1, value, false, col->typid) ||
-				!bson_iter_init_find(&it, &tmp, "v") ||
+			if (!ng_datum_append_bson(&tmp, "v", 1, value, false, col->typid))
+			{
+				bson_destroy(&tmp);
+				ng_column_report_unstorable(col, ms->opts->relname, value);
+			}
+			if (!bson_iter_init_find(&it, &tmp, "v") ||
 				!BSON_ITER_HOLDS_DOCUMENT(&it))
 			{
 				bson_destroy(&tmp);
@@ -845,12 +927,7 @@ slot_assignments(NgModifyState *ms, TupleTableSlot *slot, bool for_insert,
 
 		(void) bson_uint32_to_string(k++, &keyp, key, sizeof(key));
 		if (!ng_column_append_bson(values, keyp, col, value, isnull))
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-					 errmsg("cannot store the value of column \"%s\" of foreign table \"%s\" as BSON",
-							col->attname, ms->opts->relname),
-					 errdetail("Values of type %s cannot be represented exactly.",
-							   format_type_be(col->typid))));
+			ng_column_report_unstorable(col, ms->opts->relname, value);
 		out[n].path = col->field;
 		out[n].unset = false;
 		n++;
@@ -1058,80 +1135,42 @@ existing_ids(NgModifyState *ms, bson_t **ids, int n, bool *exists)
 }
 
 /*
- * The outbox rows that run our statements, prepared once per backend.
+ * The outbox statements of this backend, prepared on first use.
  */
 static SPIPlanPtr outbox_insert_plan = NULL;
 static SPIPlanPtr outbox_queued_plan = NULL;
 
 /*
- * ng_outbox_prepare
- *		Prepare a statement on the outbox once per process (inside
- *		SPI_connect): *planp is NULL the first time and keeps the plan, which
- *		the plan cache revalidates, afterwards.  Used here and by the
- *		applier.
- */
-void
-ng_outbox_prepare(SPIPlanPtr *planp, const char *sql, int nargs,
-				  Oid *argtypes)
-{
-	SPIPlanPtr	plan;
-
-	if (*planp != NULL)
-		return;
-	plan = SPI_prepare(sql, nargs, argtypes);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
-			 SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	*planp = plan;
-}
-
-/*
- * Run a prepared outbox statement as the owner of the outbox, which users
- * cannot write directly.
+ * Run an outbox statement through ng_internal_sql_execute (as the owner of
+ * the outbox, which users cannot write directly, with a pinned
+ * search_path).  Returns the int4 of the first row when returns_count.
  */
 static int
 run_outbox_plan(SPIPlanPtr *planp, const char *sql, int nargs, Oid *argtypes,
 				Datum *values, bool returns_count)
 {
-	Oid			save_userid;
-	int			save_sec;
 	int			ret;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		ng_outbox_prepare(planp, sql, nargs, argtypes);
-		/*
-		 * Not read-only, so that READ COMMITTED takes a new snapshot: a
-		 * count of queued operations must see the deletions the applier
-		 * committed while this statement waited for a document lock.
-		 */
-		ret = SPI_execute_plan(*planp, values, NULL, false, 0);
-		if (ret < 0)
-			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
-		if (returns_count && SPI_processed > 0)
-		{
-			bool		isnull;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 
-			ret = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-											  SPI_tuptable->tupdesc, 1, &isnull));
-		}
-		else
-			ret = 0;
-		SPI_finish();
-	}
-	PG_FINALLY();
+	/*
+	 * Not read-only, so that READ COMMITTED takes a new snapshot: a count of
+	 * queued operations must see the deletions the applier committed while
+	 * this statement waited for a document lock.
+	 */
+	(void) ng_internal_sql_execute(planp, sql, nargs, argtypes, values, NULL,
+								   false);
+	if (returns_count && SPI_processed > 0)
 	{
-		SetUserIdAndSecContext(save_userid, save_sec);
+		bool		isnull;
+
+		ret = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 1, &isnull));
 	}
-	PG_END_TRY();
+	else
+		ret = 0;
+	SPI_finish();
 	return ret;
 }
 
@@ -1178,9 +1217,13 @@ ng_outbox_check_queued(NgTableOptions *opts, bson_t **ids, int n)
 	values[2] = CStringGetTextDatum(opts->collection);
 	values[3] = bson_array_datum(ids, n);
 	count = run_outbox_plan(&outbox_queued_plan,
-							"SELECT count(*)::int4 FROM nutragenie.outbox"
-							" WHERE serverid = $1 AND database = $2 AND collection = $3"
-							" AND doc_id = ANY ($4) AND xid <> pg_current_xact_id()",
+							"SELECT pg_catalog.count(*)::pg_catalog.int4"
+							" FROM " NG_SCHEMA_NAME ".outbox"
+							" WHERE serverid OPERATOR(pg_catalog.=) $1"
+							" AND database OPERATOR(pg_catalog.=) $2"
+							" AND collection OPERATOR(pg_catalog.=) $3"
+							" AND doc_id OPERATOR(pg_catalog.=) ANY ($4)"
+							" AND xid OPERATOR(pg_catalog.<>) pg_catalog.pg_current_xact_id()",
 							4, argtypes, values, true);
 	if (count > 0)
 		ereport(ERROR,
@@ -1211,10 +1254,12 @@ outbox_append(NgModifyState *ms, char op, bson_t **ids, bson_t **bodies,
 	values[5] = bson_array_datum(ids, n);
 	values[6] = bson_array_datum(bodies, n);
 	(void) run_outbox_plan(&outbox_insert_plan,
-						   "INSERT INTO nutragenie.outbox"
+						   "INSERT INTO " NG_SCHEMA_NAME ".outbox"
 						   " (serverid, userid, database, collection, op, doc_id, body)"
 						   " SELECT $1, $2, $3, $4, $5, i.id, i.body"
-						   " FROM unnest($6::bytea[], $7::bytea[]) WITH ORDINALITY AS i(id, body, n)"
+						   " FROM ROWS FROM (pg_catalog.unnest($6::pg_catalog.bytea[]),"
+						   " pg_catalog.unnest($7::pg_catalog.bytea[]))"
+						   " WITH ORDINALITY AS i(id, body, n)"
 						   " ORDER BY i.n",
 						   7, argtypes, values, false);
 	ng_xact_note_outbox_write();
@@ -1308,6 +1353,7 @@ prepare_insert(NgModifyState *ms, TupleTableSlot *slot)
 	generated = new_insert_document(ms, slot, row->doc);
 	check_size(ms, row->doc);
 	document_id(row->doc, row->id);
+	check_storable(ms, row->doc, row->id, false);
 
 	/*
 	 * An ObjectId made here cannot exist anywhere yet, and no other
@@ -1762,6 +1808,10 @@ ngExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 		}
 
 		check_size(ms, &newdoc);
+		if (bodies[0] == &newdoc)
+			check_storable(ms, &newdoc, &iddoc, false);
+		else
+			check_storable(ms, &update, &iddoc, true);
 		if (bodies[0] == &newdoc || !bson_empty(&update))
 		{
 			outbox_append(ms, op, ids, bodies, 1);

@@ -30,6 +30,7 @@ PG_MODULE_MAGIC;
 /* GUCs: driver timeouts used when the server's uri does not set them */
 int			ng_connect_timeout_ms = 5000;
 int			ng_socket_timeout_ms = 30000;
+int			ng_max_filter_size_kb = 15 * 1024;
 
 static void ng_proc_exit(int code, Datum arg);
 static void ng_driver_log(mongoc_log_level_t level, const char *domain,
@@ -59,6 +60,18 @@ _PG_init(void)
 							30000, 1, INT_MAX,
 							PGC_USERSET,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("nutragenie.max_filter_size",
+							"Largest filter sent in one MongoDB find or aggregate.",
+							"A larger filter is sent as several finds, each with a "
+							"slice of its largest $in list, or checked locally. "
+							"MongoDB refuses commands over 16 MB; the most allowed "
+							"leaves 64 kB for the rest of the command.",
+							&ng_max_filter_size_kb,
+							15 * 1024, 1, 16 * 1024 - 64,
+							PGC_USERSET,
+							GUC_UNIT_KB,
 							NULL, NULL, NULL);
 
 	ng_applier_define_gucs();

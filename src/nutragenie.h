@@ -70,6 +70,19 @@ typedef enum NgBsonWriteType
 	NG_WRITE_STRING
 } NgBsonWriteType;
 
+/*
+ * What writing a timestamp with sub-millisecond digits into a BSON date (which
+ * holds milliseconds) does: raise (the default), round to the nearest
+ * millisecond as a cast to timestamptz(3) does, or truncate as
+ * date_trunc('milliseconds', ...) does.  The "timestamp_rounding" option.
+ */
+typedef enum NgTimestampRounding
+{
+	NG_TS_ROUND_ERROR,
+	NG_TS_ROUND_NEAREST,
+	NG_TS_ROUND_TRUNCATE
+} NgTimestampRounding;
+
 /* How BSON-only types are rendered into json/jsonb columns. */
 typedef enum NgJsonMode
 {
@@ -94,6 +107,7 @@ typedef struct NgColumn
 	NgJsonMode	json_mode;
 	NgNullMode	null_mode;
 	NgBsonWriteType write_type;
+	NgTimestampRounding ts_rounding;	/* for timestamp columns */
 } NgColumn;
 
 /*
@@ -148,6 +162,12 @@ typedef Datum (*NgParamEval) (void *arg, Expr *expr, bool *isnull);
 /* in nutragenie.c */
 extern int	ng_connect_timeout_ms;
 extern int	ng_socket_timeout_ms;
+extern int	ng_max_filter_size_kb;
+
+/* The most filter bytes one find or aggregate may carry. */
+#define NG_MAX_FILTER_BYTES ((Size) ng_max_filter_size_kb * 1024)
+/* MongoDB's limit on a document, and so on a command's body. */
+#define NG_MAX_COMMAND_BYTES ((Size) 16 * 1024 * 1024)
 extern void _PG_init(void);
 
 /* in plan.c */
@@ -351,11 +371,15 @@ extern void ngBeginForeignInsert(ModifyTableState *mtstate,
 extern void ngEndForeignInsert(EState *estate, ResultRelInfo *rinfo);
 extern int	ngIsForeignRelUpdatable(Relation rel);
 extern void ng_outbox_check_queued(NgTableOptions *opts, bson_t **ids, int n);
-extern void ng_outbox_prepare(SPIPlanPtr *planp, const char *sql, int nargs,
-							  Oid *argtypes);
 extern void ngExplainForeignModify(ModifyTableState *mtstate,
 								   ResultRelInfo *rinfo, List *fdw_private,
 								   int subplan_index, ExplainState *es);
+
+/* in internal_sql.c */
+extern int	ng_internal_sql_execute(SPIPlanPtr *planp, const char *sql,
+									int nargs, const Oid *argtypes,
+									Datum *values, const char *nulls,
+									bool read_only);
 
 /* in scan.c */
 extern void ngBeginForeignScan(ForeignScanState *node, int eflags);
@@ -382,6 +406,14 @@ extern NgTableOptions *ng_options_for_rel(Oid relid, Oid userid);
 extern List *ng_options_to_list(NgTableOptions *opts);
 extern NgTableOptions *ng_options_from_list(List *list);
 extern NgColumn *ng_options_column(NgTableOptions *opts, AttrNumber attnum);
+extern void ng_options_check_columns(Oid relid);
+extern List *ng_options_shared_fields(NgTableOptions *opts,
+									  List *target_attrs);
+extern void ng_options_check_shared_fields(NgTableOptions *opts, List *pairs,
+										   TupleTableSlot *slot,
+										   bool for_insert);
+extern bool ng_option_bool(List *options, const char *name, bool dflt);
+extern const char *ng_option_auth_mechanism(List *options);
 
 /* in objectid.c */
 #define NG_OBJECTID_LEN 12
@@ -408,7 +440,26 @@ extern bool ng_datum_append_bson(bson_t *doc, const char *key, int keylen,
 								 Datum value, bool isnull, Oid typid);
 extern bool ng_column_append_bson(bson_t *doc, const char *key,
 								  NgColumn *col, Datum value, bool isnull);
+extern void ng_column_report_unstorable(NgColumn *col, const char *relname,
+										Datum value) pg_attribute_noreturn();
 extern const char *ng_bson_type_name(bson_type_t type);
+
+/*
+ * MongoDB's nesting limit for stored documents (its default maxBSONDepth of
+ * 200 less the 20 levels it keeps for itself); see ng_bson_check_document.
+ */
+#define NG_MAX_DOCUMENT_DEPTH 180
+
+/* Why ng_bson_check_document or ng_bson_check_update refused a document. */
+typedef struct NgUnstorable
+{
+	char	   *field;			/* dotted key path, array indexes as digits */
+	char	   *path;			/* the same for messages: steps[2].$bad */
+	char	   *reason;			/* a full sentence: what MongoDB refuses */
+} NgUnstorable;
+
+extern bool ng_bson_check_document(const bson_t *doc, NgUnstorable *bad);
+extern bool ng_bson_check_update(const bson_t *update, NgUnstorable *bad);
 extern char *ng_bson_value_to_text(const bson_value_t *value);
 
 /* in estimate.c */
@@ -507,6 +558,17 @@ extern bool ng_is_foreign_expr_on(NgTableOptions *opts, Index relid,
 extern NgColumn *ng_deparse_column(NgTableOptions *opts, Index relid,
 								   Node *node, Oid *basetype,
 								   NgTypeClass *tclass);
+typedef struct NgFilterParts NgFilterParts;
+extern NgFilterParts *ng_deparse_filter_parts(NgTableOptions *opts,
+											  List *remote_conds,
+											  NgParamEval eval,
+											  void *eval_arg,
+											  Size max_bytes);
+extern int	ng_filter_parts_count(const NgFilterParts *parts);
+extern bool ng_filter_parts_lossy(const NgFilterParts *parts);
+extern void ng_filter_parts_append(bson_t *filter,
+								   const NgFilterParts *parts, int i);
+extern char *ng_filter_parts_describe(const NgFilterParts *parts);
 extern void ng_deparse_filter(bson_t *filter, NgTableOptions *opts,
 							  List *remote_conds, NgParamEval eval,
 							  void *eval_arg);

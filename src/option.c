@@ -10,9 +10,22 @@
  * column options once per plan, and the result travels to the executor in
  * fdw_private (ng_options_to_list / ng_options_from_list).
  *
+ * Each kind of value has one parser here, used both by the validator and
+ * when the options are read for a plan or a connection, so that what DDL
+ * accepts is exactly what a scan understands ("1e3" is no batch size).
+ *
  * Credentials live only in user mappings: a server "uri" that embeds a user
- * name or password is refused, so that they cannot leak through the catalog
- * of the server, which every user with USAGE can read.
+ * name, a password or another secret (a key file's password, an AWS session
+ * token) is refused, so that none can leak through the catalog of the
+ * server, which every user with USAGE can read.  Options that name a file
+ * the server process reads (TLS CA and key files), in the uri or on their
+ * own, may be set only by a superuser, as postgres_fdw does for sslcert and
+ * sslkey: otherwise any user could make the backend present the host's own
+ * key.  What the validator cannot see (a column's type) is checked by
+ * ng_options_check_columns(), at DDL time from an event trigger and again
+ * when a table is planned.  Several columns may read one field (in several
+ * types), but a write that sets the field from two of them is refused
+ * (ng_options_check_shared_fields).
  *
  * Copyright (c) 2026, nutragenie developers
  *
@@ -25,11 +38,14 @@
 
 #include "access/reloptions.h"
 #include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_attribute.h"
 #include "catalog/pg_foreign_server.h"
 #include "catalog/pg_foreign_table.h"
 #include "catalog/pg_user_mapping.h"
-#include "catalog/pg_attribute.h"
 #include "commands/defrem.h"
+#include "commands/event_trigger.h"
+#include "executor/tuptable.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -43,6 +59,7 @@ typedef enum NgOptionKind
 {
 	NG_OPT_STRING,				/* any non-empty string */
 	NG_OPT_SECRET,				/* a string never shown anywhere */
+	NG_OPT_FILE,				/* an absolute file path; superuser-only */
 	NG_OPT_BOOL,
 	NG_OPT_INT,					/* integer within [min, max] */
 	NG_OPT_ENUM,				/* one of enumvals */
@@ -65,6 +82,41 @@ static const char *const mismatch_values[] = {"error", "null", NULL};
 static const char *const json_mode_values[] = {"relaxed", "canonical", NULL};
 static const char *const null_mode_values[] = {"unset", "null", NULL};
 
+/* in NgTimestampRounding order */
+static const char *const rounding_values[] = {"error", "round", "truncate", NULL};
+
+/* the mechanisms libmongoc knows, spelled as it wants them */
+static const char *const auth_mechanism_values[] = {"SCRAM-SHA-256",
+	"SCRAM-SHA-1", "PLAIN", "MONGODB-X509", "MONGODB-AWS", "GSSAPI", NULL};
+
+/*
+ * Options of a server uri that hold a secret: the driver's (lower-case) key,
+ * the spelling for messages, and the user mapping option that takes it
+ * instead.  libmongoc folds the deprecated ssl* spellings into these keys.
+ */
+static const char *const uri_secret_options[][3] = {
+	{MONGOC_URI_TLSCERTIFICATEKEYFILEPASSWORD, "tlsCertificateKeyFilePassword",
+	"tls_certificate_key_file_password"},
+	{NULL, NULL, NULL}
+};
+
+/* Options of a server uri that name a file the backend reads, likewise. */
+static const char *const uri_file_options[][2] = {
+	{MONGOC_URI_TLSCAFILE, "tlsCAFile"},
+	{MONGOC_URI_TLSCERTIFICATEKEYFILE, "tlsCertificateKeyFile"},
+	{"tlscrlfile", "tlsCRLFile"},
+	{NULL, NULL}
+};
+
+/*
+ * authMechanismProperties a server uri may carry: none of them is a secret.
+ * Any other (AWS_SESSION_TOKEN above all) is refused there.
+ */
+static const char *const uri_public_mechanism_properties[] = {
+	"SERVICE_NAME", "CANONICALIZE_HOST_NAME", "SERVICE_REALM", "SERVICE_HOST",
+	"ENVIRONMENT", "TOKEN_RESOURCE", NULL
+};
+
 /* in NgBsonWriteType order */
 static const char *const bson_type_values[] = {"auto", "decimal", "double",
 "long", "int", "string", NULL};
@@ -75,10 +127,15 @@ static const NgOption ng_options[] = {
 	{"database", ForeignServerRelationId, NG_OPT_STRING},
 	{"batch_size", ForeignServerRelationId, NG_OPT_INT, 1, 100000},
 	{"use_remote_estimate", ForeignServerRelationId, NG_OPT_BOOL},
+	{"tls_ca_file", ForeignServerRelationId, NG_OPT_FILE},
 
 	{"username", UserMappingRelationId, NG_OPT_STRING},
 	{"password", UserMappingRelationId, NG_OPT_SECRET},
 	{"password_required", UserMappingRelationId, NG_OPT_BOOL},
+	{"auth_mechanism", UserMappingRelationId, NG_OPT_ENUM, 0, 0, auth_mechanism_values},
+	{"tls_certificate_key_file", UserMappingRelationId, NG_OPT_FILE},
+	{"tls_certificate_key_file_password", UserMappingRelationId, NG_OPT_SECRET},
+	{"aws_session_token", UserMappingRelationId, NG_OPT_SECRET},
 
 	{"database", ForeignTableRelationId, NG_OPT_STRING},
 	{"collection", ForeignTableRelationId, NG_OPT_COLLECTION},
@@ -87,12 +144,14 @@ static const NgOption ng_options[] = {
 	{"type_mismatch", ForeignTableRelationId, NG_OPT_ENUM, 0, 0, mismatch_values},
 	{"json_mode", ForeignTableRelationId, NG_OPT_ENUM, 0, 0, json_mode_values},
 	{"null_mode", ForeignTableRelationId, NG_OPT_ENUM, 0, 0, null_mode_values},
+	{"timestamp_rounding", ForeignTableRelationId, NG_OPT_ENUM, 0, 0, rounding_values},
 
 	{"field", AttributeRelationId, NG_OPT_FIELD},
 	{"type_mismatch", AttributeRelationId, NG_OPT_ENUM, 0, 0, mismatch_values},
 	{"json_mode", AttributeRelationId, NG_OPT_ENUM, 0, 0, json_mode_values},
 	{"null_mode", AttributeRelationId, NG_OPT_ENUM, 0, 0, null_mode_values},
 	{"bson_type", AttributeRelationId, NG_OPT_ENUM, 0, 0, bson_type_values},
+	{"timestamp_rounding", AttributeRelationId, NG_OPT_ENUM, 0, 0, rounding_values},
 
 	{NULL}
 };
@@ -102,7 +161,18 @@ static const char *context_name(Oid context);
 static char *valid_options_list(Oid context);
 static void validate_value(const NgOption *opt, DefElem *def);
 static void validate_field_path(const char *path);
+static void validate_uri(const char *value);
+static void require_superuser_for_file(const char *name);
+static bool parse_option_int(const char *value, int *result);
+static bool parse_option_bool(const char *value, bool *result);
 static int	parse_enum(const char *value, const char *const *values);
+static int	enum_option(List *options, const char *name,
+						const char *const *values, int dflt);
+static void batch_size_option(List *options, int *batch_size);
+static void resolve_columns(NgTableOptions *opts, List *tabopts);
+static int	column_field_cmp(const void *a, const void *b);
+static bool column_sets_field(NgColumn *col, TupleTableSlot *slot,
+							  bool for_insert);
 
 PG_FUNCTION_INFO_V1(nutragenie_fdw_validator);
 
@@ -196,6 +266,8 @@ valid_options_list(Oid context)
 
 /*
  * Check one option's value according to its kind; raises on a bad value.
+ * Each kind is checked with the parser that reads it for a plan or a
+ * connection.
  */
 static void
 validate_value(const NgOption *opt, DefElem *def)
@@ -212,9 +284,26 @@ validate_value(const NgOption *opt, DefElem *def)
 						 errmsg("option \"%s\" must not be empty", opt->name)));
 			break;
 
+		case NG_OPT_FILE:
+			require_superuser_for_file(opt->name);
+			if (!is_absolute_path(value))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value for option \"%s\": \"%s\"",
+								opt->name, value),
+						 errdetail("The value must be an absolute file path.")));
+			break;
+
 		case NG_OPT_BOOL:
 			{
-				bool		flag = defGetBoolean(def);
+				bool		flag;
+
+				if (!parse_option_bool(value, &flag))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("invalid value for option \"%s\": \"%s\"",
+									opt->name, value),
+							 errhint("Valid values are \"true\" and \"false\".")));
 
 				/*
 				 * Only a superuser may let a non-superuser connect without a
@@ -233,15 +322,14 @@ validate_value(const NgOption *opt, DefElem *def)
 		case NG_OPT_INT:
 			{
 				int			n;
-				const char *hintmsg = NULL;
 
-				if (!parse_int(value, &n, 0, &hintmsg) ||
+				if (!parse_option_int(value, &n) ||
 					n < opt->min || n > opt->max)
 					ereport(ERROR,
 							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 							 errmsg("invalid value for option \"%s\": \"%s\"",
 									opt->name, value),
-							 errdetail("The value must be an integer between %d and %d.",
+							 errdetail("The value must be an integer between %d and %d, written in decimal digits only.",
 									   opt->min, opt->max)));
 			}
 			break;
@@ -264,29 +352,7 @@ validate_value(const NgOption *opt, DefElem *def)
 			break;
 
 		case NG_OPT_URI:
-			{
-				bson_error_t error;
-				mongoc_uri_t *uri = mongoc_uri_new_with_error(value, &error);
-				bool		has_credentials;
-
-				if (uri == NULL)
-				{
-					char	   *detail = pstrdup(error.message);
-
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("invalid value for option \"uri\""),
-							 errdetail_internal("%s", detail)));
-				}
-				has_credentials = mongoc_uri_get_username(uri) != NULL ||
-					mongoc_uri_get_password(uri) != NULL;
-				mongoc_uri_destroy(uri);
-				if (has_credentials)
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("option \"uri\" must not contain a user name or password"),
-							 errhint("Put credentials in the \"username\" and \"password\" options of a user mapping.")));
-			}
+			validate_uri(value);
 			break;
 
 		case NG_OPT_FIELD:
@@ -303,6 +369,109 @@ validate_value(const NgOption *opt, DefElem *def)
 						 errdetail("A collection name must not be empty, contain \"$\" or start with \"system.\".")));
 			break;
 	}
+}
+
+/*
+ * Options naming a file the backend reads are superuser-only: a
+ * non-superuser could otherwise make the server present the host's own
+ * client key, or read files through the TLS library.
+ */
+static void
+require_superuser_for_file(const char *name)
+{
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("option \"%s\" is superuser-only", name),
+				 errhint("Options naming files that the server process reads may only be set by a superuser.")));
+}
+
+/*
+ * Check a server's connection string: libmongoc must accept it, it must not
+ * carry credentials or other secrets, and only a superuser may name files
+ * in it.  Everything the driver allocates is freed before an error.
+ */
+static void
+validate_uri(const char *value)
+{
+	bson_error_t error;
+	mongoc_uri_t *uri = mongoc_uri_new_with_error(value, &error);
+	bool		has_credentials;
+	const char *secret = NULL;
+	const char *secret_home = NULL;
+	const char *file = NULL;
+	bson_iter_t it;
+	bson_iter_t props;
+	int			i;
+
+	if (uri == NULL)
+	{
+		char	   *detail = pstrdup(error.message);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"uri\""),
+				 errdetail_internal("%s", detail)));
+	}
+	has_credentials = mongoc_uri_get_username(uri) != NULL ||
+		mongoc_uri_get_password(uri) != NULL;
+
+	/* option names are lower case in the driver's parsed options */
+	for (i = 0; uri_secret_options[i][0] != NULL && secret == NULL; i++)
+	{
+		if (mongoc_uri_has_option(uri, uri_secret_options[i][0]))
+		{
+			secret = uri_secret_options[i][1];
+			secret_home = uri_secret_options[i][2];
+		}
+	}
+	for (i = 0; uri_file_options[i][0] != NULL && file == NULL; i++)
+	{
+		if (mongoc_uri_has_option(uri, uri_file_options[i][0]))
+			file = uri_file_options[i][1];
+	}
+	if (secret == NULL &&
+		bson_iter_init_find_case(&it, mongoc_uri_get_credentials(uri),
+								 MONGOC_URI_AUTHMECHANISMPROPERTIES) &&
+		BSON_ITER_HOLDS_DOCUMENT(&it) &&
+		bson_iter_recurse(&it, &props))
+	{
+		while (secret == NULL && bson_iter_next(&props))
+		{
+			const char *key = bson_iter_key(&props);
+
+			for (i = 0; uri_public_mechanism_properties[i] != NULL; i++)
+			{
+				if (pg_strcasecmp(key, uri_public_mechanism_properties[i]) == 0)
+					break;
+			}
+			if (uri_public_mechanism_properties[i] == NULL)
+			{
+				/* copied: the driver's copy goes away below */
+				secret = pstrdup(key);
+				secret_home = pg_strcasecmp(key, "AWS_SESSION_TOKEN") == 0 ?
+					"aws_session_token" : NULL;
+			}
+		}
+	}
+	mongoc_uri_destroy(uri);
+
+	if (has_credentials)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"uri\" must not contain a user name or password"),
+				 errhint("Put credentials in the \"username\" and \"password\" options of a user mapping.")));
+	if (secret != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"uri\" must not contain \"%s\"", secret),
+				 errdetail("Every user with USAGE on the server can read its options; secrets belong in user mappings."),
+				 secret_home != NULL
+				 ? errhint("Put the value in the \"%s\" option of a user mapping.",
+						   secret_home)
+				 : errhint("Only these authMechanismProperties may be given in the uri: SERVICE_NAME, CANONICALIZE_HOST_NAME, SERVICE_REALM, SERVICE_HOST, ENVIRONMENT, TOKEN_RESOURCE.")));
+	if (file != NULL)
+		require_superuser_for_file(file);
 }
 
 /*
@@ -333,6 +502,58 @@ validate_field_path(const char *path)
 	}
 }
 
+/*
+ * The integer options' one parser: an optional minus sign and decimal
+ * digits, nothing else ("1e3", "5.5", " 5" and "0x10" are not integers,
+ * though parse_int() would take some of them).
+ */
+static bool
+parse_option_int(const char *value, int *result)
+{
+	const char *p = value;
+	int64		n = 0;
+	bool		neg = false;
+
+	if (*p == '-')
+	{
+		neg = true;
+		p++;
+	}
+	if (*p == '\0')
+		return false;
+	for (; *p; p++)
+	{
+		if (*p < '0' || *p > '9')
+			return false;
+		n = n * 10 + (*p - '0');
+		if (n > (int64) PG_INT32_MAX + 1)
+			return false;
+	}
+	if (neg)
+		n = -n;
+	if (n < PG_INT32_MIN || n > PG_INT32_MAX)
+		return false;
+	*result = (int) n;
+	return true;
+}
+
+/*
+ * The boolean options' one parser: "true" or "false", "on" or "off", case
+ * aside, as defGetBoolean() takes them.
+ */
+static bool
+parse_option_bool(const char *value, bool *result)
+{
+	if (pg_strcasecmp(value, "true") == 0 || pg_strcasecmp(value, "on") == 0)
+		*result = true;
+	else if (pg_strcasecmp(value, "false") == 0 ||
+			 pg_strcasecmp(value, "off") == 0)
+		*result = false;
+	else
+		return false;
+	return true;
+}
+
 static int
 parse_enum(const char *value, const char *const *values)
 {
@@ -344,6 +565,112 @@ parse_enum(const char *value, const char *const *values)
 			return i;
 	}
 	return -1;
+}
+
+/*
+ * The value of enum option "name" in options, as its index in values, or
+ * dflt when the option is absent.  The validator has accepted the value;
+ * one that no longer parses (a catalog edited by hand) raises.
+ */
+static int
+enum_option(List *options, const char *name, const char *const *values,
+			int dflt)
+{
+	const char *s = ng_option_value(options, name);
+	int			i;
+
+	if (s == NULL)
+		return dflt;
+	i = parse_enum(s, values);
+	if (i < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, s)));
+	return i;
+}
+
+/*
+ * The value of boolean option "name" in options, or dflt when it is absent;
+ * parsed as the validator parses it.
+ */
+bool
+ng_option_bool(List *options, const char *name, bool dflt)
+{
+	const char *s = ng_option_value(options, name);
+	bool		result;
+
+	if (s == NULL)
+		return dflt;
+	if (!parse_option_bool(s, &result))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, s)));
+	return result;
+}
+
+/*
+ * The canonical name of the authentication mechanism a user mapping's
+ * "auth_mechanism" option asks for, or NULL.
+ */
+const char *
+ng_option_auth_mechanism(List *options)
+{
+	int			i = enum_option(options, "auth_mechanism", auth_mechanism_values, -1);
+
+	return i < 0 ? NULL : auth_mechanism_values[i];
+}
+
+/* the wrapper's handler, in nutragenie.c: identifies our tables */
+extern PGDLLEXPORT Datum nutragenie_fdw_handler(PG_FUNCTION_ARGS);
+
+PG_FUNCTION_INFO_V1(nutragenie_fdw_check_ddl);
+
+/*
+ * Event trigger (ddl_command_end) for CREATE FOREIGN TABLE and ALTER
+ * [FOREIGN] TABLE: run ng_options_check_columns() on the table the command
+ * named when it is a table of this wrapper, so that a "$$ROOT" column that
+ * is not json or jsonb is refused by the statement that makes it rather
+ * than by the first query.
+ */
+Datum
+nutragenie_fdw_check_ddl(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *trigdata;
+	RangeVar   *rv = NULL;
+	Oid			relid;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"nutragenie_fdw_check_ddl\" must be called as an event trigger")));
+	trigdata = (EventTriggerData *) fcinfo->context;
+
+	if (IsA(trigdata->parsetree, CreateForeignTableStmt))
+		rv = ((CreateForeignTableStmt *) trigdata->parsetree)->base.relation;
+	else if (IsA(trigdata->parsetree, AlterTableStmt))
+		rv = ((AlterTableStmt *) trigdata->parsetree)->relation;
+	else if (IsA(trigdata->parsetree, RenameStmt) &&
+			 ((RenameStmt *) trigdata->parsetree)->renameType == OBJECT_COLUMN)
+		rv = ((RenameStmt *) trigdata->parsetree)->relation;
+	if (rv == NULL)
+		PG_RETURN_VOID();
+
+	relid = RangeVarGetRelid(rv, NoLock, true);
+	if (OidIsValid(relid) && get_rel_relkind(relid) == RELKIND_FOREIGN_TABLE)
+	{
+		ForeignTable *table = GetForeignTable(relid);
+		ForeignServer *server = GetForeignServer(table->serverid);
+		ForeignDataWrapper *fdw = GetForeignDataWrapper(server->fdwid);
+		FmgrInfo	handler;
+
+		if (OidIsValid(fdw->fdwhandler))
+		{
+			fmgr_info(fdw->fdwhandler, &handler);
+			if (handler.fn_addr == nutragenie_fdw_handler)
+				ng_options_check_columns(relid);
+		}
+	}
+	PG_RETURN_VOID();
 }
 
 /*
@@ -396,7 +723,8 @@ ng_server_database(ForeignServer *server)
  * options.  The result is palloc'd in the current memory context.
  *
  * The database is taken from the table, then the server, then the path of
- * the server's uri; without any of them it is an error.
+ * the server's uri; without any of them it is an error.  The columns are
+ * checked as ng_options_check_columns() checks them.
  */
 NgTableOptions *
 ng_options_for_rel(Oid relid, Oid userid)
@@ -404,13 +732,7 @@ ng_options_for_rel(Oid relid, Oid userid)
 	NgTableOptions *opts = palloc0(sizeof(NgTableOptions));
 	ForeignTable *table = GetForeignTable(relid);
 	ForeignServer *server = GetForeignServer(table->serverid);
-	Relation	rel;
-	TupleDesc	tupdesc;
 	const char *s;
-	NgMismatchPolicy mismatch = NG_MISMATCH_ERROR;
-	NgJsonMode	json_mode = NG_JSON_RELAXED;
-	NgNullMode	null_mode = NG_NULL_UNSET;
-	int			i;
 
 	opts->relid = relid;
 	opts->relname = get_rel_name(relid);
@@ -418,14 +740,12 @@ ng_options_for_rel(Oid relid, Oid userid)
 	opts->userid = userid;
 	opts->batch_size = NG_DEFAULT_BATCH_SIZE;
 
-	if ((s = ng_option_value(server->options, "batch_size")) != NULL)
-		opts->batch_size = pg_strtoint32(s);
-	if ((s = ng_option_value(table->options, "batch_size")) != NULL)
-		opts->batch_size = pg_strtoint32(s);
-	if ((s = ng_option_value(server->options, "use_remote_estimate")) != NULL)
-		(void) parse_bool(s, &opts->use_remote_estimate);
-	if ((s = ng_option_value(table->options, "use_remote_estimate")) != NULL)
-		(void) parse_bool(s, &opts->use_remote_estimate);
+	batch_size_option(server->options, &opts->batch_size);
+	batch_size_option(table->options, &opts->batch_size);
+	opts->use_remote_estimate =
+		ng_option_bool(table->options, "use_remote_estimate",
+					   ng_option_bool(server->options, "use_remote_estimate",
+									  false));
 
 	if ((s = ng_option_value(table->options, "database")) == NULL)
 		s = ng_server_database(server);
@@ -441,14 +761,63 @@ ng_options_for_rel(Oid relid, Oid userid)
 	s = ng_option_value(table->options, "collection");
 	opts->collection = pstrdup(s ? s : opts->relname);
 
-	if ((s = ng_option_value(table->options, "type_mismatch")) != NULL)
-		mismatch = (NgMismatchPolicy) parse_enum(s, mismatch_values);
-	if ((s = ng_option_value(table->options, "json_mode")) != NULL)
-		json_mode = (NgJsonMode) parse_enum(s, json_mode_values);
-	if ((s = ng_option_value(table->options, "null_mode")) != NULL)
-		null_mode = (NgNullMode) parse_enum(s, null_mode_values);
+	resolve_columns(opts, table->options);
 
-	rel = table_open(relid, AccessShareLock);
+	return opts;
+}
+
+/*
+ * Check what the validator cannot see, because it is shown one column's
+ * options at a time and no types: that a "$$ROOT" column is json or jsonb.
+ * Run from the DDL event trigger after a foreign table is created or
+ * altered, and again for every plan (tables made before the trigger
+ * existed, or with event triggers disabled).
+ */
+void
+ng_options_check_columns(Oid relid)
+{
+	NgTableOptions *opts = palloc0(sizeof(NgTableOptions));
+	ForeignTable *table = GetForeignTable(relid);
+
+	opts->relid = relid;
+	opts->relname = get_rel_name(relid);
+	resolve_columns(opts, table->options);
+}
+
+/*
+ * The "batch_size" option in options, if any, into *batch_size.
+ */
+static void
+batch_size_option(List *options, int *batch_size)
+{
+	const char *s = ng_option_value(options, "batch_size");
+
+	if (s != NULL && !parse_option_int(s, batch_size))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"batch_size\": \"%s\"", s)));
+}
+
+/*
+ * Fill opts->columns from the relation's columns, their options and the
+ * table's options (tabopts), and check them.
+ */
+static void
+resolve_columns(NgTableOptions *opts, List *tabopts)
+{
+	Relation	rel;
+	TupleDesc	tupdesc;
+	int			mismatch = enum_option(tabopts, "type_mismatch",
+									   mismatch_values, NG_MISMATCH_ERROR);
+	int			json_mode = enum_option(tabopts, "json_mode",
+										json_mode_values, NG_JSON_RELAXED);
+	int			null_mode = enum_option(tabopts, "null_mode",
+										null_mode_values, NG_NULL_UNSET);
+	int			rounding = enum_option(tabopts, "timestamp_rounding",
+									   rounding_values, NG_TS_ROUND_ERROR);
+	int			i;
+
+	rel = table_open(opts->relid, AccessShareLock);
 	tupdesc = RelationGetDescr(rel);
 	opts->natts = tupdesc->natts;
 	opts->columns = palloc0(sizeof(NgColumn) * Max(tupdesc->natts, 1));
@@ -458,6 +827,7 @@ ng_options_for_rel(Oid relid, Oid userid)
 		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
 		NgColumn   *col = &opts->columns[i];
 		List	   *colopts;
+		const char *s;
 
 		col->attnum = att->attnum;
 		if (att->attisdropped)
@@ -466,22 +836,21 @@ ng_options_for_rel(Oid relid, Oid userid)
 		col->attname = pstrdup(NameStr(att->attname));
 		col->typid = att->atttypid;
 		col->typmod = att->atttypmod;
-		col->mismatch = mismatch;
-		col->json_mode = json_mode;
-		col->null_mode = null_mode;
-		col->write_type = NG_WRITE_AUTO;
 
-		colopts = GetForeignColumnOptions(relid, att->attnum);
+		colopts = GetForeignColumnOptions(opts->relid, att->attnum);
 		s = ng_option_value(colopts, "field");
 		col->field = pstrdup(s ? s : col->attname);
-		if ((s = ng_option_value(colopts, "type_mismatch")) != NULL)
-			col->mismatch = (NgMismatchPolicy) parse_enum(s, mismatch_values);
-		if ((s = ng_option_value(colopts, "json_mode")) != NULL)
-			col->json_mode = (NgJsonMode) parse_enum(s, json_mode_values);
-		if ((s = ng_option_value(colopts, "null_mode")) != NULL)
-			col->null_mode = (NgNullMode) parse_enum(s, null_mode_values);
-		if ((s = ng_option_value(colopts, "bson_type")) != NULL)
-			col->write_type = (NgBsonWriteType) parse_enum(s, bson_type_values);
+		col->mismatch = (NgMismatchPolicy)
+			enum_option(colopts, "type_mismatch", mismatch_values, mismatch);
+		col->json_mode = (NgJsonMode)
+			enum_option(colopts, "json_mode", json_mode_values, json_mode);
+		col->null_mode = (NgNullMode)
+			enum_option(colopts, "null_mode", null_mode_values, null_mode);
+		col->write_type = (NgBsonWriteType)
+			enum_option(colopts, "bson_type", bson_type_values, NG_WRITE_AUTO);
+		col->ts_rounding = (NgTimestampRounding)
+			enum_option(colopts, "timestamp_rounding", rounding_values,
+						rounding);
 
 		col->is_root = strcmp(col->field, NG_ROOT_FIELD) == 0;
 		col->is_id = strcmp(col->field, "_id") == 0;
@@ -497,8 +866,101 @@ ng_options_for_rel(Oid relid, Oid userid)
 					 errhint("The whole document can only be read into a json or jsonb column.")));
 	}
 	table_close(rel, AccessShareLock);
+}
 
-	return opts;
+/* qsort comparator: columns by field, then by attnum; dropped ones last */
+static int
+column_field_cmp(const void *a, const void *b)
+{
+	const NgColumn *ca = *(NgColumn *const *) a;
+	const NgColumn *cb = *(NgColumn *const *) b;
+	int			r;
+
+	r = strcmp(ca->field, cb->field);
+	if (r != 0)
+		return r;
+	return (ca->attnum > cb->attnum) - (ca->attnum < cb->attnum);
+}
+
+/*
+ * The pairs of columns among target_attrs (an integer List of attnums) that
+ * map to the same field, as a flat integer List (a1, b1, a2, b2 ...), NIL
+ * when there are none (the usual case, which costs writes nothing more).
+ * Several columns may read one field, in several types; a write that sets
+ * two of them is refused by ng_options_check_shared_fields().  Sorting
+ * keeps this O(n log n) for wide tables.
+ */
+List *
+ng_options_shared_fields(NgTableOptions *opts, List *target_attrs)
+{
+	NgColumn  **cols = palloc(sizeof(NgColumn *) *
+							  Max(list_length(target_attrs), 1));
+	List	   *pairs = NIL;
+	int			n = 0;
+	int			i;
+	ListCell   *lc;
+
+	foreach(lc, target_attrs)
+	{
+		NgColumn   *col = ng_options_column(opts, intVal(lfirst(lc)));
+
+		if (col != NULL)
+			cols[n++] = col;
+	}
+	if (n > 1)
+		qsort(cols, n, sizeof(NgColumn *), column_field_cmp);
+	for (i = 0; i < n; i++)
+	{
+		int			j;
+
+		for (j = i + 1; j < n && strcmp(cols[i]->field, cols[j]->field) == 0; j++)
+			pairs = lappend_int(lappend_int(pairs, cols[i]->attnum),
+								cols[j]->attnum);
+	}
+	pfree(cols);
+	return pairs;
+}
+
+/*
+ * Refuse a row that would set one field from two columns: pairs comes from
+ * ng_options_shared_fields().  A column sets its field unless it is NULL
+ * and an INSERT leaves it out (null_mode 'unset', or a $$ROOT column); with
+ * slot NULL every assigned column sets it (an UPDATE's SET list), so any
+ * pair is refused before the first row.
+ */
+void
+ng_options_check_shared_fields(NgTableOptions *opts, List *pairs,
+							   TupleTableSlot *slot, bool for_insert)
+{
+	ListCell   *lc;
+
+	for (lc = list_head(pairs); lc != NULL; lc = lnext(pairs, lnext(pairs, lc)))
+	{
+		NgColumn   *a = ng_options_column(opts, lfirst_int(lc));
+		NgColumn   *b = ng_options_column(opts, lfirst_int(lnext(pairs, lc)));
+
+		if (slot != NULL &&
+			(!column_sets_field(a, slot, for_insert) ||
+			 !column_sets_field(b, slot, for_insert)))
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_COLUMN),
+				 errmsg("columns \"%s\" and \"%s\" of foreign table \"%s\" both map to field \"%s\"",
+						a->attname, b->attname, opts->relname, a->field),
+				 errdetail("The write would set the field twice."),
+				 errhint("Assign only one of them, or write through a foreign table that maps each field to one column.")));
+	}
+}
+
+/* Does col's value in slot (all attributes fetched) set its field? */
+static bool
+column_sets_field(NgColumn *col, TupleTableSlot *slot, bool for_insert)
+{
+	if (!slot->tts_isnull[col->attnum - 1])
+		return true;
+	if (col->is_root)
+		return false;
+	return !(for_insert && col->null_mode == NG_NULL_UNSET);
 }
 
 /*
@@ -535,6 +997,7 @@ ng_options_to_list(NgTableOptions *opts)
 		list = lappend(list, makeInteger((int) col->json_mode));
 		list = lappend(list, makeInteger((int) col->null_mode));
 		list = lappend(list, makeInteger((int) col->write_type));
+		list = lappend(list, makeInteger((int) col->ts_rounding));
 	}
 	return list;
 }
@@ -578,6 +1041,7 @@ ng_options_from_list(List *list)
 		col->json_mode = (NgJsonMode) NEXT_INT();
 		col->null_mode = (NgNullMode) NEXT_INT();
 		col->write_type = (NgBsonWriteType) NEXT_INT();
+		col->ts_rounding = (NgTimestampRounding) NEXT_INT();
 		col->is_root = strcmp(field, NG_ROOT_FIELD) == 0;
 		col->is_id = strcmp(field, "_id") == 0;
 	}

@@ -13,6 +13,13 @@
  * the collection; each document is converted in a per-row context that is
  * reset before the next one.
  *
+ * A filter larger than nutragenie.max_filter_size is sent as a series of
+ * finds, each with a slice of its largest $in, one after the other in the
+ * same scan; a filter that had to leave conditions out makes the scan
+ * check every pushed condition on each document (deparse.c decides).
+ * Either way nothing is pushed that needs the whole result in one find: a
+ * sort, skip or limit is done here, an aggregation runs its outer plan.
+ *
  * The cursor, the collection handle and the borrowed connection are owned
  * by the scan state and released from a reset callback on its memory
  * context, so an error at any point (a conversion error, a cancel, a lost
@@ -104,6 +111,8 @@ typedef struct NgScanState
 	int			aggregates;
 	int			checks;			/* guard finds */
 	int			fallbacks;		/* scans computed locally */
+	int			split_scans;	/* (re)scans whose filter took several finds
+								 * or left conditions out */
 	bool		coll_verified;	/* the collection is known to exist */
 
 	/* writes: the transaction's own documents, and UPDATE/DELETE targets */
@@ -116,6 +125,11 @@ typedef struct NgScanState
 	MemoryContext overlay_cxt;	/* holds overlay_items, reset per (re)scan */
 
 	/* per (re)scan */
+	MemoryContext filter_cxt;	/* holds parts, reset per (re)scan */
+	NgFilterParts *parts;		/* the filter, in one find or several */
+	int			next_part;		/* the find to send when this one ends */
+	bool		lossy;			/* the filter leaves conditions out: check
+								 * them here */
 	bool		started;		/* the query was sent (or found needless) */
 	bool		done;			/* nothing more to return */
 	bool		local;			/* find: sort, skip, limit done here */
@@ -136,11 +150,13 @@ static Node *index_var_to_column(Node *node, List *scan_tlist);
 static void start_scan(NgScanState *st);
 static bool eval_limit(NgScanState *st, Expr *expr, const char *what,
 					   int64 *value);
-static void build_filter(NgScanState *st, bson_t *filter, NgParamEval eval);
-static void build_projection(NgScanState *st, bson_t *projection);
+static NgFilterParts *build_filter(NgScanState *st, NgParamEval eval);
+static void build_projection(NgScanState *st, bson_t *projection,
+							 bool with_conds);
 static bool guards_trip(NgScanState *st, const bson_t *filter);
 static void send_find(NgScanState *st, const bson_t *filter, bool pushed);
-static void send_aggregate(NgScanState *st, const bson_t *filter);
+static bool send_next_part(NgScanState *st);
+static bool send_aggregate(NgScanState *st, const bson_t *filter);
 static Datum eval_param(void *arg, Expr *expr, bool *isnull);
 static bool next_row(NgScanState *st, TupleTableSlot *slot);
 static bool next_local_row(NgScanState *st, TupleTableSlot *slot);
@@ -433,11 +449,12 @@ eval_limit(NgScanState *st, Expr *expr, const char *what, int64 *value)
 }
 
 /*
- * The filter of this scan's find or $match.  With eval NULL, run-time
- * values print as placeholders (EXPLAIN).
+ * The filter of this scan's find or $match, in one find or several (see
+ * ng_deparse_filter_parts), in the current memory context.  With eval
+ * NULL, run-time values print as placeholders (EXPLAIN).
  */
-static void
-build_filter(NgScanState *st, bson_t *filter, NgParamEval eval)
+static NgFilterParts *
+build_filter(NgScanState *st, NgParamEval eval)
 {
 	List	   *conds = st->remote_exprs;
 
@@ -459,7 +476,8 @@ build_filter(NgScanState *st, bson_t *filter, NgParamEval eval)
 		}
 		conds = lappend(list_copy(conds), saop);
 	}
-	ng_deparse_filter(filter, st->opts, conds, eval, st);
+	return ng_deparse_filter_parts(st->opts, conds, eval, st,
+								   NG_MAX_FILTER_BYTES);
 }
 
 /*
@@ -491,9 +509,13 @@ ng_scan_set_batch(ForeignScanState *node, Datum keys)
 	MemoryContextSwitchTo(oldcxt);
 }
 
-/* The projection of this scan's find: the columns of the plan's output. */
+/*
+ * The projection of this scan's find: the columns of the plan's output,
+ * and with with_conds those of the pushed conditions, for a scan that
+ * checks them itself.
+ */
 static void
-build_projection(NgScanState *st, bson_t *projection)
+build_projection(NgScanState *st, bson_t *projection, bool with_conds)
 {
 	ForeignScan *fsplan = (ForeignScan *) st->ps->plan;
 	Bitmapset  *attrs = NULL;
@@ -502,6 +524,11 @@ build_projection(NgScanState *st, bson_t *projection)
 	foreach(lc, (List *) list_nth(fsplan->fdw_private, NgScanPrivateRetrieved))
 		attrs = bms_add_member(attrs, intVal(lfirst(lc)) -
 							   FirstLowInvalidHeapAttributeNumber);
+	if (with_conds)
+		foreach(lc, (List *) list_nth(fsplan->fdw_private,
+									  NgScanPrivateCondColumns))
+			attrs = bms_add_member(attrs, intVal(lfirst(lc)) -
+								   FirstLowInvalidHeapAttributeNumber);
 	ng_deparse_projection(projection, st->opts, attrs);
 }
 
@@ -516,6 +543,7 @@ start_scan(NgScanState *st)
 	int64		count = -1;
 	int64		offset = 0;
 	bool		fallback;
+	bool		split;
 
 	st->started = true;
 	st->done = false;
@@ -571,20 +599,41 @@ start_scan(NgScanState *st)
 	}
 	st->overlay = ng_xact_has_documents(st->opts);
 
+	/*
+	 * The filter, kept for the scan's further finds when it is split.  A
+	 * split or shortened filter cannot carry a sort, skip, limit or
+	 * grouping: each find sees only part of the documents.
+	 */
+	if (st->filter_cxt == NULL)
+		st->filter_cxt = AllocSetContextCreate(st->scan_cxt,
+											   "nutragenie filter",
+											   ALLOCSET_DEFAULT_SIZES);
+	else
+		MemoryContextReset(st->filter_cxt);
+	{
+		MemoryContext cxt = MemoryContextSwitchTo(st->filter_cxt);
+
+		st->parts = build_filter(st, eval_param);
+		MemoryContextSwitchTo(cxt);
+	}
+	st->next_part = 1;
+	st->lossy = ng_filter_parts_lossy(st->parts);
+	split = st->lossy || ng_filter_parts_count(st->parts) > 1;
+	if (split)
+		st->split_scans++;
+
 	bson_init(&filter);
 	PG_TRY();
 	{
-		build_filter(st, &filter, eval_param);
+		ng_filter_parts_append(&filter, st->parts, 0);
 
-		fallback = st->overlay ||
+		fallback = st->overlay || split ||
 			((st->group != NIL || st->sort_keys != NIL) &&
 			 guards_trip(st, &filter));
 		if (st->group != NIL)
 		{
-			if (fallback)
+			if (fallback || !send_aggregate(st, &filter))
 				st->use_outer = true;
-			else
-				send_aggregate(st, &filter);
 		}
 		else
 		{
@@ -689,13 +738,22 @@ send_find(NgScanState *st, const bson_t *filter, bool pushed)
 	bson_init(&projection);
 	PG_TRY();
 	{
-		build_projection(st, &projection);
+		build_projection(st, &projection, st->lossy);
 		ng_pipeline_find_options(&opts, &projection,
 								 pushed ? st->sort_keys : NIL, &skip, &limit);
 		BSON_APPEND_INT32(&opts, "batchSize", st->opts->batch_size);
 		/* a large sort must spill, as a local one would, rather than fail */
 		if (pushed && st->sort_keys != NIL)
 			BSON_APPEND_BOOL(&opts, "allowDiskUse", true);
+		/* the filter fits (deparse.c made sure); the rest should too */
+		if ((Size) filter->len + opts.len > NG_MAX_COMMAND_BYTES)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("MongoDB find for foreign table \"%s\" would exceed the server's 16 MB command limit",
+							st->opts->relname),
+					 errdetail("The filter takes %u bytes, the projection and options %u bytes.",
+							   filter->len, opts.len),
+					 errhint("Lower \"nutragenie.max_filter_size\".")));
 		st->cursor = mongoc_collection_find_with_opts(st->coll, filter,
 													  &opts, NULL);
 	}
@@ -708,8 +766,40 @@ send_find(NgScanState *st, const bson_t *filter, bool pushed)
 	st->finds++;
 }
 
-/* Send the aggregation pipeline. */
-static void
+/*
+ * The find of a split filter's next part, if any is left: the previous
+ * cursor is done with.  False when the last part's cursor was the last.
+ */
+static bool
+send_next_part(NgScanState *st)
+{
+	bson_t		filter;
+
+	if (st->parts == NULL ||
+		st->next_part >= ng_filter_parts_count(st->parts))
+		return false;
+	mongoc_cursor_destroy(st->cursor);
+	st->cursor = NULL;
+	bson_init(&filter);
+	PG_TRY();
+	{
+		ng_filter_parts_append(&filter, st->parts, st->next_part);
+		send_find(st, &filter, !st->local);
+	}
+	PG_FINALLY();
+	{
+		bson_destroy(&filter);
+	}
+	PG_END_TRY();
+	st->next_part++;
+	return true;
+}
+
+/*
+ * Send the aggregation pipeline; false, sending nothing, when its HAVING
+ * filter is too large for one command (the scan then runs its outer plan).
+ */
+static bool
 send_aggregate(NgScanState *st, const bson_t *filter)
 {
 	bson_t		having;
@@ -718,6 +808,14 @@ send_aggregate(NgScanState *st, const bson_t *filter)
 	bson_t		opts;
 	NgLimitValue skip;
 	NgLimitValue limit;
+	NgFilterParts *having_parts;
+
+	having_parts = ng_deparse_filter_parts(st->result_opts, st->having_exprs,
+										   eval_param, st,
+										   NG_MAX_FILTER_BYTES - filter->len);
+	if (ng_filter_parts_count(having_parts) != 1 ||
+		ng_filter_parts_lossy(having_parts))
+		return false;
 
 	memset(&skip, 0, sizeof(skip));
 	memset(&limit, 0, sizeof(limit));
@@ -731,8 +829,7 @@ send_aggregate(NgScanState *st, const bson_t *filter)
 	bson_init(&opts);
 	PG_TRY();
 	{
-		ng_deparse_filter(&having, st->result_opts, st->having_exprs,
-						  eval_param, st);
+		ng_filter_parts_append(&having, having_parts, 0);
 		bson_append_array_begin(&command, "pipeline", -1, &pipeline);
 		ng_pipeline_stages(&pipeline, filter, st->group, &having,
 						   st->sort_keys, &skip, &limit);
@@ -750,6 +847,7 @@ send_aggregate(NgScanState *st, const bson_t *filter)
 	}
 	PG_END_TRY();
 	st->aggregates++;
+	return true;
 }
 
 /*
@@ -819,6 +917,8 @@ next_row(NgScanState *st, TupleTableSlot *slot)
 
 				if (mongoc_cursor_error(st->cursor, &error))
 					report_cursor_error(st, &error);
+				if (send_next_part(st))
+					continue;
 				if (st->scan_docs == 0 && !st->coll_verified && !st->overlay)
 					verify_collection(st);
 				st->mongo_done = true;
@@ -828,7 +928,7 @@ next_row(NgScanState *st, TupleTableSlot *slot)
 			st->scan_docs++;
 			CHECK_FOR_INTERRUPTS();
 
-			if (!st->overlay && !st->is_target)
+			if (!st->overlay && !st->is_target && !st->lossy)
 			{
 				convert_document(st, doc, slot, st->ncols);
 				ExecStoreVirtualTuple(slot);
@@ -864,10 +964,12 @@ next_row(NgScanState *st, TupleTableSlot *slot)
 			 * converted too).
 			 */
 			convert_document(st, &fresh, slot,
-							 st->is_target ? st->nallcols : st->ncols);
+							 (st->is_target || st->lossy) ?
+							 st->nallcols : st->ncols);
 			ExecStoreVirtualTuple(slot);
 			set_row_ref(st, slot, ref);
-			if (st->is_target && !pushed_conditions_hold(st, slot))
+			if ((st->is_target || st->lossy) &&
+				!pushed_conditions_hold(st, slot))
 				continue;
 			return true;
 		}
@@ -1200,6 +1302,8 @@ pushed_conditions_hold(NgScanState *st, TupleTableSlot *slot)
 
 	if (st->remote_qual == NULL)
 		return true;
+	/* documents rejected here do not go back to ExecScan, which resets it */
+	ResetExprContext(econtext);
 	econtext->ecxt_scantuple = slot;
 	return ExecQual(st->remote_qual, econtext);
 }
@@ -1337,6 +1441,7 @@ ngExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	NgLimitValue skip;
 	NgLimitValue limit;
 	char	   *json;
+	char	   *split = NULL;
 	ListCell   *lc;
 
 	explain_limit_value(st, st->offset_expr, &skip);
@@ -1348,14 +1453,22 @@ ngExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	bson_init(&having);
 	PG_TRY();
 	{
-		build_filter(st, &filter, NULL);
+		NgFilterParts *parts = build_filter(st, NULL);
+
+		/* a split filter shows its first find */
+		ng_filter_parts_append(&filter, parts, 0);
+		split = ng_filter_parts_describe(parts);
 		if (st->group != NIL)
 		{
 			bson_t		pipeline;
 			bson_t		cursor;
+			NgFilterParts *having_parts;
 
-			ng_deparse_filter(&having, st->result_opts, st->having_exprs,
-							  NULL, NULL);
+			having_parts = ng_deparse_filter_parts(st->result_opts,
+												   st->having_exprs,
+												   NULL, NULL,
+												   NG_MAX_FILTER_BYTES);
+			ng_filter_parts_append(&having, having_parts, 0);
 			BSON_APPEND_UTF8(&command, "aggregate", st->opts->collection);
 			bson_append_array_begin(&command, "pipeline", -1, &pipeline);
 			ng_pipeline_stages(&pipeline, &filter, st->group, &having,
@@ -1366,7 +1479,7 @@ ngExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		}
 		else
 		{
-			build_projection(st, &projection);
+			build_projection(st, &projection, ng_filter_parts_lossy(parts));
 			BSON_APPEND_UTF8(&command, "find", st->opts->collection);
 			BSON_APPEND_DOCUMENT(&command, "filter", &filter);
 			ng_pipeline_find_options(&command, &projection, st->sort_keys,
@@ -1391,6 +1504,8 @@ ngExplainForeignScan(ForeignScanState *node, ExplainState *es)
 							es);
 	ExplainPropertyText("MongoDB Database", st->opts->database, es);
 	ExplainPropertyText("MongoDB Command", json, es);
+	if (split != NULL)
+		ExplainPropertyText("MongoDB Filter Split", split, es);
 
 	if (st->group != NIL || st->guards != NIL)
 	{
@@ -1422,5 +1537,8 @@ ngExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		if (st->fallbacks > 0)
 			ExplainPropertyInteger("MongoDB Fallbacks", NULL,
 								   st->fallbacks, es);
+		if (st->split_scans > 0)
+			ExplainPropertyInteger("MongoDB Split Scans", NULL,
+								   st->split_scans, es);
 	}
 }

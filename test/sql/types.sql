@@ -81,7 +81,7 @@ SELECT * FROM t_json WHERE _id = 1;
 \x off
 SELECT _id, dbl, dbl_c, dt FROM t_json ORDER BY _id;
 
--- an int64 that a float8 cannot hold exactly is out of range, not rounded
+-- an int64 that a float8 cannot hold exactly is refused as inexact, not rounded
 CREATE FOREIGN TABLE t_f8 (_id int, i64 float8) SERVER types_srv OPTIONS (collection 'types_docs');
 SELECT i64 FROM t_f8 WHERE _id = 1;
 -- a date before PostgreSQL's "date" range start is fine; midnight check

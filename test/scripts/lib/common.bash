@@ -40,15 +40,77 @@ SQL
 setup_domain() {
     local name=$1
     make_server "$name" "$MONGODB_URI"
+    clear_domain "$name"
     q -v srv="$name" -v db="$name" -v u="$2" -v r="$3" -v s="$4" <<'SQL' >/dev/null
+SET client_min_messages = warning;
+SELECT ng_attach_mongo(:'srv', :'db');
+SELECT ng_seed_demo(:u, :r, :s);
+SQL
+}
+
+# clear_domain NAME: the domain detached, its tables emptied and MongoDB
+# database NAME (on server NAME) dropped
+clear_domain() {
+    q -v srv="$1" -v db="$1" <<'SQL' >/dev/null
 SET client_min_messages = warning;
 SELECT ng_detach_mongo();
 TRUNCATE nutragenie.users, nutragenie.recipes, nutragenie.payments, nutragenie.nutrition_goals,
          nutragenie.nutrition_entries, nutragenie.recipe_ratings, nutragenie.chat_messages,
          nutragenie.cooking_sessions RESTART IDENTITY CASCADE;
 SELECT ng_run_command(:'srv', '{"dropDatabase": 1}', :'db');
-SELECT ng_attach_mongo(:'srv', :'db');
-SELECT ng_seed_demo(:u, :r, :s);
+SQL
+}
+
+# derived_drift NAME: one line per derived value of the domain attached to
+# server and database NAME that differs from the rows it summarises --
+# recipes.rating_count/rating_sum, ratingAnalytics count/sum, ratingStats
+# count, nutritionAnalytics entries/totalCalories -- with the documents read
+# by a plain find, as any client would (independent of ng_check_consistency).
+derived_drift() {
+    q -v srv="$1" -v db="$1" <<'SQL'
+WITH rc AS (
+    SELECT (d ->> 'postgresId')::bigint AS id, d -> 'ratingAnalytics' AS a
+    FROM jsonb_array_elements(ng_run_command(:'srv', '{"find": "recipe_content", "batchSize": 100000}', :'db')
+                              -> 'cursor' -> 'firstBatch') d),
+ub AS (
+    SELECT (d ->> '_id')::bigint AS id, d -> 'ratingStats' AS rs, d -> 'nutritionAnalytics' AS na
+    FROM jsonb_array_elements(ng_run_command(:'srv', '{"find": "user_behavior", "batchSize": 100000}', :'db')
+                              -> 'cursor' -> 'firstBatch') d),
+r AS (
+    SELECT r.id, r.rating_count, r.rating_sum, count(rr.rating) AS n, coalesce(sum(rr.rating), 0) AS s
+    FROM nutragenie.recipes r LEFT JOIN nutragenie.recipe_ratings rr ON rr.recipe_id = r.id GROUP BY r.id),
+u AS (
+    SELECT u.id, (SELECT count(*) FROM nutragenie.recipe_ratings rr WHERE rr.user_id = u.id) AS n,
+           (SELECT count(*) FROM nutragenie.nutrition_entries e WHERE e.user_id = u.id) AS entries,
+           (SELECT sum(e.calories) FROM nutragenie.nutrition_entries e WHERE e.user_id = u.id) AS calories
+    FROM nutragenie.users u)
+SELECT format('recipe %s: rating_count %s, rating_sum %s; the ratings give %s, %s', r.id, r.rating_count, r.rating_sum, r.n, r.s)
+FROM r WHERE r.rating_count <> r.n OR r.rating_sum <> r.s
+UNION ALL
+SELECT format('recipe %s: ratingAnalytics count %s, sum %s; the ratings give %s, %s', r.id,
+              rc.a ->> 'count', rc.a ->> 'sum', r.n, r.s)
+FROM r JOIN rc ON rc.id = r.id
+WHERE coalesce((rc.a ->> 'count')::bigint, 0) <> r.n OR coalesce((rc.a ->> 'sum')::bigint, 0) <> r.s
+UNION ALL
+SELECT format('user %s: ratingStats count %s; the ratings give %s', u.id, ub.rs ->> 'count', u.n)
+FROM u LEFT JOIN ub ON ub.id = u.id WHERE coalesce((ub.rs ->> 'count')::bigint, 0) <> u.n
+UNION ALL
+SELECT format('user %s: nutritionAnalytics entries %s, totalCalories %s; the entries give %s, %s', u.id,
+              ub.na ->> 'entries', ub.na ->> 'totalCalories', u.entries, u.calories)
+FROM u LEFT JOIN ub ON ub.id = u.id
+WHERE coalesce((ub.na ->> 'entries')::bigint, 0) <> u.entries
+   OR (ub.na ->> 'totalCalories')::numeric IS DISTINCT FROM u.calories
+ORDER BY 1;
+SQL
+}
+
+# teardown_domain NAME: clear_domain NAME, and server NAME dropped (the end
+# of a script that began with setup_domain)
+teardown_domain() {
+    clear_domain "$1"
+    q -v srv="$1" <<'SQL' >/dev/null
+SET client_min_messages = warning;
+DROP SERVER :"srv" CASCADE;
 SQL
 }
 
