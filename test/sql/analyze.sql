@@ -86,27 +86,14 @@ SELECT reltuples FROM pg_class WHERE oid = 'big'::regclass;
 SELECT attname, null_frac FROM pg_stats
 WHERE schemaname = 'analyze' AND tablename = 'big' ORDER BY attname;
 SELECT plan_rows('SELECT * FROM "analyze".big') AS all_rows;
--- the 300 are a $sample where the server has it (probed here): then their
+-- the 300 are a $sample where the server has it (probed): then their
 -- largest _id is above 300; without $sample (FerretDB 1.x) they are the
 -- first 300 in natural order.  With NG_SERVER=documentdb the server must
 -- have $sample.  DocumentDB samples whole pages, hence the padding: about
 -- 5 documents a page, and 60 random pages of 100 all among the first 60
 -- has probability 1/C(100,60).
-CREATE FUNCTION server_has_sample() RETURNS bool LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM ng_run_command('analyze_srv',
-        '{"aggregate": "analyze_big", "pipeline": [{"$sample": {"size": 1}}], "cursor": {}}');
-    RETURN true;
-EXCEPTION WHEN OTHERS THEN
-    RETURN false;
-END $$;
-\getenv ng_server NG_SERVER
-\if :{?ng_server}
-\else
-\set ng_server ''
-\endif
-SELECT server_has_sample() AS has_sample \gset
-SELECT :'has_sample'::bool OR :'ng_server' <> 'documentdb' AS sample_where_expected;
+\set probe_srv analyze_srv
+\i test/sql/include/server_probe.sql
 SELECT ((histogram_bounds::text::int[])[2] > 300) = :'has_sample'::bool AS sampled_as_expected
 FROM pg_stats WHERE schemaname = 'analyze' AND tablename = 'big' AND attname = '_id';
 

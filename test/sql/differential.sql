@@ -9,7 +9,7 @@
 -- doubles in integer columns, strings and ObjectIds in a text column,
 -- missing fields and nulls everywhere, a type_mismatch 'null' column with
 -- strings and arrays.  Where the server stores them (MongoDB, FerretDB 2 on
--- DocumentDB: a probe insert decides), 50 more documents hold NaN, the
+-- DocumentDB: probed), 50 more documents hold NaN, the
 -- infinities and -0.0 in the double column and Decimal128 values (NaN,
 -- infinities, -0 included) in the numeric one; FerretDB 1.x rejects them, and
 -- there NaN and infinities only occur as constants.  The output is the same
@@ -108,49 +108,23 @@ INSERT INTO special_pools VALUES
   '{"$numberDecimal": "1E+20"}', '{"$numberDecimal": "9007199254740993"}',
   '{"$numberDecimal": "-2.50"}', '{"$numberDouble": "NaN"}', '{"$numberDouble": "Infinity"}',
   '3', 'null']);
-\getenv ng_server NG_SERVER
-\if :{?ng_server}
-\else
-\set ng_server ''
+\set probe_srv differential_srv
+\i test/sql/include/server_probe.sql
+\if :stores_decimal
+SELECT (ng_run_command('differential_srv', json_build_object(
+    'insert', 'differential',
+    'documents', (SELECT json_agg(doc ORDER BY id) FROM (
+        SELECT r AS id,
+               (SELECT json_object_agg(field, val::json ORDER BY ord)
+                FROM (SELECT 0 AS ord, '_id' AS field, r::text AS val
+                      UNION ALL
+                      SELECT p.step, p.field,
+                             coalesce(s.vals[1 + (r * 7) % array_length(s.vals, 1)],
+                                      p.vals[1 + (r * p.step) % array_length(p.vals, 1)])
+                      FROM pools p LEFT JOIN special_pools s USING (field)) e
+                WHERE val <> 'MISSING') AS doc
+        FROM generate_series(151, 200) r) docs))) ->> 'n')::int AS special_n \gset
 \endif
-SELECT :'ng_server' = 'documentdb' AS must_store \gset
--- the probe: one document with each kind of value, in a collection of its own
-DO $$ BEGIN
-  PERFORM ng_run_command('differential_srv', '{"drop": "differential_probe"}');
-EXCEPTION WHEN fdw_table_not_found THEN NULL;
-END $$;
-CREATE FUNCTION store_special() RETURNS bool LANGUAGE plpgsql AS $$
-DECLARE
-    reply jsonb;
-BEGIN
-    BEGIN
-        reply := ng_run_command('differential_srv', '{"insert": "differential_probe", "documents": [
-            {"_id": 1, "f": {"$numberDouble": "NaN"}, "g": {"$numberDouble": "-Infinity"},
-             "n": {"$numberDecimal": "NaN"}, "m": {"$numberDecimal": "-2.50"}}]}');
-    EXCEPTION WHEN OTHERS THEN
-        RETURN false;
-    END;
-    IF reply ? 'writeErrors' OR (reply->>'n')::int IS DISTINCT FROM 1 THEN
-        RETURN false;
-    END IF;
-    PERFORM ng_run_command('differential_srv', json_build_object(
-        'insert', 'differential',
-        'documents', (SELECT json_agg(doc ORDER BY id) FROM (
-            SELECT r AS id,
-                   (SELECT json_object_agg(field, val::json ORDER BY ord)
-                    FROM (SELECT 0 AS ord, '_id' AS field, r::text AS val
-                          UNION ALL
-                          SELECT p.step, p.field,
-                                 coalesce(s.vals[1 + (r * 7) % array_length(s.vals, 1)],
-                                          p.vals[1 + (r * p.step) % array_length(p.vals, 1)])
-                          FROM differential.pools p
-                          LEFT JOIN differential.special_pools s USING (field)) e
-                    WHERE val <> 'MISSING') AS doc
-            FROM generate_series(151, 200) r) docs)));
-    RETURN true;
-END $$;
-SELECT store_special() AS special \gset
-SELECT :'special'::bool OR NOT :'must_store'::bool AS special_values_where_expected;
 
 CREATE FOREIGN TABLE ft (
     id int OPTIONS (field '_id'),
@@ -173,8 +147,8 @@ CREATE FOREIGN TABLE ft (
 CREATE TABLE lt (LIKE ft);
 INSERT INTO lt SELECT * FROM ft;
 SELECT count(*) AS rows, count(i) AS i, count(t) AS t, count(lax) AS lax FROM lt WHERE id <= 150;
-SELECT count(*) = CASE WHEN :'special'::bool THEN 50 ELSE 0 END AS special_rows,
-       (count(*) FILTER (WHERE f = 'NaN' OR n = 'NaN') > 0) = :'special'::bool AS nan_rows
+SELECT count(*) = CASE WHEN :'stores_decimal'::bool THEN 50 ELSE 0 END AS special_rows,
+       (count(*) FILTER (WHERE f = 'NaN' OR n = 'NaN') > 0) = :'stores_decimal'::bool AS nan_rows
 FROM lt WHERE id > 150;
 
 -- The conditions.  sql uses %T for the table.
@@ -492,10 +466,6 @@ FROM outcomes GROUP BY ROLLUP (grp) ORDER BY grp NULLS LAST;
 
 DO $$ BEGIN
   PERFORM ng_run_command('differential_srv', '{"drop": "differential"}');
-EXCEPTION WHEN fdw_table_not_found THEN NULL;
-END $$;
-DO $$ BEGIN
-  PERFORM ng_run_command('differential_srv', '{"drop": "differential_probe"}');
 EXCEPTION WHEN fdw_table_not_found THEN NULL;
 END $$;
 SET client_min_messages = warning;

@@ -109,7 +109,7 @@ IMPORT FOREIGN SCHEMA ng_import LIMIT TO (recipes, events) FROM SERVER import_sr
 SELECT relname FROM imported_tables ORDER BY relname COLLATE "C";
 
 -- A collection larger than sample_size is sampled with $sample where the
--- server has it (probed here), else read from its first documents in
+-- server has it (probed), else read from its first documents in
 -- natural order (FerretDB 1.x).  Only the last 100 of these 200 documents
 -- have "late": a $sample of 100 finds it, the first 100 documents do not.
 -- DocumentDB samples whole pages, hence the padding: about 5 documents a
@@ -120,21 +120,8 @@ SELECT ng_run_command('import_srv', json_build_object('insert', 'sampled',
       '_id', g, 'early', g, 'late', CASE WHEN g > 100 THEN g END,
       'pad', repeat('x', 1500))) ORDER BY g)
     FROM generate_series(1, 200) g)))->>'n';
-CREATE FUNCTION server_has_sample() RETURNS bool LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM ng_run_command('import_srv',
-        '{"aggregate": "sampled", "pipeline": [{"$sample": {"size": 1}}], "cursor": {}}');
-    RETURN true;
-EXCEPTION WHEN OTHERS THEN
-    RETURN false;
-END $$;
-\getenv ng_server NG_SERVER
-\if :{?ng_server}
-\else
-\set ng_server ''
-\endif
-SELECT server_has_sample() AS has_sample \gset
-SELECT :'has_sample'::bool OR :'ng_server' <> 'documentdb' AS sample_where_expected;
+\set probe_srv import_srv
+\i test/sql/include/server_probe.sql
 IMPORT FOREIGN SCHEMA ng_import LIMIT TO (sampled) FROM SERVER import_srv INTO import
   OPTIONS (sample_size '100');
 SELECT EXISTS (SELECT FROM imported WHERE relname = 'sampled' AND attname = 'late')

@@ -134,19 +134,9 @@ SELECT same('SELECT count(n), count(flag), min(ts), max(ts) FROM %s');
 SELECT same('SELECT count(n), min(n), max(n) FROM %s WHERE n > 100');
 SELECT same('SELECT n, count(*) FROM %s GROUP BY n HAVING max(id) > 2990');
 -- ... and run there, not through the fallback, wherever the server has
--- $min, $max and $cond (MongoDB, FerretDB 2): probed here with a pipeline of
--- our own; with NG_SERVER=documentdb the server must have them
-CREATE FUNCTION server_has_min_max() RETURNS bool LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM ng_run_command('agg_srv', '{"aggregate": "agg_items", "cursor": {}, "pipeline": [
-        {"$group": {"_id": null, "lo": {"$min": "$n"}, "hi": {"$max": "$n"},
-                    "c": {"$sum": {"$cond": [{"$gt": ["$n", null]}, 1, 0]}}}}]}');
-    RETURN true;
-EXCEPTION WHEN OTHERS THEN
-    RETURN false;
-END $$;
--- the aggregation ran on the server: documents came from an aggregate and
--- no scan fell back
+-- $min, $max and $cond (MongoDB, FerretDB 2: probed; with NG_SERVER=documentdb
+-- the server must have them); ran_on_server: documents came from an
+-- aggregate and no scan fell back
 CREATE FUNCTION ran_on_server(q text) RETURNS bool LANGUAGE plpgsql AS $$
 DECLARE
     lines text;
@@ -154,13 +144,8 @@ BEGIN
     SELECT string_agg(l, E'\n') INTO lines FROM explain_analyze(q) l;
     RETURN lines ~ '\n  MongoDB Aggregates: [1-9]' AND lines !~ 'MongoDB Fallbacks: [1-9]';
 END $$;
-\getenv ng_server NG_SERVER
-\if :{?ng_server}
-\else
-\set ng_server ''
-\endif
-SELECT server_has_min_max() AS has_min_max \gset
-SELECT :'has_min_max'::bool OR :'ng_server' <> 'documentdb' AS min_max_where_expected;
+\set probe_srv agg_srv
+\i test/sql/include/server_probe.sql
 SELECT q, ran_on_server(q) = :'has_min_max'::bool AS as_expected
 FROM unnest(ARRAY['SELECT cat, count(n), min(n), max(n), min(ts), max(id) FROM items GROUP BY cat',
                   'SELECT count(n), count(flag), min(ts), max(ts) FROM items',

@@ -89,31 +89,14 @@ FROM src s WHERE s._id = '650000000000000000000001' AND d._id = '650000000000000
 SELECT t, i8, f8, tstz, u, j, ai, nested FROM dst WHERE _id = '650000000000000000000002';
 
 -- numeric with the default bson_type (Decimal128), and the doubles NaN,
--- +-Infinity and -0.0, where the server stores them: a probe insert decides
--- (FerretDB 1.x has no Decimal128 and rejects NaN); with NG_SERVER=documentdb
--- the server must.  The output is the same on every server.
+-- +-Infinity and -0.0, where the server stores them (probed: FerretDB 1.x
+-- has no Decimal128 and rejects NaN).  The output is the same on every server.
 DO $$ BEGIN
   PERFORM ng_run_command('rt_srv', '{"drop": "rt_dec"}');
 EXCEPTION WHEN fdw_table_not_found THEN NULL;
 END $$;
-CREATE FUNCTION server_stores_decimal() RETURNS bool LANGUAGE plpgsql AS $$
-DECLARE
-    reply jsonb;
-BEGIN
-    reply := ng_run_command('rt_srv', '{"insert": "rt_dec", "documents": [
-        {"_id": 0, "n": {"$numberDecimal": "-2.50"}, "f8": {"$numberDouble": "NaN"}}]}');
-    PERFORM ng_run_command('rt_srv', '{"delete": "rt_dec", "deletes": [{"q": {}, "limit": 0}]}');
-    RETURN NOT reply ? 'writeErrors' AND (reply->>'n')::int = 1;
-EXCEPTION WHEN OTHERS THEN
-    RETURN false;
-END $$;
-\getenv ng_server NG_SERVER
-\if :{?ng_server}
-\else
-\set ng_server ''
-\endif
-SELECT server_stores_decimal() AS stores_decimal \gset
-SELECT :'stores_decimal'::bool OR :'ng_server' <> 'documentdb' AS decimal_where_expected;
+\set probe_srv rt_srv
+\i test/sql/include/server_probe.sql
 CREATE TABLE dec_src (_id int, n numeric, f8 float8);
 INSERT INTO dec_src VALUES
   (1, 12.25, 'NaN'), (2, '-2.50', 'Infinity'), (3, 'NaN', '-Infinity'), (4, 'Infinity', '-0'),
