@@ -102,6 +102,7 @@ INSERT INTO dec_src VALUES
   (1, 12.25, 'NaN'), (2, '-2.50', 'Infinity'), (3, 'NaN', '-Infinity'), (4, 'Infinity', '-0'),
   (5, '-Infinity', 0), (6, '1E+20', 1e-300), (7, '0.0000000000000000000000000000000001', 5e-324),
   (8, '1234567890123456789012345678901234', -1.5), (9, 0, NULL), (10, NULL, 'NaN');
+SELECT ng_run_command('rt_srv', '{"create": "rt_dec"}')->>'ok';
 CREATE FOREIGN TABLE dec_dst (_id int, n numeric, f8 float8) SERVER rt_srv OPTIONS (collection 'rt_dec');
 \if :stores_decimal
 INSERT INTO dec_dst SELECT * FROM dec_src;
