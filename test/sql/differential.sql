@@ -83,20 +83,7 @@ INSERT INTO pools VALUES
 ('mixed', 97, ARRAY['1', '5', '{"$numberLong": "5"}', '2.0', '1.5', '"x"', '[1, 2]', '[5]',
   '[]', '{"a": 1}', 'true', '{"$numberLong": "99999999999"}', 'null', 'MISSING']);
 
-SELECT (ng_run_command('differential_srv', json_build_object(
-    'insert', 'differential',
-    'documents', (SELECT json_agg(doc ORDER BY id) FROM (
-        SELECT r AS id,
-               (SELECT json_object_agg(field, val::json ORDER BY ord)
-                FROM (SELECT 0 AS ord, '_id' AS field, r::text AS val
-                      UNION ALL
-                      SELECT p.step, p.field,
-                             p.vals[1 + (r * p.step) % array_length(p.vals, 1)]
-                      FROM pools p) e
-                WHERE val <> 'MISSING') AS doc
-        FROM generate_series(1, 150) r) docs))) ->> 'n')::int AS inserted;
-
--- Values only some servers store, for documents 151 to 200 (the other
+-- Values only some servers store, for documents 151 to 200 (their other
 -- fields come from the pools above).
 CREATE TABLE special_pools (field text, vals text[]);
 INSERT INTO special_pools VALUES
@@ -108,22 +95,31 @@ INSERT INTO special_pools VALUES
   '{"$numberDecimal": "1E+20"}', '{"$numberDecimal": "9007199254740993"}',
   '{"$numberDecimal": "-2.50"}', '{"$numberDouble": "NaN"}', '{"$numberDouble": "Infinity"}',
   '3', 'null']);
-\set probe_srv differential_srv
-\i test/sql/include/server_probe.sql
-\if :stores_decimal
-SELECT (ng_run_command('differential_srv', json_build_object(
-    'insert', 'differential',
-    'documents', (SELECT json_agg(doc ORDER BY id) FROM (
+
+-- The documents first to last, as a JSON array; with special, the special
+-- pools replace the others.
+CREATE FUNCTION pool_docs(first int, last int, special bool) RETURNS json
+LANGUAGE sql AS $$
+    SELECT json_agg(doc ORDER BY id) FROM (
         SELECT r AS id,
                (SELECT json_object_agg(field, val::json ORDER BY ord)
                 FROM (SELECT 0 AS ord, '_id' AS field, r::text AS val
                       UNION ALL
                       SELECT p.step, p.field,
-                             coalesce(s.vals[1 + (r * 7) % array_length(s.vals, 1)],
+                             coalesce(CASE WHEN special THEN s.vals[1 + (r * 7) % array_length(s.vals, 1)] END,
                                       p.vals[1 + (r * p.step) % array_length(p.vals, 1)])
-                      FROM pools p LEFT JOIN special_pools s USING (field)) e
+                      FROM differential.pools p
+                      LEFT JOIN differential.special_pools s USING (field)) e
                 WHERE val <> 'MISSING') AS doc
-        FROM generate_series(151, 200) r) docs))) ->> 'n')::int AS special_n \gset
+        FROM generate_series(first, last) r) docs
+$$;
+SELECT (ng_run_command('differential_srv', json_build_object(
+    'insert', 'differential', 'documents', pool_docs(1, 150, false))) ->> 'n')::int AS inserted;
+\set probe_srv differential_srv
+\i test/sql/include/server_probe.sql
+\if :stores_decimal
+SELECT (ng_run_command('differential_srv', json_build_object(
+    'insert', 'differential', 'documents', pool_docs(151, 200, true))) ->> 'n')::int AS special_n \gset
 \endif
 
 CREATE FOREIGN TABLE ft (
