@@ -28,6 +28,10 @@
  *
  * A single GROUP BY column is the _id itself ("$cat": MongoDB groups a
  * missing field with null there); several are {"k0": "$a", "k1": "$b"}.
+ * A single key on a nested path is {"$ifNull": ["$a.b", null]}, which means
+ * the same to MongoDB, because DocumentDB 1.0 (the storage of FerretDB 2)
+ * splits the null group of a bare "$a.b" when a is null or a string; a
+ * server without $ifNull (FerretDB 1.x) rejects it and the scan falls back.
  * $sum of 1 counts documents; count(col) adds 1 where the field is neither
  * missing nor null (in aggregation expressions both compare below every
  * other value, and neither is greater than null).
@@ -83,8 +87,20 @@ ng_pipeline_group(bson_t *group, List *description)
 
 	if (keys == NIL)
 		bson_append_null(group, "_id", 3);
-	else if (list_length(keys) == 1)
+	else if (list_length(keys) == 1 && strchr(strVal(linitial(keys)), '.') == NULL)
 		append_field_ref(group, "_id", strVal(linitial(keys)));
+	else if (list_length(keys) == 1)
+	{
+		bson_t		id;
+		bson_t		args;
+
+		bson_append_document_begin(group, "_id", 3, &id);
+		bson_append_array_begin(&id, "$ifNull", 7, &args);
+		append_field_ref(&args, "0", strVal(linitial(keys)));
+		bson_append_null(&args, "1", 1);
+		bson_append_array_end(&id, &args);
+		bson_append_document_end(group, &id);
+	}
 	else
 	{
 		bson_t		id;

@@ -56,7 +56,7 @@ if is_stack_mongo; then
 SET nutragenie.socket_timeout = 1500;
 SET nutragenie.connect_timeout = 1500;
 SELECT 'before', count(*) FROM ng_live_t;
-\\! kill -STOP $pid
+\\! kill -STOP $pid; for i in \$(seq 100); do grep -q '^State:[[:space:]]*T' /proc/$pid/status && break; sleep 0.05; done
 \set ON_ERROR_STOP 0
 SELECT 'frozen', count(*) FROM ng_live_t;
 \set ON_ERROR_STOP 1

@@ -35,7 +35,7 @@ SELECT ng_run_command('analyze_srv',
   '{"update": "analyze_recipes", "updates": [{"q": {"_id": {"$in": [49, 50]}}, "u": {"$set": {"cat": null}}, "multi": true}]}')->>'nModified';
 SELECT ng_run_command('analyze_srv', json_build_object(
   'insert', 'analyze_big',
-  'documents', (SELECT json_agg(json_build_object('_id', g, 'k', g % 7) ORDER BY g)
+  'documents', (SELECT json_agg(json_build_object('_id', g, 'k', g % 7, 'pad', repeat('x', 1500)) ORDER BY g)
     FROM generate_series(1, 500) g)))->>'n';
 
 CREATE FOREIGN TABLE recipes (
@@ -86,6 +86,16 @@ SELECT reltuples FROM pg_class WHERE oid = 'big'::regclass;
 SELECT attname, null_frac FROM pg_stats
 WHERE schemaname = 'analyze' AND tablename = 'big' ORDER BY attname;
 SELECT plan_rows('SELECT * FROM "analyze".big') AS all_rows;
+-- the 300 are a $sample where the server has it (probed): then their
+-- largest _id is above 300; without $sample (FerretDB 1.x) they are the
+-- first 300 in natural order.  With NG_SERVER=documentdb the server must
+-- have $sample.  DocumentDB samples whole pages, hence the padding: about
+-- 5 documents a page, and 60 random pages of 100 all among the first 60
+-- has probability 1/C(100,60).
+\set probe_srv analyze_srv
+\i test/sql/include/server_probe.sql
+SELECT ((histogram_bounds::text::int[])[2] > 300) = :'has_sample'::bool AS sampled_as_expected
+FROM pg_stats WHERE schemaname = 'analyze' AND tablename = 'big' AND attname = '_id';
 
 -- an empty collection
 SELECT ng_run_command('analyze_srv', '{"create": "analyze_empty"}')->>'ok';

@@ -8,8 +8,12 @@
 -- The documents mix BSON types on purpose: int32, int64 and integral
 -- doubles in integer columns, strings and ObjectIds in a text column,
 -- missing fields and nulls everywhere, a type_mismatch 'null' column with
--- strings and arrays.  (No NaN, infinities or decimal128: the test server,
--- FerretDB 1.x, rejects them; NaN and infinities still occur as constants.)
+-- strings and arrays.  Where the server stores them (MongoDB, FerretDB 2 on
+-- DocumentDB: probed), 50 more documents hold NaN, the
+-- infinities and -0.0 in the double column and Decimal128 values (NaN,
+-- infinities, -0 included) in the numeric one; FerretDB 1.x rejects them, and
+-- there NaN and infinities only occur as constants.  The output is the same
+-- either way; with NG_SERVER=documentdb the test fails if they were not stored.
 -- The plain table is filled from the foreign table, so it holds exactly the
 -- values PostgreSQL reads; only the evaluation of WHERE is compared.
 \set VERBOSITY terse
@@ -79,18 +83,44 @@ INSERT INTO pools VALUES
 ('mixed', 97, ARRAY['1', '5', '{"$numberLong": "5"}', '2.0', '1.5', '"x"', '[1, 2]', '[5]',
   '[]', '{"a": 1}', 'true', '{"$numberLong": "99999999999"}', 'null', 'MISSING']);
 
-SELECT (ng_run_command('differential_srv', json_build_object(
-    'insert', 'differential',
-    'documents', (SELECT json_agg(doc ORDER BY id) FROM (
+-- Values only some servers store, for documents 151 to 200 (their other
+-- fields come from the pools above).
+CREATE TABLE special_pools (field text, vals text[]);
+INSERT INTO special_pools VALUES
+('f', ARRAY['{"$numberDouble": "NaN"}', '{"$numberDouble": "Infinity"}',
+  '{"$numberDouble": "-Infinity"}', '{"$numberDouble": "-0.0"}', '1.5', 'null']),
+('n', ARRAY['{"$numberDecimal": "5"}', '{"$numberDecimal": "5.0"}', '{"$numberDecimal": "2.5"}',
+  '{"$numberDecimal": "-0"}', '{"$numberDecimal": "0.1"}', '{"$numberDecimal": "NaN"}',
+  '{"$numberDecimal": "Infinity"}', '{"$numberDecimal": "-Infinity"}',
+  '{"$numberDecimal": "1E+20"}', '{"$numberDecimal": "9007199254740993"}',
+  '{"$numberDecimal": "-2.50"}', '{"$numberDouble": "NaN"}', '{"$numberDouble": "Infinity"}',
+  '3', 'null']);
+
+-- The documents first to last, as a JSON array; with special, the special
+-- pools replace the others.
+CREATE FUNCTION pool_docs(first int, last int, special bool) RETURNS json
+LANGUAGE sql AS $$
+    SELECT json_agg(doc ORDER BY id) FROM (
         SELECT r AS id,
                (SELECT json_object_agg(field, val::json ORDER BY ord)
                 FROM (SELECT 0 AS ord, '_id' AS field, r::text AS val
                       UNION ALL
                       SELECT p.step, p.field,
-                             p.vals[1 + (r * p.step) % array_length(p.vals, 1)]
-                      FROM pools p) e
+                             coalesce(CASE WHEN special THEN s.vals[1 + (r * 7) % array_length(s.vals, 1)] END,
+                                      p.vals[1 + (r * p.step) % array_length(p.vals, 1)])
+                      FROM differential.pools p
+                      LEFT JOIN differential.special_pools s USING (field)) e
                 WHERE val <> 'MISSING') AS doc
-        FROM generate_series(1, 150) r) docs))) ->> 'n')::int AS inserted;
+        FROM generate_series(first, last) r) docs
+$$;
+SELECT (ng_run_command('differential_srv', json_build_object(
+    'insert', 'differential', 'documents', pool_docs(1, 150, false))) ->> 'n')::int AS inserted;
+\set probe_srv differential_srv
+\i test/sql/include/server_probe.sql
+\if :stores_decimal
+SELECT (ng_run_command('differential_srv', json_build_object(
+    'insert', 'differential', 'documents', pool_docs(151, 200, true))) ->> 'n')::int AS special_n \gset
+\endif
 
 CREATE FOREIGN TABLE ft (
     id int OPTIONS (field '_id'),
@@ -112,7 +142,10 @@ CREATE FOREIGN TABLE ft (
 
 CREATE TABLE lt (LIKE ft);
 INSERT INTO lt SELECT * FROM ft;
-SELECT count(*) AS rows, count(i) AS i, count(t) AS t, count(lax) AS lax FROM lt;
+SELECT count(*) AS rows, count(i) AS i, count(t) AS t, count(lax) AS lax FROM lt WHERE id <= 150;
+SELECT count(*) = CASE WHEN :'stores_decimal'::bool THEN 50 ELSE 0 END AS special_rows,
+       (count(*) FILTER (WHERE f = 'NaN' OR n = 'NaN') > 0) = :'stores_decimal'::bool AS nan_rows
+FROM lt WHERE id > 150;
 
 -- The conditions.  sql uses %T for the table.
 CREATE TABLE cases (seq serial, grp text, sql text);

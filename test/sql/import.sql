@@ -2,8 +2,8 @@
 -- collection, columns inferred from the documents (types, nested paths,
 -- arrays, mixed types), names quoted and made unique, the options, and the
 -- errors for bad options, a missing database and a missing collection.
--- Every collection here is smaller than sample_size, so every document is
--- read and the result does not depend on $sample.
+-- Every collection here but the last is smaller than sample_size, so every
+-- document is read and the result does not depend on $sample.
 \set VERBOSITY default
 SET timezone = 'UTC';
 CREATE SCHEMA import;
@@ -107,6 +107,25 @@ IMPORT FOREIGN SCHEMA "NG_IMPORT" FROM SERVER import_srv INTO import;
 -- so is a LIMIT TO name without a collection (nothing is imported)
 IMPORT FOREIGN SCHEMA ng_import LIMIT TO (recipes, events) FROM SERVER import_srv INTO import;
 SELECT relname FROM imported_tables ORDER BY relname COLLATE "C";
+
+-- A collection larger than sample_size is sampled with $sample where the
+-- server has it (probed), else read from its first documents in
+-- natural order (FerretDB 1.x).  Only the last 100 of these 200 documents
+-- have "late": a $sample of 100 finds it, the first 100 documents do not.
+-- DocumentDB samples whole pages, hence the padding: about 5 documents a
+-- page, and 20 random pages of 40 all among the first 20 has probability
+-- 1/C(40,20).  With NG_SERVER=documentdb the server must have $sample.
+SELECT ng_run_command('import_srv', json_build_object('insert', 'sampled',
+  'documents', (SELECT json_agg(json_strip_nulls(json_build_object(
+      '_id', g, 'early', g, 'late', CASE WHEN g > 100 THEN g END,
+      'pad', repeat('x', 1500))) ORDER BY g)
+    FROM generate_series(1, 200) g)))->>'n';
+\set probe_srv import_srv
+\i test/sql/include/server_probe.sql
+IMPORT FOREIGN SCHEMA ng_import LIMIT TO (sampled) FROM SERVER import_srv INTO import
+  OPTIONS (sample_size '100');
+SELECT EXISTS (SELECT FROM imported WHERE relname = 'sampled' AND attname = 'late')
+       = :'has_sample'::bool AS sampled_as_expected;
 
 SELECT ng_run_command('import_srv', '{"dropDatabase": 1}')->>'ok';
 SET client_min_messages = warning;

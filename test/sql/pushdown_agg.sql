@@ -133,6 +133,23 @@ SELECT same('SELECT cat, count(n), min(n), max(n), min(ts), max(id) FROM %s GROU
 SELECT same('SELECT count(n), count(flag), min(ts), max(ts) FROM %s');
 SELECT same('SELECT count(n), min(n), max(n) FROM %s WHERE n > 100');
 SELECT same('SELECT n, count(*) FROM %s GROUP BY n HAVING max(id) > 2990');
+-- ... and run there, not through the fallback, wherever the server has
+-- $min, $max and $cond (MongoDB, FerretDB 2: probed; with NG_SERVER=documentdb
+-- the server must have them); ran_on_server: documents came from an
+-- aggregate and no scan fell back
+CREATE FUNCTION ran_on_server(q text) RETURNS bool LANGUAGE plpgsql AS $$
+DECLARE
+    lines text;
+BEGIN
+    SELECT string_agg(l, E'\n') INTO lines FROM explain_analyze(q) l;
+    RETURN lines ~ '\n  MongoDB Aggregates: [1-9]' AND lines !~ 'MongoDB Fallbacks: [1-9]';
+END $$;
+\set probe_srv agg_srv
+\i test/sql/include/server_probe.sql
+SELECT q, ran_on_server(q) = :'has_min_max'::bool AS as_expected
+FROM unnest(ARRAY['SELECT cat, count(n), min(n), max(n), min(ts), max(id) FROM items GROUP BY cat',
+                  'SELECT count(n), count(flag), min(ts), max(ts) FROM items',
+                  'SELECT n, count(*) FROM items GROUP BY n HAVING max(id) > 2990']) q;
 
 -- kept local: sum and avg, DISTINCT, FILTER, ORDER BY in the aggregate,
 -- float8 and expressions as GROUP BY items, min/max of text, grouping sets

@@ -88,7 +88,44 @@ UPDATE dst d SET t = s.t, i8 = s.i8, f8 = s.f8, tstz = s.tstz, u = s.u, j = s.j,
 FROM src s WHERE s._id = '650000000000000000000001' AND d._id = '650000000000000000000002';
 SELECT t, i8, f8, tstz, u, j, ai, nested FROM dst WHERE _id = '650000000000000000000002';
 
+-- numeric with the default bson_type (Decimal128), and the doubles NaN,
+-- +-Infinity and -0.0, where the server stores them (probed: FerretDB 1.x
+-- has no Decimal128 and rejects NaN).  The output is the same on every server.
+DO $$ BEGIN
+  PERFORM ng_run_command('rt_srv', '{"drop": "rt_dec"}');
+EXCEPTION WHEN fdw_table_not_found THEN NULL;
+END $$;
+\set probe_srv rt_srv
+\i test/sql/include/server_probe.sql
+CREATE TABLE dec_src (_id int, n numeric, f8 float8);
+INSERT INTO dec_src VALUES
+  (1, 12.25, 'NaN'), (2, '-2.50', 'Infinity'), (3, 'NaN', '-Infinity'), (4, 'Infinity', '-0'),
+  (5, '-Infinity', 0), (6, '1E+20', 1e-300), (7, '0.0000000000000000000000000000000001', 5e-324),
+  (8, '1234567890123456789012345678901234', -1.5), (9, 0, NULL), (10, NULL, 'NaN');
+SELECT ng_run_command('rt_srv', '{"create": "rt_dec"}')->>'ok';
+CREATE FOREIGN TABLE dec_dst (_id int, n numeric, f8 float8) SERVER rt_srv OPTIONS (collection 'rt_dec');
+\if :stores_decimal
+INSERT INTO dec_dst SELECT * FROM dec_src;
+\endif
+-- the same values as text (so -2.50 keeps its scale and -0 its sign) ...
+SELECT NOT :'stores_decimal'::bool OR count(*) = 0 AS same_values
+FROM ((SELECT _id, n::text, f8::text FROM dec_src EXCEPT SELECT _id, n::text, f8::text FROM dec_dst)
+      UNION ALL
+      (SELECT _id, n::text, f8::text FROM dec_dst EXCEPT SELECT _id, n::text, f8::text FROM dec_src)) x;
+-- ... stored as Decimal128 and double (a NULL is left out)
+SELECT NOT :'stores_decimal'::bool OR
+       bool_and(d->>'nt' = CASE WHEN s.n IS NULL THEN 'missing' ELSE 'decimal' END
+                AND d->>'ft' = CASE WHEN s.f8 IS NULL THEN 'missing' ELSE 'double' END) AS bson_types
+FROM dec_src s
+LEFT JOIN jsonb_array_elements(ng_run_command('rt_srv', '{"aggregate": "rt_dec", "cursor": {}, "pipeline": [
+    {"$project": {"nt": {"$type": "$n"}, "ft": {"$type": "$f8"}}}]}') -> 'cursor' -> 'firstBatch') d
+  ON (d->>'_id')::int = s._id;
+
 SELECT ng_run_command('rt_srv', '{"drop": "rt_docs"}')->>'ok';
+DO $$ BEGIN
+  PERFORM ng_run_command('rt_srv', '{"drop": "rt_dec"}');
+EXCEPTION WHEN fdw_table_not_found THEN NULL;
+END $$;
 SET client_min_messages = warning;
 DROP SCHEMA roundtrip CASCADE;
 DROP SERVER rt_srv CASCADE;
