@@ -13,7 +13,10 @@ DATA         = $(wildcard sql/nutragenie--*.sql)
 PGFILEDESC   = "nutragenie - MongoDB foreign data wrapper"
 
 MONGOC_PC   := $(shell pkg-config --exists mongoc2 2>/dev/null && echo mongoc2 || echo libmongoc-1.0)
-PG_CPPFLAGS  = $(shell pkg-config --cflags $(MONGOC_PC))
+# the module version PostgreSQL 18+ reports (PG_MODULE_MAGIC_EXT)
+NG_VERSION  := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" nutragenie.control)
+# -isystem: the driver headers must not trip the server's warning flags
+PG_CPPFLAGS  = $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(MONGOC_PC))) -DNG_MODULE_VERSION='"$(NG_VERSION)"'
 SHLIB_LINK   = $(shell pkg-config --libs $(MONGOC_PC))
 
 # Tests that need no MongoDB server, then those that do; "upgrade" last
@@ -37,7 +40,7 @@ include $(PGXS)
 endif
 
 # every object depends on the private headers (PGXS tracks no headers)
-$(OBJS): src/nutragenie.h src/ng_remote.h
+$(OBJS): src/nutragenie.h src/ng_remote.h src/ng_compat.h
 
 .PHONY: test demo
 test:

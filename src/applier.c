@@ -407,7 +407,7 @@ stop_worker_for_drop(const char *dbname)
 	int			i;
 
 	if (!OidIsValid(dboid) || applier_shared == NULL ||
-		!pg_database_ownercheck(dboid, GetUserId()))
+		!ng_database_ownercheck(dboid, GetUserId()))
 		return;
 
 	LWLockAcquire(applier_shared->lock, LW_SHARED);
@@ -753,7 +753,7 @@ note_outbox_lock(void)
 		SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
 		for (mode = ShareLock; mode <= AccessExclusiveLock; mode++)
 		{
-			if (LockHeldByMe(&tag, mode))
+			if (ng_lock_held_by_me(&tag, mode))
 			{
 				outbox_locked_fxid = GetTopFullTransactionId();
 				return;
@@ -1189,7 +1189,7 @@ worker_attach(Oid dboid)
 		proc_exit(0);
 	}
 	slot->pid = MyProcPid;
-	slot->procno = MyProc->pgprocno;
+	slot->procno = MyProcNumber;
 	slot->starting = false;
 	LWLockRelease(applier_shared->lock);
 

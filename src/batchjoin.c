@@ -309,7 +309,7 @@ add_batched_join_path(PlannerInfo *root, RelOptInfo *joinrel,
 		per_find += innerrel->tuples * NG_PER_DOC_COST * 0.1;
 	cost_qual_eval(&qual_cost, extra->restrictlist, root);
 
-	inner_path = create_foreignscan_path(root, innerrel, NULL,
+	inner_path = ng_create_foreignscan_path(root, innerrel, NULL,
 										 clamp_row_est(inner_docs / batches),
 										 per_find,
 										 per_find + inner_docs / batches *

@@ -153,7 +153,7 @@ static Datum not_integral(NgConverter *conv, const bson_value_t *v,
 static Datum uuid_mismatch(NgConverter *conv, const bson_value_t *v,
 						   bool *isnull);
 static const char *bson_type_label(bson_type_t type);
-static void corrupt_bson(void) pg_attribute_noreturn();
+pg_noreturn static void corrupt_bson(void);
 static const char *server_string(const char *s, int len, int *outlen);
 static Datum convert_text(NgConverter *conv, const bson_value_t *v,
 						  bool *isnull);
@@ -212,7 +212,7 @@ static bool append_json(bson_t *doc, const char *key, int keylen,
 						Datum value, ConvKind kind);
 static bool append_array(bson_t *doc, const char *key, int keylen,
 						 ArrayType *arr);
-static void append_failed(const char *key, int keylen) pg_attribute_noreturn();
+pg_noreturn static void append_failed(const char *key, int keylen);
 
 
 /* ----------------------------------------------------------------
@@ -1916,7 +1916,7 @@ json_binary(JsonSink *s, const uint8_t *data, uint32_t len,
 	int			b64len;
 	char		st[8];
 
-	b64len = pg_b64_encode((const char *) data, len, b64, b64size);
+	b64len = ng_b64_encode(data, len, b64, b64size);
 	if (b64len < 0)
 		elog(ERROR, "could not encode binary data as base64");
 	b64[b64len] = '\0';

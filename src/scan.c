@@ -732,7 +732,7 @@ send_aggregate(NgScanState *st, const bson_t *filter)
 	{
 		ng_deparse_filter(&having, st->result_opts, st->having_exprs,
 						  eval_param, st);
-		bson_append_array_begin(&command, "pipeline", -1, &pipeline);
+		bson_append_array_unsafe_begin(&command, "pipeline", -1, &pipeline);
 		ng_pipeline_stages(&pipeline, filter, st->group, &having,
 						   st->sort_keys, &skip, &limit);
 		bson_append_array_end(&command, &pipeline);
@@ -1331,7 +1331,7 @@ ngExplainForeignScan(ForeignScanState *node, ExplainState *es)
 			ng_deparse_filter(&having, st->result_opts, st->having_exprs,
 							  NULL, NULL);
 			BSON_APPEND_UTF8(&command, "aggregate", st->opts->collection);
-			bson_append_array_begin(&command, "pipeline", -1, &pipeline);
+			bson_append_array_unsafe_begin(&command, "pipeline", -1, &pipeline);
 			ng_pipeline_stages(&pipeline, &filter, st->group, &having,
 							   st->sort_keys, &skip, &limit);
 			bson_append_array_end(&command, &pipeline);
