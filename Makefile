@@ -8,7 +8,7 @@ OBJS         = src/nutragenie.o src/option.o src/connection.o src/objectid.o \
                src/bson_datum.o src/shippable.o src/deparse.o src/plan.o \
                src/upper.o src/batchjoin.o src/pipeline.o src/scan.o src/functions.o \
                src/document.o src/sample.o src/import.o src/analyze.o \
-               src/estimate.o
+               src/estimate.o src/compat.o
 DATA         = $(wildcard sql/nutragenie--*.sql)
 PGFILEDESC   = "nutragenie - MongoDB foreign data wrapper"
 
@@ -22,7 +22,7 @@ SHLIB_LINK   = $(shell pkg-config --libs $(MONGOC_PC))
 # Tests that need no MongoDB server, then those that do; "upgrade" last
 # because it recreates the extension.
 REGRESS_OFFLINE = extension validator objectid deparse
-REGRESS_MONGO   = connection command types scan batchjoin errors import analyze modify roundtrip xact estimate domain_schema domain_recipes domain_sessions domain_consistency domain_views domain_cache pushdown_sort pushdown_agg differential upgrade
+REGRESS_MONGO   = connection command types scan batchjoin nullability errors import analyze modify roundtrip xact estimate domain_schema domain_recipes domain_sessions domain_consistency domain_views domain_cache pushdown_sort pushdown_agg differential upgrade
 REGRESS      = $(REGRESS_OFFLINE) $(REGRESS_MONGO)
 REGRESS_OPTS = --inputdir=test --load-extension=nutragenie
 

@@ -231,4 +231,10 @@ ng_clause_proves_nonnull(Node *clause, Index varno, AttrNumber attno)
 #define bson_append_array_unsafe_begin bson_append_array_begin
 #endif
 
+/* in compat.c: a custom join's scan tuple and nulling relids (16+) */
+extern void ng_scan_tlist_nullingrels(List *scan_tlist, List *above);
+extern Node *ng_adopt_scan_nullingrels(Node *expr, List *scan_tlist);
+extern List *ng_outer_side_first(PlannerInfo *root, List *quals,
+								 Relids outer_relids);
+
 #endif							/* NG_COMPAT_H */

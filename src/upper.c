@@ -420,16 +420,10 @@ column_is_nonnull(RelOptInfo *baserel, AttrNumber attnum)
 	foreach(lc, baserel->baserestrictinfo)
 	{
 		RestrictInfo *rinfo = (RestrictInfo *) lfirst(lc);
-		ListCell   *lc2;
 
-		foreach(lc2, find_nonnullable_vars((Node *) rinfo->clause))
-		{
-			Var		   *var = (Var *) lfirst(lc2);
-
-			if (IsA(var, Var) && var->varno == baserel->relid &&
-				var->varlevelsup == 0 && var->varattno == attnum)
-				return true;
-		}
+		if (ng_clause_proves_nonnull((Node *) rinfo->clause, baserel->relid,
+									 attnum))
+			return true;
 	}
 	return false;
 }
