@@ -22,7 +22,7 @@ SHLIB_LINK   = $(shell pkg-config --libs $(MONGOC_PC))
 # Tests that need no MongoDB server, then those that do; "upgrade" last
 # because it recreates the extension.
 REGRESS_OFFLINE = extension validator objectid deparse
-REGRESS_MONGO   = connection command types scan batchjoin nullability errors import analyze modify roundtrip xact estimate domain_schema domain_recipes domain_sessions domain_consistency domain_views domain_cache pushdown_sort pushdown_agg differential upgrade
+REGRESS_MONGO   = connection command types scan batchjoin nullability errors import analyze modify copy_context roundtrip xact estimate domain_schema domain_recipes domain_sessions domain_consistency domain_views domain_cache pushdown_sort pushdown_agg differential upgrade
 REGRESS      = $(REGRESS_OFFLINE) $(REGRESS_MONGO)
 REGRESS_OPTS = --inputdir=test --load-extension=nutragenie
 
