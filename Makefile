@@ -42,9 +42,13 @@ endif
 # every object depends on the private headers (PGXS tracks no headers)
 $(OBJS): src/nutragenie.h src/ng_remote.h src/ng_compat.h
 
-.PHONY: test demo
+# "make test" runs every leg (PostgreSQL 15 here, 17 and 18 in Debian
+# chroots: see test/run); "make test-pg15" (or NG_LEGS=...) runs one.
+.PHONY: test test-pg15 test-pg17 test-pg18 demo
 test:
 	@bash test/run
+test-pg15 test-pg17 test-pg18:
+	@NG_LEGS=$(@:test-%=%) bash test/run
 demo:
 	@bash test/demo
 
