@@ -67,7 +67,7 @@ BEGIN
     RETURN a IS NOT DISTINCT FROM b;
 END $$;
 
--- explain_analyze(), explain_remote(), explain_plan()
+-- explain_analyze(), explain_plan()
 \i test/sql/include/explain.sql
 
 -- count(*), with and without a pushed WHERE
@@ -130,7 +130,7 @@ SELECT same('SELECT n, count(*) FROM %s GROUP BY n HAVING max(id) > 2990');
 -- kept local: sum and avg, DISTINCT, FILTER, ORDER BY in the aggregate,
 -- float8 and expressions as GROUP BY items, min/max of text, grouping sets
 EXPLAIN (COSTS OFF) SELECT sum(n), avg(n) FROM items;
-SELECT explain_remote($$SELECT count(DISTINCT n) FROM items$$);
+SELECT explain_plan($$SELECT count(DISTINCT n) FROM items$$, remote_only => true);
 EXPLAIN (COSTS OFF) SELECT count(*) FILTER (WHERE flag) FROM items;
 EXPLAIN (COSTS OFF) SELECT f, count(*) FROM items GROUP BY f;
 EXPLAIN (COSTS OFF) SELECT n % 2, count(*) FROM items GROUP BY n % 2;

@@ -19,28 +19,23 @@ BEGIN
         RETURN NEXT regexp_replace(line, 'Memory: \d+kB', 'Memory: NkB');
     END LOOP;
 END $f$;
--- explain_remote(q): only the foreign scans of EXPLAIN (COSTS OFF) and
---   what they send, in plan order: for queries whose local plan shape
---   (join method, redundant sort or group keys) differs between versions.
-CREATE FUNCTION explain_remote(q text) RETURNS SETOF text LANGUAGE plpgsql AS $f$
+-- explain_plan(q [, remote_only]): EXPLAIN (COSTS OFF) without "(returns $N)"
+--   after an InitPlan, which 17 no longer prints; with remote_only, only the
+--   foreign scans and what they send, in plan order (for queries whose local
+--   plan shape, join method or redundant sort and group keys, differs
+--   between versions).
+CREATE FUNCTION explain_plan(q text, remote_only bool DEFAULT false)
+RETURNS SETOF text LANGUAGE plpgsql AS $f$
 DECLARE
     line text;
 BEGIN
     FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
-        line := regexp_replace(line, '^\s*(->\s+)?', '');
-        IF line ~ '^(Foreign Scan|MongoDB )' THEN
-            RETURN NEXT line;
+        line := regexp_replace(line, '^(\s*InitPlan \d+) \(returns [$0-9, ]+\)', '\1');
+        IF remote_only THEN
+            line := regexp_replace(line, '^\s*(->\s+)?', '');
+            CONTINUE WHEN line !~ '^(Foreign Scan|MongoDB )';
         END IF;
-    END LOOP;
-END $f$;
--- explain_plan(q): EXPLAIN (COSTS OFF) without "(returns $N)" after an
---   InitPlan, which 17 no longer prints.
-CREATE FUNCTION explain_plan(q text) RETURNS SETOF text LANGUAGE plpgsql AS $f$
-DECLARE
-    line text;
-BEGIN
-    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
-        RETURN NEXT regexp_replace(line, '^(\s*InitPlan \d+) \(returns [$0-9, ]+\)', '\1');
+        RETURN NEXT line;
     END LOOP;
 END $f$;
 \set ECHO all
