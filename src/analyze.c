@@ -198,7 +198,7 @@ sample_row(const bson_t *doc, void *arg)
 	if (st->numrows >= st->targrows)
 		return;
 
-	vacuum_delay_point();
+	ng_analyze_delay_point();
 
 	MemoryContextReset(st->row_cxt);
 	oldcxt = MemoryContextSwitchTo(st->row_cxt);

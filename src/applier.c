@@ -491,7 +491,7 @@ stop_worker_for_drop(const char *dbname)
 	int			i;
 
 	if (!OidIsValid(dboid) || applier_shared == NULL ||
-		!pg_database_ownercheck(dboid, GetUserId()))
+		!ng_database_ownercheck(dboid, GetUserId()))
 		return;
 
 	LWLockAcquire(applier_shared->lock, LW_SHARED);
@@ -841,7 +841,7 @@ note_outbox_lock(void)
 		SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
 		for (mode = ShareLock; mode <= AccessExclusiveLock; mode++)
 		{
-			if (LockHeldByMe(&tag, mode))
+			if (ng_lock_held_by_me(&tag, mode))
 			{
 				outbox_locked_fxid = GetTopFullTransactionId();
 				return;
@@ -1297,7 +1297,7 @@ worker_attach(Oid dboid)
 		proc_exit(0);
 	}
 	slot->pid = MyProcPid;
-	slot->procno = MyProc->pgprocno;
+	slot->procno = MyProcNumber;
 	slot->starting = false;
 	LWLockRelease(applier_shared->lock);
 
@@ -2219,7 +2219,7 @@ lookup_documents(NgApplyDriver *d, NgMatchPlan *plan, bool before,
 
 	bson_init(&filter);
 	bson_append_document_begin(&filter, "_id", 3, &cond);
-	bson_append_array_begin(&cond, "$in", 3, &in);
+	bson_append_array_unsafe_begin(&cond, "$in", 3, &in);
 	asked = ng_match_lookup(plan, before, start, end, &in);
 	bson_append_array_end(&cond, &in);
 	bson_append_document_end(&filter, &cond);

@@ -309,7 +309,7 @@ add_batched_join_path(PlannerInfo *root, RelOptInfo *joinrel,
 		per_find += innerrel->tuples * NG_PER_DOC_COST * 0.1;
 	cost_qual_eval(&qual_cost, extra->restrictlist, root);
 
-	inner_path = create_foreignscan_path(root, innerrel, NULL,
+	inner_path = ng_create_foreignscan_path(root, innerrel, NULL,
 										 clamp_row_est(inner_docs / batches),
 										 per_find,
 										 per_find + inner_docs / batches *
@@ -554,6 +554,17 @@ plan_batched_join(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
 			otherquals = lappend(otherquals, rinfo->clause);
 	}
 	otherquals = list_concat(otherquals, extract_actual_clauses(clauses, false));
+	otherquals = ng_outer_side_first(root, otherquals,
+									 ((Path *) linitial(best_path->custom_paths))->parent->relids);
+
+	/*
+	 * The scan tuple's Vars as the target list and the quals above the join
+	 * see them (nulled by a left join), and the expressions evaluated before
+	 * null extension marked the same way (16+; see compat.c).
+	 */
+	ng_scan_tlist_nullingrels(scan_tlist, list_concat_copy(tlist, otherquals));
+	joinquals = (List *) ng_adopt_scan_nullingrels((Node *) joinquals,
+												   scan_tlist);
 
 	cscan = makeNode(CustomScan);
 	cscan->scan.plan.targetlist = tlist;
@@ -561,8 +572,10 @@ plan_batched_join(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
 	cscan->scan.scanrelid = 0;
 	cscan->flags = best_path->flags;
 	cscan->custom_plans = custom_plans;
-	cscan->custom_exprs = list_concat(list_make2(copyObject(list_nth(private, NgBatchPathOuterKey)),
-												 copyObject(list_nth(private, NgBatchPathInnerKey))),
+	cscan->custom_exprs = list_concat(list_make2(ng_adopt_scan_nullingrels(list_nth(private, NgBatchPathOuterKey),
+																			scan_tlist),
+												 ng_adopt_scan_nullingrels(list_nth(private, NgBatchPathInnerKey),
+																			scan_tlist)),
 									  joinquals);
 	cscan->custom_private = copyObject(list_nth(private, NgBatchPathScanPrivate));
 	cscan->custom_scan_tlist = scan_tlist;

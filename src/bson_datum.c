@@ -167,7 +167,7 @@ static Datum not_exact(NgConverter *conv, const bson_value_t *v,
 static Datum uuid_mismatch(NgConverter *conv, const bson_value_t *v,
 						   bool *isnull);
 static const char *bson_type_label(bson_type_t type);
-static void corrupt_bson(void) pg_attribute_noreturn();
+pg_noreturn static void corrupt_bson(void);
 static const char *server_string(const char *s, int len, int *outlen);
 static Datum convert_text(NgConverter *conv, const bson_value_t *v,
 						  bool *isnull);
@@ -233,7 +233,7 @@ static bool append_array(bson_t *doc, const char *key, int keylen,
 						 ArrayType *arr, NgTimestampRounding rounding);
 static void unstorable_reason(Datum value, Oid typid, Unstorable *why);
 static bson_t *json_to_bson(Datum value, ConvKind kind, bson_error_t *error);
-static void append_failed(const char *key, int keylen) pg_attribute_noreturn();
+pg_noreturn static void append_failed(const char *key, int keylen);
 
 
 /* ----------------------------------------------------------------
@@ -1948,7 +1948,7 @@ json_binary(JsonSink *s, const uint8_t *data, uint32_t len,
 	int			b64len;
 	char		st[8];
 
-	b64len = pg_b64_encode((const char *) data, len, b64, b64size);
+	b64len = ng_b64_encode(data, len, b64, b64size);
 	if (b64len < 0)
 		elog(ERROR, "could not encode binary data as base64");
 	b64[b64len] = '\0';

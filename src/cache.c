@@ -488,7 +488,7 @@ ng_cached_document(PG_FUNCTION_ARGS)
 	Datum		result;
 
 	server = GetForeignServerByName(NameStr(*PG_GETARG_NAME(0)), false);
-	aclresult = pg_foreign_server_aclcheck(server->serverid, GetUserId(),
+	aclresult = ng_foreign_server_aclcheck(server->serverid, GetUserId(),
 										   ACL_USAGE);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, server->servername);

@@ -1015,7 +1015,7 @@ build_op_expr(NgDeparseCtx *ctx, OpExpr *expr, bool negate)
 				return NULL;
 		}
 		else if (GetDatabaseEncoding() != PG_UTF8 ||
-				 (!c_order && !lc_collate_is_c(expr->inputcollid)))
+				 (!c_order && !ng_collate_is_c(expr->inputcollid)))
 			return NULL;
 	}
 
@@ -1084,7 +1084,7 @@ build_array_op(NgDeparseCtx *ctx, ScalarArrayOpExpr *expr, bool negate)
 				return NULL;
 		}
 		else if (GetDatabaseEncoding() != PG_UTF8 ||
-				 (!c_order && !lc_collate_is_c(expr->inputcollid)))
+				 (!c_order && !ng_collate_is_c(expr->inputcollid)))
 			return NULL;
 	}
 
@@ -3021,7 +3021,7 @@ append_filter(bson_t *doc, NgFilter *f)
 				bson_t		arr;
 
 				bson_append_document_begin(doc, "_id", -1, &child);
-				bson_append_array_begin(&child, "$in", -1, &arr);
+				bson_append_array_unsafe_begin(&child, "$in", -1, &arr);
 				bson_append_array_end(&child, &arr);
 				bson_append_document_end(doc, &child);
 			}
@@ -3054,7 +3054,7 @@ append_filter_array(bson_t *doc, const char *key, List *filters)
 	bson_t		arr;
 	ListCell   *lc;
 
-	bson_append_array_begin(doc, key, -1, &arr);
+	bson_append_array_unsafe_begin(doc, key, -1, &arr);
 	foreach(lc, filters)
 	{
 		char		buf[16];
@@ -3114,7 +3114,7 @@ append_ops(bson_t *doc, List *ops)
 			bson_t		arr;
 			ListCell   *lc2;
 
-			bson_append_array_begin(doc, op->name, -1, &arr);
+			bson_append_array_unsafe_begin(doc, op->name, -1, &arr);
 			foreach(lc2, op->values)
 			{
 				char		buf[16];

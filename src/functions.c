@@ -79,7 +79,7 @@ ng_run_command(PG_FUNCTION_ARGS)
 				 errmsg("server and command must not be null")));
 
 	server = GetForeignServerByName(NameStr(*PG_GETARG_NAME(0)), false);
-	aclresult = pg_foreign_server_aclcheck(server->serverid, GetUserId(),
+	aclresult = ng_foreign_server_aclcheck(server->serverid, GetUserId(),
 										   ACL_USAGE);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, server->servername);

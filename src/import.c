@@ -175,7 +175,7 @@ typedef struct Inference
 } Inference;
 
 static void parse_import_options(List *options, ImportOptions *opts);
-static void invalid_import_option(const char *name) pg_attribute_noreturn();
+pg_noreturn static void invalid_import_option(const char *name);
 static int	import_int_option(DefElem *def, int min, int max);
 static List *list_collections(Oid serverid, const char *database);
 static bool collection_wanted(ImportForeignSchemaStmt *stmt,

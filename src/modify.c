@@ -141,7 +141,8 @@ static void slot_assignments(NgModifyState *ms, TupleTableSlot *slot,
 static bool new_insert_document(NgModifyState *ms, TupleTableSlot *slot,
 								bson_t *doc);
 static bool rows_can_wait(ResultRelInfo *rinfo);
-static bool copy_can_buffer(ModifyTableState *mtstate, ResultRelInfo *rinfo);
+static bool copy_can_buffer(ModifyTableState *mtstate,
+							ResultRelInfo *rinfo) pg_attribute_unused();
 static void prepare_insert(NgModifyState *ms, TupleTableSlot *slot);
 static int	flush_inserts(NgModifyState *ms, TupleTableSlot **slots);
 static void discard_inserts(NgModifyState *ms);
@@ -548,14 +549,7 @@ begin_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	Oid			userid;
 	AttrNumber	attnum;
 
-	userid = GetUserId();
-	if (rinfo->ri_RangeTableIndex != 0)
-	{
-		RangeTblEntry *rte = exec_rt_fetch(rinfo->ri_RangeTableIndex, estate);
-
-		if (OidIsValid(rte->checkAsUser))
-			userid = rte->checkAsUser;
-	}
+	userid = ng_result_rel_user(rinfo, estate);
 	ms->opts = ng_options_for_rel(RelationGetRelid(rel), userid);
 	ms->operation = operation;
 	ms->batch_size = ms->opts->batch_size;
@@ -1088,7 +1082,7 @@ existing_ids(NgModifyState *ms, bson_t **ids, int n, bool *exists)
 	else
 	{
 		bson_append_document_begin(&filter, "_id", 3, &in);
-		bson_append_array_begin(&in, "$in", 3, &arr);
+		bson_append_array_unsafe_begin(&in, "$in", 3, &arr);
 		for (i = 0; i < n; i++)
 		{
 			bson_iter_t it;
@@ -1271,9 +1265,9 @@ outbox_append(NgModifyState *ms, char op, bson_t **ids, bson_t **bodies,
 static void
 copy_line_context(void *arg)
 {
+#if PG_VERSION_NUM < 160000
 	NgModifyState *ms = (NgModifyState *) arg;
 
-#if PG_VERSION_NUM < 160000
 	if (ms->error_lineno > 0 && ms->copy != NULL)
 		errcontext("COPY %s, line %llu", ms->copy->cur_relname,
 				   (unsigned long long) ms->error_lineno);

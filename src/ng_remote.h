@@ -28,9 +28,9 @@ typedef struct NgConnEntry NgConnEntry;
 extern NgConnEntry *ng_conn_get(Oid serverid, Oid userid);
 extern mongoc_client_t *ng_conn_client(NgConnEntry *entry);
 extern void ng_conn_release(NgConnEntry *entry);
-extern void ng_conn_report_error(NgConnEntry *entry,
-								 const bson_error_t *error,
-								 const char *action) pg_attribute_noreturn();
+pg_noreturn extern void ng_conn_report_error(NgConnEntry *entry,
+											 const bson_error_t *error,
+											 const char *action);
 extern bool ng_error_is_connection_failure(const bson_error_t *error);
 extern void ng_conn_cleanup_all(void);
 

@@ -25,7 +25,7 @@
 
 #include "ng_remote.h"
 
-PG_MODULE_MAGIC;
+NG_MODULE_MAGIC;
 
 /* GUCs: driver timeouts used when the server's uri does not set them */
 int			ng_connect_timeout_ms = 5000;

@@ -32,6 +32,8 @@
 #include "nodes/pathnodes.h"
 #include "utils/relcache.h"
 
+#include "ng_compat.h"
+
 /* Name of the extension's schema; the control file pins it. */
 #define NG_SCHEMA_NAME "nutragenie"
 

@@ -95,7 +95,7 @@ ng_pipeline_group(bson_t *group, List *description)
 		bson_t		args;
 
 		bson_append_document_begin(group, "_id", 3, &id);
-		bson_append_array_begin(&id, "$ifNull", 7, &args);
+		bson_append_array_unsafe_begin(&id, "$ifNull", 7, &args);
 		append_field_ref(&args, "0", strVal(linitial(keys)));
 		bson_append_null(&args, "1", 1);
 		bson_append_array_end(&id, &args);
@@ -143,9 +143,9 @@ ng_pipeline_group(bson_t *group, List *description)
 
 					bson_append_document_begin(group, name, -1, &acc);
 					bson_append_document_begin(&acc, "$sum", 4, &cond);
-					bson_append_array_begin(&cond, "$cond", 5, &args);
+					bson_append_array_unsafe_begin(&cond, "$cond", 5, &args);
 					bson_append_document_begin(&args, "0", 1, &gt);
-					bson_append_array_begin(&gt, "$gt", 3, &gtargs);
+					bson_append_array_unsafe_begin(&gt, "$gt", 3, &gtargs);
 					append_field_ref(&gtargs, "0", field);
 					bson_append_null(&gtargs, "1", 1);
 					bson_append_array_end(&gt, &gtargs);
@@ -284,7 +284,7 @@ ng_pipeline_guard_filter(bson_t *doc, const bson_t *filter, List *guard,
 		bson_t		and;
 		bson_t		elem;
 
-		bson_append_array_begin(doc, "$and", 4, &and);
+		bson_append_array_unsafe_begin(doc, "$and", 4, &and);
 		bson_append_document_begin(&and, "0", 1, &elem);
 		bson_concat(&elem, filter);
 		bson_append_document_end(&and, &elem);

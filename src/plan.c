@@ -130,7 +130,7 @@ ngGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 
 	cost_path(baserel, baserel->rows, &startup, &total);
 	add_path(baserel, (Path *)
-			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
+			 ng_create_foreignscan_path(root, baserel, NULL, baserel->rows,
 									 startup, total, NIL,
 									 baserel->lateral_relids, NULL, NIL));
 	ng_upper_add_sorted_paths(root, baserel, fpinfo, startup, total);
@@ -167,7 +167,7 @@ ngGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		param_info = get_baserel_parampathinfo(root, baserel, required_outer);
 		cost_path(baserel, param_info->ppi_rows, &startup, &total);
 		add_path(baserel, (Path *)
-				 create_foreignscan_path(root, baserel, NULL,
+				 ng_create_foreignscan_path(root, baserel, NULL,
 										 param_info->ppi_rows,
 										 startup, total, NIL,
 										 required_outer, NULL, NIL));

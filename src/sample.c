@@ -256,7 +256,7 @@ open_sample_stage(SampleDriver *d, NgSample *sample)
 	d->command = bson_new();
 	d->opts = bson_new();
 
-	BSON_APPEND_ARRAY_BEGIN(d->command, "pipeline", &pipeline);
+	bson_append_array_unsafe_begin(d->command, "pipeline", -1, &pipeline);
 	BSON_APPEND_DOCUMENT_BEGIN(&pipeline, "0", &stage);
 	BSON_APPEND_DOCUMENT_BEGIN(&stage, "$sample", &spec);
 	BSON_APPEND_INT64(&spec, "size", sample->limit);

@@ -830,7 +830,7 @@ send_aggregate(NgScanState *st, const bson_t *filter)
 	PG_TRY();
 	{
 		ng_filter_parts_append(&having, having_parts, 0);
-		bson_append_array_begin(&command, "pipeline", -1, &pipeline);
+		bson_append_array_unsafe_begin(&command, "pipeline", -1, &pipeline);
 		ng_pipeline_stages(&pipeline, filter, st->group, &having,
 						   st->sort_keys, &skip, &limit);
 		bson_append_array_end(&command, &pipeline);
@@ -1470,7 +1470,7 @@ ngExplainForeignScan(ForeignScanState *node, ExplainState *es)
 												   NG_MAX_FILTER_BYTES);
 			ng_filter_parts_append(&having, having_parts, 0);
 			BSON_APPEND_UTF8(&command, "aggregate", st->opts->collection);
-			bson_append_array_begin(&command, "pipeline", -1, &pipeline);
+			bson_append_array_unsafe_begin(&command, "pipeline", -1, &pipeline);
 			ng_pipeline_stages(&pipeline, &filter, st->group, &having,
 							   st->sort_keys, &skip, &limit);
 			bson_append_array_end(&command, &pipeline);

@@ -148,10 +148,10 @@ make_sort_key(PathKey *pk, EquivalenceClass *ec, Oid datatype, Expr *expr,
 	NgSortKey  *key = palloc0(sizeof(NgSortKey));
 
 	key->field = field;
-	key->descending = (pk->pk_strategy == BTGreaterStrategyNumber);
+	key->descending = (ng_pathkey_strategy(pk) == BTGreaterStrategyNumber);
 	key->nulls_first = pk->pk_nulls_first;
 	key->sortop = get_opfamily_member(pk->pk_opfamily, datatype, datatype,
-									  pk->pk_strategy);
+									  ng_pathkey_strategy(pk));
 	key->collation = ec->ec_collation;
 	key->expr = expr;
 	return key;
@@ -249,7 +249,7 @@ ng_upper_add_sorted_paths(PlannerInfo *root, RelOptInfo *baserel,
 	}
 
 	add_path(baserel, (Path *)
-			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
+			 ng_create_foreignscan_path(root, baserel, NULL, baserel->rows,
 									 startup + extra, total + extra,
 									 root->query_pathkeys,
 									 baserel->lateral_relids, NULL,
@@ -335,15 +335,15 @@ base_sort_keys(PlannerInfo *root, RelOptInfo *baserel, NgRelInfo *fpinfo,
 		}
 		if (column == NULL || column->mismatch == NG_MISMATCH_NULL)
 			return false;
-		if (pk->pk_strategy != BTLessStrategyNumber &&
-			pk->pk_strategy != BTGreaterStrategyNumber)
+		if (ng_pathkey_strategy(pk) != BTLessStrategyNumber &&
+			ng_pathkey_strategy(pk) != BTGreaterStrategyNumber)
 			return false;
 		if (!sort_type_is_exact(tclass, basetype, pk->pk_opfamily,
 								ec->ec_collation))
 			return false;
 
 		/* MongoDB: ascending puts null and missing first, descending last */
-		if (pk->pk_nulls_first != (pk->pk_strategy == BTLessStrategyNumber) &&
+		if (pk->pk_nulls_first != (ng_pathkey_strategy(pk) == BTLessStrategyNumber) &&
 			!column_is_nonnull(baserel, column->attnum))
 			return false;
 
@@ -399,7 +399,7 @@ sort_type_is_exact(NgTypeClass tclass, Oid basetype, Oid opfamily,
 			if (opfamily == TEXT_PATTERN_BTREE_FAM_OID)
 				return true;
 			return opfamily == TEXT_BTREE_FAM_OID &&
-				OidIsValid(collation) && lc_collate_is_c(collation);
+				OidIsValid(collation) && ng_collate_is_c(collation);
 		case NG_TC_FLOAT8:		/* NaN sorts first in MongoDB, last here */
 		case NG_TC_NUMERIC:		/* NaN; decimal128 versus double */
 		case NG_TC_NONE:
@@ -420,16 +420,10 @@ column_is_nonnull(RelOptInfo *baserel, AttrNumber attnum)
 	foreach(lc, baserel->baserestrictinfo)
 	{
 		RestrictInfo *rinfo = (RestrictInfo *) lfirst(lc);
-		ListCell   *lc2;
 
-		foreach(lc2, find_nonnullable_vars((Node *) rinfo->clause))
-		{
-			Var		   *var = (Var *) lfirst(lc2);
-
-			if (IsA(var, Var) && var->varno == baserel->relid &&
-				var->varlevelsup == 0 && var->varattno == attnum)
-				return true;
-		}
+		if (ng_clause_proves_nonnull((Node *) rinfo->clause, baserel->relid,
+									 attnum))
+			return true;
 	}
 	return false;
 }
@@ -746,7 +740,7 @@ add_grouped_path(PlannerInfo *root, RelOptInfo *input_rel,
 	info->rows = rows;
 	grouped_rel->fdw_private = info;
 	add_path(grouped_rel, (Path *)
-			 create_foreign_upper_path(root, grouped_rel, target, rows,
+			 ng_create_foreign_upper_path(root, grouped_rel, target, rows,
 									   startup, total, NIL, info->fallback,
 									   NIL));
 }
@@ -989,7 +983,7 @@ add_ordered_path(PlannerInfo *root, RelOptInfo *input_rel,
 
 	ordered_rel->fdw_private = info;
 	add_path(ordered_rel, (Path *)
-			 create_foreign_upper_path(root, ordered_rel,
+			 ng_create_foreign_upper_path(root, ordered_rel,
 									   root->upper_targets[UPPERREL_ORDERED],
 									   rows, startup, total,
 									   root->sort_pathkeys, info->fallback,
@@ -1019,8 +1013,8 @@ grouped_sort_keys(PlannerInfo *root, NgUpperInfo *info, List *pathkeys,
 		ListCell   *lc2;
 
 		if (ec->ec_has_volatile ||
-			(pk->pk_strategy != BTLessStrategyNumber &&
-			 pk->pk_strategy != BTGreaterStrategyNumber))
+			(ng_pathkey_strategy(pk) != BTLessStrategyNumber &&
+			 ng_pathkey_strategy(pk) != BTGreaterStrategyNumber))
 			return false;
 		foreach(lc2, ec->ec_members)
 		{
@@ -1066,7 +1060,7 @@ grouped_sort_keys(PlannerInfo *root, NgUpperInfo *info, List *pathkeys,
 			default:
 				return false;
 		}
-		if (pk->pk_nulls_first != (pk->pk_strategy == BTLessStrategyNumber) &&
+		if (pk->pk_nulls_first != (ng_pathkey_strategy(pk) == BTLessStrategyNumber) &&
 			!nonnull)
 			return false;
 
@@ -1183,7 +1177,7 @@ add_final_path(PlannerInfo *root, RelOptInfo *input_rel,
 
 	final_rel->fdw_private = info;
 	add_path(final_rel, (Path *)
-			 create_foreign_upper_path(root, final_rel, target, rows,
+			 ng_create_foreign_upper_path(root, final_rel, target, rows,
 									   startup, total, pathkeys,
 									   info->fallback, NIL));
 }

@@ -4,6 +4,8 @@
 SET timezone = 'UTC';
 CREATE SCHEMA batchjoin;
 SET search_path = batchjoin, nutragenie;
+-- explain_analyze(): EXPLAIN ANALYZE the same on every version
+\i test/sql/include/explain.sql
 \getenv mongo_uri MONGODB_URI
 CREATE SERVER bj_srv FOREIGN DATA WRAPPER nutragenie_fdw
   OPTIONS (uri :'mongo_uri', database 'ng_regress');
@@ -38,8 +40,7 @@ SELECT o.id, i.name FROM orders o JOIN items i ON i._id = o.item;
 SELECT o.id, i.name FROM orders o JOIN items i ON i._id = o.item ORDER BY o.id;
 -- 10 outer rows in batches of 4: 3 finds, each with the batch's distinct
 -- non-NULL keys (3 + 3 + 2)
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-SELECT o.id, i.name FROM orders o JOIN items i ON i._id = o.item;
+SELECT explain_analyze($$SELECT o.id, i.name FROM orders o JOIN items i ON i._id = o.item$$);
 
 -- from here on hash and merge joins are off, so that the batched join is
 -- the plan under test wherever it applies

@@ -1,6 +1,8 @@
 -- The NutraGenie domain: demo data, the analysts' views and what they push
 -- down to MongoDB, health and report.
 SET search_path = public, nutragenie;
+-- explain_plan(): what is sent to MongoDB, the same on every version
+\i test/sql/include/explain.sql
 \getenv mongo_uri MONGODB_URI
 CREATE SERVER dom_views_srv FOREIGN DATA WRAPPER nutragenie_fdw OPTIONS (uri :'mongo_uri');
 CREATE USER MAPPING FOR CURRENT_USER SERVER dom_views_srv;
@@ -25,7 +27,7 @@ SELECT category, count(*), round(avg(calories)) AS avg_kcal FROM recipe_full GRO
 SELECT id, email, diet_type, calorie_target, allergies, skill_level, preferred_chef,
        nutrition_analytics ->> 'daysLogged' AS days, profile_missing
 FROM user_full_profile WHERE id = 3;
-EXPLAIN (COSTS OFF) SELECT diet_type, nutrition_analytics FROM user_full_profile WHERE id = 3;
+SELECT explain_plan($$SELECT diet_type, nutrition_analytics FROM user_full_profile WHERE id = 3$$, remote_only => true);
 
 -- cooking_session_analytics: one user's sessions
 SELECT session_id, recipe_title, mode, status, duration_seconds, total_steps, steps_completed,
@@ -38,7 +40,7 @@ FROM cooking_session_analytics GROUP BY mode ORDER BY mode;
 -- nutrition_vs_goals: a user and a date range
 SELECT user_id, entry_date, entries, calories, goal_calories, calories_pct_of_goal, diet_type, profile_calorie_target
 FROM nutrition_vs_goals WHERE user_id = 2 AND entry_date BETWEEN '2026-01-06' AND '2026-01-08' ORDER BY entry_date;
-EXPLAIN (COSTS OFF) SELECT * FROM nutrition_vs_goals WHERE user_id = 2 AND entry_date BETWEEN '2026-01-06' AND '2026-01-08';
+SELECT explain_plan($$SELECT * FROM nutrition_vs_goals WHERE user_id = 2 AND entry_date BETWEEN '2026-01-06' AND '2026-01-08'$$, remote_only => true);
 
 -- popular recipes: one find for all of their documents
 SELECT rank, recipe_id, title, average_rating, rating_count, content -> 'cuisine' AS cuisine FROM ng_popular_recipes(5);
@@ -59,3 +61,4 @@ TRUNCATE users, recipes, payments, nutrition_goals, nutrition_entries, recipe_ra
          chat_messages, cooking_sessions RESTART IDENTITY CASCADE;
 SELECT ng_run_command('dom_views_srv', '{"dropDatabase": 1}', 'ng_dom_views') ->> 'ok' AS dropped;
 DROP SERVER dom_views_srv CASCADE;
+DROP FUNCTION explain_analyze(text), explain_plan(text, bool);

@@ -8,12 +8,17 @@ WHERE extname = 'nutragenie';
 SELECT fdwname, fdwhandler::regproc, fdwvalidator::regproc
 FROM pg_foreign_data_wrapper WHERE fdwname = 'nutragenie_fdw';
 
--- Every member object of the extension
+-- Every member object of the extension (but the row types of its tables
+-- and views and the array types, which newer PostgreSQL versions record
+-- as members too)
 SELECT pg_describe_object(classid, objid, objsubid) AS object
-FROM pg_depend
+FROM pg_depend d
 WHERE refclassid = 'pg_extension'::regclass
   AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'nutragenie')
   AND deptype = 'e'
+  AND NOT EXISTS (SELECT FROM pg_type t LEFT JOIN pg_class c ON c.oid = t.typrelid
+                  WHERE d.classid = 'pg_type'::regclass AND t.oid = d.objid
+                    AND (c.relkind <> 'c' OR t.typcategory = 'A'))
 ORDER BY 1;
 
 -- Every function states volatility, strictness and parallel safety on

@@ -5,6 +5,8 @@
 SET timezone = 'UTC';
 CREATE SCHEMA pushdown_sort;
 SET search_path = pushdown_sort, nutragenie;
+-- explain_analyze(): EXPLAIN ANALYZE the same on every version
+\i test/sql/include/explain.sql
 \getenv mongo_uri MONGODB_URI
 CREATE SERVER sort_srv FOREIGN DATA WRAPPER nutragenie_fdw
   OPTIONS (uri :'mongo_uri', database 'ng_regress');
@@ -154,8 +156,7 @@ SELECT v.x, (SELECT id FROM items WHERE b = v.x ORDER BY ts DESC NULLS LAST LIMI
 FROM (VALUES (true), (false)) v(x);
 
 -- EXPLAIN ANALYZE: MongoDB returns only the rows asked for
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-SELECT id FROM items ORDER BY ts NULLS FIRST LIMIT 2;
+SELECT explain_analyze($$SELECT id FROM items ORDER BY ts NULLS FIRST LIMIT 2$$);
 
 -- Guard: a text column also reads ObjectIds, which MongoDB sorts after
 -- every string.  Such a column is checked first; when it holds both, the
@@ -171,13 +172,11 @@ SELECT ng_run_command('sort_srv', $$
 ]}$$)->>'n' AS inserted;
 CREATE FOREIGN TABLE mixed (id int OPTIONS (field '_id'), k text COLLATE "C")
   SERVER sort_srv OPTIONS (collection 'sort_mixed');
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-SELECT id, k FROM mixed ORDER BY k NULLS FIRST LIMIT 4;
+SELECT explain_analyze($$SELECT id, k FROM mixed ORDER BY k NULLS FIRST LIMIT 4$$);
 SELECT id, k FROM mixed ORDER BY k NULLS FIRST LIMIT 4;
 SELECT id, k FROM mixed ORDER BY k DESC NULLS LAST;
 -- only strings among the rows asked for: one check, and MongoDB sorts
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-SELECT id, k FROM mixed WHERE id <> 2 AND id <> 4 ORDER BY k NULLS FIRST LIMIT 3;
+SELECT explain_analyze($$SELECT id, k FROM mixed WHERE id <> 2 AND id <> 4 ORDER BY k NULLS FIRST LIMIT 3$$);
 SELECT id, k FROM mixed WHERE id <> 2 AND id <> 4 ORDER BY k NULLS FIRST LIMIT 3;
 
 -- The transaction's own writes are not in MongoDB yet: the scan sends the
@@ -190,8 +189,7 @@ DELETE FROM items WHERE id = 2;
 INSERT INTO items_local (id, n, s, b, ts) VALUES (9, 1, 'fig', true, '2024-05-01'), (10, NULL, 'kiwi', NULL, NULL);
 UPDATE items_local SET n = -100 WHERE id = 1;
 DELETE FROM items_local WHERE id = 2;
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-SELECT id FROM items ORDER BY n NULLS FIRST, id NULLS FIRST LIMIT 3 OFFSET 1;
+SELECT explain_analyze($$SELECT id FROM items ORDER BY n NULLS FIRST, id NULLS FIRST LIMIT 3 OFFSET 1$$);
 SELECT same('SELECT id, n FROM %s ORDER BY n NULLS FIRST, id NULLS FIRST LIMIT 3 OFFSET 1');
 SELECT same('SELECT id, n FROM %s ORDER BY n NULLS FIRST, id NULLS FIRST');
 SELECT same('SELECT id FROM %s WHERE n IS NOT NULL ORDER BY n DESC, id DESC NULLS LAST LIMIT 4');

@@ -4,6 +4,8 @@
 SET timezone = 'UTC';
 CREATE SCHEMA scan;
 SET search_path = scan, nutragenie;
+-- explain_analyze(): EXPLAIN ANALYZE the same on every version
+\i test/sql/include/explain.sql
 \getenv mongo_uri MONGODB_URI
 CREATE SERVER scan_srv FOREIGN DATA WRAPPER nutragenie_fdw
   OPTIONS (uri :'mongo_uri', database 'ng_regress');
@@ -80,8 +82,7 @@ SELECT p.note, r.title FROM picks p LEFT JOIN recipes r ON r._id = p.id;
 -- without Materialize, a parameterized scan: one keyed find per outer row
 SET enable_material = off;
 SELECT p.note, r.title FROM picks p LEFT JOIN recipes r ON r._id = p.id ORDER BY p.note;
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-SELECT p.note, r.title FROM picks p LEFT JOIN recipes r ON r._id = p.id;
+SELECT explain_analyze($$SELECT p.note, r.title FROM picks p LEFT JOIN recipes r ON r._id = p.id$$);
 -- a prepared statement's parameter is bound at execution
 PREPARE by_servings(int) AS SELECT title FROM recipes WHERE servings >= $1 ORDER BY title;
 EXECUTE by_servings(2);
@@ -108,8 +109,7 @@ CREATE FOREIGN TABLE recipes_text (_id text, title text)
 SELECT _id, title FROM recipes_text ORDER BY _id LIMIT 2;
 
 -- EXPLAIN ANALYZE counts round trips and documents
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-SELECT title FROM recipes;
+SELECT explain_analyze($$SELECT title FROM recipes$$);
 
 SELECT ng_run_command('scan_srv', '{"drop": "scan_recipes"}')->>'ok';
 SET client_min_messages = warning;

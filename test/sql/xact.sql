@@ -115,11 +115,14 @@ SELECT _id FROM docs WHERE _id >= 20 ORDER BY _id;
 ROLLBACK TO SAVEPOINT c;
 SELECT _id FROM docs WHERE _id >= 20 ORDER BY _id;
 SAVEPOINT d;
+-- (without CONTEXT: see test copy_context)
+\set SHOW_CONTEXT never
 COPY docs FROM STDIN;
 26	twenty-six	26
 27	twenty-seven	27
 21	again	0
 \.
+\set SHOW_CONTEXT errors
 ROLLBACK TO SAVEPOINT d;
 COPY docs FROM STDIN;
 23	twenty-three again	23
@@ -152,7 +155,10 @@ SELECT mongo_state();
 -- a transaction that only read MongoDB is not concerned
 BEGIN;
 SELECT count(*) FROM docs;
+-- (terse: PostgreSQL's hint is worded differently since 17)
+\set VERBOSITY terse
 PREPARE TRANSACTION 'ng_read_only';
+\set VERBOSITY default
 SELECT pending FROM ng_write_queue_status();
 
 SELECT ng_run_command('xact_srv', '{"drop": "xact_docs"}')->>'ok';
