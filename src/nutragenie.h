@@ -442,8 +442,8 @@ extern bool ng_datum_append_bson(bson_t *doc, const char *key, int keylen,
 								 Datum value, bool isnull, Oid typid);
 extern bool ng_column_append_bson(bson_t *doc, const char *key,
 								  NgColumn *col, Datum value, bool isnull);
-extern void ng_column_report_unstorable(NgColumn *col, const char *relname,
-										Datum value) pg_attribute_noreturn();
+pg_noreturn extern void ng_column_report_unstorable(NgColumn *col, const char *relname,
+										Datum value);
 extern const char *ng_bson_type_name(bson_type_t type);
 
 /*
