@@ -218,6 +218,80 @@ COMMENT ON VIEW @extschema@.dead_letter_queue IS 'MongoDB operations MongoDB rej
 --    the state it announces.)
 REVOKE EXECUTE ON FUNCTION ng_publish(text, jsonb) FROM PUBLIC;
 
+-- ng_health for a role that may not read the outbox and the dead letters
+-- (PUBLIC may not): the health of both stores, with the write-queue numbers
+-- NULL and a note saying why, instead of "permission denied" from
+-- ng_write_queue_status.  Not SECURITY DEFINER: the backlog counts are not
+-- documents, but how many writes wait and since when tell one role about
+-- the writes of the others, and the last error quotes document values (a
+-- duplicate key, a failing validator), so the table privileges decide, as
+-- they do for ng_write_queue_status.  Likewise a role that may not execute
+-- ng_run_command (PUBLIC may not) gets "ok": null and a note for MongoDB
+-- rather than "ok": false with "permission denied": MongoDB was not pinged,
+-- not found down.  "status" reflects what the caller can see.
+CREATE OR REPLACE FUNCTION ng_health()
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $fn$
+DECLARE
+    srv name := @extschema@.ng_mongo_server();
+    db text;
+    t0 timestamptz;
+    mongo jsonb;
+    q record;
+    queue jsonb;
+    info jsonb;
+BEGIN
+    IF has_table_privilege('@extschema@.outbox'::regclass, 'SELECT')
+       AND has_table_privilege('@extschema@.dead_letters'::regclass, 'SELECT') THEN
+        SELECT * INTO q FROM @extschema@.ng_write_queue_status();
+        queue := jsonb_build_object('pending', q.pending,
+            'oldestAgeSeconds', round(extract(epoch FROM q.oldest_age)::numeric, 3),
+            'lastError', q.last_error, 'deadLetters', q.dead_letters);
+    ELSE
+        queue := jsonb_build_object('pending', NULL, 'oldestAgeSeconds', NULL,
+            'lastError', NULL, 'deadLetters', NULL,
+            'note', 'not shown: reading the write queue needs SELECT on @extschema@.outbox and @extschema@.dead_letters');
+    END IF;
+    IF srv IS NULL THEN
+        mongo := jsonb_build_object('ok', false, 'error', 'not attached (run ng_attach_mongo)');
+    ELSIF NOT has_function_privilege('@extschema@.ng_run_command(name, json, text)'::regprocedure, 'EXECUTE') THEN
+        SELECT database INTO db FROM @extschema@.mongo_attachment;
+        mongo := jsonb_build_object('ok', NULL, 'server', srv, 'database', db,
+            'note', 'not checked: pinging MongoDB needs EXECUTE on @extschema@.ng_run_command');
+    ELSE
+        SELECT database INTO db FROM @extschema@.mongo_attachment;
+        BEGIN
+            t0 := clock_timestamp();
+            PERFORM @extschema@.ng_run_command(srv, '{"ping": 1}', db);
+            mongo := jsonb_build_object('ok', true, 'server', srv, 'database', db,
+                'latencyMs', round(extract(epoch FROM clock_timestamp() - t0) * 1000, 3));
+            info := @extschema@.ng_run_command(srv, '{"buildInfo": 1}', db);
+            mongo := mongo || jsonb_build_object('version', info ->> 'version');
+        EXCEPTION WHEN OTHERS THEN
+            mongo := jsonb_build_object('ok', false, 'server', srv, 'database', db, 'error', SQLERRM,
+                                        'sqlstate', SQLSTATE);
+        END;
+    END IF;
+    t0 := clock_timestamp();
+    PERFORM 1 FROM @extschema@.users LIMIT 1;
+    RETURN jsonb_build_object(
+        'status', CASE WHEN coalesce((mongo ->> 'ok')::boolean, true)
+                            AND coalesce((queue ->> 'deadLetters')::bigint, 0) = 0
+                       THEN 'ok' ELSE 'degraded' END,
+        'postgresql', jsonb_build_object('ok', true, 'version', current_setting('server_version'),
+            'latencyMs', round(extract(epoch FROM clock_timestamp() - t0) * 1000, 3)),
+        'mongodb', mongo,
+        'writeQueue', queue,
+        'cache', (SELECT jsonb_build_object('enabled', c.enabled, 'entries', c.entries,
+                      'hits', c.hits, 'misses', c.misses, 'invalidations', c.invalidations)
+                  FROM @extschema@.ng_cache_stats() c));
+END
+$fn$;
+
+COMMENT ON FUNCTION ng_health() IS 'health of both stores: reachability, round-trip latency and versions, MongoDB write-queue backlog and dead letters (NULL with a note for a role that may not read the outbox and dead letters), document cache hits and misses; "status" is ok or degraded';
+
 -- ---------------------------------------------------------------------------
 -- Options and credentials.
 -- ---------------------------------------------------------------------------

@@ -478,7 +478,11 @@ ng_applier_define_gucs(void)
  * DROP DATABASE waits only a few seconds for other sessions to leave, and
  * an applier worker is one: stop the database's worker first (the launcher
  * restarts it after NG_LAUNCHER_NAPTIME_MS if the database is still there).
- * Only for a user who may drop the database.
+ * The hook runs before dropdb() checks anything, so it acts only when
+ * dropdb() would go on: the database exists (DROP DATABASE IF EXISTS on a
+ * missing one does nothing), is not the current one, and the user owns it
+ * (or is a superuser).  Any other user would merely get "must be owner",
+ * and must not be able to stop another database's applier by trying.
  */
 static ProcessUtility_hook_type prev_process_utility_hook = NULL;
 
@@ -490,7 +494,7 @@ stop_worker_for_drop(const char *dbname)
 	pid_t		pid = 0;
 	int			i;
 
-	if (!OidIsValid(dboid) || applier_shared == NULL ||
+	if (!OidIsValid(dboid) || dboid == MyDatabaseId || applier_shared == NULL ||
 		!ng_database_ownercheck(dboid, GetUserId()))
 		return;
 

@@ -176,7 +176,6 @@ typedef struct Inference
 
 static void parse_import_options(List *options, ImportOptions *opts);
 pg_noreturn static void invalid_import_option(const char *name);
-static int	import_int_option(DefElem *def, int min, int max);
 static List *list_collections(Oid serverid, const char *database);
 static bool collection_wanted(ImportForeignSchemaStmt *stmt,
 							  const ImportOptions *opts,
@@ -264,7 +263,9 @@ ngImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 /*
  * The options of IMPORT FOREIGN SCHEMA belong to no catalog, so the
  * validator in option.c never sees them; they are checked here, when the
- * statement runs.
+ * statement runs, with the validator's parsers (ng_option_parse_int and
+ * ng_option_parse_bool), so that "1e3", "5.5" or " 5" is refused here as it
+ * is in OPTIONS of a server or table.
  */
 static const char *const import_option_names[] = {
 	"sample_size", "depth", "root_column", "import_views", NULL
@@ -298,9 +299,13 @@ parse_import_options(List *options, ImportOptions *opts)
 		seen[i] = true;
 
 		if (strcmp(def->defname, "sample_size") == 0)
-			opts->sample_size = import_int_option(def, 1, NG_IMPORT_SAMPLE_MAX);
+			opts->sample_size = ng_option_parse_int(def->defname,
+													defGetString(def), 1,
+													NG_IMPORT_SAMPLE_MAX);
 		else if (strcmp(def->defname, "depth") == 0)
-			opts->depth = import_int_option(def, 1, NG_IMPORT_DEPTH_MAX);
+			opts->depth = ng_option_parse_int(def->defname,
+											  defGetString(def), 1,
+											  NG_IMPORT_DEPTH_MAX);
 		else if (strcmp(def->defname, "root_column") == 0)
 		{
 			char	   *value = defGetString(def);
@@ -324,16 +329,8 @@ parse_import_options(List *options, ImportOptions *opts)
 				opts->root_column = value;
 		}
 		else
-		{
-			char	   *value = defGetString(def);
-
-			if (!parse_bool(value, &opts->import_views))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid value for option \"%s\": \"%s\"",
-								def->defname, value),
-						 errdetail("The value must be a Boolean.")));
-		}
+			opts->import_views = ng_option_parse_bool(def->defname,
+													  defGetString(def));
 	}
 }
 
@@ -353,21 +350,6 @@ invalid_import_option(const char *name)
 			 errhint("Valid options are: %s.", buf.data)));
 }
 
-static int
-import_int_option(DefElem *def, int min, int max)
-{
-	char	   *value = defGetString(def);
-	int			n;
-
-	if (!parse_int(value, &n, 0, NULL) || n < min || n > max)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value for option \"%s\": \"%s\"",
-						def->defname, value),
-				 errdetail("The value must be an integer between %d and %d.",
-						   min, max)));
-	return n;
-}
 
 /* ----------------------------------------------------------------
  *		Collections

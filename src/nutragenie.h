@@ -415,6 +415,9 @@ extern void ng_options_check_shared_fields(NgTableOptions *opts, List *pairs,
 										   TupleTableSlot *slot,
 										   bool for_insert);
 extern bool ng_option_bool(List *options, const char *name, bool dflt);
+extern int	ng_option_parse_int(const char *name, const char *value,
+								int min, int max);
+extern bool ng_option_parse_bool(const char *name, const char *value);
 extern const char *ng_option_auth_mechanism(List *options);
 
 /* in objectid.c */

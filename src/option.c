@@ -296,14 +296,7 @@ validate_value(const NgOption *opt, DefElem *def)
 
 		case NG_OPT_BOOL:
 			{
-				bool		flag;
-
-				if (!parse_option_bool(value, &flag))
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("invalid value for option \"%s\": \"%s\"",
-									opt->name, value),
-							 errhint("Valid values are \"true\" and \"false\".")));
+				bool		flag = ng_option_parse_bool(opt->name, value);
 
 				/*
 				 * Only a superuser may let a non-superuser connect without a
@@ -320,18 +313,7 @@ validate_value(const NgOption *opt, DefElem *def)
 			break;
 
 		case NG_OPT_INT:
-			{
-				int			n;
-
-				if (!parse_option_int(value, &n) ||
-					n < opt->min || n > opt->max)
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("invalid value for option \"%s\": \"%s\"",
-									opt->name, value),
-							 errdetail("The value must be an integer between %d and %d, written in decimal digits only.",
-									   opt->min, opt->max)));
-			}
+			(void) ng_option_parse_int(opt->name, value, opt->min, opt->max);
 			break;
 
 		case NG_OPT_ENUM:
@@ -552,6 +534,46 @@ parse_option_bool(const char *value, bool *result)
 	else
 		return false;
 	return true;
+}
+
+/*
+ * The value of integer option "name", written as value, which must be
+ * decimal digits (parse_option_int) between min and max; raises the
+ * option error otherwise.  The validator and IMPORT FOREIGN SCHEMA both
+ * parse integer options with it, so both take and refuse the same values.
+ */
+int
+ng_option_parse_int(const char *name, const char *value, int min, int max)
+{
+	int			n;
+
+	if (!parse_option_int(value, &n) || n < min || n > max)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"",
+						name, value),
+				 errdetail("The value must be an integer between %d and %d, written in decimal digits only.",
+						   min, max)));
+	return n;
+}
+
+/*
+ * The value of boolean option "name", written as value (parse_option_bool);
+ * raises the option error otherwise.  Shared by the validator and IMPORT
+ * FOREIGN SCHEMA, as ng_option_parse_int is.
+ */
+bool
+ng_option_parse_bool(const char *name, const char *value)
+{
+	bool		result;
+
+	if (!parse_option_bool(value, &result))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"",
+						name, value),
+				 errhint("Valid values are \"true\" and \"false\".")));
+	return result;
 }
 
 static int

@@ -4,7 +4,8 @@
 # is replaced; a database without the extension keeps no worker; CREATE
 # EXTENSION and writes in one transaction do not stall COMMIT; an insert
 # applied twice (a re-apply) is harmless; rows are applied in order across
-# several rounds; a rejected change warns its committer; ng_bson_to_jsonb.
+# several rounds; a rejected change warns its committer; a failed DROP
+# DATABASE by a non-owner stops no worker; ng_bson_to_jsonb.
 source "$(dirname "$0")/lib/common.bash"
 N=ng_apw
 setup_dual $N
@@ -144,8 +145,24 @@ for ((i = 0; i < 100; i++)); do
 done
 q -c "INSERT INTO ${N}_local VALUES (5, 'five', 5)"
 check_dual $N
-q -c "DROP DATABASE $D WITH (FORCE)" >/dev/null
 ok "extension created and written in one transaction ($((t1 - t0)) ms)"
+
+# --- DROP DATABASE stops the database's worker first (so that the drop need
+# not wait for it), but only for a role that may drop the database: another
+# role's attempt fails with "must be owner" and leaves the worker running
+pid=$(q -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'nutragenie applier' AND datname = '$D'")
+[[ -n $pid ]] || fail "no applier worker for $D"
+q -c "DROP ROLE IF EXISTS ${N}_intruder" -c "CREATE ROLE ${N}_intruder LOGIN" >/dev/null
+for stmt in "DROP DATABASE $D" "DROP DATABASE $D WITH (FORCE)"; do
+    out=$(PGUSER=${N}_intruder PGDATABASE=postgres q -c "$stmt" 2>&1) && fail "$stmt by a non-owner succeeded"
+    [[ $out == *"must be owner of database $D"* ]] || fail "$stmt by a non-owner: $out"
+done
+now=$(q -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'nutragenie applier' AND datname = '$D'")
+[[ $now == "$pid" ]] || fail "a failed DROP DATABASE by a non-owner stopped the applier of $D ($pid -> ${now:-none})"
+q -c "DROP ROLE ${N}_intruder"
+q -c "DROP DATABASE $D WITH (FORCE)" >/dev/null
+[[ $(q -c "SELECT count(*) FROM pg_database WHERE datname = '$D'") == 0 ]] || fail "the owner could not drop $D"
+ok "a non-owner's DROP DATABASE leaves the worker running"
 
 # --- ng_bson_to_jsonb
 [[ $(q -c "SELECT ng_bson_to_jsonb('\\x0c0000001061000500000000'::bytea)") == '{"a": 5}' ]] \

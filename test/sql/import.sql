@@ -97,7 +97,13 @@ IMPORT FOREIGN SCHEMA ng_import FROM SERVER import_srv INTO import OPTIONS (samp
 IMPORT FOREIGN SCHEMA ng_import FROM SERVER import_srv INTO import OPTIONS (sample_size '0');
 IMPORT FOREIGN SCHEMA ng_import FROM SERVER import_srv INTO import OPTIONS (depth 'deep');
 IMPORT FOREIGN SCHEMA ng_import FROM SERVER import_srv INTO import OPTIONS (depth '101');
+-- integers and Booleans are parsed as the option validator parses them:
+-- decimal digits only; true/false/on/off
+IMPORT FOREIGN SCHEMA ng_import FROM SERVER import_srv INTO import OPTIONS (sample_size '1e3');
+IMPORT FOREIGN SCHEMA ng_import FROM SERVER import_srv INTO import OPTIONS (depth '5.5');
+IMPORT FOREIGN SCHEMA ng_import FROM SERVER import_srv INTO import OPTIONS (depth ' 5');
 IMPORT FOREIGN SCHEMA ng_import FROM SERVER import_srv INTO import OPTIONS (import_views 'maybe');
+IMPORT FOREIGN SCHEMA ng_import FROM SERVER import_srv INTO import OPTIONS (import_views 'yes');
 IMPORT FOREIGN SCHEMA ng_import FROM SERVER import_srv INTO import OPTIONS (root_column 'ctid');
 IMPORT FOREIGN SCHEMA ng_import FROM SERVER import_srv INTO import
   OPTIONS (depth '1', depth '2');
