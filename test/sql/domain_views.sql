@@ -12,6 +12,10 @@ TRUNCATE users, recipes, payments, nutrition_goals, nutrition_entries, recipe_ra
 SELECT ng_attach_mongo('dom_views_srv', 'ng_dom_views') ->> 'database' AS attached;
 
 SELECT ng_seed_demo(12, 15, 20);
+-- plans below depend on the local tables' statistics: take them now rather
+-- than whenever autovacuum gets to it
+ANALYZE users, recipes, payments, nutrition_goals, nutrition_entries, recipe_ratings,
+        chat_messages, cooking_sessions;
 SELECT ng_report() - 'consistencyIssues' AS report, ng_report() -> 'consistencyIssues' AS issues;
 DO $$ BEGIN PERFORM nutragenie.ng_seed_demo(0, 1, 1); EXCEPTION WHEN invalid_parameter_value THEN RAISE NOTICE 'rejected: %', SQLERRM; END $$;
 SELECT _id, name, cuisines FROM chef_personalities ORDER BY _id;

@@ -58,11 +58,14 @@ INSERT INTO docs (_id, meta) VALUES (2, '{"": {"k": 1}}');
 INSERT INTO ids VALUES ('[1, 2]', 1);
 INSERT INTO ids VALUES ('{"$regularExpression": {"pattern": "^a", "options": ""}}', 1);
 INSERT INTO ids VALUES ('{"$k": 1}', 1);
--- COPY goes the same way
+-- COPY goes the same way (its error context, which names the line only on
+-- PostgreSQL 15, is the concern of copy_context)
+\set VERBOSITY terse
 COPY docs (_id, body) FROM stdin;
 3	{"ok": 1}
 4	{"a": {"b.c": 1}}
 \.
+\set VERBOSITY default
 -- a statement with a good row and a bad one writes neither
 INSERT INTO docs (_id, body) VALUES (5, '{"ok": 1}'), (6, '{"$bad": 1}');
 
