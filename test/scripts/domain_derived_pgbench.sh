@@ -14,7 +14,7 @@ source "$(dirname "$0")/lib/common.bash"
 S=ng_derived_bench
 SECONDS_RUN=${NG_DERIVED_SECONDS:-60}
 CLIENTS=${NG_DERIVED_CLIENTS:-16}
-BENCH_USERS=${NG_DERIVED_USERS:-300}   # fresh users for new ratings
+BENCH_USERS=${NG_DERIVED_USERS:-2000}  # fresh users for new ratings (x10 recipes: new pairs)
 RECIPES=10
 PGBENCH=$(command -v pgbench || echo "$("$PG_CONFIG" --bindir)/pgbench")
 [[ -x $PGBENCH ]] || fail "pgbench not found"

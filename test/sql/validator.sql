@@ -46,11 +46,11 @@ CREATE SERVER val_bad FOREIGN DATA WRAPPER nutragenie_fdw
   OPTIONS (uri 'mongodb://h/?ssl=true&sslClientCertificateKeyPassword=hunter2');
 CREATE SERVER val_bad FOREIGN DATA WRAPPER nutragenie_fdw
   OPTIONS (uri 'mongodb://h/?authMechanism=MONGODB-AWS&authMechanismProperties=AWS_SESSION_TOKEN:tok');
-CREATE SERVER val_bad FOREIGN DATA WRAPPER nutragenie_fdw
-  OPTIONS (uri 'mongodb://h/?authMechanism=MONGODB-AWS&authMechanismProperties=SERVICE_NAME:x,API_KEY:k');
--- public mechanism properties are fine
+-- (a property outside the allowed list is refused too; libmongoc 2 already
+-- refuses any MONGODB-AWS property but AWS_SESSION_TOKEN while parsing, in
+-- its own words, so that case is not printed here)
 CREATE SERVER val_aws FOREIGN DATA WRAPPER nutragenie_fdw
-  OPTIONS (uri 'mongodb://h/?authMechanism=MONGODB-AWS&authMechanismProperties=SERVICE_NAME:mongodb');
+  OPTIONS (uri 'mongodb://h/?authMechanism=MONGODB-AWS');
 CREATE SERVER val_x509 FOREIGN DATA WRAPPER nutragenie_fdw
   OPTIONS (uri 'mongodb://127.0.0.1:1/?authMechanism=MONGODB-X509');
 -- files the backend reads: a superuser may name them, as absolute paths
