@@ -11,6 +11,11 @@
 -- and the SCRAM path ends in the server's refusal; a wrong password against
 -- a server that checks it, and the driver's SCRAM-domain errors, need a
 -- server with users (FerretDB 2 with authentication, or MongoDB).
+--
+-- expected/connection_auth_1.out is FerretDB 2 without authentication (the
+-- suite's DocumentDB legs): it refuses PLAIN ("mechanism PLAIN which is not
+-- enabled"), so the PLAIN logins that FerretDB 1.24 waves through fail there
+-- with HV00N; test/scripts/auth_documentdb.sh covers real passwords.
 \set VERBOSITY terse
 CREATE SCHEMA connection_auth;
 SET search_path = connection_auth, nutragenie;
