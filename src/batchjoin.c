@@ -310,12 +310,12 @@ add_batched_join_path(PlannerInfo *root, RelOptInfo *joinrel,
 	cost_qual_eval(&qual_cost, extra->restrictlist, root);
 
 	inner_path = ng_create_foreignscan_path(root, innerrel, NULL,
-										 clamp_row_est(inner_docs / batches),
-										 per_find,
-										 per_find + inner_docs / batches *
-										 (NG_PER_DOC_COST + cpu_tuple_cost),
-										 NIL, NULL, NULL,
-										 list_make1(saop));
+											clamp_row_est(inner_docs / batches),
+											per_find,
+											per_find + inner_docs / batches *
+											(NG_PER_DOC_COST + cpu_tuple_cost),
+											NIL, NULL, NULL,
+											list_make1(saop));
 
 	cpath = makeNode(CustomPath);
 	cpath->path.pathtype = T_CustomScan;
@@ -521,6 +521,9 @@ plan_batched_join(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
 	List	   *joinquals = NIL;
 	List	   *otherquals = NIL;
 	CustomScan *cscan;
+	Relids		outer_relids = ((Path *) linitial(best_path->custom_paths))->parent->relids;
+	Node	   *outer_key;
+	Node	   *inner_key;
 	ListCell   *lc;
 	int			i;
 
@@ -554,8 +557,7 @@ plan_batched_join(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
 			otherquals = lappend(otherquals, rinfo->clause);
 	}
 	otherquals = list_concat(otherquals, extract_actual_clauses(clauses, false));
-	otherquals = ng_outer_side_first(root, otherquals,
-									 ((Path *) linitial(best_path->custom_paths))->parent->relids);
+	otherquals = ng_outer_side_first(root, otherquals, outer_relids);
 
 	/*
 	 * The scan tuple's Vars as the target list and the quals above the join
@@ -565,6 +567,10 @@ plan_batched_join(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
 	ng_scan_tlist_nullingrels(scan_tlist, list_concat_copy(tlist, otherquals));
 	joinquals = (List *) ng_adopt_scan_nullingrels((Node *) joinquals,
 												   scan_tlist);
+	outer_key = ng_adopt_scan_nullingrels(list_nth(private, NgBatchPathOuterKey),
+										  scan_tlist);
+	inner_key = ng_adopt_scan_nullingrels(list_nth(private, NgBatchPathInnerKey),
+										  scan_tlist);
 
 	cscan = makeNode(CustomScan);
 	cscan->scan.plan.targetlist = tlist;
@@ -572,10 +578,7 @@ plan_batched_join(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
 	cscan->scan.scanrelid = 0;
 	cscan->flags = best_path->flags;
 	cscan->custom_plans = custom_plans;
-	cscan->custom_exprs = list_concat(list_make2(ng_adopt_scan_nullingrels(list_nth(private, NgBatchPathOuterKey),
-																			scan_tlist),
-												 ng_adopt_scan_nullingrels(list_nth(private, NgBatchPathInnerKey),
-																			scan_tlist)),
+	cscan->custom_exprs = list_concat(list_make2(outer_key, inner_key),
 									  joinquals);
 	cscan->custom_private = copyObject(list_nth(private, NgBatchPathScanPrivate));
 	cscan->custom_scan_tlist = scan_tlist;

@@ -131,8 +131,8 @@ ngGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	cost_path(baserel, baserel->rows, &startup, &total);
 	add_path(baserel, (Path *)
 			 ng_create_foreignscan_path(root, baserel, NULL, baserel->rows,
-									 startup, total, NIL,
-									 baserel->lateral_relids, NULL, NIL));
+										startup, total, NIL,
+										baserel->lateral_relids, NULL, NIL));
 	ng_upper_add_sorted_paths(root, baserel, fpinfo, startup, total);
 
 	join_clauses = pushable_join_clauses(root, baserel, fpinfo);
@@ -168,9 +168,9 @@ ngGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		cost_path(baserel, param_info->ppi_rows, &startup, &total);
 		add_path(baserel, (Path *)
 				 ng_create_foreignscan_path(root, baserel, NULL,
-										 param_info->ppi_rows,
-										 startup, total, NIL,
-										 required_outer, NULL, NIL));
+											param_info->ppi_rows,
+											startup, total, NIL,
+											required_outer, NULL, NIL));
 	}
 }
 

@@ -250,10 +250,10 @@ ng_upper_add_sorted_paths(PlannerInfo *root, RelOptInfo *baserel,
 
 	add_path(baserel, (Path *)
 			 ng_create_foreignscan_path(root, baserel, NULL, baserel->rows,
-									 startup + extra, total + extra,
-									 root->query_pathkeys,
-									 baserel->lateral_relids, NULL,
-									 list_make1(makeInteger(1))));
+										startup + extra, total + extra,
+										root->query_pathkeys,
+										baserel->lateral_relids, NULL,
+										list_make1(makeInteger(1))));
 }
 
 /*
@@ -741,8 +741,8 @@ add_grouped_path(PlannerInfo *root, RelOptInfo *input_rel,
 	grouped_rel->fdw_private = info;
 	add_path(grouped_rel, (Path *)
 			 ng_create_foreign_upper_path(root, grouped_rel, target, rows,
-									   startup, total, NIL, info->fallback,
-									   NIL));
+										  startup, total, NIL, info->fallback,
+										  NIL));
 }
 
 /*
@@ -984,10 +984,10 @@ add_ordered_path(PlannerInfo *root, RelOptInfo *input_rel,
 	ordered_rel->fdw_private = info;
 	add_path(ordered_rel, (Path *)
 			 ng_create_foreign_upper_path(root, ordered_rel,
-									   root->upper_targets[UPPERREL_ORDERED],
-									   rows, startup, total,
-									   root->sort_pathkeys, info->fallback,
-									   NIL));
+										  root->upper_targets[UPPERREL_ORDERED],
+										  rows, startup, total,
+										  root->sort_pathkeys, info->fallback,
+										  NIL));
 }
 
 /*
@@ -1178,8 +1178,8 @@ add_final_path(PlannerInfo *root, RelOptInfo *input_rel,
 	final_rel->fdw_private = info;
 	add_path(final_rel, (Path *)
 			 ng_create_foreign_upper_path(root, final_rel, target, rows,
-									   startup, total, pathkeys,
-									   info->fallback, NIL));
+										  startup, total, pathkeys,
+										  info->fallback, NIL));
 }
 
 /* A LIMIT or OFFSET value the scan can evaluate: none, a Const, a Param. */
