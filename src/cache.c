@@ -516,6 +516,7 @@ ng_cached_document(PG_FUNCTION_ARGS)
 	opts.serverid = server->serverid;
 	opts.database = database;
 	opts.collection = collection;
+	opts.umid = um->umid;		/* only what this mapping wrote or read */
 	if (ng_xact_lookup(&opts, bson_get_data(&iddoc), iddoc.len,
 					   InvalidCommandId, &data, &len, &deleted))
 	{

@@ -136,6 +136,33 @@ ng_result_rel_user(ResultRelInfo *rinfo, EState *estate)
 }
 #endif
 
+/*
+ * The role a foreign scan runs as, whose user mapping it must use: the
+ * owner of a view it reads through, else the executing user, decided when
+ * the plan is run, not when it was made (a cached plan may run as another
+ * role).  16 stores the role in the plan (ForeignScan.checkAsUser); 15 has
+ * it in the range table entry of the scan's (first) relation.
+ */
+#if PG_VERSION_NUM >= 160000
+static inline Oid
+ng_foreign_scan_user(ForeignScan *fsplan, EState *estate)
+{
+	return OidIsValid(fsplan->checkAsUser) ? fsplan->checkAsUser : GetUserId();
+}
+#else
+static inline Oid
+ng_foreign_scan_user(ForeignScan *fsplan, EState *estate)
+{
+	Index		rtindex = fsplan->scan.scanrelid;
+	RangeTblEntry *rte;
+
+	if (rtindex == 0)
+		rtindex = bms_next_member(fsplan->fs_relids, -1);
+	rte = exec_rt_fetch(rtindex, estate);
+	return OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+}
+#endif
+
 /* 17: LockHeldByMe() can also accept a stronger lock; we want that mode exactly. */
 #if PG_VERSION_NUM >= 170000
 #define ng_lock_held_by_me(tag, mode) LockHeldByMe((tag), (mode), false)

@@ -124,7 +124,10 @@ typedef struct NgTableOptions
 	char	   *relname;
 	Oid			serverid;
 	Oid			userid;			/* user whose mapping is used; InvalidOid =
-								 * current user */
+								 * current user.  A scan replaces the planning
+								 * user by the executing one (scan.c). */
+	Oid			umid;			/* that user's mapping, looked up by xact.c
+								 * when first needed; not serialized */
 	char	   *database;
 	char	   *collection;
 	int			batch_size;

@@ -64,6 +64,10 @@ ngGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 	Oid			userid = OidIsValid(baserel->userid) ? baserel->userid : GetUserId();
 	Selectivity sel;
 
+	/*
+	 * userid serves the planner (use_remote_estimate); the scan connects as
+	 * whoever runs the plan (ngBeginForeignScan).
+	 */
 	baserel->fdw_private = fpinfo;
 	fpinfo->kind = NG_REL_BASE;
 	fpinfo->opts = ng_options_for_rel(foreigntableid, userid);

@@ -208,6 +208,8 @@ ngBeginForeignScan(ForeignScanState *node, int eflags)
 	st->node = node;
 	st->ps = &node->ss.ps;
 	st->opts = ng_options_from_list(list_nth(private, NgScanPrivateOptions));
+	/* the mapping of who runs the plan, not of who planned it */
+	st->opts->userid = ng_foreign_scan_user(fsplan, st->ps->state);
 	node->fdw_state = st;
 
 	cb = palloc0(sizeof(MemoryContextCallback));

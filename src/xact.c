@@ -28,6 +28,16 @@
  * changes exactly the document the scan read, by its BSON _id as MongoDB
  * stores it, whatever the type of the column mapped to _id.
  *
+ * Every version remembers the user mapping it was written or re-read
+ * through, and is shown only to readers using that same mapping: within one
+ * transaction several roles may read and write (a SECURITY DEFINER
+ * function, SET ROLE, a view owned by another role), and a document one
+ * mapping could read must not reach a role whose mapping cannot.  A reader
+ * with another mapping sees MongoDB as its own credentials show it, that
+ * is without the transaction's pending change; a write through another
+ * mapping to a document the overlay holds is refused, since it would
+ * stack on a version its writer was not shown.
+ *
  * All overlay memory lives in TopTransactionContext: nothing to free on
  * abort, and no driver objects are kept here.
  *
@@ -42,6 +52,7 @@
 
 #include "access/xact.h"
 #include "common/hashfn.h"
+#include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "storage/lock.h"
 #include "utils/hsearch.h"
@@ -61,6 +72,7 @@ typedef struct NgOverlayVersion
 {
 	int			level;			/* subtransaction nesting level */
 	CommandId	cid;			/* the command that made it */
+	Oid			umid;			/* the user mapping it came through */
 	bool		deleted;		/* tombstone */
 	uint8	   *data;			/* BSON bytes of the document */
 	uint32		len;
@@ -108,7 +120,9 @@ static char *make_ns(NgTableOptions *opts, int *len);
 static uint64 collection_hash(NgTableOptions *opts);
 static uint64 document_hash(NgTableOptions *opts, const uint8 *id,
 							uint32 idlen);
-static NgOverlayVersion *visible_version(NgOverlayDoc *od, CommandId before);
+static Oid	opts_mapping(NgTableOptions *opts);
+static NgOverlayVersion *visible_version(NgOverlayDoc *od, CommandId before,
+										 Oid umid);
 static NgOverlayDoc *find_doc(NgTableOptions *opts, const uint8 *id,
 							  uint32 idlen, bool create);
 
@@ -204,6 +218,22 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 				v->level = level - 1;
 		}
 	}
+}
+
+/*
+ * The user mapping the table's options read and write through, looked up
+ * once per options struct.
+ */
+static Oid
+opts_mapping(NgTableOptions *opts)
+{
+	if (!OidIsValid(opts->umid))
+	{
+		Oid			userid = OidIsValid(opts->userid) ? opts->userid : GetUserId();
+
+		opts->umid = GetUserMapping(userid, opts->serverid)->umid;
+	}
+	return opts->umid;
 }
 
 static char *
@@ -369,7 +399,25 @@ ng_xact_record_document(NgTableOptions *opts, const uint8 *id, uint32 idlen,
 {
 	NgOverlayDoc *od = find_doc(opts, id, idlen, true);
 	int			level = GetCurrentTransactionNestLevel();
+	Oid			umid = opts_mapping(opts);
 	NgOverlayVersion *v;
+
+	if (od->top != NULL && od->top->umid != umid)
+	{
+		bson_t		iddoc;
+		bson_iter_t iter;
+		const char *idtext = "(none)";
+
+		if (bson_init_static(&iddoc, id, idlen) &&
+			bson_iter_init_find(&iter, &iddoc, "_id"))
+			idtext = ng_bson_value_to_text(bson_iter_value(&iter));
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("document with _id %s of foreign table \"%s\" was changed in this transaction through another user mapping",
+						idtext, opts->relname),
+				 errdetail("A transaction changes a document through one user mapping only; this one holds a pending version made through the user mapping of another role."),
+				 errhint("Make the change in another transaction, or as the role that made the first change.")));
+	}
 
 	if (od->top != NULL && od->top->level == level && od->top->cid == cid)
 		v = od->top;			/* replace this level's and command's version */
@@ -379,6 +427,7 @@ ng_xact_record_document(NgTableOptions *opts, const uint8 *id, uint32 idlen,
 								   sizeof(NgOverlayVersion));
 		v->level = level;
 		v->cid = cid;
+		v->umid = umid;
 		v->next = od->top;
 		od->top = v;
 	}
@@ -408,17 +457,18 @@ ng_xact_note_outbox_write(void)
 }
 
 /*
- * The newest version of od made by a command before "before", or NULL.
+ * The newest version of od made by a command before "before", or NULL; also
+ * NULL when that version came through another user mapping than umid.
  */
 static NgOverlayVersion *
-visible_version(NgOverlayDoc *od, CommandId before)
+visible_version(NgOverlayDoc *od, CommandId before, Oid umid)
 {
 	NgOverlayVersion *v;
 
 	for (v = od->top; v != NULL; v = v->next)
 	{
 		if (v->cid < before)
-			return v;
+			return v->umid == umid ? v : NULL;
 	}
 	return NULL;
 }
@@ -441,7 +491,8 @@ ng_xact_lookup(NgTableOptions *opts, const uint8 *id, uint32 idlen,
 	if (overlay_docs == NIL)
 		return false;
 	od = find_doc(opts, id, idlen, false);
-	if (od == NULL || (v = visible_version(od, before)) == NULL)
+	if (od == NULL ||
+		(v = visible_version(od, before, opts_mapping(opts))) == NULL)
 		return false;
 	*deleted = v->deleted;
 	*data = v->data;
@@ -459,15 +510,18 @@ ng_xact_has_documents(NgTableOptions *opts)
 	int			nslen;
 	char	   *ns;
 	bool		result = false;
+	Oid			umid;
 
 	if (overlay_docs == NIL)
 		return false;
+	umid = opts_mapping(opts);
 	ns = make_ns(opts, &nslen);
 	foreach(lc, overlay_docs)
 	{
 		NgOverlayDoc *doc = (NgOverlayDoc *) lfirst(lc);
 
-		if (doc->top != NULL && doc->serverid == opts->serverid &&
+		if (doc->top != NULL && doc->top->umid == umid &&
+			doc->serverid == opts->serverid &&
 			doc->nslen == nslen && memcmp(doc->ns, ns, nslen) == 0)
 		{
 			result = true;
@@ -490,9 +544,11 @@ ng_xact_collection_documents(NgTableOptions *opts, CommandId before)
 	ListCell   *lc;
 	int			nslen;
 	char	   *ns;
+	Oid			umid;
 
 	if (overlay_docs == NIL)
 		return NIL;
+	umid = opts_mapping(opts);
 	ns = make_ns(opts, &nslen);
 	foreach(lc, overlay_docs)
 	{
@@ -503,7 +559,7 @@ ng_xact_collection_documents(NgTableOptions *opts, CommandId before)
 		if (doc->serverid != opts->serverid || doc->nslen != nslen ||
 			memcmp(doc->ns, ns, nslen) != 0)
 			continue;
-		v = visible_version(doc, before);
+		v = visible_version(doc, before, umid);
 		if (v == NULL || v->deleted)
 			continue;
 		item = palloc(sizeof(NgOverlayItem));
