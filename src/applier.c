@@ -214,6 +214,7 @@ typedef struct NgOutboxRow
 	bytea	   *body;			/* BSON document, or NULL */
 	NgRowOutcome outcome;
 	bool		sent;			/* in a bulk write sent this round */
+	bool		held;			/* waits for the next round (poison suspect) */
 	bool		unmatched;		/* dead: it matched no document */
 	bool		has_code;		/* err_code is a server error code */
 	int32		err_code;
@@ -1874,8 +1875,10 @@ apply_group(NgOutboxRow **rows, int n, NgGroupState *g)
 
 /*
  * Hold a group whose run failed at row seq: its rows, and later rows of
- * the documents they touch, wait until its back-off is over (or the next
- * round when retry_now).  The error goes on the row in finish_round.
+ * the documents they touch, wait until its back-off is over.  retry_now
+ * (the server dropped the connection on an operation): only the run's
+ * unapplied rows wait, marked held by apply_ops, and only for the next
+ * round.  The error goes on the row in finish_round.
  */
 static void
 hold_group(NgGroupState *g, int64 seq, ErrorData *edata, bool retry_now)
@@ -1892,15 +1895,11 @@ hold_group(NgGroupState *g, int64 seq, ErrorData *edata, bool retry_now)
 	round_failures = lappend(round_failures, f);
 	MemoryContextSwitchTo(oldcxt);
 
-	g->held = true;
 	if (retry_now)
-	{
-		g->backoff_ms = 0;
-		g->retry_at = GetCurrentTimestamp();
 		round_retry_now = true;
-	}
 	else
 	{
+		g->held = true;
 		g->backoff_ms = g->backoff_ms == 0 ? NG_BACKOFF_FIRST_MS :
 			Min(g->backoff_ms * 2, NG_BACKOFF_MAX_MS);
 		g->retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
@@ -1945,10 +1944,10 @@ group_state(Oid serverid, Oid userid)
 }
 
 /*
- * Must rows[i] wait this round?  It must if its group is held, or if an
- * earlier row of the round on the same document (server, database,
- * collection, _id) is pending in a held group: rows of a document are
- * never applied out of order.
+ * Must rows[i] wait this round?  It must if it or its group is held, or if
+ * an earlier row of the round on the same document (server, database,
+ * collection, _id) is held: rows of a document are never applied out of
+ * order.
  *
  * XXX: _ids are compared by their bytes, as in bury_document_after.
  */
@@ -1958,13 +1957,13 @@ row_held(NgOutboxRow *rows, int i)
 	NgOutboxRow *row = &rows[i];
 	int			j;
 
-	if (row->group->held)
+	if (row->held || row->group->held)
 		return true;
 	for (j = 0; j < i; j++)
 	{
 		NgOutboxRow *r = &rows[j];
 
-		if (r->outcome != NG_ROW_PENDING || !r->group->held ||
+		if (r->outcome != NG_ROW_PENDING || !(r->held || r->group->held) ||
 			r->serverid != row->serverid ||
 			VARSIZE_ANY_EXHDR(r->doc_id) != VARSIZE_ANY_EXHDR(row->doc_id) ||
 			strcmp(r->database, row->database) != 0 ||
@@ -2286,6 +2285,16 @@ apply_ops(NgApplyDriver *d, NgOutboxRow **sched, int n,
 				one_by_one = false;
 				start++;
 				continue;
+			}
+
+			/*
+			 * Only these rows and later ones of their documents wait; the
+			 * connection works, so the group's other rows go on.
+			 */
+			for (i = start; i < n; i++)
+			{
+				if (sched[i]->outcome == NG_ROW_PENDING)
+					sched[i]->held = true;
 			}
 			failure->retry_now = true;
 		}
@@ -2975,6 +2984,7 @@ note_held_xids(void)
 	held_any = false;
 	if (group_states == NULL)
 		return;
+	any = round_retry_now;
 	hash_seq_init(&status, group_states);
 	while ((g = hash_seq_search(&status)) != NULL)
 		any |= g->held;
