@@ -11,13 +11,25 @@
  * MongoDB has accepted them.  The design is in docs/dual-write.md; the
  * invariants this file keeps are:
  *
- * - Order.  The rows of a document are applied in seq order (rows of
- *   different documents in one run are regrouped by operation type, see
- *   schedule_rows; runs follow each other in seq order), and the applier
- *   never goes on past a row it could not apply: a transient failure
- *   (MongoDB unreachable, a server error about the whole command) stops
- *   the round at that row, records the error on it, and the round is
- *   retried from there with back-off.  Only a
+ * - Order.  The rows of a document (server, database, collection, _id)
+ *   are applied in seq order (rows of different documents in one run are
+ *   regrouped by operation type, see schedule_rows; runs follow each other
+ *   in seq order), and a row is never applied past an unapplied earlier row
+ *   of its document.  Order across documents is not kept, and that is what
+ *   isolates roles from each other: a transient failure of a group (the
+ *   rows of one user mapping, i.e. server and writing role, which share a
+ *   connection: MongoDB unreachable, a refused login, "password is
+ *   required", the mapping gone, a server error about the whole command)
+ *   holds that group, not the queue.  Its run stops at the row that failed,
+ *   the error is recorded on that row, and the group's rows, and any later
+ *   row (of any group) on a document that a held row touches, wait while
+ *   the round goes on with the others; the group is retried with a
+ *   back-off of its own (NgGroupState; held groups' rows are left out of
+ *   the next rounds' reads, NG_STMT_READ_HELD).  A held group is never
+ *   dead-lettered for being held: a misconfigured mapping must not lose
+ *   writes silently, so its rows wait with the error visible in
+ *   nutragenie.write_queue until the mapping is mended or an administrator
+ *   removes them.  Only a
  *   permanent failure about one document (a write error such as a duplicate
  *   key on a unique secondary index, or a document the driver cannot send)
  *   moves exactly that row to nutragenie.dead_letters, and the rest follow.
@@ -38,20 +50,26 @@
  *   it gets it (FerretDB 1.x does on a Decimal128), which looks like an
  *   outage and would stop the queue forever.  After a broken connection the
  *   applier pings the server: if it answers, the connection was dropped on
- *   the operations just sent, and the next round sends them one at a time
- *   from there.  One sent alone that the server drops the connection on
- *   nutragenie.applier_max_attempts times (with the usual back-off between
- *   rounds) is dead-lettered with that history, together with the round's
- *   later rows of the same document (never applied past a missing earlier
- *   change), and the queue moves on.  An outage, where the ping fails too,
- *   counts nothing.
+ *   the operations just sent, and the next round, at once, sends them one
+ *   at a time from there.  Meanwhile only the run's unapplied rows (and
+ *   later rows of their documents) wait, and only until the next round; the
+ *   group's other runs and the other groups go on.  One sent alone that the
+ *   server drops the connection on nutragenie.applier_max_attempts times
+ *   (once per round) is dead-lettered with that history, together with the
+ *   round's later rows of the same document (never applied past a missing
+ *   earlier change), and its run moves on.  k such rows thus cost about
+ *   k * applier_max_attempts quick rounds, no back-off.  An outage, where
+ *   the ping fails too, counts nothing and holds the group.
  *
  * - Commit wait.  Each database has a request generation, bumped by every
  *   committing writer after its commit became visible, and a done
  *   generation.  A round reads the request generation before its snapshot;
- *   when it finds no committed row left, everything committed before that
- *   bump has been applied, so it publishes the value as done and broadcasts
- *   a condition variable that the committers sleep on (with a timeout).
+ *   when it has read every committed row (fewer than a batch), everything
+ *   committed before that bump has been applied or is held, so it
+ *   publishes the value as done, with a bitmap of the transactions that
+ *   still have rows in the outbox (held_xids), and broadcasts a condition
+ *   variable that the committers sleep on (with a timeout).  A committer
+ *   whose transaction is in the bitmap keeps waiting.
  *
  * - Supervision.  A static launcher starts a worker for every database that
  *   allows connections; a worker exits quietly where the extension is not
