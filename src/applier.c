@@ -453,6 +453,7 @@ static HTAB *group_states = NULL;
 static NgGroupState *cur_group = NULL;	/* the group being applied */
 static bool round_retry_now = false;	/* a group wants the next round now */
 static List *round_failures = NIL;	/* NgRowFailure, in round_cxt */
+static bool round_holds = false;	/* a group or row was held this round */
 static bool held_any = false;	/* this round's transactions with held rows */
 static uint64 held_xids[NG_HELD_XID_WORDS];
 
@@ -1572,11 +1573,13 @@ apply_round(void)
 	failing_seq = 0;
 	round_failures = NIL;
 	round_retry_now = false;
+	round_holds = false;
 	start_round_groups();
 
 	PG_TRY();
 	{
 		NgOutboxRow *rows;
+		NgOutboxRow **run;
 		int			nrows = 0;
 		int			i = 0;
 
@@ -1606,10 +1609,11 @@ apply_round(void)
 			 * Runs of rows for one (server, user, database, collection),
 			 * passing over the rows that must wait for a held group.
 			 */
+			run = MemoryContextAlloc(round_cxt,
+									 sizeof(NgOutboxRow *) * Max(nrows, 1));
 			i = 0;
 			while (i < nrows)
 			{
-				NgOutboxRow **run;
 				int			m = 0;
 				int			j;
 
@@ -1618,8 +1622,6 @@ apply_round(void)
 					i++;
 					continue;
 				}
-				run = MemoryContextAlloc(round_cxt,
-										 sizeof(NgOutboxRow *) * (nrows - i));
 				run[m++] = &rows[i];
 				for (j = i + 1; j < nrows; j++)
 				{
@@ -1756,8 +1758,9 @@ read_rows(int *nrows)
 
 /*
  * Apply a run of rows that share server, user, database and collection
- * (apply_group's body).  Returns false when it stopped at a transient failure (described in
- * *failure); rows before it are marked applied or dead.  May raise (user
+ * (apply_group's body).  Returns false when it stopped at a transient
+ * failure (described in *failure); rows before it are marked applied or
+ * dead.  May raise (user
  * mapping gone, out of memory): driver objects are destroyed and the
  * connection released on every path.
  */
@@ -1913,6 +1916,8 @@ hold_group(NgGroupState *g, int64 seq, ErrorData *edata, bool retry_now)
 	round_failures = lappend(round_failures, f);
 	MemoryContextSwitchTo(oldcxt);
 
+	round_holds = true;
+
 	if (retry_now)
 		round_retry_now = true;
 	else
@@ -1977,6 +1982,8 @@ row_held(NgOutboxRow *rows, int i)
 
 	if (row->held || row->group->held)
 		return true;
+	if (!round_holds)
+		return false;			/* rows of groups held before: not read */
 	for (j = 0; j < i; j++)
 	{
 		NgOutboxRow *r = &rows[j];
