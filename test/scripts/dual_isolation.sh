@@ -75,7 +75,10 @@ $(q -c "SELECT seq, userid::regrole, collection, attempts, last_error FROM outbo
 }
 
 # a document both write, written directly: the applier must not have a
-# connection of mallory's yet (it would not see her mapping change)
+# connection of mallory's yet.  (A live one would be reused for her
+# transaction's rows: the committer waits for the applier before its
+# catalog invalidations are sent, so the applier does not see a mapping
+# change made in the same transaction.)
 q -c "SELECT ng_run_command('${N}_m', '{\"insert\": \"${N}_shared\", \"documents\": [{\"_id\": 7, \"v\": \"orig\"}]}')" >/dev/null
 [[ $(mongo_v shared 7) == orig ]] || fail "document 7 is not in MongoDB"
 
