@@ -11,13 +11,25 @@
  * MongoDB has accepted them.  The design is in docs/dual-write.md; the
  * invariants this file keeps are:
  *
- * - Order.  The rows of a document are applied in seq order (rows of
- *   different documents in one run are regrouped by operation type, see
- *   schedule_rows; runs follow each other in seq order), and the applier
- *   never goes on past a row it could not apply: a transient failure
- *   (MongoDB unreachable, a server error about the whole command) stops
- *   the round at that row, records the error on it, and the round is
- *   retried from there with back-off.  Only a
+ * - Order.  The rows of a document (server, database, collection, _id)
+ *   are applied in seq order (rows of different documents in one run are
+ *   regrouped by operation type, see schedule_rows; runs follow each other
+ *   in seq order), and a row is never applied past an unapplied earlier row
+ *   of its document.  Order across documents is not kept, and that is what
+ *   isolates roles from each other: a transient failure of a group (the
+ *   rows of one user mapping, i.e. server and writing role, which share a
+ *   connection: MongoDB unreachable, a refused login, "password is
+ *   required", the mapping gone, a server error about the whole command)
+ *   holds that group, not the queue.  Its run stops at the row that failed,
+ *   the error is recorded on that row, and the group's rows, and any later
+ *   row (of any group) on a document that a held row touches, wait while
+ *   the round goes on with the others; the group is retried with a
+ *   back-off of its own (NgGroupState; held groups' rows are left out of
+ *   the next rounds' reads, NG_STMT_READ_HELD).  A held group is never
+ *   dead-lettered for being held: a misconfigured mapping must not lose
+ *   writes silently, so its rows wait with the error visible in
+ *   nutragenie.write_queue until the mapping is mended or an administrator
+ *   removes them.  Only a
  *   permanent failure about one document (a write error such as a duplicate
  *   key on a unique secondary index, or a document the driver cannot send)
  *   moves exactly that row to nutragenie.dead_letters, and the rest follow.
@@ -38,20 +50,26 @@
  *   it gets it (FerretDB 1.x does on a Decimal128), which looks like an
  *   outage and would stop the queue forever.  After a broken connection the
  *   applier pings the server: if it answers, the connection was dropped on
- *   the operations just sent, and the next round sends them one at a time
- *   from there.  One sent alone that the server drops the connection on
- *   nutragenie.applier_max_attempts times (with the usual back-off between
- *   rounds) is dead-lettered with that history, together with the round's
- *   later rows of the same document (never applied past a missing earlier
- *   change), and the queue moves on.  An outage, where the ping fails too,
- *   counts nothing.
+ *   the operations just sent, and the next round, at once, sends them one
+ *   at a time from there.  Meanwhile only the run's unapplied rows (and
+ *   later rows of their documents) wait, and only until the next round; the
+ *   group's other runs and the other groups go on.  One sent alone that the
+ *   server drops the connection on nutragenie.applier_max_attempts times
+ *   (once per round) is dead-lettered with that history, together with the
+ *   round's later rows of the same document (never applied past a missing
+ *   earlier change), and its run moves on.  k such rows thus cost about
+ *   k * applier_max_attempts quick rounds, no back-off.  An outage, where
+ *   the ping fails too, counts nothing and holds the group.
  *
  * - Commit wait.  Each database has a request generation, bumped by every
  *   committing writer after its commit became visible, and a done
  *   generation.  A round reads the request generation before its snapshot;
- *   when it finds no committed row left, everything committed before that
- *   bump has been applied, so it publishes the value as done and broadcasts
- *   a condition variable that the committers sleep on (with a timeout).
+ *   when it has read every committed row (fewer than a batch), everything
+ *   committed before that bump has been applied or is held, so it
+ *   publishes the value as done, with a bitmap of the transactions that
+ *   still have rows in the outbox (held_xids), and broadcasts a condition
+ *   variable that the committers sleep on (with a timeout).  A committer
+ *   whose transaction is in the bitmap keeps waiting.
  *
  * - Supervision.  A static launcher starts a worker for every database that
  *   allows connections; a worker exits quietly where the extension is not
@@ -122,6 +140,10 @@
 /* Recent transactions with a dead-lettered row, per database. */
 #define NG_DEAD_XID_RING			32
 
+/* Transactions with held rows: a bitmap of 65536 xids modulo its size. */
+#define NG_HELD_XID_WORDS			1024
+#define NG_HELD_XID_BITS			(NG_HELD_XID_WORDS * 64)
+
 /* How long an idle worker sleeps before looking for rows nobody announced. */
 #define NG_APPLIER_NAPTIME_MS		10000
 
@@ -172,6 +194,11 @@ typedef struct NgApplierDb
 	uint64		unmatched_xids[NG_DEAD_XID_RING];
 	pg_atomic_uint64 inflight_seq;	/* newest row a worker sent that may
 									 * still be in the outbox */
+	bool		held_any;		/* held_xids has a bit set */
+	uint64		held_xids[NG_HELD_XID_WORDS];	/* transactions with rows
+												 * left in the outbox when
+												 * done_gen was published,
+												 * by xid modulo its bits */
 } NgApplierDb;
 
 typedef struct NgApplierShared
@@ -205,11 +232,43 @@ typedef struct NgOutboxRow
 	bytea	   *body;			/* BSON document, or NULL */
 	NgRowOutcome outcome;
 	bool		sent;			/* in a bulk write sent this round */
+	bool		held;			/* waits for the next round (poison suspect) */
 	bool		unmatched;		/* dead: it matched no document */
 	bool		has_code;		/* err_code is a server error code */
 	int32		err_code;
 	char	   *err_text;		/* why it is dead */
+	struct NgGroupState *group; /* its user mapping's state */
 } NgOutboxRow;
+
+/* A failed attempt to note on a row, in finish_round. */
+typedef struct NgRowFailure
+{
+	int64		seq;
+	char	   *text;
+} NgRowFailure;
+
+/*
+ * The applier's state of one group of rows: those of one user mapping
+ * (server and writing role), which share a connection.  A group whose
+ * connection, authentication or command fails is held: its rows stay in
+ * the outbox with the error on them, and are retried with a back-off of
+ * its own while the other groups' rows are applied (see "Order" in the
+ * file header).  Worker memory, in a hash table keyed by the first two
+ * fields.
+ */
+typedef struct NgGroupState
+{
+	Oid			serverid;
+	Oid			userid;
+	bool		held;			/* failed: retry at retry_at */
+	int			backoff_ms;		/* the last back-off, or 0 */
+	TimestampTz retry_at;
+	int64		suspect_seq;	/* see "Poison" in the file header */
+	int64		drop_seq;
+	int			drop_count;
+	char	   *logged;			/* last logged error (TopMemoryContext) */
+	TimestampTz logged_at;
+} NgGroupState;
 
 /* A row's place in a run, for scheduling. */
 typedef struct NgSchedItem
@@ -228,6 +287,9 @@ typedef struct NgApplyFailure
 	NgConnEntry *entry;			/* released already; for the report */
 	bson_error_t error;
 	char	   *action;			/* for "could not %s" */
+	bool		retry_now;		/* the server dropped the connection on an
+								 * operation: retry in the next round,
+								 * without back-off */
 } NgApplyFailure;
 
 /* Driver objects alive while a run of rows is applied. */
@@ -280,6 +342,8 @@ static FullTransactionId outbox_locked_fxid = {0};
 typedef enum NgApplierStmt
 {
 	NG_STMT_READ,				/* the next rows to apply */
+	NG_STMT_READ_HELD,			/* the same, skipping held groups' rows */
+	NG_STMT_XIDS,				/* transactions with rows left */
 	NG_STMT_DELETE,				/* applied rows */
 	NG_STMT_BURY,				/* a dead row to nutragenie.dead_letters */
 	NG_STMT_FAILED,				/* note a failed attempt on a row */
@@ -293,12 +357,37 @@ typedef struct NgApplierStmtDef
 	Oid			argtypes[3];
 } NgApplierStmtDef;
 
+/* A row's group as one int8, for NG_STMT_READ_HELD. */
+#define NG_GROUP_KEY_SQL(t) \
+	"(" t ".serverid::pg_catalog.int8 OPERATOR(pg_catalog.<<) 32" \
+	" OPERATOR(pg_catalog.|) " t ".userid::pg_catalog.int8)"
+
+
 static const NgApplierStmtDef applier_stmts[NG_STMT_COUNT] = {
 	[NG_STMT_READ] = {
 		"SELECT seq, xid::pg_catalog.text, serverid, userid, database,"
 		" collection, op, doc_id, body"
 		" FROM " NG_SCHEMA_NAME ".outbox ORDER BY seq LIMIT $1",
 		1, {INT4OID}
+	},
+	[NG_STMT_READ_HELD] = {
+		"SELECT seq, xid::pg_catalog.text, serverid, userid, database,"
+		" collection, op, doc_id, body"
+		" FROM " NG_SCHEMA_NAME ".outbox o"
+		" WHERE NOT " NG_GROUP_KEY_SQL("o") " OPERATOR(pg_catalog.=) ANY ($2)"
+		" AND NOT EXISTS (SELECT FROM " NG_SCHEMA_NAME ".outbox h"
+		"  WHERE " NG_GROUP_KEY_SQL("h") " OPERATOR(pg_catalog.=) ANY ($2)"
+		"  AND h.seq OPERATOR(pg_catalog.<) o.seq"
+		"  AND h.serverid OPERATOR(pg_catalog.=) o.serverid"
+		"  AND h.database OPERATOR(pg_catalog.=) o.database"
+		"  AND h.collection OPERATOR(pg_catalog.=) o.collection"
+		"  AND h.doc_id OPERATOR(pg_catalog.=) o.doc_id)"
+		" ORDER BY seq LIMIT $1",
+		2, {INT4OID, INT8ARRAYOID}
+	},
+	[NG_STMT_XIDS] = {
+		"SELECT DISTINCT xid::pg_catalog.text FROM " NG_SCHEMA_NAME ".outbox",
+		0, {InvalidOid}
 	},
 	[NG_STMT_DELETE] = {
 		"DELETE FROM " NG_SCHEMA_NAME ".outbox"
@@ -360,9 +449,13 @@ static HTAB *resent_rows = NULL;
  */
 static NgOutboxRow *round_rows = NULL;
 static int	round_nrows = 0;
-static int64 suspect_seq = 0;
-static int64 drop_seq = 0;
-static int	drop_count = 0;
+static HTAB *group_states = NULL;
+static NgGroupState *cur_group = NULL;	/* the group being applied */
+static bool round_retry_now = false;	/* a group wants the next round now */
+static List *round_failures = NIL;	/* NgRowFailure, in round_cxt */
+static bool round_holds = false;	/* a group or row was held this round */
+static bool held_any = false;	/* this round's transactions with held rows */
+static uint64 held_xids[NG_HELD_XID_WORDS];
 
 PGDLLEXPORT void ng_applier_launcher_main(Datum main_arg);
 PGDLLEXPORT void ng_applier_worker_main(Datum main_arg);
@@ -392,8 +485,18 @@ static void publish_done(uint64 gen);
 static void backoff_sleep(int ms);
 static NgRoundResult apply_round(void);
 static NgOutboxRow *read_rows(int *nrows);
-static bool apply_group(NgOutboxRow *rows, int n, NgApplyFailure *failure);
-static NgOutboxRow **schedule_rows(NgOutboxRow *rows, int n);
+static bool apply_run(NgOutboxRow **rows, int n, NgApplyFailure *failure);
+static void apply_group(NgOutboxRow **rows, int n, NgGroupState *g);
+static void hold_group(NgGroupState *g, int64 seq, ErrorData *edata,
+					   bool retry_now);
+static NgGroupState *group_state(Oid serverid, Oid userid);
+static bool row_held(NgOutboxRow *rows, int i);
+static bool group_should_log(NgGroupState *g, const char *message);
+static void start_round_groups(void);
+static long held_retry_ms(void);
+static void note_held_xids(void);
+static bool xid_held(NgApplierDb *slot, uint64 xid);
+static NgOutboxRow **schedule_rows(NgOutboxRow **rows, int n);
 static char *document_key(bytea *doc_id, int *keylen);
 static int	compare_by_document(const void *a, const void *b);
 static int	compare_by_wave(const void *a, const void *b);
@@ -958,8 +1061,20 @@ wait_for_generation(NgApplierDb *slot, uint64 gen)
 
 		if (pg_atomic_read_u64(&slot->done_gen) >= gen)
 		{
-			applied = true;
-			break;
+			bool		held = false;
+
+			/* not if some of its rows are held: see "Order" */
+			if (FullTransactionIdIsValid(fxid))
+			{
+				LWLockAcquire(applier_shared->lock, LW_SHARED);
+				held = xid_held(slot, U64FromFullTransactionId(fxid));
+				LWLockRelease(applier_shared->lock);
+			}
+			if (!held)
+			{
+				applied = true;
+				break;
+			}
 		}
 		if (ProcDiePending || QueryCancelPending)
 		{
@@ -1272,13 +1387,18 @@ ng_applier_worker_main(Datum main_arg)
 			continue;
 		publish_done(gen);
 
-		/* Sleep unless a commit was announced during the round. */
-		if (pg_atomic_read_u64(&worker_slot->request_gen) != gen)
+		/*
+		 * Sleep unless a commit was announced during the round or a group
+		 * is to be tried again at once; until the first held group's
+		 * back-off is over at most.
+		 */
+		if (pg_atomic_read_u64(&worker_slot->request_gen) != gen ||
+			round_retry_now)
 			continue;
 		pgstat_report_activity(STATE_IDLE, NULL);
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 NG_APPLIER_NAPTIME_MS, PG_WAIT_EXTENSION);
+						 held_retry_ms(), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 }
@@ -1386,6 +1506,11 @@ worker_handle_signals(void)
 static void
 publish_done(uint64 gen)
 {
+	LWLockAcquire(applier_shared->lock, LW_EXCLUSIVE);
+	if (held_any || worker_slot->held_any)
+		memcpy(worker_slot->held_xids, held_xids, sizeof(held_xids));
+	worker_slot->held_any = held_any;
+	LWLockRelease(applier_shared->lock);
 	if (pg_atomic_read_u64(&worker_slot->done_gen) < gen)
 		pg_atomic_write_u64(&worker_slot->done_gen, gen);
 	ConditionVariableBroadcast(&worker_slot->done_cv);
@@ -1446,16 +1571,17 @@ apply_round(void)
 	round_rows = NULL;
 	round_nrows = 0;
 	failing_seq = 0;
+	round_failures = NIL;
+	round_retry_now = false;
+	round_holds = false;
+	start_round_groups();
 
 	PG_TRY();
 	{
-		NgApplyFailure failure;
 		NgOutboxRow *rows;
+		NgOutboxRow **run;
 		int			nrows = 0;
 		int			i = 0;
-		bool		ok = true;
-
-		memset(&failure, 0, sizeof(failure));
 
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
@@ -1476,22 +1602,43 @@ apply_round(void)
 			round_rows = rows;
 			round_nrows = nrows;
 
-			/* runs of rows for one (server, user, database, collection) */
-			while (ok && i < nrows)
-			{
-				int			j = i + 1;
+			for (i = 0; i < nrows; i++)
+				rows[i].group = group_state(rows[i].serverid, rows[i].userid);
 
-				while (j < nrows &&
-					   rows[j].serverid == rows[i].serverid &&
-					   rows[j].userid == rows[i].userid &&
-					   strcmp(rows[j].database, rows[i].database) == 0 &&
-					   strcmp(rows[j].collection, rows[i].collection) == 0)
-					j++;
-				ok = apply_group(&rows[i], j - i, &failure);
+			/*
+			 * Runs of rows for one (server, user, database, collection),
+			 * passing over the rows that must wait for a held group.
+			 */
+			run = MemoryContextAlloc(round_cxt,
+									 sizeof(NgOutboxRow *) * Max(nrows, 1));
+			i = 0;
+			while (i < nrows)
+			{
+				int			m = 0;
+				int			j;
+
+				if (rows[i].outcome != NG_ROW_PENDING || row_held(rows, i))
+				{
+					i++;
+					continue;
+				}
+				run[m++] = &rows[i];
+				for (j = i + 1; j < nrows; j++)
+				{
+					if (rows[j].outcome != NG_ROW_PENDING || row_held(rows, j))
+						continue;
+					if (rows[j].group != rows[i].group ||
+						strcmp(rows[j].database, rows[i].database) != 0 ||
+						strcmp(rows[j].collection, rows[i].collection) != 0)
+						break;
+					run[m++] = &rows[j];
+				}
+				apply_group(run, m, rows[i].group);
 				i = j;
 			}
 
 			finish_round(rows, nrows);
+			note_held_xids();
 
 			SPI_finish();
 			PopActiveSnapshot();
@@ -1501,15 +1648,6 @@ apply_round(void)
 			round_rows = NULL;
 			round_nrows = 0;
 			note_dead_letters(rows, nrows);
-
-			if (!ok)
-			{
-				/* log, mark the connection, record it: see PG_CATCH */
-				failing_seq = failure.seq;
-				StartTransactionCommand();
-				ng_conn_report_error(failure.entry, &failure.error,
-									 failure.action);
-			}
 
 			result = nrows < ng_applier_batch_size ? NG_ROUND_IDLE :
 				NG_ROUND_MORE;
@@ -1547,14 +1685,36 @@ apply_round(void)
 static NgOutboxRow *
 read_rows(int *nrows)
 {
-	Datum		values[1];
+	Datum		values[2];
 	NgOutboxRow *rows;
 	uint64		n;
 	uint64		i;
 	int			ret;
+	int			nheld = 0;
 
 	values[0] = Int32GetDatum(ng_applier_batch_size);
-	ret = run_statement(NG_STMT_READ, values, NULL, true);
+	if (group_states != NULL)
+	{
+		HASH_SEQ_STATUS status;
+		NgGroupState *g;
+		Datum	   *keys = palloc(sizeof(Datum) *
+								  Max(hash_get_num_entries(group_states), 1));
+
+		hash_seq_init(&status, group_states);
+		while ((g = hash_seq_search(&status)) != NULL)
+		{
+			if (g->held)
+				keys[nheld++] = Int64GetDatum(((int64) g->serverid << 32) |
+											  (int64) g->userid);
+		}
+		if (nheld > 0)
+			values[1] = PointerGetDatum(construct_array(keys, nheld, INT8OID,
+														sizeof(int64),
+														FLOAT8PASSBYVAL,
+														TYPALIGN_DOUBLE));
+	}
+	ret = run_statement(nheld > 0 ? NG_STMT_READ_HELD : NG_STMT_READ,
+						values, NULL, true);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read nutragenie.outbox: %s",
 			 SPI_result_code_string(ret));
@@ -1597,14 +1757,15 @@ read_rows(int *nrows)
 }
 
 /*
- * Apply a run of rows that share server, user, database and collection.
- * Returns false when it stopped at a transient failure (described in
- * *failure); rows before it are marked applied or dead.  May raise (user
+ * Apply a run of rows that share server, user, database and collection
+ * (apply_group's body).  Returns false when it stopped at a transient
+ * failure (described in *failure); rows before it are marked applied or
+ * dead.  May raise (user
  * mapping gone, out of memory): driver objects are destroyed and the
  * connection released on every path.
  */
 static bool
-apply_group(NgOutboxRow *rows, int n, NgApplyFailure *failure)
+apply_run(NgOutboxRow **rows, int n, NgApplyFailure *failure)
 {
 	NgConnEntry *entry;
 	NgApplyDriver driver;
@@ -1612,32 +1773,32 @@ apply_group(NgOutboxRow *rows, int n, NgApplyFailure *failure)
 	volatile bool ok = false;
 
 	memset(&driver, 0, sizeof(driver));
-	failing_seq = rows[0].seq;
+	failing_seq = rows[0]->seq;
 
 	/*
 	 * A server dropped after its rows were committed will never be there
 	 * to apply them: bury them rather than stop at them forever.
 	 */
-	if (GetForeignServerExtended(rows[0].serverid, FSV_MISSING_OK) == NULL)
+	if (GetForeignServerExtended(rows[0]->serverid, FSV_MISSING_OK) == NULL)
 	{
 		bson_error_t error;
 
 		bson_set_error(&error, MONGOC_ERROR_COMMAND,
 					   MONGOC_ERROR_COMMAND_INVALID_ARG,
 					   "foreign server %u was dropped before this operation was applied",
-					   rows[0].serverid);
+					   rows[0]->serverid);
 		for (int i = 0; i < n; i++)
-			mark_dead(&rows[i], &error, false);
+			mark_dead(rows[i], &error, false);
 		return true;
 	}
 
-	entry = ng_conn_get(rows[0].serverid, rows[0].userid);
+	entry = ng_conn_get(rows[0]->serverid, rows[0]->userid);
 	PG_TRY();
 	{
 		d->client = ng_conn_client(entry);
 		d->coll = mongoc_client_get_collection(d->client,
-											   rows[0].database,
-											   rows[0].collection);
+											   rows[0]->database,
+											   rows[0]->collection);
 		ok = apply_ops(d, schedule_rows(rows, n), n, failure);
 	}
 	PG_FINALLY();
@@ -1656,20 +1817,204 @@ apply_group(NgOutboxRow *rows, int n, NgApplyFailure *failure)
 	 * ones, and reads begun before this point must not store theirs.
 	 */
 	for (int i = 0; i < n; i++)
-		ng_cache_invalidate(rows[i].serverid, rows[i].database,
-							rows[i].collection,
-							(const uint8 *) VARDATA_ANY(rows[i].doc_id),
-							VARSIZE_ANY_EXHDR(rows[i].doc_id));
+		ng_cache_invalidate(rows[i]->serverid, rows[i]->database,
+							rows[i]->collection,
+							(const uint8 *) VARDATA_ANY(rows[i]->doc_id),
+							VARSIZE_ANY_EXHDR(rows[i]->doc_id));
 
 	if (!ok)
 	{
 		failure->entry = entry;
 		failure->action = MemoryContextStrdup(round_cxt,
 											  psprintf("apply queued changes to collection \"%s.%s\"",
-													   rows[0].database,
-													   rows[0].collection));
+													   rows[0]->database,
+													   rows[0]->collection));
 	}
 	return ok;
+}
+
+/*
+ * Apply a run of rows of one group (see NgGroupState) and one collection,
+ * in a subtransaction: a failure (the user mapping cannot connect or
+ * authenticate, or is gone; the server refused the command) holds the
+ * group, with the error recorded on the row it stopped at, instead of
+ * ending the round.  Rows applied or dead-lettered before the failure keep
+ * their outcome.
+ */
+static void
+apply_group(NgOutboxRow **rows, int n, NgGroupState *g)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	NgApplyFailure failure;
+
+	memset(&failure, 0, sizeof(failure));
+	cur_group = g;
+	failing_seq = rows[0]->seq;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		if (!apply_run(rows, n, &failure))
+		{
+			failing_seq = failure.seq;
+			ng_conn_report_error(failure.entry, &failure.error,
+								 failure.action);
+		}
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+
+		if (g->logged != NULL)
+		{
+			ereport(LOG,
+					(errmsg("nutragenie applier is applying the queued MongoDB writes of user %u on server %u again",
+							g->userid, g->serverid)));
+			pfree(g->logged);
+			g->logged = NULL;
+		}
+		g->backoff_ms = 0;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(round_cxt);
+		edata = CopyErrorData();
+		if (group_should_log(g, edata->message ? edata->message : ""))
+			EmitErrorReport();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		hold_group(g, failing_seq, edata, failure.retry_now);
+	}
+	PG_END_TRY();
+	cur_group = NULL;
+}
+
+/*
+ * Hold a group whose run failed at row seq: its rows, and later rows of
+ * the documents they touch, wait until its back-off is over.  retry_now
+ * (the server dropped the connection on an operation): only the run's
+ * unapplied rows wait, marked held by apply_ops, and only for the next
+ * round.  The error goes on the row in finish_round.
+ */
+static void
+hold_group(NgGroupState *g, int64 seq, ErrorData *edata, bool retry_now)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(round_cxt);
+	NgRowFailure *f = palloc(sizeof(NgRowFailure));
+
+	f->seq = seq;
+	if (edata->detail != NULL)
+		f->text = psprintf("%s: %s", edata->message ? edata->message : "",
+						   edata->detail);
+	else
+		f->text = pstrdup(edata->message ? edata->message : "unknown error");
+	round_failures = lappend(round_failures, f);
+	MemoryContextSwitchTo(oldcxt);
+
+	round_holds = true;
+
+	if (retry_now)
+		round_retry_now = true;
+	else
+	{
+		g->held = true;
+		g->backoff_ms = g->backoff_ms == 0 ? NG_BACKOFF_FIRST_MS :
+			Min(g->backoff_ms * 2, NG_BACKOFF_MAX_MS);
+		g->retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												  g->backoff_ms);
+	}
+}
+
+/* The state of a row's group, created on first use. */
+static NgGroupState *
+group_state(Oid serverid, Oid userid)
+{
+	NgGroupState key;
+	NgGroupState *g;
+	bool		found;
+
+	if (group_states == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = offsetof(NgGroupState, held);
+		ctl.entrysize = sizeof(NgGroupState);
+		ctl.hcxt = TopMemoryContext;
+		group_states = hash_create("nutragenie applier groups", 16, &ctl,
+								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	memset(&key, 0, sizeof(key));
+	key.serverid = serverid;
+	key.userid = userid;
+	g = hash_search(group_states, &key, HASH_ENTER, &found);
+	if (!found)
+	{
+		g->held = false;
+		g->backoff_ms = 0;
+		g->retry_at = 0;
+		g->suspect_seq = 0;
+		g->drop_seq = 0;
+		g->drop_count = 0;
+		g->logged = NULL;
+		g->logged_at = 0;
+	}
+	return g;
+}
+
+/*
+ * Must rows[i] wait this round?  It must if it or its group is held, or if
+ * an earlier row of the round on the same document (server, database,
+ * collection, _id) is held: rows of a document are never applied out of
+ * order.
+ *
+ * XXX: _ids are compared by their bytes, as in bury_document_after.
+ */
+static bool
+row_held(NgOutboxRow *rows, int i)
+{
+	NgOutboxRow *row = &rows[i];
+	int			j;
+
+	if (row->held || row->group->held)
+		return true;
+	if (!round_holds)
+		return false;			/* rows of groups held before: not read */
+	for (j = 0; j < i; j++)
+	{
+		NgOutboxRow *r = &rows[j];
+
+		if (r->outcome != NG_ROW_PENDING || !(r->held || r->group->held) ||
+			r->serverid != row->serverid ||
+			VARSIZE_ANY_EXHDR(r->doc_id) != VARSIZE_ANY_EXHDR(row->doc_id) ||
+			strcmp(r->database, row->database) != 0 ||
+			strcmp(r->collection, row->collection) != 0 ||
+			memcmp(VARDATA_ANY(r->doc_id), VARDATA_ANY(row->doc_id),
+				   VARSIZE_ANY_EXHDR(row->doc_id)) != 0)
+			continue;
+		return true;
+	}
+	return false;
+}
+
+/* Log a held group's error when it changes, else once a minute. */
+static bool
+group_should_log(NgGroupState *g, const char *message)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (g->logged != NULL && strcmp(g->logged, message) == 0 &&
+		!TimestampDifferenceExceeds(g->logged_at, now, NG_LOG_REPEAT_MS))
+		return false;
+	if (g->logged != NULL)
+		pfree(g->logged);
+	g->logged = MemoryContextStrdup(TopMemoryContext, message);
+	g->logged_at = now;
+	return true;
 }
 
 /*
@@ -1689,7 +2034,7 @@ apply_group(NgOutboxRow *rows, int n, NgApplyFailure *failure)
  * seq order.  Returns an array allocated in the round's context.
  */
 static NgOutboxRow **
-schedule_rows(NgOutboxRow *rows, int n)
+schedule_rows(NgOutboxRow **rows, int n)
 {
 	NgOutboxRow **sched = MemoryContextAlloc(round_cxt,
 											 sizeof(NgOutboxRow *) * n);
@@ -1700,14 +2045,14 @@ schedule_rows(NgOutboxRow *rows, int n)
 
 	for (i = 0; i < n; i++)
 	{
-		items[i].row = &rows[i];
+		items[i].row = rows[i];
 		items[i].pos = i;
 		items[i].wave = 0;
 		items[i].key = NULL;
 		items[i].keylen = 0;
 		if (reorder)
 		{
-			items[i].key = document_key(rows[i].doc_id, &items[i].keylen);
+			items[i].key = document_key(rows[i]->doc_id, &items[i].keylen);
 			if (items[i].key == NULL)
 				reorder = false;
 		}
@@ -1842,7 +2187,7 @@ apply_ops(NgApplyDriver *d, NgOutboxRow **sched, int n,
 			continue;
 		}
 		failing_seq = sched[start]->seq;
-		if (sched[start]->seq == suspect_seq)
+		if (sched[start]->seq == cur_group->suspect_seq)
 			one_by_one = true;
 
 		bson_init(&opts);
@@ -1958,7 +2303,7 @@ apply_ops(NgApplyDriver *d, NgOutboxRow **sched, int n,
 		 */
 		if (error.domain == MONGOC_ERROR_STREAM && server_answers(d))
 		{
-			suspect_seq = sched[start]->seq;
+			cur_group->suspect_seq = sched[start]->seq;
 			if (end - start == 1 && dropped_too_often(sched[start], &error))
 			{
 				bury_document_after(sched[start]);
@@ -1966,6 +2311,17 @@ apply_ops(NgApplyDriver *d, NgOutboxRow **sched, int n,
 				start++;
 				continue;
 			}
+
+			/*
+			 * Only these rows and later ones of their documents wait; the
+			 * connection works, so the group's other rows go on.
+			 */
+			for (i = start; i < n; i++)
+			{
+				if (sched[i]->outcome == NG_ROW_PENDING)
+					sched[i]->held = true;
+			}
+			failure->retry_now = true;
 		}
 
 		failure->seq = sched[start]->seq;
@@ -2448,22 +2804,24 @@ dropped_too_often(NgOutboxRow *row, const bson_error_t *error)
 {
 	bson_error_t dead;
 
-	if (drop_seq != row->seq)
+	NgGroupState *g = cur_group;
+
+	if (g->drop_seq != row->seq)
 	{
-		drop_seq = row->seq;
-		drop_count = 0;
+		g->drop_seq = row->seq;
+		g->drop_count = 0;
 	}
-	drop_count++;
-	if (drop_count < ng_applier_max_attempts)
+	g->drop_count++;
+	if (g->drop_count < ng_applier_max_attempts)
 		return false;
 
 	bson_set_error(&dead, error->domain, error->code,
 				   "server closed the connection while applying this operation %d times: %s",
-				   drop_count, error->message);
+				   g->drop_count, error->message);
 	mark_dead(row, &dead, false);
-	drop_seq = 0;
-	drop_count = 0;
-	suspect_seq = 0;
+	g->drop_seq = 0;
+	g->drop_count = 0;
+	g->suspect_seq = 0;
 	return true;
 }
 
@@ -2526,6 +2884,7 @@ finish_round(NgOutboxRow *rows, int n)
 {
 	Datum	   *seqs = palloc(sizeof(Datum) * Max(n, 1));
 	int			napplied = 0;
+	ListCell   *lc;
 	int			i;
 	int			ret;
 
@@ -2568,6 +2927,127 @@ finish_round(NgOutboxRow *rows, int n)
 			elog(ERROR, "could not move a row to nutragenie.dead_letters: %s",
 				 SPI_result_code_string(ret));
 	}
+
+	/* the held groups' errors, on the rows they stopped at */
+	foreach(lc, round_failures)
+	{
+		NgRowFailure *f = (NgRowFailure *) lfirst(lc);
+		Datum		values[2];
+
+		values[0] = Int64GetDatum(f->seq);
+		values[1] = CStringGetTextDatum(f->text);
+		ret = run_statement(NG_STMT_FAILED, values, NULL, false);
+		if (ret != SPI_OK_UPDATE)
+			elog(ERROR, "could not record a failure in nutragenie.outbox: %s",
+				 SPI_result_code_string(ret));
+	}
+}
+
+/* How long the worker may sleep before a held group is to be retried. */
+static long
+held_retry_ms(void)
+{
+	HASH_SEQ_STATUS status;
+	NgGroupState *g;
+	TimestampTz now = GetCurrentTimestamp();
+	long		ms = NG_APPLIER_NAPTIME_MS;
+
+	if (group_states == NULL)
+		return ms;
+	hash_seq_init(&status, group_states);
+	while ((g = hash_seq_search(&status)) != NULL)
+	{
+		if (g->held)
+			ms = Min(ms, Max(TimestampDifferenceMilliseconds(now, g->retry_at), 1));
+	}
+	return ms;
+}
+
+/*
+ * At the start of a round: the groups whose back-off is over (all of them
+ * after ng_applier_wake()) are tried again; the others stay held.
+ */
+static void
+start_round_groups(void)
+{
+	HASH_SEQ_STATUS status;
+	NgGroupState *g;
+	TimestampTz now = GetCurrentTimestamp();
+	bool		woken;
+
+	if (group_states == NULL)
+		return;
+	LWLockAcquire(applier_shared->lock, LW_EXCLUSIVE);
+	woken = worker_slot->wake;
+	worker_slot->wake = false;
+	LWLockRelease(applier_shared->lock);
+
+	hash_seq_init(&status, group_states);
+	while ((g = hash_seq_search(&status)) != NULL)
+	{
+		if (woken)
+			g->retry_at = now;
+		g->held = g->held && g->retry_at > now;
+	}
+}
+
+/*
+ * In the round's transaction, after finish_round: when a group is held,
+ * note the transactions that still have rows in the outbox, for
+ * publish_done (their committers are not done).
+ */
+static void
+note_held_xids(void)
+{
+	HASH_SEQ_STATUS status;
+	NgGroupState *g;
+	bool		any = false;
+	uint64		i;
+	int			ret;
+
+	memset(held_xids, 0, sizeof(held_xids));
+	held_any = false;
+	if (group_states == NULL)
+		return;
+	any = round_retry_now;
+	hash_seq_init(&status, group_states);
+	while ((g = hash_seq_search(&status)) != NULL)
+		any |= g->held;
+	if (!any)
+		return;
+
+	ret = run_statement(NG_STMT_XIDS, NULL, NULL, true);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read nutragenie.outbox: %s",
+			 SPI_result_code_string(ret));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i],
+									  SPI_tuptable->tupdesc, 1, &isnull);
+		uint64		xid;
+
+		if (isnull)
+			continue;
+		xid = strtou64(TextDatumGetCString(d), NULL, 10) % NG_HELD_XID_BITS;
+		held_xids[xid / 64] |= UINT64CONST(1) << (xid % 64);
+		held_any = true;
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * Has xid rows left in the outbox, held, as of the last publish_done?
+ * Lock held.  May say yes wrongly for a transaction whose xid is a multiple
+ * of 65536 away from a held one's: its committer then waits out
+ * nutragenie.commit_timeout and warns.
+ */
+static bool
+xid_held(NgApplierDb *slot, uint64 xid)
+{
+	xid %= NG_HELD_XID_BITS;
+	return slot->held_any &&
+		(slot->held_xids[xid / 64] & (UINT64CONST(1) << (xid % 64))) != 0;
 }
 
 /*

@@ -64,7 +64,34 @@ q -c "UPDATE ${N}_docs SET n = 40 WHERE _id = 4"
 q -c "UPDATE ${N}_local SET n = 40 WHERE id = 4"
 wait_queue_empty 30
 check_dual $N
+
+# Many poison rows in one statement are isolated without the back-off
+# between attempts, and rows on other documents (here another collection
+# of the same server and role) do not wait for all of them to be buried:
+# a commit made after them is applied while some are still queued.
+q <<SQL >/dev/null
+DROP FOREIGN TABLE IF EXISTS ${N}_other;
+CREATE FOREIGN TABLE ${N}_other (_id int, v text) SERVER $N OPTIONS (collection '${N}_other');
+SQL
+q -c "DO \$\$ BEGIN PERFORM ng_run_command('$N', '{\"drop\": \"${N}_other\"}'); EXCEPTION WHEN fdw_table_not_found THEN NULL; END \$\$;" >/dev/null
+out=$(q -c "SET nutragenie.commit_timeout = 0" -c "INSERT INTO ${N}_dec SELECT g, 'poison', g FROM generate_series(100, 119) g" 2>&1) \
+    || fail "the poison statement should commit: $out"
+out=$(q -c "SET nutragenie.commit_timeout = '120s'" -c "INSERT INTO ${N}_other VALUES (1, 'good')" 2>&1) \
+    || fail "the later commit failed: $out"
+grep -q 'not applied' <<<"$out" && fail "the later commit waited for the poison rows: $out"
+left=$(q -c "SELECT count(*) FROM outbox WHERE collection = '$N'")
+echo "poison rows still queued when the later commit was applied: $left of 20"
+[[ $left -gt 0 ]] || fail "the later commit was applied only after every poison row was buried"
+got=$(q -c "SELECT d->>'v' FROM jsonb_array_elements(ng_run_command('$N', '{\"find\": \"${N}_other\"}')->'cursor'->'firstBatch') d")
+[[ $got == good ]] || fail "the later commit's document is not in MongoDB: $got"
+t0=$(now_ms)
+wait_queue_empty 240
+echo "20 poison rows buried in $(( ($(now_ms) - t0) / 1000 )) s after that"
+[[ $(q -c "SELECT count(*) FROM dead_letter_queue WHERE collection = '$N' AND id > $dead_before AND _id::text::int >= 100") == 20 ]] \
+    || fail "expected the 20 poison rows in the dead letters"
+q -c "SELECT ng_run_command('$N', '{\"drop\": \"${N}_other\"}')" >/dev/null 2>&1 || true
+q -c "DROP FOREIGN TABLE ${N}_other"
 q -c "SELECT ng_run_command('$N', '{\"drop\": \"${N}_probe\"}')" >/dev/null 2>&1 || true
 # leave no dead letters behind for the scripts that follow
 q -c "SELECT ng_discard_dead_letter(id) FROM dead_letter_queue WHERE collection = '$N'" >/dev/null
-ok "a poisoned operation is dead-lettered and the queue moves on"
+ok "poisoned operations are dead-lettered and the queue moves on"
