@@ -2935,8 +2935,8 @@ append_array(bson_t *doc, const char *key, int keylen, ArrayType *arr,
 static bool check_level(bson_iter_t *iter, bool is_array, int level,
 						StringInfo field, StringInfo path, NgUnstorable *bad);
 static bool check_name(const char *key, int keylen, NgUnstorable *bad);
-static bool check_set_path(const bson_t *current, const char *key,
-						   NgUnstorable *bad);
+static bool check_update_path(const bson_t *current, const char *key,
+						   bool is_set, NgUnstorable *bad);
 static bool check_value(bson_iter_t *iter, int level, StringInfo field,
 						StringInfo path, NgUnstorable *bad);
 static void unstorable(NgUnstorable *bad, StringInfo field, StringInfo path,
@@ -3000,7 +3000,8 @@ ng_bson_check_document(const bson_t *doc, NgUnstorable *bad)
  *		NULL if unknown): every path segment must be a name MongoDB accepts,
  *		the levels the path creates plus those of the value must stay within
  *		the nesting limit, and a $set path must not go through a value that
- *		is not an embedded document (check_set_path).  Returns false with
+ *		is not an embedded document, nor an $unset path through an array
+ *		(check_update_path).  Returns false with
  *		*bad filled in otherwise, as ng_bson_check_document.
  */
 bool
@@ -3059,8 +3060,8 @@ ng_bson_check_update(const bson_t *update, const bson_t *current,
 			}
 			if (is_set && !check_value(&iter, level, &field, &path, bad))
 				return false;
-			if (is_set && current != NULL &&
-				!check_set_path(current, key, bad))
+			if (current != NULL &&
+				!check_update_path(current, key, is_set, bad))
 				return false;
 		}
 	}
@@ -3149,20 +3150,23 @@ check_value(bson_iter_t *iter, int level, StringInfo field, StringInfo path,
 }
 
 /*
- * check_set_path
- *		Whether MongoDB can $set the dotted path "key" in the document
- *		"current".  It walks the path and creates what is missing, but
+ * check_update_path
+ *		Whether MongoDB can $set (is_set) or $unset the dotted path "key"
+ *		in the document "current", and the overlay follow it.  It walks the path and creates what is missing, but
  *		fails ("Cannot create field ... in element ...") where a proper
  *		prefix of the path holds a value that is not an embedded document:
  *		a scalar, null, or an array under a name that is not an index.
  *		Under an index (a.0.b) it would change the array element, which
  *		the overlay cannot follow and reading such a path reports as a
  *		mismatch ("crosses an array"), so that is refused too.  The last
- *		segment may hold anything, as a $set replaces it.  ($unset of a
- *		path under a scalar is a no-op for MongoDB and needs no check.)
+ *		segment may hold anything, as a $set replaces it.  An $unset
+ *		(is_set false) of a path under a scalar or a missing field is a
+ *		no-op for MongoDB, and only the array index case is refused: it
+ *		would set the element to null.
  */
 static bool
-check_set_path(const bson_t *current, const char *key, NgUnstorable *bad)
+check_update_path(const bson_t *current, const char *key, bool is_set,
+			   NgUnstorable *bad)
 {
 	bson_iter_t iter;
 	const char *seg = key;
@@ -3194,7 +3198,7 @@ check_set_path(const bson_t *current, const char *key, NgUnstorable *bad)
 			continue;
 		}
 
-		/* refused: name the prefix that blocks the path */
+		/* refused (but for most $unsets): name the prefix that blocks */
 		next = dot + 1;
 		nextlen = strchr(next, '.') ? (int) (strchr(next, '.') - next) :
 			(int) strlen(next);
@@ -3202,6 +3206,8 @@ check_set_path(const bson_t *current, const char *key, NgUnstorable *bad)
 		for (i = 0; i < nextlen; i++)
 			if (next[i] < '0' || next[i] > '9')
 				index = false;
+		if (!is_set && (type != BSON_TYPE_ARRAY || !index))
+			return true;
 		initStringInfo(&field);
 		initStringInfo(&path);
 		appendStringInfoString(&field, key);

@@ -60,6 +60,9 @@ UPDATE t4 SET ab = 9 WHERE _id = 3;
 UPDATE t4 SET ab = 9 WHERE _id = 6;
 UPDATE t4arr SET ab = 9 WHERE _id = 4;
 UPDATE t4arr SET a0 = 9 WHERE _id = 4;
+-- removing a.0 would make the element null: refused too; a.b is a no-op
+UPDATE t4arr SET a0 = NULL WHERE _id = 4;
+UPDATE t4arr SET ab = NULL WHERE _id = 4;
 UPDATE t4 SET abc = 9 WHERE _id = 5;
 -- a BSON null written by null_mode 'null' is a value too
 UPDATE t4n SET ab = NULL WHERE _id = 3;
