@@ -21,7 +21,7 @@ SHLIB_LINK   = $(shell pkg-config --libs $(MONGOC_PC))
 
 # Tests that need no MongoDB server, then those that do; "upgrade" last
 # because it recreates the extension.
-REGRESS_OFFLINE = extension validator objectid deparse security_grants
+REGRESS_OFFLINE = extension validator objectid deparse deparse_depth security_grants
 # Every test/sql/*.sql runs: the offline ones, then the rest by name, "upgrade" last.
 REGRESS_ALL    := $(sort $(basename $(notdir $(wildcard test/sql/*.sql))))
 REGRESS_MONGO   = $(filter-out $(REGRESS_OFFLINE) upgrade,$(REGRESS_ALL)) upgrade

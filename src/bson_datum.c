@@ -2935,6 +2935,8 @@ append_array(bson_t *doc, const char *key, int keylen, ArrayType *arr,
 static bool check_level(bson_iter_t *iter, bool is_array, int level,
 						StringInfo field, StringInfo path, NgUnstorable *bad);
 static bool check_name(const char *key, int keylen, NgUnstorable *bad);
+static bool check_update_path(const bson_t *current, const char *key,
+						   bool is_set, NgUnstorable *bad);
 static bool check_value(bson_iter_t *iter, int level, StringInfo field,
 						StringInfo path, NgUnstorable *bad);
 static void unstorable(NgUnstorable *bad, StringInfo field, StringInfo path,
@@ -2993,14 +2995,18 @@ ng_bson_check_document(const bson_t *doc, NgUnstorable *bad)
 /*
  * ng_bson_check_update
  *		Whether MongoDB will apply an update document of the form
- *		{"$set": {path: value, ...}, "$unset": {path: "", ...}}: every path
- *		segment must be a name MongoDB accepts, and the levels the path
- *		creates plus those of the value must stay within the nesting limit.
- *		Returns false with *bad filled in otherwise, as
- *		ng_bson_check_document.
+ *		{"$set": {path: value, ...}, "$unset": {path: "", ...}} to the
+ *		document "current" (the version this transaction last read or wrote;
+ *		NULL if unknown): every path segment must be a name MongoDB accepts,
+ *		the levels the path creates plus those of the value must stay within
+ *		the nesting limit, and a $set path must not go through a value that
+ *		is not an embedded document, nor an $unset path through an array
+ *		(check_update_path).  Returns false with
+ *		*bad filled in otherwise, as ng_bson_check_document.
  */
 bool
-ng_bson_check_update(const bson_t *update, NgUnstorable *bad)
+ng_bson_check_update(const bson_t *update, const bson_t *current,
+					 NgUnstorable *bad)
 {
 	bson_iter_t op;
 
@@ -3053,6 +3059,9 @@ ng_bson_check_update(const bson_t *update, NgUnstorable *bad)
 				seg = dot + 1;
 			}
 			if (is_set && !check_value(&iter, level, &field, &path, bad))
+				return false;
+			if (current != NULL &&
+				!check_update_path(current, key, is_set, bad))
 				return false;
 		}
 	}
@@ -3138,6 +3147,86 @@ check_value(bson_iter_t *iter, int level, StringInfo field, StringInfo path,
 	if (!bson_iter_recurse(iter, &child))
 		elog(ERROR, "invalid BSON document");
 	return check_level(&child, is_array, level + 1, field, path, bad);
+}
+
+/*
+ * check_update_path
+ *		Whether MongoDB can $set (is_set) or $unset the dotted path "key"
+ *		in the document "current", and the overlay follow it.  It walks the path and creates what is missing, but
+ *		fails ("Cannot create field ... in element ...") where a proper
+ *		prefix of the path holds a value that is not an embedded document:
+ *		a scalar, null, or an array under a name that is not an index.
+ *		Under an index (a.0.b) it would change the array element, which
+ *		the overlay cannot follow and reading such a path reports as a
+ *		mismatch ("crosses an array"), so that is refused too.  The last
+ *		segment may hold anything, as a $set replaces it.  An $unset
+ *		(is_set false) of a path under a scalar or a missing field is a
+ *		no-op for MongoDB, and only the array index case is refused: it
+ *		would set the element to null.
+ */
+static bool
+check_update_path(const bson_t *current, const char *key, bool is_set,
+			   NgUnstorable *bad)
+{
+	bson_iter_t iter;
+	const char *seg = key;
+
+	if (!bson_iter_init(&iter, current))
+		elog(ERROR, "invalid BSON document");
+	for (;;)
+	{
+		const char *dot = strchr(seg, '.');
+		int			len = dot ? (int) (dot - seg) : (int) strlen(seg);
+		bson_iter_t child;
+		bson_type_t type;
+		StringInfoData field;
+		StringInfoData path;
+		const char *next;
+		int			nextlen;
+		bool		index;
+		int			i;
+
+		if (dot == NULL || !bson_iter_find_w_len(&iter, seg, len))
+			return true;		/* the last segment, or created from here */
+		type = bson_iter_type(&iter);
+		if (type == BSON_TYPE_DOCUMENT)
+		{
+			if (!bson_iter_recurse(&iter, &child))
+				elog(ERROR, "invalid BSON document");
+			iter = child;
+			seg = dot + 1;
+			continue;
+		}
+
+		/* refused (but for most $unsets): name the prefix that blocks */
+		next = dot + 1;
+		nextlen = strchr(next, '.') ? (int) (strchr(next, '.') - next) :
+			(int) strlen(next);
+		index = nextlen > 0;
+		for (i = 0; i < nextlen; i++)
+			if (next[i] < '0' || next[i] > '9')
+				index = false;
+		if (!is_set && (type != BSON_TYPE_ARRAY || !index))
+			return true;
+		initStringInfo(&field);
+		initStringInfo(&path);
+		appendStringInfoString(&field, key);
+		appendStringInfoString(&path, key);
+		if (type != BSON_TYPE_ARRAY)
+			unstorable(bad, &field, &path,
+					   psprintf("MongoDB cannot create field \"%.*s\" under \"%.*s\", which holds a value of BSON type %s, not an embedded document.",
+								nextlen, next, (int) (dot - key), key,
+								ng_bson_type_name(type)));
+		else if (!index)
+			unstorable(bad, &field, &path,
+					   psprintf("MongoDB cannot create field \"%.*s\" under \"%.*s\", which holds an array.",
+								nextlen, next, (int) (dot - key), key));
+		else
+			unstorable(bad, &field, &path,
+					   psprintf("\"%.*s\" holds an array, and nutragenie writes only through embedded documents.",
+								(int) (dot - key), key));
+		return false;
+	}
 }
 
 /*

@@ -154,6 +154,20 @@
 	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000)
 #define NG_MS_PER_DAY ((int64) SECS_PER_DAY * 1000)
 
+/*
+ * The deepest filter pushed, in BSON levels: the filter document is level
+ * 1, and each document or array in it adds one.  MongoDB documents a limit
+ * of 100 levels for a BSON document, and its query parser refuses a query
+ * tree deeper than 100 ($and/$or/$nor/$not/$elemMatch each count one, and
+ * take two BSON levels here).  The filter is sent at most three levels
+ * down in its command (aggregate, pipeline array, $match stage; a find's
+ * filter is one down), and ANDing the pushed conditions of a scan or the
+ * split of a large $in may wrap it in an $and and a document, two more:
+ * 100 - 3 - 2 = 95, rounded down to leave a margin.  A condition whose
+ * filter would be deeper stays local.
+ */
+#define NG_MAX_FILTER_DEPTH 90
+
 /* Hex digits of an ObjectId. */
 #define NG_OID_HEX_LEN (NG_OBJECTID_LEN * 2)
 
@@ -415,6 +429,8 @@ static void append_field(bson_t *doc, NgFilter *f);
 static void append_ops(bson_t *doc, List *ops);
 static void append_value(bson_t *doc, const char *key, NgFilterValue *v);
 static bool and_is_inlinable(NgFilter *f);
+static int	filter_depth(NgFilter *f);
+static int	ops_depth(List *ops);
 static const char *filter_top_key(NgFilter *f);
 
 static Size index_key_size(int i);
@@ -517,6 +533,8 @@ ng_is_foreign_expr_on(NgTableOptions *opts, Index relid, Expr *expr,
 								ALLOCSET_SMALL_SIZES);
 	oldcxt = MemoryContextSwitchTo(cxt);
 	f = build_condition(&ctx, (Node *) expr, false);
+	if (f != NULL && filter_depth(f) > NG_MAX_FILTER_DEPTH)
+		f = NULL;				/* MongoDB would refuse it: keep it local */
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(cxt);
 	if (needs_recheck)
@@ -853,6 +871,7 @@ build_condition(NgDeparseCtx *ctx, Node *node, bool negate)
 	if (node == NULL)
 		return NULL;
 
+	check_stack_depth();
 	switch (nodeTag(node))
 	{
 		case T_BoolExpr:
@@ -3147,6 +3166,78 @@ append_value(bson_t *doc, const char *key, NgFilterValue *v)
 	}
 	else
 		bson_append_value(doc, key, -1, &v->value);
+}
+
+
+/*
+ * BSON levels of the document append_filter(doc, f) fills, counting doc as
+ * level 1 (whether empty or not: an overestimate is harmless).
+ */
+static int
+filter_depth(NgFilter *f)
+{
+	int			depth = 0;
+	ListCell   *lc;
+
+	check_stack_depth();
+	switch (f->kind)
+	{
+		case NG_F_ALL:
+			return 1;
+		case NG_F_NONE:
+			return 3;			/* {"_id": {"$in": []}} */
+		case NG_F_FIELD:
+			return 2 + ops_depth(f->ops);	/* path: {op: value} */
+		case NG_F_AND:
+			if (and_is_inlinable(f))
+			{
+				foreach(lc, f->children)
+				{
+					int			d = filter_depth(lfirst(lc));
+
+					depth = Max(depth, d);
+				}
+				return Max(depth, 1);
+			}
+			/* FALLTHROUGH */
+		case NG_F_OR:
+		case NG_F_NOR:
+			/* key: [ {child}, ... ] */
+			foreach(lc, f->children)
+			{
+				int			d = filter_depth(lfirst(lc));
+
+				depth = Max(depth, d);
+			}
+			return 2 + Max(depth, 1);
+	}
+	return 1;
+}
+
+/*
+ * Levels below the document holding "ops": a list or a sub-document adds
+ * one, a run-time value ({"$param": ...} in EXPLAIN) one.
+ */
+static int
+ops_depth(List *ops)
+{
+	int			depth = 0;
+	ListCell   *lc;
+
+	foreach(lc, ops)
+	{
+		NgFilterOp *op = lfirst(lc);
+
+		if (op->sub != NIL)
+		{
+			int			d = 1 + ops_depth(op->sub);
+
+			depth = Max(depth, d);
+		}
+		else if (op->is_list || op->value->label != NULL)
+			depth = Max(depth, 1);
+	}
+	return depth;
 }
 
 

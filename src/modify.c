@@ -154,7 +154,8 @@ static void outbox_append(NgModifyState *ms, char op, bson_t **ids,
 static void check_writable(NgTableOptions *opts);
 static void check_size(NgModifyState *ms, const bson_t *doc);
 static void check_storable(NgModifyState *ms, const bson_t *doc,
-						   const bson_t *iddoc, bool is_update);
+						   const bson_t *iddoc, bool is_update,
+						   const bson_t *current);
 static NgColumn *column_for_field(NgTableOptions *opts, const char *field);
 
 /* MongoDB's document size limit (maxBsonObjectSize). */
@@ -195,10 +196,30 @@ is_leaf(const char *path, int depth)
 	return strchr(p, '.') == NULL;
 }
 
+/*
+ * Order of paths: byte order, except that "." sorts before every other
+ * byte, so that a path is directly followed by the paths nested in it
+ * ("a", "a.b", "a-x"; plain strcmp would put "a-x" between the first two,
+ * and "a" and "a.b" would not be found to conflict).
+ */
 static int
 assign_cmp(const void *a, const void *b)
 {
-	return strcmp(((const NgAssign *) a)->path, ((const NgAssign *) b)->path);
+	const unsigned char *p = (const unsigned char *) ((const NgAssign *) a)->path;
+	const unsigned char *q = (const unsigned char *) ((const NgAssign *) b)->path;
+
+	while (*p != '\0' && *p == *q)
+	{
+		p++;
+		q++;
+	}
+	if (*p == *q)
+		return 0;
+	if (*p == '\0' || *q == '\0')
+		return *p == '\0' ? -1 : 1;
+	if (*p == '.' || *q == '.')
+		return *p == '.' ? -1 : 1;
+	return *p < *q ? -1 : 1;
 }
 
 /*
@@ -219,8 +240,10 @@ apply_group(NgAssign *assigns, int lo, int hi, int depth,
 		if (hi - lo > 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
-					 errmsg("field \"%s\" is assigned together with a field nested in it",
-							assigns[lo].path)));
+					 errmsg("field \"%s\" is assigned together with field \"%s\" nested in it",
+							assigns[lo].path, assigns[lo + 1].path),
+					 errdetail("MongoDB cannot set a field and a field inside it in one write."),
+					 errhint("Assign only one of the columns mapped to them.")));
 		if (!assigns[lo].unset)
 			bson_append_value(out, seg, seglen, &assigns[lo].value);
 		return;
@@ -229,6 +252,27 @@ apply_group(NgAssign *assigns, int lo, int hi, int depth,
 	if (oldsub != NULL && BSON_ITER_HOLDS_DOCUMENT(oldsub) &&
 		bson_iter_recurse(oldsub, &sub))
 		has_sub = true;
+
+	/*
+	 * Removals under a missing field or a value that is not a document
+	 * change nothing, as for MongoDB's $unset.  (A $set there is refused
+	 * by check_storable; an INSERT's base document has it replaced.)
+	 */
+	if (!has_sub)
+	{
+		int			i;
+		bool		all_unset = true;
+
+		for (i = lo; i < hi; i++)
+			if (!assigns[i].unset)
+				all_unset = false;
+		if (all_unset)
+		{
+			if (oldsub != NULL)
+				bson_append_iter(out, seg, seglen, oldsub);
+			return;
+		}
+	}
 
 	bson_append_document_begin(out, seg, seglen, &child);
 	apply_level(has_sub ? &sub : NULL, assigns + lo, hi - lo, depth + 1, &child);
@@ -469,16 +513,18 @@ check_size(NgModifyState *ms, const bson_t *doc)
  * "$", an empty one, nesting beyond its limit, an array _id: see
  * ng_bson_check_document) is refused at the statement, naming the column,
  * the key path and the document, rather than dead-lettered after COMMIT.
- * doc is the document to store, or (is_update) a {$set, $unset} update.
+ * doc is the document to store, or (is_update) a {$set, $unset} update
+ * of the document's version current (NULL if unknown): a $set through a
+ * scalar or an array of it is refused too.
  */
 static void
 check_storable(NgModifyState *ms, const bson_t *doc, const bson_t *iddoc,
-			   bool is_update)
+			   bool is_update, const bson_t *current)
 {
 	NgUnstorable bad;
 	NgColumn   *col;
 
-	if (is_update ? ng_bson_check_update(doc, &bad) :
+	if (is_update ? ng_bson_check_update(doc, current, &bad) :
 		ng_bson_check_document(doc, &bad))
 		return;
 
@@ -1347,7 +1393,7 @@ prepare_insert(NgModifyState *ms, TupleTableSlot *slot)
 	generated = new_insert_document(ms, slot, row->doc);
 	check_size(ms, row->doc);
 	document_id(row->doc, row->id);
-	check_storable(ms, row->doc, row->id, false);
+	check_storable(ms, row->doc, row->id, false, NULL);
 
 	/*
 	 * An ObjectId made here cannot exist anywhere yet, and no other
@@ -1803,9 +1849,10 @@ ngExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 
 		check_size(ms, &newdoc);
 		if (bodies[0] == &newdoc)
-			check_storable(ms, &newdoc, &iddoc, false);
+			check_storable(ms, &newdoc, &iddoc, false, NULL);
 		else
-			check_storable(ms, &update, &iddoc, true);
+			check_storable(ms, &update, &iddoc, true,
+						   have_old ? &old : NULL);
 		if (bodies[0] == &newdoc || !bson_empty(&update))
 		{
 			outbox_append(ms, op, ids, bodies, 1);

@@ -467,7 +467,8 @@ typedef struct NgUnstorable
 } NgUnstorable;
 
 extern bool ng_bson_check_document(const bson_t *doc, NgUnstorable *bad);
-extern bool ng_bson_check_update(const bson_t *update, NgUnstorable *bad);
+extern bool ng_bson_check_update(const bson_t *update, const bson_t *current,
+								 NgUnstorable *bad);
 extern char *ng_bson_value_to_text(const bson_value_t *value);
 
 /* in estimate.c */
