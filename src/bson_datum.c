@@ -3152,7 +3152,8 @@ check_value(bson_iter_t *iter, int level, StringInfo field, StringInfo path,
 /*
  * check_update_path
  *		Whether MongoDB can $set (is_set) or $unset the dotted path "key"
- *		in the document "current", and the overlay follow it.  It walks the path and creates what is missing, but
+ *		in the document "current", and the overlay follow it.  It walks the
+ *		path and creates what is missing, but
  *		fails ("Cannot create field ... in element ...") where a proper
  *		prefix of the path holds a value that is not an embedded document:
  *		a scalar, null, or an array under a name that is not an index.
@@ -3161,8 +3162,9 @@ check_value(bson_iter_t *iter, int level, StringInfo field, StringInfo path,
  *		mismatch ("crosses an array"), so that is refused too.  The last
  *		segment may hold anything, as a $set replaces it.  An $unset
  *		(is_set false) of a path under a scalar or a missing field is a
- *		no-op for MongoDB, and only the array index case is refused: it
- *		would set the element to null.
+ *		no-op for MongoDB and is kept; one through an array is refused:
+ *		under an index it would set the element to null, and under a name
+ *		MongoDB ignores it but DocumentDB (FerretDB 2) refuses the update.
  */
 static bool
 check_update_path(const bson_t *current, const char *key, bool is_set,
@@ -3206,7 +3208,7 @@ check_update_path(const bson_t *current, const char *key, bool is_set,
 		for (i = 0; i < nextlen; i++)
 			if (next[i] < '0' || next[i] > '9')
 				index = false;
-		if (!is_set && (type != BSON_TYPE_ARRAY || !index))
+		if (!is_set && type != BSON_TYPE_ARRAY)
 			return true;
 		initStringInfo(&field);
 		initStringInfo(&path);
@@ -3217,7 +3219,7 @@ check_update_path(const bson_t *current, const char *key, bool is_set,
 					   psprintf("MongoDB cannot create field \"%.*s\" under \"%.*s\", which holds a value of BSON type %s, not an embedded document.",
 								nextlen, next, (int) (dot - key), key,
 								ng_bson_type_name(type)));
-		else if (!index)
+		else if (!index && is_set)
 			unstorable(bad, &field, &path,
 					   psprintf("MongoDB cannot create field \"%.*s\" under \"%.*s\", which holds an array.",
 								nextlen, next, (int) (dot - key), key));

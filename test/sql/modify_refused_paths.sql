@@ -60,7 +60,8 @@ UPDATE t4 SET ab = 9 WHERE _id = 3;
 UPDATE t4 SET ab = 9 WHERE _id = 6;
 UPDATE t4arr SET ab = 9 WHERE _id = 4;
 UPDATE t4arr SET a0 = 9 WHERE _id = 4;
--- removing a.0 would make the element null: refused too; a.b is a no-op
+-- removing a.0 would make the element null, and removing a.b through an
+-- array is ignored by MongoDB but refused by DocumentDB: both refused
 UPDATE t4arr SET a0 = NULL WHERE _id = 4;
 UPDATE t4arr SET ab = NULL WHERE _id = 4;
 UPDATE t4 SET abc = 9 WHERE _id = 5;
