@@ -1697,6 +1697,34 @@ same_id_value(NgModifyState *ms, TupleTableSlot *slot, const bson_t *newid,
 }
 
 /*
+ * Does the assignment "assign" to the _id column keep the document's _id
+ * (iddoc)?  same_id_value on the assigned value, in a function of its own
+ * so that its cleanup does not nest inside the caller's PG_TRY.
+ */
+static bool
+assignment_keeps_id(NgModifyState *ms, TupleTableSlot *slot,
+					const NgAssign *assign, const bson_t *iddoc)
+{
+	bson_t		newid;
+	volatile bool same = false;
+
+	if (assign->unset)
+		return false;
+	bson_init(&newid);
+	bson_append_value(&newid, "_id", 3, &assign->value);
+	PG_TRY();
+	{
+		same = same_id_value(ms, slot, &newid, iddoc);
+	}
+	PG_FINALLY();
+	{
+		bson_destroy(&newid);
+	}
+	PG_END_TRY();
+	return same;
+}
+
+/*
  * The current version of a document this transaction is changing: the
  * overlay holds it, since the scan locked and re-read it.
  */
@@ -1759,23 +1787,7 @@ ngExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 		{
 			if (strcmp(assigns[i].path, "_id") == 0)
 			{
-				bson_t		newid;
-				volatile bool same = false;
-
-				bson_init(&newid);
-				if (!assigns[i].unset)
-					bson_append_value(&newid, "_id", 3, &assigns[i].value);
-				PG_TRY();
-				{
-					same = !assigns[i].unset &&
-						same_id_value(ms, slot, &newid, &iddoc);
-				}
-				PG_FINALLY();
-				{
-					bson_destroy(&newid);
-				}
-				PG_END_TRY();
-				if (!same)
+				if (!assignment_keeps_id(ms, slot, &assigns[i], &iddoc))
 					ereport(ERROR,
 							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 							 errmsg("cannot change the _id of a document of foreign table \"%s\"",
