@@ -3,12 +3,7 @@
 
 EXTENSION    = nutragenie
 MODULE_big   = nutragenie
-OBJS         = src/nutragenie.o src/option.o src/connection.o src/objectid.o \
-               src/xact.o src/internal_sql.o src/modify.o src/applier.o src/cache.o \
-               src/bson_datum.o src/shippable.o src/deparse.o src/plan.o \
-               src/upper.o src/batchjoin.o src/pipeline.o src/scan.o src/functions.o \
-               src/document.o src/sample.o src/import.o src/analyze.o \
-               src/estimate.o src/matched.o src/compat.o
+OBJS         = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 DATA         = $(wildcard sql/nutragenie--*.sql)
 PGFILEDESC   = "nutragenie - MongoDB foreign data wrapper"
 
@@ -16,7 +11,7 @@ MONGOC_PC   := $(shell pkg-config --exists mongoc2 2>/dev/null && echo mongoc2 |
 # the module version PostgreSQL 18+ reports (PG_MODULE_MAGIC_EXT)
 NG_VERSION  := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" nutragenie.control)
 # -isystem: the driver headers must not trip the server's warning flags
-PG_CPPFLAGS  = $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(MONGOC_PC))) -DNG_MODULE_VERSION='"$(NG_VERSION)"'
+PG_CPPFLAGS  = -I$(srcdir)/src -I$(srcdir)/src/conn $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(MONGOC_PC))) -DNG_MODULE_VERSION='"$(NG_VERSION)"'
 SHLIB_LINK   = $(shell pkg-config --libs $(MONGOC_PC))
 
 # Tests that need no MongoDB server, then those that do; "upgrade" last
@@ -42,7 +37,7 @@ include $(PGXS)
 endif
 
 # every object depends on the private headers (PGXS tracks no headers)
-$(OBJS): src/nutragenie.h src/ng_remote.h src/ng_compat.h
+$(OBJS): $(wildcard src/*.h src/*/*.h)
 
 # "make test" runs every leg (PostgreSQL 15 here, 17 and 18 in Debian
 # chroots: see test/run); "make test-pg15" (or NG_LEGS=...) runs one.

@@ -39,7 +39,7 @@
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
- *		  src/pipeline.c
+ *		  src/plan/pipeline.c
  *
  *-------------------------------------------------------------------------
  */

@@ -40,7 +40,7 @@
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
- *		  src/bson_datum.c
+ *		  src/bson/bson_datum.c
  *
  *-------------------------------------------------------------------------
  */

@@ -21,7 +21,7 @@
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
- *		  src/plan.c
+ *		  src/plan/plan.c
  *
  *-------------------------------------------------------------------------
  */

@@ -117,7 +117,7 @@
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
- *		  src/deparse.c
+ *		  src/plan/deparse.c
  *
  *-------------------------------------------------------------------------
  */

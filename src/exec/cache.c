@@ -43,7 +43,7 @@
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
- *		  src/cache.c
+ *		  src/exec/cache.c
  *
  *-------------------------------------------------------------------------
  */

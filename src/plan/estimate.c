@@ -16,7 +16,7 @@
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
- *		  src/estimate.c
+ *		  src/plan/estimate.c
  *
  *-------------------------------------------------------------------------
  */

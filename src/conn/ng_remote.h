@@ -11,7 +11,7 @@
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
- *		  src/ng_remote.h
+ *		  src/conn/ng_remote.h
  *
  *-------------------------------------------------------------------------
  */

@@ -53,7 +53,7 @@
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
- *		  src/import.c
+ *		  src/admin/import.c
  *
  *-------------------------------------------------------------------------
  */

@@ -13,7 +13,7 @@
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
- *		  src/functions.c
+ *		  src/admin/functions.c
  *
  *-------------------------------------------------------------------------
  */

@@ -24,7 +24,7 @@
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
- *		  src/sample.c
+ *		  src/admin/sample.c
  *
  *-------------------------------------------------------------------------
  */

@@ -25,7 +25,7 @@
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
- *		  src/analyze.c
+ *		  src/admin/analyze.c
  *
  *-------------------------------------------------------------------------
  */

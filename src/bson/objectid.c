@@ -22,7 +22,7 @@
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
- *		  src/objectid.c
+ *		  src/bson/objectid.c
  *
  *-------------------------------------------------------------------------
  */

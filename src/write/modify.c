@@ -32,7 +32,7 @@
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
- *		  src/modify.c
+ *		  src/write/modify.c
  *
  *-------------------------------------------------------------------------
  */

@@ -40,7 +40,7 @@
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
- *		  src/matched.c
+ *		  src/write/matched.c
  *
  *-------------------------------------------------------------------------
  */

@@ -25,7 +25,7 @@
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
- *		  src/shippable.c
+ *		  src/plan/shippable.c
  *
  *-------------------------------------------------------------------------
  */

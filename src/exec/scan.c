@@ -37,7 +37,7 @@
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
- *		  src/scan.c
+ *		  src/exec/scan.c
  *
  *-------------------------------------------------------------------------
  */

@@ -28,7 +28,7 @@
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
- *		  src/connection.c
+ *		  src/conn/connection.c
  *
  *-------------------------------------------------------------------------
  */

@@ -88,7 +88,7 @@
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
- *		  src/applier.c
+ *		  src/write/applier.c
  *
  *-------------------------------------------------------------------------
  */

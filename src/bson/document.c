@@ -20,7 +20,7 @@
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
- *		  src/document.c
+ *		  src/bson/document.c
  *
  *-------------------------------------------------------------------------
  */

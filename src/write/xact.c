@@ -44,7 +44,7 @@
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
- *		  src/xact.c
+ *		  src/write/xact.c
  *
  *-------------------------------------------------------------------------
  */

@@ -38,7 +38,7 @@
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
- *		  src/batchjoin.c
+ *		  src/plan/batchjoin.c
  *
  *-------------------------------------------------------------------------
  */

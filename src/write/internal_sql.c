@@ -31,7 +31,7 @@
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
- *		  src/internal_sql.c
+ *		  src/write/internal_sql.c
  *
  *-------------------------------------------------------------------------
  */

@@ -89,7 +89,7 @@
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
- *		  src/upper.c
+ *		  src/plan/upper.c
  *
  *-------------------------------------------------------------------------
  */
