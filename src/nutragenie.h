@@ -34,8 +34,15 @@
 
 #include "ng_compat.h"
 
-/* Name of the extension's schema; the control file pins it. */
-#define NG_SCHEMA_NAME "nutragenie"
+/*
+ * The fixed schema of the write queue and the administration functions,
+ * created by the nutragenie_fdw extension (the type objectid and the wrapper
+ * are in the schema the extension is installed into).
+ */
+#define NG_SCHEMA_NAME "nutragenie_fdw"
+
+/* The extension whose schema holds the type objectid. */
+#define NG_EXTENSION_NAME "nutragenie_fdw"
 
 /* The field option value that maps a json/jsonb column to the document. */
 #define NG_ROOT_FIELD "$$ROOT"

@@ -48,7 +48,6 @@
 #include "nutragenie.h"
 
 /* Extension that owns the objectid operators. */
-#define NG_EXTENSION_NAME "nutragenie"
 
 /* One cached answer. */
 typedef struct NgShippableEntry

@@ -5,11 +5,11 @@
 # EXTENSION and writes in one transaction do not stall COMMIT; an insert
 # applied twice (a re-apply) is harmless; rows are applied in order across
 # several rounds; a rejected change warns its committer; a failed DROP
-# DATABASE by a non-owner stops no worker; ng_bson_to_jsonb.
+# DATABASE by a non-owner stops no worker; nutragenie_fdw.bson_to_jsonb.
 source "$(dirname "$0")/lib/common.bash"
 N=ng_apw
 setup_dual $N
-q -c "DELETE FROM dead_letters WHERE collection = '$N'"
+q -c "DELETE FROM nutragenie_fdw.dead_letters WHERE collection = '$N'"
 
 workers() {  # workers connected to database $1 (default: ours)
     q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'nutragenie applier' AND datname = '${1:-$PGDATABASE}'"
@@ -28,7 +28,7 @@ wait_for_worker() {  # wait until database $1 has exactly one worker
     || fail "the launcher is not running"
 q -c "INSERT INTO ${N}_docs VALUES (1, 'one', 1)"
 wait_for_worker
-[[ $(q -c "SELECT ng_applier_wake()") == t ]] || fail "ng_applier_wake() should find the running worker"
+[[ $(q -c "SELECT nutragenie_fdw.applier_wake()") == t ]] || fail "nutragenie_fdw.applier_wake() should find the running worker"
 ok "launcher and worker"
 
 # --- COMMIT returns after MongoDB has the change: read it back at once
@@ -37,7 +37,7 @@ BEGIN;
 INSERT INTO ${N}_docs VALUES (2, 'two', 2);
 UPDATE ${N}_docs SET n = 10 WHERE _id = 1;
 COMMIT;
-SELECT ng_run_command('$N', '{"find": "$N", "filter": {"_id": {"\$in": [1, 2]}}, "sort": {"_id": 1}}')->'cursor'->'firstBatch';
+SELECT nutragenie_fdw.run_command('$N', '{"find": "$N", "filter": {"_id": {"\$in": [1, 2]}}, "sort": {"_id": 1}}')->'cursor'->'firstBatch';
 SQL
 )
 [[ $out == *'"n": 10'*'"_id": 2'* ]] || fail "MongoDB did not have the changes when COMMIT returned: $out"
@@ -78,15 +78,15 @@ UPDATE ${N}_local SET n = n + 1 WHERE id BETWEEN 15 AND 24;
 SQL
 q -c "ALTER SYSTEM RESET nutragenie.applier_batch_size" >/dev/null
 q -c "SELECT pg_reload_conf()" >/dev/null
-[[ $(q -c "SELECT pending FROM ng_write_queue_status()") == 0 ]] || fail "rows left in the outbox after COMMIT"
+[[ $(q -c "SELECT pending FROM nutragenie_fdw.write_queue_status()") == 0 ]] || fail "rows left in the outbox after COMMIT"
 check_dual $N
 ok "ordered over several rounds"
 
 # --- a change MongoDB rejects warns the transaction that committed it
-q -c "SELECT ng_run_command('$N', '{\"createIndexes\": \"$N\", \"indexes\": [{\"key\": {\"v\": 1}, \"name\": \"v_unique\", \"unique\": true}]}')" >/dev/null
+q -c "SELECT nutragenie_fdw.run_command('$N', '{\"createIndexes\": \"$N\", \"indexes\": [{\"key\": {\"v\": 1}, \"name\": \"v_unique\", \"unique\": true}]}')" >/dev/null
 out=$(q -c "INSERT INTO ${N}_docs VALUES (3, 'two', 3)" 2>&1)
 [[ $out == *"MongoDB rejected some of this transaction's changes"* ]] || fail "no warning for a dead letter: $out"
-[[ $(q -c "SELECT count(*) FROM dead_letter_queue WHERE collection = '$N' AND _id = '3'") == 1 ]] \
+[[ $(q -c "SELECT count(*) FROM nutragenie_fdw.dead_letter_queue WHERE collection = '$N' AND _id = '3'") == 1 ]] \
     || fail "the rejected insert is not a dead letter"
 check_dual $N
 ok "dead letter reported to its committer"
@@ -101,16 +101,16 @@ INSERT INTO ${N}_docs VALUES (4, 'four', 4);
 COMMIT;
 SQL
     q <<SQL >/dev/null
-INSERT INTO outbox (serverid, userid, database, collection, op, doc_id, body)
-SELECT serverid, userid, database, collection, op, doc_id, body FROM outbox
+INSERT INTO nutragenie_fdw.outbox (serverid, userid, database, collection, op, doc_id, body)
+SELECT serverid, userid, database, collection, op, doc_id, body FROM nutragenie_fdw.outbox
 WHERE collection = '$N' ORDER BY seq;
 SQL
-    [[ $(q -c "SELECT count(*) FROM outbox WHERE collection = '$N'") == 2 ]] || fail "expected the insert queued twice"
+    [[ $(q -c "SELECT count(*) FROM nutragenie_fdw.outbox WHERE collection = '$N'") == 2 ]] || fail "expected the insert queued twice"
     bash test/stack start-mongo >/dev/null 2>&1
-    q -c "SELECT ng_applier_wake()" >/dev/null
+    q -c "SELECT nutragenie_fdw.applier_wake()" >/dev/null
     wait_queue_empty 30
     q -c "INSERT INTO ${N}_local VALUES (4, 'four', 4)"
-    [[ $(q -c "SELECT count(*) FROM dead_letter_queue WHERE collection = '$N' AND _id = '4'") == 0 ]] \
+    [[ $(q -c "SELECT count(*) FROM nutragenie_fdw.dead_letter_queue WHERE collection = '$N' AND _id = '4'") == 0 ]] \
         || fail "the re-applied insert became a dead letter"
     check_dual $N
     ok "re-applied insert"
@@ -128,7 +128,7 @@ t0=$(now_ms)
 out=$(PGDATABASE=$D q -v uri="$MONGODB_URI" <<SQL 2>&1
 SET nutragenie.commit_timeout = 20000;
 BEGIN;
-CREATE EXTENSION nutragenie;
+CREATE EXTENSION nutragenie_fdw;
 CREATE SERVER $N FOREIGN DATA WRAPPER nutragenie_fdw OPTIONS (uri :'uri', database 'ng_scripts');
 CREATE USER MAPPING FOR CURRENT_USER SERVER $N;
 CREATE FOREIGN TABLE ${N}_docs (_id int, v text, n int) SERVER $N OPTIONS (collection '$N');
@@ -140,7 +140,7 @@ t1=$(now_ms)
 ((t1 - t0 < 10000)) || fail "COMMIT after CREATE EXTENSION took $((t1 - t0)) ms: $out"
 wait_for_worker $D
 for ((i = 0; i < 100; i++)); do
-    [[ $(PGDATABASE=$D q -c "SELECT pending FROM ng_write_queue_status()") == 0 ]] && break
+    [[ $(PGDATABASE=$D q -c "SELECT pending FROM nutragenie_fdw.write_queue_status()") == 0 ]] && break
     sleep 0.1
 done
 q -c "INSERT INTO ${N}_local VALUES (5, 'five', 5)"
@@ -164,13 +164,13 @@ q -c "DROP DATABASE $D WITH (FORCE)" >/dev/null
 [[ $(q -c "SELECT count(*) FROM pg_database WHERE datname = '$D'") == 0 ]] || fail "the owner could not drop $D"
 ok "a non-owner's DROP DATABASE leaves the worker running"
 
-# --- ng_bson_to_jsonb
-[[ $(q -c "SELECT ng_bson_to_jsonb('\\x0c0000001061000500000000'::bytea)") == '{"a": 5}' ]] \
-    || fail "ng_bson_to_jsonb of {a: 5}: $(q -c "SELECT ng_bson_to_jsonb('\\x0c0000001061000500000000'::bytea)" 2>&1)"
-out=$(q -v VERBOSITY=verbose -c "SELECT ng_bson_to_jsonb('\\x0500'::bytea)" 2>&1) && fail "invalid BSON accepted"
+# --- nutragenie_fdw.bson_to_jsonb
+[[ $(q -c "SELECT nutragenie_fdw.bson_to_jsonb('\\x0c0000001061000500000000'::bytea)") == '{"a": 5}' ]] \
+    || fail "nutragenie_fdw.bson_to_jsonb of {a: 5}: $(q -c "SELECT nutragenie_fdw.bson_to_jsonb('\\x0c0000001061000500000000'::bytea)" 2>&1)"
+out=$(q -v VERBOSITY=verbose -c "SELECT nutragenie_fdw.bson_to_jsonb('\\x0500'::bytea)" 2>&1) && fail "invalid BSON accepted"
 [[ $out == *22023* ]] || fail "invalid BSON should raise 22023: $out"
-ok "ng_bson_to_jsonb"
+ok "nutragenie_fdw.bson_to_jsonb"
 
-q -c "SELECT ng_run_command('$N', '{\"drop\": \"$N\"}')" >/dev/null
-q -c "DELETE FROM dead_letters WHERE collection = '$N'"
+q -c "SELECT nutragenie_fdw.run_command('$N', '{\"drop\": \"$N\"}')" >/dev/null
+q -c "DELETE FROM nutragenie_fdw.dead_letters WHERE collection = '$N'"
 q -c "SET client_min_messages = warning; DROP SERVER $N CASCADE; DROP TABLE ${N}_local"

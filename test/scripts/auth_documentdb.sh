@@ -35,7 +35,7 @@ SQL
 }
 cleanup() {
     [[ -z $pid ]] || { kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; } || true
-    q -c "SELECT ng_run_command('ng_auth_admin', '{\"dropUser\": \"$user\"}', 'admin')" >/dev/null 2>&1 || true
+    q -c "SELECT nutragenie_fdw.run_command('ng_auth_admin', '{\"dropUser\": \"$user\"}', 'admin')" >/dev/null 2>&1 || true
     drop_objects
     q -c "SET client_min_messages = warning; DROP SERVER IF EXISTS ng_auth_admin CASCADE" >/dev/null 2>&1 || true
     rm -rf "$state"
@@ -45,8 +45,8 @@ drop_objects
 
 # The user, made through the suite's FerretDB 2 (no authentication there).
 make_server ng_auth_admin "$MONGODB_URI"
-q -c "SELECT ng_run_command('ng_auth_admin', '{\"dropUser\": \"$user\"}', 'admin')" >/dev/null 2>&1 || true
-q -c "SELECT ng_run_command('ng_auth_admin', '{\"createUser\": \"$user\", \"pwd\": \"$pass\", \"roles\": [{\"role\": \"readWriteAnyDatabase\", \"db\": \"admin\"}]}', 'admin')->>'ok'" \
+q -c "SELECT nutragenie_fdw.run_command('ng_auth_admin', '{\"dropUser\": \"$user\"}', 'admin')" >/dev/null 2>&1 || true
+q -c "SELECT nutragenie_fdw.run_command('ng_auth_admin', '{\"createUser\": \"$user\", \"pwd\": \"$pass\", \"roles\": [{\"role\": \"readWriteAnyDatabase\", \"db\": \"admin\"}]}', 'admin')->>'ok'" \
     | grep -qx 1 || fail "createUser failed"
 ok "user $user created with createUser"
 
@@ -69,7 +69,7 @@ CREATE SERVER ng_auth FOREIGN DATA WRAPPER nutragenie_fdw OPTIONS (uri :'uri', d
 CREATE USER MAPPING FOR CURRENT_USER SERVER ng_auth OPTIONS (username :'user', password :'pass');
 CREATE FOREIGN TABLE ng_auth_t (_id int, v text) SERVER ng_auth OPTIONS (collection 'auth_docs');
 DO $$ BEGIN
-  PERFORM ng_run_command('ng_auth', '{"drop": "auth_docs"}');
+  PERFORM nutragenie_fdw.run_command('ng_auth', '{"drop": "auth_docs"}');
 EXCEPTION WHEN fdw_table_not_found THEN NULL;
 END $$;
 INSERT INTO ng_auth_t VALUES (1, 'one'), (2, 'two');

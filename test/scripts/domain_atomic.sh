@@ -23,7 +23,7 @@ CREATE OR REPLACE FUNCTION public.ng_dom_state(srv name, db text) RETURNS text L
     FROM unnest(ARRAY['users', 'recipes', 'recipe_ratings', 'nutrition_entries', 'nutrition_goals',
                       'cooking_sessions']) t
     UNION ALL
-    SELECT c || ' ' || md5(coalesce((ng_run_command(srv, json_build_object('find', c, 'sort', json_build_object('_id', 1),
+    SELECT c || ' ' || md5(coalesce((nutragenie_fdw.run_command(srv, json_build_object('find', c, 'sort', json_build_object('_id', 1),
                                                     'batchSize', 100000), db) -> 'cursor' -> 'firstBatch')::text, ''))
     FROM unnest(ARRAY['recipe_content', 'user_profiles', 'cooking_session_details', 'chef_personalities',
                       'user_behavior']) c) p
@@ -59,7 +59,7 @@ calls=(
   "SELECT ng_rate_recipe(1, 2, 1, 'changed my mind')"
   "SELECT ng_rate_recipe(4, 5, 5)"
   "SELECT ng_log_nutrition('[{\"userId\": 1, \"date\": \"2026-02-01\", \"foodName\": \"Soup\", \"calories\": 300}, {\"userId\": 3, \"date\": \"2026-02-01\", \"foodName\": \"Tea\", \"calories\": 5}]')"
-  "SELECT ng_seed_demo(2, 2, 2)"
+  "SELECT nutragenie_demo.ng_seed_demo(2, 2, 2)"
   "INSERT INTO nutragenie.users (email, password_hash) VALUES ('plain@example.com', 'h')"
   "DELETE FROM nutragenie.recipes WHERE id = 3"
   "DELETE FROM nutragenie.users WHERE id = 4"
@@ -73,7 +73,7 @@ for call in "${calls[@]}"; do
     out=$(q -v ON_ERROR_STOP=0 2>&1 <<SQL
 BEGIN;
 $call;
-SELECT 'wrote' FROM nutragenie.outbox LIMIT 1;
+SELECT 'wrote' FROM nutragenie_fdw.outbox LIMIT 1;
 SELECT 1 / 0;
 COMMIT;
 SQL
@@ -105,7 +105,7 @@ for call in "${calls[@]}"; do
 done
 wait_queue_empty
 [[ $(q -c "SELECT count(*) FROM ng_check_consistency()") == 0 ]] || fail "inconsistent after the committed calls: $(q -c 'SELECT * FROM ng_check_consistency()')"
-[[ $(q -c "SELECT dead_letters FROM ng_write_queue_status()") == 0 ]] || fail "dead letters"
+[[ $(q -c "SELECT dead_letters FROM nutragenie_fdw.write_queue_status()") == 0 ]] || fail "dead letters"
 ok "every dual-write function and trigger is atomic with the transaction"
 
 # events: delivered at commit, never for a rolled-back transaction
@@ -140,6 +140,6 @@ SELECT ng_detach_mongo();
 TRUNCATE nutragenie.users, nutragenie.recipes, nutragenie.payments, nutragenie.nutrition_goals,
          nutragenie.nutrition_entries, nutragenie.recipe_ratings, nutragenie.chat_messages,
          nutragenie.cooking_sessions RESTART IDENTITY CASCADE;
-SELECT ng_run_command(:'srv', '{"dropDatabase": 1}', :'db');
+SELECT nutragenie_fdw.run_command(:'srv', '{"dropDatabase": 1}', :'db');
 DROP SERVER :"srv" CASCADE;
 SQL

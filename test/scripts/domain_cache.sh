@@ -3,16 +3,16 @@
 # long-lived backend) reads a recipe twice (a miss, then a hit); session B
 # updates the document through the foreign table and commits; A's next read
 # is a miss that returns the new version.  A write command sent with
-# ng_run_command empties the whole cache.
+# nutragenie_fdw.run_command empties the whole cache.
 source "$(dirname "$0")/lib/common.bash"
 S=ng_dom_cache_sh
 DB=ng_dom_cache_sh
 setup_domain $S 2 3 0
 
 q -v srv=$S -v db=$DB <<'SQL' >/dev/null
-SELECT ng_cache_reset();
+SELECT nutragenie_fdw.cache_reset();
 SQL
-[[ $(q -c "SELECT enabled FROM ng_cache_stats()") == t ]] ||
+[[ $(q -c "SELECT enabled FROM nutragenie_fdw.cache_stats()") == t ]] ||
     fail "the cache is off (is the library preloaded?)"
 OID=$(q -c "SELECT mongodb_recipe_id::text FROM recipes WHERE id = 2")
 
@@ -28,7 +28,7 @@ a() {
     fail "session A did not answer: $out"
 }
 read_a() { a "SELECT ng_full_recipe(2) -> 'content' ->> 'description';"; }
-stats_a() { a "SELECT hits || '/' || misses FROM ng_cache_stats();"; }
+stats_a() { a "SELECT hits || '/' || misses FROM nutragenie_fdw.cache_stats();"; }
 
 pid_a=$(a "SELECT pg_backend_pid();")
 v1=$(read_a)
@@ -37,16 +37,16 @@ v1=$(read_a)
 [[ $(stats_a) == 1/1 ]] || fail "second read: expected a hit, got $(stats_a)"
 ok "session A: miss then hit ($v1)"
 
-# a write command through ng_run_command (documents unknown) empties the cache
+# a write command through nutragenie_fdw.run_command (documents unknown) empties the cache
 q -v srv=$S -v db=$DB -v oid="$OID" >/dev/null <<'SQL'
-SELECT ng_run_command(:'srv', json_build_object('update', 'recipe_content', 'updates', json_build_array(
+SELECT nutragenie_fdw.run_command(:'srv', json_build_object('update', 'recipe_content', 'updates', json_build_array(
          json_build_object('q', json_build_object('_id', json_build_object('$oid', :'oid')),
                            'u', json_build_object('$set', json_build_object('description', 'behind our back'))))),
        :'db');
 SQL
-[[ $(read_a) == "behind our back" ]] || fail "the cache served the version before ng_run_command's update"
-[[ $(stats_a) == 1/2 ]] || fail "the read after ng_run_command was not a miss ($(stats_a))"
-ok "a write command through ng_run_command emptied the cache"
+[[ $(read_a) == "behind our back" ]] || fail "the cache served the version before nutragenie_fdw.run_command's update"
+[[ $(stats_a) == 1/2 ]] || fail "the read after nutragenie_fdw.run_command was not a miss ($(stats_a))"
+ok "a write command through nutragenie_fdw.run_command emptied the cache"
 
 # session B (another backend) writes through the foreign table and commits
 pid_b=$(q -v oid="$OID" <<'SQL'
@@ -84,6 +84,6 @@ wait "$apid" 2>/dev/null || true
 q -v srv=$S -v db=$DB >/dev/null <<'SQL'
 SET client_min_messages = warning;
 SELECT ng_detach_mongo();
-SELECT ng_run_command(:'srv', '{"dropDatabase": 1}', :'db');
+SELECT nutragenie_fdw.run_command(:'srv', '{"dropDatabase": 1}', :'db');
 SQL
 ok "done"

@@ -147,7 +147,7 @@ failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$dir/pgbe
 [[ ${failed:-0} == 0 ]] || problems+=("$failed transactions failed")
 
 wait_queue_empty 120
-[[ $(q -c "SELECT dead_letters FROM ng_write_queue_status()") == 0 ]] || fail "dead letters: $(q -c 'SELECT * FROM nutragenie.dead_letters')"
+[[ $(q -c "SELECT dead_letters FROM nutragenie_fdw.write_queue_status()") == 0 ]] || fail "dead letters: $(q -c 'SELECT * FROM nutragenie_fdw.dead_letters')"
 echo "outbox drained"
 
 issues=$(q -c "SELECT issue || ' ' || pg_table || ' ' || pg_id || ' ' || coalesce(collection, '') || ': ' || detail FROM ng_check_consistency()")
@@ -161,12 +161,12 @@ fi
 counts=$(q -v srv=$S -v db=$S -v br="$base_ratings" -v be="$base_entries" <<'SQL'
 WITH rc AS (
     SELECT coalesce(sum((d -> 'ratingAnalytics' ->> 'count')::bigint), 0) AS n
-    FROM jsonb_array_elements(ng_run_command(:'srv', '{"find": "recipe_content", "projection": {"ratingAnalytics.count": 1}, "batchSize": 100000}', :'db')
+    FROM jsonb_array_elements(nutragenie_fdw.run_command(:'srv', '{"find": "recipe_content", "projection": {"ratingAnalytics.count": 1}, "batchSize": 100000}', :'db')
                               -> 'cursor' -> 'firstBatch') d),
 ub AS (
     SELECT coalesce(sum((d -> 'ratingStats' ->> 'count')::bigint), 0) AS rs,
            coalesce(sum((d -> 'nutritionAnalytics' ->> 'entries')::bigint), 0) AS na
-    FROM jsonb_array_elements(ng_run_command(:'srv', '{"find": "user_behavior", "projection": {"ratingStats.count": 1, "nutritionAnalytics.entries": 1}, "batchSize": 100000}', :'db')
+    FROM jsonb_array_elements(nutragenie_fdw.run_command(:'srv', '{"find": "user_behavior", "projection": {"ratingStats.count": 1, "nutritionAnalytics.entries": 1}, "batchSize": 100000}', :'db')
                               -> 'cursor' -> 'firstBatch') d)
 SELECT concat_ws(' ',
     (SELECT count(*) FROM ng_derived_bench.log),

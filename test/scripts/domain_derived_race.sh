@@ -124,7 +124,7 @@ race "a plain nutrition INSERT races ng_log_nutrition" \
     "INSERT INTO nutragenie.nutrition_entries (user_id, entry_date, food_name, calories) VALUES (8, '2026-03-02', 'Toast', 120)"
 
 ((${#failures[@]} == 0)) || fail "${#failures[@]} of 5 races failed: $(printf '\n  %s' "${failures[@]}")"
-[[ $(q -c "SELECT dead_letters FROM ng_write_queue_status()") == 0 ]] || fail "dead letters"
+[[ $(q -c "SELECT dead_letters FROM nutragenie_fdw.write_queue_status()") == 0 ]] || fail "dead letters"
 ok "derived values are exact after every race"
 
 teardown_domain $S

@@ -20,16 +20,16 @@ SQL
 ) || { bash test/stack start-mongo >/dev/null 2>&1; fail "the insert should be queued: $out"; }
 q -c "DROP SERVER ${N}_gone CASCADE" 2>/dev/null
 bash test/stack start-mongo >/dev/null 2>&1
-q -c "SELECT ng_applier_wake()" >/dev/null
+q -c "SELECT nutragenie_fdw.applier_wake()" >/dev/null
 
 out=$(q -c "INSERT INTO ${N}_docs VALUES (1, 'after', 1)" 2>&1) || fail "a later commit failed: $out"
 q -c "INSERT INTO ${N}_local VALUES (1, 'after', 1)"
 wait_queue_empty 60
 check_dual $N
-err=$(q -c "SELECT error FROM dead_letter_queue WHERE collection = '$N' AND server IS NULL")
+err=$(q -c "SELECT error FROM nutragenie_fdw.dead_letter_queue WHERE collection = '$N' AND server IS NULL")
 echo "dead letter: $err"
 grep -q 'foreign server [0-9]* was dropped before this operation was applied' <<<"$err" \
     || fail "the orphaned change should be a dead letter saying why"
 # leave no dead letters behind for the scripts that follow
-q -c "SELECT ng_discard_dead_letter(id) FROM dead_letter_queue WHERE collection = '$N'" >/dev/null
+q -c "SELECT nutragenie_fdw.discard_dead_letter(id) FROM nutragenie_fdw.dead_letter_queue WHERE collection = '$N'" >/dev/null
 ok "changes of a dropped server are dead-lettered and the queue moves on"

@@ -30,7 +30,7 @@ trap cleanup EXIT
 make_server ${N}_m "$MONGODB_URI"
 q <<SQL >/dev/null
 SET client_min_messages = warning;
-SELECT ng_discard_dead_letter(id) FROM dead_letter_queue WHERE collection LIKE '${N}%';
+SELECT nutragenie_fdw.discard_dead_letter(id) FROM nutragenie_fdw.dead_letter_queue WHERE collection LIKE '${N}%';
 CREATE ROLE $A LOGIN;
 CREATE ROLE $M LOGIN;
 GRANT USAGE ON FOREIGN DATA WRAPPER nutragenie_fdw TO $M;
@@ -46,7 +46,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON $N.secret, $N.shared TO $A;
 GRANT SELECT, INSERT, UPDATE, DELETE ON $N.t1, $N.shared TO $M;
 SQL
 for c in secret t1 shared tb; do
-    q -c "DO \$\$ BEGIN PERFORM ng_run_command('${N}_m', '{\"drop\": \"${N}_$c\"}'); EXCEPTION WHEN fdw_table_not_found THEN NULL; END \$\$;" >/dev/null
+    q -c "DO \$\$ BEGIN PERFORM nutragenie_fdw.run_command('${N}_m', '{\"drop\": \"${N}_$c\"}'); EXCEPTION WHEN fdw_table_not_found THEN NULL; END \$\$;" >/dev/null
 done
 # mallory's own server (repro B), on the real server for now
 q <<SQL >/dev/null
@@ -60,17 +60,17 @@ SQL
 
 as() { local who=$1; shift; PGUSER=$who q "$@"; }
 mongo_v() {   # mongo_v COLLECTION ID: the document's v, or nothing
-    q -c "SELECT d->>'v' FROM jsonb_array_elements(ng_run_command('${N}_m', '{\"find\": \"${N}_$1\", \"filter\": {\"_id\": $2}}')->'cursor'->'firstBatch') d"
+    q -c "SELECT d->>'v' FROM jsonb_array_elements(nutragenie_fdw.run_command('${N}_m', '{\"find\": \"${N}_$1\", \"filter\": {\"_id\": $2}}')->'cursor'->'firstBatch') d"
 }
 queued() {    # queued COLLECTION: rows of it in the outbox
-    q -c "SELECT count(*) FROM outbox WHERE collection = '${N}_$1'"
+    q -c "SELECT count(*) FROM nutragenie_fdw.outbox WHERE collection = '${N}_$1'"
 }
 # alice's commit is applied while it waits: no "not applied" warning
 alice_commit() {
     local out
     out=$(as $A -c "SET nutragenie.commit_timeout = '20s'" -c "$1" 2>&1) || fail "alice: $1: $out"
     grep -q 'not applied' <<<"$out" && fail "alice's commit was held back by mallory's broken connection: $out
-$(q -c "SELECT seq, userid::regrole, collection, attempts, last_error FROM outbox ORDER BY seq")"
+$(q -c "SELECT seq, userid::regrole, collection, attempts, last_error FROM nutragenie_fdw.outbox ORDER BY seq")"
     return 0
 }
 
@@ -79,7 +79,7 @@ $(q -c "SELECT seq, userid::regrole, collection, attempts, last_error FROM outbo
 # transaction's rows: the committer waits for the applier before its
 # catalog invalidations are sent, so the applier does not see a mapping
 # change made in the same transaction.)
-q -c "SELECT ng_run_command('${N}_m', '{\"insert\": \"${N}_shared\", \"documents\": [{\"_id\": 7, \"v\": \"orig\"}]}')" >/dev/null
+q -c "SELECT nutragenie_fdw.run_command('${N}_m', '{\"insert\": \"${N}_shared\", \"documents\": [{\"_id\": 7, \"v\": \"orig\"}]}')" >/dev/null
 [[ $(mongo_v shared 7) == orig ]] || fail "document 7 is not in MongoDB"
 
 # --- repro A: mallory's mapping loses its password exemption in her
@@ -104,7 +104,7 @@ grep -q 'not applied' <<<"$out" || fail "mallory's commit should warn: $out"
 alice_commit "INSERT INTO $N.secret VALUES (1, 'alice')"
 [[ $(mongo_v secret 1) == alice ]] || fail "alice's document is not in MongoDB"
 [[ $(queued t1) == 1 ]] || fail "mallory's row should still be queued"
-err=$(q -c "SELECT last_error FROM outbox WHERE collection = '${N}_t1'")
+err=$(q -c "SELECT last_error FROM nutragenie_fdw.outbox WHERE collection = '${N}_t1'")
 grep -q 'password is required' <<<"$err" || fail "mallory's row should show her error, not: $err"
 ok "a mapping without its password does not hold back another role's commit"
 
@@ -124,7 +124,7 @@ ok "a change of a document with a held change is refused at the statement, nothi
 
 # mending the mapping applies mallory's rows, then alice's, in order
 q -c "ALTER USER MAPPING FOR $M SERVER ${N}_m OPTIONS (ADD password_required 'false')" >/dev/null
-q -c "SELECT ng_applier_wake()" >/dev/null
+q -c "SELECT nutragenie_fdw.applier_wake()" >/dev/null
 wait_queue_empty 60
 [[ $(mongo_v t1 300) == mallory ]] || fail "mallory's held row was not applied"
 [[ $(mongo_v shared 7) == mallory ]] || fail "document 7 should have mallory's change: $(mongo_v shared 7)"
@@ -145,11 +145,11 @@ SQL
 alice_commit "INSERT INTO $N.secret VALUES (3, 'alice')"
 [[ $(mongo_v secret 3) == alice ]] || fail "alice's third document is not in MongoDB"
 [[ $(queued tb) == 1 ]] || fail "mallory's row on her broken server should still be queued"
-st=$(q -c "SELECT last_error FROM outbox WHERE collection = '${N}_tb'")
+st=$(q -c "SELECT last_error FROM nutragenie_fdw.outbox WHERE collection = '${N}_tb'")
 [[ -n $st ]] || fail "mallory's row should show her error"
 echo "mallory's row: $st"
 q -c "ALTER SERVER ${N}_mb OPTIONS (SET uri '$MONGODB_URI')" >/dev/null
-q -c "SELECT ng_applier_wake()" >/dev/null
+q -c "SELECT nutragenie_fdw.applier_wake()" >/dev/null
 wait_queue_empty 60
 [[ $(mongo_v tb 1) == mallory ]] || fail "mallory's row was not applied after her server was mended"
 ok "a server moved to a closed port does not hold back another role's commit"

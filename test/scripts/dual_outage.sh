@@ -33,19 +33,19 @@ SQL
 t0=$(cat "$NG_STACK_DIR/t0")
 elapsed=$(( $(now_ms) - t0 ))
 grep -q 'WARNING' <<<"$out" || { bash test/stack start-mongo >/dev/null 2>&1; fail "no WARNING at COMMIT with MongoDB down: $out"; }
-pending=$(q -c "SELECT pending FROM ng_write_queue_status()")
+pending=$(q -c "SELECT pending FROM nutragenie_fdw.write_queue_status()")
 echo "MongoDB down: COMMIT returned in ${elapsed} ms with a warning; ${pending} operations queued"
 ((pending >= 5)) || { bash test/stack start-mongo >/dev/null 2>&1; fail "expected queued operations, found $pending"; }
 
 # PostgreSQL crashes before MongoDB is back: the queue survives.
 bash test/stack restart-pg -m immediate >/dev/null 2>&1 || fail "could not restart PostgreSQL"
 wait_pg
-pending2=$(q -c "SELECT pending FROM ng_write_queue_status()")
+pending2=$(q -c "SELECT pending FROM nutragenie_fdw.write_queue_status()")
 echo "after an immediate PostgreSQL restart: ${pending2} operations queued"
 [[ $pending2 == "$pending" ]] || { bash test/stack start-mongo >/dev/null 2>&1; fail "queue changed across the crash: $pending -> $pending2"; }
 
 bash test/stack start-mongo >/dev/null 2>&1 || fail "could not restart MongoDB"
-q -c "SELECT ng_applier_wake()" >/dev/null
+q -c "SELECT nutragenie_fdw.applier_wake()" >/dev/null
 wait_queue_empty 60
 check_dual $N
 ok "queued changes applied after the outage and the crash"

@@ -15,12 +15,12 @@ CREATE FOREIGN TABLE ${N}_dec (_id int, v text, n numeric OPTIONS (bson_type 'de
 SQL
 
 # does the server drop the connection on a Decimal128 (and only on it)?
-probe=$(q -c "SELECT ng_run_command('$N', '{\"insert\": \"${N}_probe\", \"documents\": [{\"_id\": 1, \"d\": {\"\$numberDecimal\": \"1.5\"}}]}')" 2>&1) && {
+probe=$(q -c "SELECT nutragenie_fdw.run_command('$N', '{\"insert\": \"${N}_probe\", \"documents\": [{\"_id\": 1, \"d\": {\"\$numberDecimal\": \"1.5\"}}]}')" 2>&1) && {
     echo "the server stores Decimal128: no poison to test ($probe)"
     exit 77
 }
 grep -q 'could not connect' <<<"$probe" || fail "unexpected probe failure: $probe"
-q -c "SELECT ng_run_command('$N', '{\"ping\": 1}')" >/dev/null || fail "the server should answer after the dropped connection"
+q -c "SELECT nutragenie_fdw.run_command('$N', '{\"ping\": 1}')" >/dev/null || fail "the server should answer after the dropped connection"
 
 # fewer attempts than the default, to see the setting used
 reset_guc() {
@@ -29,7 +29,7 @@ reset_guc() {
 trap reset_guc EXIT
 psql -X -q -c "ALTER SYSTEM SET nutragenie.applier_max_attempts = 3" -c "SELECT pg_reload_conf()" >/dev/null
 
-dead_before=$(q -c "SELECT coalesce(max(id), 0) FROM dead_letters")
+dead_before=$(q -c "SELECT coalesce(max(id), 0) FROM nutragenie_fdw.dead_letters")
 q -c "INSERT INTO ${N}_docs VALUES (1, 'before', 1)"
 q -c "INSERT INTO ${N}_local VALUES (1, 'before', 1)"
 # one transaction: a good document sent in the same bulk write as the
@@ -51,12 +51,12 @@ wait_queue_empty 120
 check_dual $N
 
 dl=$(q -c "SELECT string_agg(format('%s %s %s: %s', _id, operation, attempts, error), E'\n' ORDER BY seq)
-           FROM dead_letter_queue WHERE collection = '$N' AND id > $dead_before")
+           FROM nutragenie_fdw.dead_letter_queue WHERE collection = '$N' AND id > $dead_before")
 echo "dead letters:"; echo "$dl"
 [[ $(wc -l <<<"$dl") == 2 ]] || fail "expected two dead letters"
 head -1 <<<"$dl" | grep -q '^2 insert .*server closed the connection while applying this operation 3 times: .*socket' \
     || fail "the poison's dead letter should say what happened"
-tail -1 <<<"$dl" | grep -q '^2 update .*earlier operation on the same document (outbox row [0-9]*) was moved to nutragenie.dead_letters' \
+tail -1 <<<"$dl" | grep -q '^2 update .*earlier operation on the same document (outbox row [0-9]*) was moved to nutragenie_fdw.dead_letters' \
     || fail "the later change of the poisoned document should follow it"
 
 # and the queue keeps moving
@@ -73,25 +73,25 @@ q <<SQL >/dev/null
 DROP FOREIGN TABLE IF EXISTS ${N}_other;
 CREATE FOREIGN TABLE ${N}_other (_id int, v text) SERVER $N OPTIONS (collection '${N}_other');
 SQL
-q -c "DO \$\$ BEGIN PERFORM ng_run_command('$N', '{\"drop\": \"${N}_other\"}'); EXCEPTION WHEN fdw_table_not_found THEN NULL; END \$\$;" >/dev/null
+q -c "DO \$\$ BEGIN PERFORM nutragenie_fdw.run_command('$N', '{\"drop\": \"${N}_other\"}'); EXCEPTION WHEN fdw_table_not_found THEN NULL; END \$\$;" >/dev/null
 out=$(q -c "SET nutragenie.commit_timeout = 0" -c "INSERT INTO ${N}_dec SELECT g, 'poison', g FROM generate_series(100, 119) g" 2>&1) \
     || fail "the poison statement should commit: $out"
 out=$(q -c "SET nutragenie.commit_timeout = '120s'" -c "INSERT INTO ${N}_other VALUES (1, 'good')" 2>&1) \
     || fail "the later commit failed: $out"
 grep -q 'not applied' <<<"$out" && fail "the later commit waited for the poison rows: $out"
-left=$(q -c "SELECT count(*) FROM outbox WHERE collection = '$N'")
+left=$(q -c "SELECT count(*) FROM nutragenie_fdw.outbox WHERE collection = '$N'")
 echo "poison rows still queued when the later commit was applied: $left of 20"
 [[ $left -gt 0 ]] || fail "the later commit was applied only after every poison row was buried"
-got=$(q -c "SELECT d->>'v' FROM jsonb_array_elements(ng_run_command('$N', '{\"find\": \"${N}_other\"}')->'cursor'->'firstBatch') d")
+got=$(q -c "SELECT d->>'v' FROM jsonb_array_elements(nutragenie_fdw.run_command('$N', '{\"find\": \"${N}_other\"}')->'cursor'->'firstBatch') d")
 [[ $got == good ]] || fail "the later commit's document is not in MongoDB: $got"
 t0=$(now_ms)
 wait_queue_empty 240
 echo "20 poison rows buried in $(( ($(now_ms) - t0) / 1000 )) s after that"
-[[ $(q -c "SELECT count(*) FROM dead_letter_queue WHERE collection = '$N' AND id > $dead_before AND _id::text::int >= 100") == 20 ]] \
+[[ $(q -c "SELECT count(*) FROM nutragenie_fdw.dead_letter_queue WHERE collection = '$N' AND id > $dead_before AND _id::text::int >= 100") == 20 ]] \
     || fail "expected the 20 poison rows in the dead letters"
-q -c "SELECT ng_run_command('$N', '{\"drop\": \"${N}_other\"}')" >/dev/null 2>&1 || true
+q -c "SELECT nutragenie_fdw.run_command('$N', '{\"drop\": \"${N}_other\"}')" >/dev/null 2>&1 || true
 q -c "DROP FOREIGN TABLE ${N}_other"
-q -c "SELECT ng_run_command('$N', '{\"drop\": \"${N}_probe\"}')" >/dev/null 2>&1 || true
+q -c "SELECT nutragenie_fdw.run_command('$N', '{\"drop\": \"${N}_probe\"}')" >/dev/null 2>&1 || true
 # leave no dead letters behind for the scripts that follow
-q -c "SELECT ng_discard_dead_letter(id) FROM dead_letter_queue WHERE collection = '$N'" >/dev/null
+q -c "SELECT nutragenie_fdw.discard_dead_letter(id) FROM nutragenie_fdw.dead_letter_queue WHERE collection = '$N'" >/dev/null
 ok "poisoned operations are dead-lettered and the queue moves on"

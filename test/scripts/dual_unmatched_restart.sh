@@ -9,8 +9,8 @@ is_stack_mongo || { echo "MONGODB_URI is an external server: cannot stop it"; ex
 N=ng_unm
 setup_dual $N
 q -c "INSERT INTO ${N}_docs VALUES (1, 'one', 1), (2, 'two', 2), (3, 'three', 3)"
-q -c "SELECT ng_discard_dead_letter(id) FROM nutragenie.dead_letters WHERE collection = '$N'" >/dev/null
-dead() { q -c "SELECT count(*) FROM nutragenie.dead_letters WHERE collection = '$N'"; }
+q -c "SELECT nutragenie_fdw.discard_dead_letter(id) FROM nutragenie_fdw.dead_letters WHERE collection = '$N'" >/dev/null
+dead() { q -c "SELECT count(*) FROM nutragenie_fdw.dead_letters WHERE collection = '$N'"; }
 
 # Queued with MongoDB down, its document deleted behind its back, then
 # PostgreSQL crashes: after the restart the delete matches nothing.
@@ -18,7 +18,7 @@ out=$(q <<SQL 2>&1
 SET nutragenie.commit_timeout = 500;
 BEGIN;
 DELETE FROM ${N}_docs WHERE _id = 1;
-SELECT ng_run_command('$N', '{"delete": "$N", "deletes": [{"q": {"_id": 1}, "limit": 1}]}')->>'n';
+SELECT nutragenie_fdw.run_command('$N', '{"delete": "$N", "deletes": [{"q": {"_id": 1}, "limit": 1}]}')->>'n';
 \\! bash test/stack stop-mongo >/dev/null 2>&1
 COMMIT;
 SQL
@@ -27,25 +27,25 @@ grep -q 'has not applied' <<<"$out" || { bash test/stack start-mongo >/dev/null 
 bash test/stack restart-pg -m immediate >/dev/null 2>&1 || { bash test/stack start-mongo >/dev/null 2>&1; fail "could not restart PostgreSQL"; }
 wait_pg
 bash test/stack start-mongo >/dev/null 2>&1 || fail "could not restart MongoDB"
-q -c "SELECT ng_applier_wake()" >/dev/null
+q -c "SELECT nutragenie_fdw.applier_wake()" >/dev/null
 wait_queue_empty 60
-[[ $(dead) == 0 ]] || fail "a delete queued before the crash was reported: $(q -c "SELECT error FROM nutragenie.dead_letters WHERE collection = '$N'")"
+[[ $(dead) == 0 ]] || fail "a delete queued before the crash was reported: $(q -c "SELECT error FROM nutragenie_fdw.dead_letters WHERE collection = '$N'")"
 ok "a change queued before a crash that matches nothing after it is not reported"
 
 # The same after the restart: reported.
 out=$(q <<SQL 2>&1
 BEGIN;
 DELETE FROM ${N}_docs WHERE _id = 2;
-SELECT ng_run_command('$N', '{"delete": "$N", "deletes": [{"q": {"_id": 2}, "limit": 1}]}')->>'n';
+SELECT nutragenie_fdw.run_command('$N', '{"delete": "$N", "deletes": [{"q": {"_id": 2}, "limit": 1}]}')->>'n';
 COMMIT;
 SQL
 ) || fail "the transaction failed: $out"
 grep -q 'matched no document' <<<"$out" || fail "no WARNING at COMMIT: $out"
 [[ $(dead) == 1 ]] || fail "expected one dead letter, found $(dead)"
-[[ $(q -c "SELECT error FROM nutragenie.dead_letter_queue WHERE collection = '$N'") == "delete matched no document: "* ]] ||
-    fail "unexpected dead letter: $(q -c "SELECT error FROM nutragenie.dead_letter_queue WHERE collection = '$N'")"
+[[ $(q -c "SELECT error FROM nutragenie_fdw.dead_letter_queue WHERE collection = '$N'") == "delete matched no document: "* ]] ||
+    fail "unexpected dead letter: $(q -c "SELECT error FROM nutragenie_fdw.dead_letter_queue WHERE collection = '$N'")"
 ok "a delete whose document another client deleted is a dead letter and a WARNING"
 
-q -c "SELECT ng_discard_dead_letter(id) FROM nutragenie.dead_letters WHERE collection = '$N'" >/dev/null
-q -c "SELECT ng_run_command('$N', '{\"drop\": \"$N\"}')" >/dev/null
+q -c "SELECT nutragenie_fdw.discard_dead_letter(id) FROM nutragenie_fdw.dead_letters WHERE collection = '$N'" >/dev/null
+q -c "SELECT nutragenie_fdw.run_command('$N', '{\"drop\": \"$N\"}')" >/dev/null
 q -c "SET client_min_messages = warning; DROP SERVER $N CASCADE; DROP TABLE ${N}_local"

@@ -108,7 +108,7 @@ out=$(q -v VERBOSITY=verbose <<'SQL' 2>&1
 \set ON_ERROR_STOP 0
 SELECT * FROM ng_scram_t;
 \set ON_ERROR_STOP 1
-SELECT 'valid', valid FROM ng_connections() WHERE server_name = 'ng_scram';
+SELECT 'valid', valid FROM nutragenie_fdw.connections() WHERE server_name = 'ng_scram';
 SQL
 ) || fail "session failed: $out"
 grep -q 'HV00N' <<<"$out" || fail "SCRAM failure: expected SQLSTATE HV00N, got: $out"

@@ -7,10 +7,10 @@ source "$(dirname "$0")/lib/common.bash"
 make_server ng_cancel "$MONGODB_URI"
 q <<'SQL' >/dev/null
 DO $$ BEGIN
-  PERFORM ng_run_command('ng_cancel', '{"drop": "cancel_docs"}');
+  PERFORM nutragenie_fdw.run_command('ng_cancel', '{"drop": "cancel_docs"}');
 EXCEPTION WHEN fdw_table_not_found THEN NULL;
 END $$;
-SELECT ng_run_command('ng_cancel',
+SELECT nutragenie_fdw.run_command('ng_cancel',
   json_build_object('insert', 'cancel_docs',
                     'documents', (SELECT json_agg(json_build_object('_id', g, 'v', g % 7))
                                   FROM generate_series(1, 500) g))::json);
@@ -62,5 +62,5 @@ SQL
 grep -q '^after|500$' <<<"$out" || fail "the session did not recover after a timeout: $out"
 ok "session usable after the timeout"
 
-q -c "SELECT ng_run_command('ng_cancel', '{\"drop\": \"cancel_docs\"}')" >/dev/null
+q -c "SELECT nutragenie_fdw.run_command('ng_cancel', '{\"drop\": \"cancel_docs\"}')" >/dev/null
 q -c "SET client_min_messages = warning; DROP SERVER ng_cancel CASCADE"

@@ -9,10 +9,10 @@ is_stack_mongo || { echo "MONGODB_URI is an external server: cannot restart it";
 make_server ng_restart "$MONGODB_URI"
 q <<'SQL' >/dev/null
 DO $$ BEGIN
-  PERFORM ng_run_command('ng_restart', '{"drop": "restart_docs"}');
+  PERFORM nutragenie_fdw.run_command('ng_restart', '{"drop": "restart_docs"}');
 EXCEPTION WHEN fdw_table_not_found THEN NULL;
 END $$;
-SELECT ng_run_command('ng_restart', '{"insert": "restart_docs", "documents": [{"_id": 1}, {"_id": 2}, {"_id": 3}]}');
+SELECT nutragenie_fdw.run_command('ng_restart', '{"insert": "restart_docs", "documents": [{"_id": 1}, {"_id": 2}, {"_id": 3}]}');
 CREATE FOREIGN TABLE IF NOT EXISTS restart_t (_id int) SERVER ng_restart OPTIONS (collection 'restart_docs');
 SQL
 
@@ -28,7 +28,7 @@ SELECT 'after-kill', count(*) FROM restart_t;
 \\set ON_ERROR_STOP 0
 SELECT 'while-down', count(*) FROM restart_t;
 \\set ON_ERROR_STOP 1
-SELECT server_name, valid FROM ng_connections() WHERE server_name = 'ng_restart';
+SELECT server_name, valid FROM nutragenie_fdw.connections() WHERE server_name = 'ng_restart';
 \\! bash test/stack start-mongo >/dev/null 2>&1
 SELECT 'back', count(*) FROM restart_t;
 SQL
@@ -48,5 +48,5 @@ bash test/stack restart-pg -m immediate >/dev/null 2>&1 || fail "could not resta
 [[ $(q -c "SELECT count(*) FROM restart_t") == 3 ]] || fail "no rows after a PostgreSQL restart"
 ok "PostgreSQL restart"
 
-q -c "SELECT ng_run_command('ng_restart', '{\"drop\": \"restart_docs\"}')" >/dev/null
+q -c "SELECT nutragenie_fdw.run_command('ng_restart', '{\"drop\": \"restart_docs\"}')" >/dev/null
 q -c "SET client_min_messages = warning; DROP SERVER ng_restart CASCADE"

@@ -50,7 +50,7 @@ ok "closed port refused in ${elapsed} ms"
 if is_stack_mongo; then
     pid=$(cat "$NG_STACK_DIR/mongo/pid")
     make_server ng_live "$MONGODB_URI"
-    q -c "SELECT ng_run_command('ng_live', '{\"insert\": \"frozen\", \"documents\": [{\"_id\": 1}]}')" >/dev/null
+    q -c "SELECT nutragenie_fdw.run_command('ng_live', '{\"insert\": \"frozen\", \"documents\": [{\"_id\": 1}]}')" >/dev/null
     q -c "CREATE FOREIGN TABLE IF NOT EXISTS ng_live_t (_id int) SERVER ng_live OPTIONS (collection 'frozen')"
     out=$(q -v VERBOSITY=verbose <<SQL 2>&1
 SET nutragenie.socket_timeout = 1500;
@@ -69,7 +69,7 @@ SQL
     grep -q 'HV00N' <<<"$out" || fail "frozen server: expected HV00N: $out"
     grep -q '^after|1$' <<<"$out" || fail "no reconnect after the freeze: $out"
     ok "frozen server: error within the socket timeout, then reconnected"
-    q -c "SELECT ng_run_command('ng_live', '{\"drop\": \"frozen\"}')" >/dev/null
+    q -c "SELECT nutragenie_fdw.run_command('ng_live', '{\"drop\": \"frozen\"}')" >/dev/null
 else
     echo "skipping the freeze case: MONGODB_URI is an external server"
 fi

@@ -34,9 +34,9 @@ GRANT USAGE ON SCHEMA nutragenie TO sec_grants_user;
 SET ROLE sec_grants_user;
 \set VERBOSITY terse
 SELECT nutragenie.ng_publish('recipe.created', '{"recipeId": 1}');
-SELECT nutragenie.ng_cache_reset();
+SELECT nutragenie_fdw.cache_reset();
 \set VERBOSITY default
-SELECT nutragenie.ng_bson_to_jsonb('\x0c0000001069000100000000'::bytea) AS allowed;
+SELECT nutragenie_fdw.bson_to_jsonb('\x0c0000001069000100000000'::bytea) AS allowed;
 RESET ROLE;
 
 REVOKE USAGE ON SCHEMA nutragenie FROM sec_grants_user;
