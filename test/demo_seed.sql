@@ -4,7 +4,14 @@
 -- domain and bench/; run it again to replace the function.  Needs the
 -- extension nutragenie; runs with the search_path of the app's functions.
 
-CREATE SCHEMA IF NOT EXISTS nutragenie_demo;
+DO $schema$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_namespace n
+                   WHERE n.nspname OPERATOR(pg_catalog.=) 'nutragenie_demo') THEN
+        CREATE SCHEMA nutragenie_demo;
+    END IF;
+END
+$schema$;
 COMMENT ON SCHEMA nutragenie_demo IS 'NutraGenie demo data generator (test/demo_seed.sql)';
 
 CREATE OR REPLACE FUNCTION nutragenie_demo.ng_seed_demo(users int, recipes int, sessions int)

@@ -2,7 +2,7 @@
 -- ratingStats, nutritionAnalytics) follow their rows whatever path a write
 -- takes; ng_check_consistency() reports drift in either store and
 -- ng_repair_consistency() recomputes it.  (The concurrent races are in
--- test/scripts/domain_derived_race.sh and domain_derived_pgbench.sh.)
+-- test/scripts/app_derived_race.sh and app_derived_pgbench.sh.)
 CREATE SCHEMA domain_derived;
 SET search_path = public, nutragenie;
 \getenv mongo_uri MONGODB_URI

@@ -77,7 +77,7 @@ DELETE FROM users WHERE email LIKE 'batch%';
 SELECT count(*) AS profiles FROM user_profiles;
 
 -- events: NOTIFY nutragenie_events at commit, none for a rolled-back
--- transaction (the payloads are checked by test/scripts/domain_atomic.sh)
+-- transaction (the payloads are checked by test/scripts/app_atomic.sh)
 LISTEN nutragenie_events;
 BEGIN;
 SELECT ng_publish('test.event', '{"n": 1}');

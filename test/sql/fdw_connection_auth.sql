@@ -15,7 +15,7 @@
 -- expected/connection_auth_1.out is FerretDB 2 without authentication (the
 -- suite's DocumentDB legs): it refuses PLAIN ("mechanism PLAIN which is not
 -- enabled"), so the PLAIN logins that FerretDB 1.24 waves through fail there
--- with HV00N; test/scripts/auth_documentdb.sh covers real passwords.
+-- with HV00N; test/scripts/fdw_auth_documentdb.sh covers real passwords.
 \set VERBOSITY terse
 CREATE SCHEMA connection_auth;
 SET search_path = connection_auth, public;

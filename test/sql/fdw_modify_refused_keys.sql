@@ -6,7 +6,7 @@
 \set VERBOSITY default
 SET timezone = 'UTC';
 CREATE SCHEMA modify_refused_keys;
-SET search_path = modify_refused_keys, public;
+SET search_path = modify_refused_keys, public, nutragenie;
 \getenv mongo_uri MONGODB_URI
 CREATE SERVER rk_srv FOREIGN DATA WRAPPER nutragenie_fdw
   OPTIONS (uri :'mongo_uri', database 'ng_regress');

@@ -108,7 +108,7 @@ FROM ids;
 -- the operator classes are consistent
 SELECT am.amname, amvalidate(opc.oid)
 FROM pg_opclass opc JOIN pg_am am ON am.oid = opc.opcmethod
-WHERE opc.opcname = 'objectid_ops' AND opc.opcnamespace = 'nutragenie'::regnamespace
+WHERE opc.opcname = 'objectid_ops' AND opc.opcintype = 'objectid'::regtype
 ORDER BY am.amname;
 
 -- timestamps

@@ -116,6 +116,7 @@ CREATE FUNCTION pg_temp.runs() RETURNS bigint LANGUAGE sql AS
   $$ SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM security_search_path.shadow_runs $$;
 -- the shadows work: the role's own unqualified text = text finds them
 SELECT 'a'::text = 'a'::text AS own_use;
+SELECT objectid_generate() = objectid_generate() AS own_objectid_use;
 SELECT pg_catalog.setval('security_search_path.shadow_runs', 1, false);
 
 -- a foreign table of its own

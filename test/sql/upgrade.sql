@@ -157,6 +157,11 @@ SET search_path = upgrade;
 SELECT (SELECT count(*) FROM snapshot WHERE how = 'updated') =
        (SELECT count(*) FROM snapshot WHERE how = 'fresh') AS same_count,
        (SELECT count(*) FROM snapshot WHERE how = 'fresh') > 100 AS nontrivial;
+-- what the comparison covers
+SELECT kind, count(*) FROM snapshot WHERE how = 'fresh' GROUP BY kind ORDER BY kind;
+SELECT count(*) FILTER (WHERE item LIKE '% pinned %') AS pinned,
+       count(*) FILTER (WHERE item LIKE '%$libdir/nutragenie_fdw%') AS in_library
+FROM snapshot WHERE how = 'fresh' AND kind = 'function';
 -- what only one of them has: nothing
 (SELECT 'only updated' AS what, kind, item FROM snapshot WHERE how = 'updated'
  EXCEPT ALL
