@@ -130,21 +130,18 @@ CREATE TRIGGER ng_recipes_after_delete AFTER DELETE ON recipes
     REFERENCING OLD TABLE AS ng_old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION ng_recipes_after_delete();
 
--- ---------------------------------------------------------------------------
+-- -------------------------------------------------------------- derived data
 -- Derived data (ratings, nutrition analytics) stays exact under concurrency.
--- ---------------------------------------------------------------------------
 --
 -- Derived values are absolute values recomputed from the rows they summarise:
 -- recipes.rating_count/rating_sum/average_rating and the recipe's
 -- ratingAnalytics (from its recipe_ratings), a user's ratingStats (from the
 -- user's ratings) and nutritionAnalytics (from the user's nutrition_entries).
 --
--- Why they drifted: in READ COMMITTED every statement reads a snapshot taken
--- when it starts.  Two transactions that add a rating to one recipe at the
--- same time each recomputed from a snapshot without the other's uncommitted
--- row; the second then waited for the first at the recipes row (or at the
--- MongoDB document lock), but only to overwrite it with its own stale value:
--- waiting did not make it recompute.
+-- In READ COMMITTED every statement reads a snapshot taken when it starts:
+-- two transactions that add a rating to one recipe at the same time would
+-- each recompute from a snapshot without the other's uncommitted row, and
+-- waiting for the other's lock would not make the second recompute.
 --
 -- What makes them exact: recomputation is serialised per parent row.  Before
 -- it reads anything it derives from, the recomputing transaction locks the
@@ -176,15 +173,12 @@ CREATE TRIGGER ng_recipes_after_delete AFTER DELETE ON recipes
 -- concurrent rater of that recipe: retry it.  Under REPEATABLE READ or
 -- SERIALIZABLE a concurrent recomputation is a serialization failure (retry).
 --
--- Nutrition analytics are kept by triggers on nutrition_entries now, like
+-- Nutrition analytics are kept by triggers on nutrition_entries, like
 -- the rating aggregates, so plain INSERT/UPDATE/DELETE keep them too and
 -- ng_log_nutrition leaves it to the trigger.  ng_check_consistency() reports
 -- derived values that differ from their rows in either store (rating_drift,
 -- nutrition_drift) and ng_repair_consistency() recomputes them under the
 -- same locks.
---
--- Functions replaced here are fully qualified and run with search_path
--- pg_catalog, pg_temp.
 
 -- The rating aggregates of recipes, as the recipe_ratings rows give them:
 -- the recipes columns and ratingAnalytics (without lastRatedAt).

@@ -8,6 +8,18 @@ ok() { printf 'ok: %s\n' "$*"; }
 # psql with errors fatal, unaligned, quiet; extension schema on the path.
 q() { PGOPTIONS='-c search_path=public,nutragenie' psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
 
+# (a stack reused from before 2.0 holds nutragenie 1.x, whose functions
+# name the old library: start again from the current version)
+psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_extension e JOIN pg_available_extensions a ON a.name = e.extname
+               WHERE e.extname = 'nutragenie' AND e.extversion <> a.default_version) THEN
+        DROP EXTENSION nutragenie CASCADE;
+    END IF;
+END
+$$;
+SQL
 psql -X -q -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION IF NOT EXISTS nutragenie CASCADE' >/dev/null
 
 # now_ms: monotonic-enough wall clock in milliseconds
