@@ -41,6 +41,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "plan/plan.h"
 #include "ng_remote.h"
 
 /* What the sample callback needs to turn documents into rows. */
