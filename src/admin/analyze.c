@@ -41,8 +41,8 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-#include "plan/plan.h"
 #include "ng_remote.h"
+#include "plan/plan.h"
 
 /* What the sample callback needs to turn documents into rows. */
 typedef struct AnalyzeState

@@ -244,8 +244,8 @@ ng_scan_next_row(NgScanState *st, TupleTableSlot *slot)
 			 * converted too).
 			 */
 			ng_scan_convert_document(st, &fresh, slot,
-							 (st->is_target || st->lossy) ?
-							 st->nallcols : st->ncols);
+									 (st->is_target || st->lossy) ?
+									 st->nallcols : st->ncols);
 			ExecStoreVirtualTuple(slot);
 			set_row_ref(st, slot, ref);
 			if ((st->is_target || st->lossy) &&

@@ -38,7 +38,9 @@ typedef struct NgParamSlot
  */
 typedef struct NgScanState
 {
-	NgTableOptions *opts;
+	/* the plan, read once */
+	NgScanPlan *plan;			/* fdw_private */
+	NgTableOptions *opts;		/* plan->opts, for the executing user */
 	List	   *remote_exprs;	/* pushed WHERE conditions, Vars numbered by
 								 * the table's attnums (for deparse.c) */
 	List	   *having_exprs;	/* pushed HAVING conditions, Vars numbered by
@@ -47,30 +49,30 @@ typedef struct NgScanState
 	Expr	   *count_expr;		/* pushed LIMIT count, or NULL */
 	Expr	   *offset_expr;	/* pushed OFFSET value, or NULL */
 	bool		has_limit;		/* LIMIT/OFFSET pushed */
-	NgScanPlan *plan;			/* fdw_private, read once */
 	List	   *sort_keys;		/* NgPlanSortKey *, NIL: no sort pushed */
 	bool		grouped;		/* an aggregation, else a find */
 	List	   *guards;			/* NgPlanGuard * */
 	ScalarArrayOpExpr *batch_template;	/* batched key join: "col op
 										 * ANY(placeholder)", or NULL */
 	Const	   *batch_keys;		/* ... and the keys of the current batch */
+
+	/* every mode */
 	ForeignScanState *node;
 	PlanState  *ps;
 	MemoryContext scan_cxt;		/* holds this struct and the collection
 								 * handle, whose reset frees the driver
 								 * objects */
 	MemoryContext row_cxt;		/* per document */
-
 	NgCollHandle *remote;		/* connection, collection and cursor; NULL
 								 * until the first query */
-
+	bool		coll_verified;	/* the collection is known to exist */
 	List	   *params;			/* NgParamSlot * */
-
 	int			ncols;			/* columns of documents MongoDB filtered */
 	int			nallcols;		/* plus those only pushed conditions use */
 	NgDocReader *reader;		/* converts the ncols output columns */
 	NgDocReader *full_reader;	/* ... and those of the pushed conditions */
 
+	/* EXPLAIN ANALYZE */
 	uint64		docs_fetched;
 	int			finds;
 	int			aggregates;
@@ -78,35 +80,36 @@ typedef struct NgScanState
 	int			fallbacks;		/* scans computed locally */
 	int			split_scans;	/* (re)scans whose filter took several finds
 								 * or left conditions out */
-	bool		coll_verified;	/* the collection is known to exist */
 
-	/* writes: the transaction's own documents, and UPDATE/DELETE targets */
+	/* per (re)scan, every mode */
+	MemoryContext filter_cxt;	/* holds parts, reset per (re)scan */
+	NgFilterParts *parts;		/* the filter, in one find or several */
+	bool		started;		/* the query was sent (or found needless) */
+	bool		done;			/* nothing more to return */
+	bool		mongo_done;		/* the cursor is exhausted */
+	uint64		scan_docs;		/* documents of this (re)scan */
+
+	/* a find (scan_find.c) */
 	ExprState  *remote_qual;	/* pushed conditions, evaluated locally */
 	bool		is_target;		/* scanning the table an UPDATE/DELETE
 								 * changes */
 	bool		overlay;		/* the transaction wrote this collection */
-	bool		mongo_done;		/* the cursor is exhausted */
 	List	   *overlay_items;	/* NgOverlayItem * still to return */
 	MemoryContext overlay_cxt;	/* holds overlay_items, reset per (re)scan */
-
-	/* per (re)scan */
-	MemoryContext filter_cxt;	/* holds parts, reset per (re)scan */
-	NgFilterParts *parts;		/* the filter, in one find or several */
 	int			next_part;		/* the find to send when this one ends */
 	bool		lossy;			/* the filter leaves conditions out: check
 								 * them here */
-	bool		started;		/* the query was sent (or found needless) */
-	bool		done;			/* nothing more to return */
-	bool		local;			/* find: sort, skip, limit done here */
-	bool		use_outer;		/* aggregation: the outer plan runs */
-	bool		empty_row_due;	/* aggregation without GROUP BY over no
-								 * documents: return its one row */
+	bool		local;			/* sort, skip, limit done here */
 	int64		skip_left;		/* local OFFSET still to skip */
 	int64		limit_left;		/* local LIMIT left, -1: none */
-	uint64		scan_docs;		/* documents of this (re)scan */
 	Tuplesortstate *sorter;		/* local sort */
 	TupleTableSlot *sort_slot;
 	bool		sorted;
+
+	/* an aggregation (scan_aggregate.c) */
+	bool		use_outer;		/* the outer plan runs */
+	bool		empty_row_due;	/* no GROUP BY, no documents: return its
+								 * one row */
 } NgScanState;
 
 /* in scan.c */

@@ -17,10 +17,9 @@
  *
  * The CustomScan runs in exec/batchjoin_exec.c; its plan is an NgBatchPlan
  * (contract.c).  The inner side is an ordinary ForeignScan of the foreign
- * table (exec/scan.c),
- * whose fdw_private carries the key condition with a placeholder for the
- * keys; the CustomScan hands it each batch's keys (ng_scan_set_batch) and
- * rescans it.  So everything a scan does still holds: exact pushdown rules
+ * table (exec/scan.c), whose plan carries the key condition with a
+ * placeholder for the keys (NgScanPlan.batch_key); the CustomScan hands it
+ * each batch's keys (ng_scan_set_batch) and rescans it.  So everything a scan does still holds: exact pushdown rules
  * (the key condition is deparsed like any "= ANY(array)"), the table's
  * local conditions, the transaction's own writes (read-your-writes), and
  * conversion errors naming the document.  The hash only narrows the

@@ -47,22 +47,15 @@
 
 #include <math.h>
 
-#include "access/sysattr.h"
 #include "catalog/pg_type.h"
 #include "datatype/timestamp.h"
-#include "mb/pg_wchar.h"
-#include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
-#include "utils/array.h"
-#include "utils/arrayaccess.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/float.h"
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
-#include "utils/memutils.h"
-#include "utils/pg_locale.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
@@ -166,7 +159,7 @@ build_simple_comparison(const char *path, NgCmp cmp, NgFilterValue *value)
 {
 	if (cmp == NG_CMP_NE)
 		return ng_filter_field_list(path, "$nin",
-								 list_make2(value, ng_value_null()));
+									list_make2(value, ng_value_null()));
 	return ng_filter_field(path, cmp_operator(cmp), value);
 }
 
@@ -214,7 +207,7 @@ nan_aware_comparison(const char *path, NgCmp cmp, NgFilterValue *value,
 	if (v_is_nan)
 	{
 		NgFilter   *numbers = ng_filter_field(path, "$gte",
-										   ng_value_double(-get_float8_infinity()));
+											  ng_value_double(-get_float8_infinity()));
 
 		switch (cmp)
 		{
@@ -233,7 +226,7 @@ nan_aware_comparison(const char *path, NgCmp cmp, NgFilterValue *value,
 	if (cmp == NG_CMP_GT || cmp == NG_CMP_GE)
 		return ng_filter_combine(NG_F_OR,
 								 list_make2(ng_filter_field(path, cmp_operator(cmp),
-														 value),
+															value),
 											nan));
 	return build_simple_comparison(path, cmp, value);
 }
@@ -314,7 +307,7 @@ build_text_comparison(const char *path, NgCmp cmp, NgValueRef *val)
 		return ng_filter_combine(NG_F_OR,
 								 list_make2(ng_filter_field(path, cmp_operator(cmp), p),
 											ng_filter_field(path, cmp_operator(cmp),
-														 ng_value_placeholder(val, "objectId"))));
+															ng_value_placeholder(val, "objectId"))));
 	}
 
 	return build_string_comparison(path, cmp, ng_datum_to_utf8(val->datum));
@@ -329,21 +322,21 @@ build_string_comparison(const char *path, NgCmp cmp, const char *s)
 		case NG_CMP_EQ:
 			if (ng_is_objectid_hex(s, strlen(s)))
 				return ng_filter_field_list(path, "$in",
-										 list_make2(ng_value_utf8(s),
-													ng_value_oid_hex(s)));
+											list_make2(ng_value_utf8(s),
+													   ng_value_oid_hex(s)));
 			return ng_filter_field(path, "$eq", ng_value_utf8(s));
 		case NG_CMP_NE:
 			if (ng_is_objectid_hex(s, strlen(s)))
 				return ng_filter_field_list(path, "$nin",
-										 list_make3(ng_value_utf8(s),
-													ng_value_oid_hex(s),
-													ng_value_null()));
+											list_make3(ng_value_utf8(s),
+													   ng_value_oid_hex(s),
+													   ng_value_null()));
 			return ng_filter_field_list(path, "$nin",
-									 list_make2(ng_value_utf8(s), ng_value_null()));
+										list_make2(ng_value_utf8(s), ng_value_null()));
 		default:
 			return ng_filter_combine(NG_F_OR,
 									 list_make2(ng_filter_field(path, cmp_operator(cmp),
-															 ng_value_utf8(s)),
+																ng_value_utf8(s)),
 												build_objectid_range(path, cmp, s)));
 	}
 }
@@ -427,7 +420,7 @@ build_objectid_range(const char *path, NgCmp cmp, const char *s)
 				return ng_filter_field(path, "$lte", ng_value_oid_hex(k));
 			if (overflow)
 				return ng_filter_field(path, "$lte",
-									ng_value_oid_hex("ffffffffffffffffffffffff"));
+									   ng_value_oid_hex("ffffffffffffffffffffffff"));
 			if (strspn(k, "0") == NG_OID_HEX_LEN)
 				return ng_filter_none();
 			return ng_filter_field(path, "$lt", ng_value_oid_hex(k));
@@ -480,7 +473,7 @@ ng_compare_text_pattern(NgDeparseCtx *ctx, const char *path, bool is_like,
 		if (!negate)
 			return regex;
 		return ng_filter_nor(list_make2(regex,
-							 ng_filter_field(path, "$eq", ng_value_null())));
+										ng_filter_field(path, "$eq", ng_value_null())));
 	}
 
 	if (is_like)
@@ -501,7 +494,7 @@ ng_compare_text_pattern(NgDeparseCtx *ctx, const char *path, bool is_like,
 									   literal);
 
 	regex = ng_filter_field(path, "$regex",
-						 ng_value_utf8(ng_regex_escape_prefix(literal)));
+							ng_value_utf8(ng_regex_escape_prefix(literal)));
 	if (ng_is_hex_prefix(literal))
 	{
 		char		lo[NG_OID_HEX_LEN + 1];
@@ -516,9 +509,9 @@ ng_compare_text_pattern(NgDeparseCtx *ctx, const char *path, bool is_like,
 		hi[NG_OID_HEX_LEN] = '\0';
 		objectids = ng_filter_combine(NG_F_AND,
 									  list_make2(ng_filter_field(path, "$gte",
-															  ng_value_oid_hex(lo)),
+																 ng_value_oid_hex(lo)),
 												 ng_filter_field(path, "$lte",
-															  ng_value_oid_hex(hi))));
+																 ng_value_oid_hex(hi))));
 	}
 	else
 		objectids = ng_filter_none();
@@ -526,7 +519,7 @@ ng_compare_text_pattern(NgDeparseCtx *ctx, const char *path, bool is_like,
 	if (!negate)
 		return ng_filter_combine(NG_F_OR, list_make2(regex, objectids));
 	return ng_filter_nor(list_make3(regex, objectids,
-						 ng_filter_field(path, "$eq", ng_value_null())));
+									ng_filter_field(path, "$eq", ng_value_null())));
 }
 
 /*
@@ -577,8 +570,8 @@ build_bool_comparison(const char *path, NgCmp cmp, NgValueRef *val)
 	}
 	if (match_false && match_true)
 		return ng_filter_field_list(path, "$in",
-								 list_make2(ng_value_bool(false),
-											ng_value_bool(true)));
+									list_make2(ng_value_bool(false),
+											   ng_value_bool(true)));
 	if (match_false || match_true)
 		return ng_filter_field(path, "$eq", ng_value_bool(match_true));
 	return ng_filter_none();

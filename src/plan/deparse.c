@@ -10,7 +10,7 @@
  * checked locally ("recheck").  Everything else stays local.  This file
  * holds both halves of that promise: the planner-time test
  * (ng_classify_conditions, ng_is_foreign_expr) and the executor-time
- * translation (ng_deparse_filter).  They share one code path, so a
+ * translation (ng_deparse_filter_parts).  They share one code path, so a
  * condition is pushed exactly when it can be translated.  No I/O here.
  * upper.c reuses both: ng_deparse_column for the columns it sorts and
  * groups by, and ng_is_foreign_expr_on for HAVING conditions, read as
@@ -103,26 +103,16 @@
  */
 #include "postgres.h"
 
-#include <math.h>
-
 #include "access/sysattr.h"
 #include "catalog/pg_type.h"
-#include "datatype/timestamp.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
-#include "optimizer/optimizer.h"
 #include "utils/array.h"
 #include "utils/arrayaccess.h"
-#include "utils/builtins.h"
-#include "utils/date.h"
-#include "utils/float.h"
-#include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/pg_locale.h"
-#include "utils/timestamp.h"
-#include "utils/uuid.h"
 
 #include "plan/filter.h"
 
@@ -188,11 +178,11 @@ ng_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
  * ng_is_foreign_expr
  *		Can MongoDB evaluate boolean expression "expr" on "baserel"?
  *
- * True when ng_deparse_filter can translate it.  *needs_recheck is then set
- * when the translation may match more documents than the condition accepts
- * (values known only at run time that may turn out not representable, or a
- * column with type_mismatch 'null'): the caller must also evaluate the
- * condition locally.  Vars of other relations count as run-time values, as
+ * True when ng_deparse_filter_parts can translate it.  *needs_recheck is
+ * then set when the translation may match more documents than the
+ * condition accepts (values known only at run time that may turn out not
+ * representable, or a column with type_mismatch 'null'): the caller must
+ * also evaluate the condition locally.  Vars of other relations count as run-time values, as
  * they will be nested-loop parameters.  Works in the current memory context
  * and throws only on catalog errors.
  */
@@ -335,32 +325,6 @@ ng_deparse_filter_parts(NgTableOptions *opts, List *remote_conds,
 	result->dropped += left_out;
 	result->lossy = result->dropped > 0;
 	return result;
-}
-
-/*
- * ng_deparse_filter
- *		Append to "filter" (initialized, empty) the MongoDB filter for the
- *		AND of "remote_conds", for a command that cannot be split
- *		(ng_deparse_filter_parts explains the arguments).  Raises
- *		program_limit_exceeded, before writing anything, when it would not
- *		fit in nutragenie.max_filter_size.
- */
-void
-ng_deparse_filter(bson_t *filter, NgTableOptions *opts, List *remote_conds,
-				  NgParamEval eval, void *eval_arg)
-{
-	NgFilterParts *parts = ng_deparse_filter_parts(opts, remote_conds, eval,
-												   eval_arg,
-												   NG_MAX_FILTER_BYTES);
-
-	if (parts->nparts != 1 || parts->lossy)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("MongoDB filter for foreign table \"%s\" is too large",
-						opts->relname),
-				 errdetail("The filter would exceed nutragenie.max_filter_size (%d kB).",
-						   ng_max_filter_size_kb)));
-	ng_filter_parts_append(filter, parts, 0);
 }
 
 /*
@@ -814,10 +778,10 @@ build_array_op(NgDeparseCtx *ctx, ScalarArrayOpExpr *expr, bool negate)
 				return ng_filter_field(col.column->field, "$in", v);
 			return ng_filter_combine(NG_F_AND,
 									 list_make2(ng_filter_field(col.column->field,
-															 "$nin", v),
+																"$nin", v),
 												ng_filter_field(col.column->field,
-															 "$ne",
-															 ng_value_null())));
+																"$ne",
+																ng_value_null())));
 		}
 		else if (arrval.isnull)
 			return ng_filter_none();
@@ -827,7 +791,7 @@ build_array_op(NgDeparseCtx *ctx, ScalarArrayOpExpr *expr, bool negate)
 	fold_done(&af);
 
 	if (ctx->planning)
-		return ng_filter_all();	/* only "pushable or not" is asked */
+		return ng_filter_all(); /* only "pushable or not" is asked */
 	if (!af.disjunction && af.has_null)
 		return ng_filter_none();
 	if (af.folded != NULL && af.nfolded == 1 && af.single_eq)

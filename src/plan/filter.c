@@ -19,26 +19,8 @@
  */
 #include "postgres.h"
 
-#include <math.h>
-
-#include "access/sysattr.h"
-#include "catalog/pg_type.h"
-#include "datatype/timestamp.h"
-#include "mb/pg_wchar.h"
 #include "miscadmin.h"
-#include "nodes/nodeFuncs.h"
-#include "optimizer/optimizer.h"
-#include "utils/array.h"
-#include "utils/arrayaccess.h"
-#include "utils/builtins.h"
-#include "utils/date.h"
 #include "utils/float.h"
-#include "utils/fmgrprotos.h"
-#include "utils/lsyscache.h"
-#include "utils/memutils.h"
-#include "utils/pg_locale.h"
-#include "utils/timestamp.h"
-#include "utils/uuid.h"
 
 #include "plan/filter.h"
 

@@ -316,9 +316,6 @@ extern bool ng_filter_parts_lossy(const NgFilterParts *parts);
 extern void ng_filter_parts_append(bson_t *filter,
 								   const NgFilterParts *parts, int i);
 extern char *ng_filter_parts_describe(const NgFilterParts *parts);
-extern void ng_deparse_filter(bson_t *filter, NgTableOptions *opts,
-							  List *remote_conds, NgParamEval eval,
-							  void *eval_arg);
 extern void ng_deparse_projection(bson_t *projection, NgTableOptions *opts,
 								  Bitmapset *attrs_used);
 extern char *ng_bson_as_json(const bson_t *doc);

@@ -270,7 +270,7 @@ add_grouped_path(PlannerInfo *root, RelOptInfo *input_rel,
 					return;
 				eqtype = TEXTOID;
 				guards = ng_plan_guard_add(guards, column->field,
-									NG_GUARD_STRING_OBJECTID);
+										   NG_GUARD_STRING_OBJECTID);
 				break;
 			default:
 				return;
@@ -297,7 +297,7 @@ add_grouped_path(PlannerInfo *root, RelOptInfo *input_rel,
 			psprintf("_id.k%d", i);
 		if (list_length(outputs) > 1)
 			guards = ng_plan_guard_add(guards, out->column->field,
-								NG_GUARD_MISSING_NULL);
+									   NG_GUARD_MISSING_NULL);
 		i++;
 	}
 
@@ -541,8 +541,8 @@ aggregate_output(NgRelInfo *fpinfo, Index relid, Aggref *agg, NgOutput *out)
  * The result document of an aggregation described as a foreign table's
  * columns: column i is scan tuple column i, read from its field of the
  * result document, with the type of exprs[i].  Lets deparse.c translate
- * HAVING conditions, and scan.c convert the results.  Outputs of kind
- * NG_OUT_NONE (and columns beyond the outputs) have no field.
+ * HAVING conditions, and scan_aggregate.c convert the results.  Outputs of
+ * kind NG_OUT_NONE (and columns beyond the outputs) have no field.
  */
 static NgTableOptions *
 result_options(List *outputs, List *exprs)
@@ -669,7 +669,7 @@ add_ordered_path(PlannerInfo *root, RelOptInfo *input_rel,
 
 		if (key->guard)
 			info->guards = ng_plan_guard_add(info->guards, key->field,
-									  NG_GUARD_STRING_OBJECTID);
+											 NG_GUARD_STRING_OBJECTID);
 	}
 	if (!pathkeys_contained_in(root->sort_pathkeys, info->fallback->pathkeys))
 		info->fallback = (Path *)
