@@ -45,7 +45,7 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
-#include "nutragenie.h"
+#include "plan/plan.h"
 
 /* Extension that owns the objectid operators. */
 
