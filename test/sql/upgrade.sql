@@ -27,7 +27,12 @@ BEGIN
     SELECT e.extname, d.classid, d.objid, d.objsubid
     FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
     WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
-      AND e.extname IN ('nutragenie', 'nutragenie_fdw'))
+      AND e.extname IN ('nutragenie', 'nutragenie_fdw')
+      -- PostgreSQL 18 also records the row and array types of member
+      -- tables, views and types as members; they follow their owner
+      AND NOT EXISTS (SELECT FROM pg_type t
+                      WHERE d.classid = 'pg_type'::regclass AND t.oid = d.objid
+                        AND (t.typrelid <> 0 OR t.typcategory = 'A')))
   SELECT how, 'version', extname || ' ' || extversion FROM pg_extension
   WHERE extname IN ('nutragenie', 'nutragenie_fdw')
   UNION ALL
@@ -55,7 +60,8 @@ BEGIN
   UNION ALL
   SELECT how, 'constraint', conrelid::regclass || ' ' || pg_get_constraintdef(oid)
   FROM pg_constraint
-  WHERE connamespace IN ('nutragenie'::regnamespace, 'nutragenie_fdw'::regnamespace)
+  WHERE contype <> 'n'  -- PostgreSQL 18's NOT NULL constraints: see the columns
+    AND connamespace IN ('nutragenie'::regnamespace, 'nutragenie_fdw'::regnamespace)
   UNION ALL
   SELECT how, 'function', p.oid::regprocedure || ' ' || p.provolatile::text || p.proisstrict::text ||
          p.proparallel::text || ' ' || md5(p.prosrc) || ' ' || coalesce(p.probin, '-') || ' ' ||
