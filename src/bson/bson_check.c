@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * bson_check.c
- *		  Whether MongoDB will store a document, or apply an update, that a write built.
+ *		  Whether MongoDB will store a document, or apply an update, that a
+ *		  write built.
  *
  * Writes call ng_bson_check_document and ng_bson_check_update before
  * anything is queued (field names, nesting, _id type), so that what the

@@ -386,9 +386,11 @@ apply_ops(NgApplyDriver *d, NgOutboxRow **sched, int n,
 
 		for (i = start; i < end; i++)
 		{
+			pg_atomic_uint64 *inflight = &ng_applier_slot->inflight_seq;
+
 			sched[i]->sent = true;
-			if ((uint64) sched[i]->seq > pg_atomic_read_u64(&ng_applier_slot->inflight_seq))
-				pg_atomic_write_u64(&ng_applier_slot->inflight_seq, sched[i]->seq);
+			if ((uint64) sched[i]->seq > pg_atomic_read_u64(inflight))
+				pg_atomic_write_u64(inflight, sched[i]->seq);
 		}
 		if (ng_bulk_execute(d->writer, &error))
 		{
@@ -426,9 +428,11 @@ apply_ops(NgApplyDriver *d, NgOutboxRow **sched, int n,
 					start = start + index + 1;
 					continue;
 				}
-				if (ng_error_classify(&error, write_error) == NG_ERROR_PERMANENT)
+				if (ng_error_classify(&error, write_error) ==
+					NG_ERROR_PERMANENT)
 				{
-					ng_applier_mark_dead(row, &error, ng_error_is_server(&error));
+					ng_applier_mark_dead(row, &error,
+										 ng_error_is_server(&error));
 					start = start + index + 1;
 					continue;
 				}
@@ -672,7 +676,8 @@ check_matched(NgApplyDriver *d, NgMatchPlan *plan, NgOutboxRow **sched,
 static bool
 maybe_sent_before(NgOutboxRow *row)
 {
-	if (row->xid < ng_applier_startup_fxid || row->seq <= ng_applier_resend_floor)
+	if (row->xid < ng_applier_startup_fxid ||
+		row->seq <= ng_applier_resend_floor)
 		return true;
 	return resent_rows != NULL &&
 		hash_search(resent_rows, &row->seq, HASH_FIND, NULL) != NULL;

@@ -2,7 +2,8 @@
  *
  * applier_backend.c
  *		  What an ordinary backend runs for the applier: starting its
- *		  database's worker, the commit wait, the DROP DATABASE hook, ng_applier_wake.
+ *		  database's worker, the commit wait, the DROP DATABASE hook and
+ *		  ng_applier_wake.
  *
  * A transaction that wrote outbox rows makes sure its database has a
  * worker, then, after its commit became visible, waits for the worker to
@@ -100,7 +101,8 @@ stop_worker_for_drop(const char *dbname)
 	pid_t		pid = 0;
 	int			i;
 
-	if (!OidIsValid(dboid) || dboid == MyDatabaseId || ng_applier_shared == NULL ||
+	if (!OidIsValid(dboid) || dboid == MyDatabaseId ||
+		ng_applier_shared == NULL ||
 		!ng_database_ownercheck(dboid, GetUserId()))
 		return;
 

@@ -257,7 +257,8 @@ extern NgGroupState *ng_applier_cur_group;	/* the group being applied */
 extern void ng_applier_note_startup_xid(void);
 
 /* in applier_apply.c */
-extern bool ng_applier_apply_run(NgOutboxRow **rows, int n, NgApplyFailure *failure);
+extern bool ng_applier_apply_run(NgOutboxRow **rows, int n,
+								 NgApplyFailure *failure);
 extern void ng_applier_remember_sent(NgOutboxRow *rows, int n, bool committed);
 
 /* in dead_letters.c */

@@ -181,14 +181,16 @@ launcher_scan(bool first, MemoryContext scan_cxt)
 		Oid			dboid = lfirst_oid(lc1);
 		NgApplierDb *slot;
 
-		slot = first ? ng_applier_claim_slot(dboid) : ng_applier_find_slot(dboid);
+		slot = first ? ng_applier_claim_slot(dboid) :
+			ng_applier_find_slot(dboid);
 		if (slot == NULL)
 		{
 			/* only the first pass claims slots; later ones find none */
 			full = full || first;
 			continue;
 		}
-		if (ng_applier_worker_needed(slot, now, first ? 0 : NG_WORKER_RESTART_MS))
+		if (ng_applier_worker_needed(slot, now,
+									 first ? 0 : NG_WORKER_RESTART_MS))
 			(void) ng_applier_register_worker(slot, (char *) lfirst(lc2));
 	}
 	LWLockRelease(ng_applier_shared->lock);

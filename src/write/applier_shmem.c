@@ -171,7 +171,8 @@ applier_shmem_startup(void)
 		int			i;
 
 		memset(ng_applier_shared, 0, sizeof(NgApplierShared));
-		ng_applier_shared->lock = &(GetNamedLWLockTranche(NG_LWLOCK_TRANCHE))->lock;
+		ng_applier_shared->lock =
+			&(GetNamedLWLockTranche(NG_LWLOCK_TRANCHE))->lock;
 		ng_applier_shared->launcher_pid = 0;
 		for (i = 0; i < NG_APPLIER_MAX_DATABASES; i++)
 		{
@@ -262,7 +263,8 @@ ng_applier_free_slot(NgApplierDb *slot)
  * restarted before the drop commits.  Caller holds the lock.
  */
 bool
-ng_applier_worker_needed(NgApplierDb *slot, TimestampTz now, int restart_delay_ms)
+ng_applier_worker_needed(NgApplierDb *slot, TimestampTz now,
+						 int restart_delay_ms)
 {
 	if (slot->pid != 0)
 		return false;

@@ -166,9 +166,10 @@ static TimestampTz last_logged_at = 0;
 /*
  * Rows that may have been sent to MongoDB before (see "Nothing is lost
  * silently" in applier_int.h): those of transactions that began before
- * the server started (ng_applier_startup_fxid), those up to ng_applier_resend_floor (the slot's
- * inflight_seq when this worker started: a worker that died may have sent
- * them), and those in resent_rows, which this process sent in a round that
+ * the server started (ng_applier_startup_fxid), those up to
+ * ng_applier_resend_floor (the slot's inflight_seq when this worker
+ * started: a worker that died may have sent them), and those in
+ * resent_rows (applier_apply.c), which this process sent in a round that
  * did not remove them from the outbox.
  */
 int64		ng_applier_resend_floor = 0;
@@ -241,7 +242,8 @@ ng_applier_worker_main(Datum main_arg)
 	LWLockAcquire(ng_applier_shared->lock, LW_SHARED);
 	ng_applier_startup_fxid = ng_applier_shared->startup_fxid;
 	LWLockRelease(ng_applier_shared->lock);
-	ng_applier_resend_floor = (int64) pg_atomic_read_u64(&ng_applier_slot->inflight_seq);
+	ng_applier_resend_floor =
+		(int64) pg_atomic_read_u64(&ng_applier_slot->inflight_seq);
 
 	/* The worker is a superuser: resolve nothing through a user's schema. */
 	SetConfigOption("search_path", "pg_catalog", PGC_SUSET, PGC_S_OVERRIDE);
@@ -564,7 +566,8 @@ apply_round(void)
 		MemoryContextSwitchTo(ng_applier_round_cxt);
 
 		/* nothing of the round was committed: what it sent may come again */
-		ng_applier_remember_sent(ng_applier_round_rows, ng_applier_round_nrows, false);
+		ng_applier_remember_sent(ng_applier_round_rows, ng_applier_round_nrows,
+								 false);
 		ng_applier_round_rows = NULL;
 		ng_applier_round_nrows = 0;
 

@@ -7,9 +7,9 @@
  * A permanent failure about one document moves exactly that row to the
  * dead letters (and the later rows of its document, never applied past a
  * missing change); finish_round (applier_worker.c) moves them in the
- * round's transaction, and after the round committed ng_applier_note_dead_letters
- * records their transactions in the slot so that a waiting committer
- * warns.
+ * round's transaction, and after the round committed
+ * ng_applier_note_dead_letters records their transactions in the slot so
+ * that a waiting committer warns.
  *
  * Copyright (c) 2026, nutragenie developers
  *
@@ -103,7 +103,8 @@ ng_applier_bury_document_after(NgOutboxRow *row)
  * refused).
  */
 void
-ng_applier_mark_dead(NgOutboxRow *row, const bson_error_t *error, bool server_code)
+ng_applier_mark_dead(NgOutboxRow *row, const bson_error_t *error,
+					 bool server_code)
 {
 	row->outcome = NG_ROW_DEAD;
 	row->has_code = server_code;
@@ -118,6 +119,7 @@ ng_applier_mark_dead(NgOutboxRow *row, const bson_error_t *error, bool server_co
 void
 ng_applier_note_dead_letters(NgOutboxRow *rows, int n)
 {
+	NgApplierDb *slot = ng_applier_slot;
 	int			i;
 
 	for (i = 0; i < n; i++)
@@ -130,15 +132,14 @@ ng_applier_note_dead_letters(NgOutboxRow *rows, int n)
 		LWLockAcquire(ng_applier_shared->lock, LW_EXCLUSIVE);
 		if (row->unmatched)
 		{
-			ng_applier_slot->unmatched_xids[ng_applier_slot->unmatched_next % NG_DEAD_XID_RING] =
+			slot->unmatched_xids[slot->unmatched_next % NG_DEAD_XID_RING] =
 				row->xid;
-			ng_applier_slot->unmatched_next++;
+			slot->unmatched_next++;
 		}
 		else
 		{
-			ng_applier_slot->dead_xids[ng_applier_slot->dead_next % NG_DEAD_XID_RING] =
-				row->xid;
-			ng_applier_slot->dead_next++;
+			slot->dead_xids[slot->dead_next % NG_DEAD_XID_RING] = row->xid;
+			slot->dead_next++;
 		}
 		LWLockRelease(ng_applier_shared->lock);
 

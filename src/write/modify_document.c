@@ -187,9 +187,10 @@ ng_modify_id_text(const bson_t *iddoc)
  * 'null'; for an INSERT a removal is simply no field.
  */
 void
-ng_modify_slot_assignments(NgModifyState *ms, TupleTableSlot *slot, bool for_insert,
-						   bson_t *values, NgAssign **assigns, int *nassigns,
-						   const bson_t **root_doc, bson_t *root_storage)
+ng_modify_slot_assignments(NgModifyState *ms, TupleTableSlot *slot,
+						   bool for_insert, bson_t *values, NgAssign **assigns,
+						   int *nassigns, const bson_t **root_doc,
+						   bson_t *root_storage)
 {
 	ListCell   *lc;
 	int			n = 0;
@@ -298,7 +299,8 @@ ng_modify_slot_assignments(NgModifyState *ms, TupleTableSlot *slot, bool for_ins
  * hold it.  Returns whether the _id was generated here.
  */
 bool
-ng_modify_new_insert_document(NgModifyState *ms, TupleTableSlot *slot, bson_t *doc)
+ng_modify_new_insert_document(NgModifyState *ms, TupleTableSlot *slot,
+							  bson_t *doc)
 {
 	bson_t		values;
 	bson_t		root_storage;

@@ -101,8 +101,9 @@ extern void ng_modify_ensure_remote(NgModifyState *ms);
 /* in modify_document.c */
 extern void ng_modify_check_size(NgModifyState *ms, const bson_t *doc);
 extern void ng_modify_check_writable(NgTableOptions *opts);
-extern void ng_modify_slot_assignments(NgModifyState *ms, TupleTableSlot *slot,
-									   bool for_insert, bson_t *values, NgAssign **assigns,
+extern void ng_modify_slot_assignments(NgModifyState *ms,
+									   TupleTableSlot *slot, bool for_insert,
+									   bson_t *values, NgAssign **assigns,
 									   int *nassigns, const bson_t **root_doc,
 									   bson_t *root_storage);
 extern void ng_modify_check_storable(NgModifyState *ms, const bson_t *doc,
@@ -110,16 +111,19 @@ extern void ng_modify_check_storable(NgModifyState *ms, const bson_t *doc,
 									 const bson_t *current);
 extern void ng_modify_document_id(const bson_t *doc, bson_t *iddoc);
 extern const char *ng_modify_id_text(const bson_t *iddoc);
-extern bool ng_modify_new_insert_document(NgModifyState *ms, TupleTableSlot *slot,
+extern bool ng_modify_new_insert_document(NgModifyState *ms,
+										  TupleTableSlot *slot,
 										  bson_t *doc);
 
 /* in outbox.c */
 extern void ng_modify_outbox_append(NgModifyState *ms, char op, bson_t **ids,
 									bson_t **bodies, int n);
-extern void ng_modify_existing_ids(NgModifyState *ms, bson_t **ids, int n, bool *exists);
+extern void ng_modify_existing_ids(NgModifyState *ms, bson_t **ids, int n,
+								   bool *exists);
 
 /* in insert_batch.c */
-extern int	ng_modify_insert_batch(NgModifyState *ms, TupleTableSlot **slots, int n);
+extern int	ng_modify_insert_batch(NgModifyState *ms, TupleTableSlot **slots,
+								   int n);
 extern void ng_modify_prepare_insert(NgModifyState *ms, TupleTableSlot *slot);
 extern void ng_modify_discard_inserts(NgModifyState *ms);
 extern int	ng_modify_flush_inserts(NgModifyState *ms, TupleTableSlot **slots);

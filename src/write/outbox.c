@@ -4,11 +4,11 @@
  *		  Queuing write operations: one outbox statement per batch, and the
  *		  statement-time questions asked of the outbox and of MongoDB.
  *
- * ng_modify_outbox_append inserts one row per operation into nutragenie.outbox in
- * the user's transaction.  Before that, a statement asks whether another
- * transaction has operations queued on the same documents (MongoDB's copy
- * is then stale: serialization_failure) and, for an INSERT, which _ids
- * already exist in MongoDB (one find per batch).
+ * ng_modify_outbox_append inserts one row per operation into
+ * nutragenie.outbox in the user's transaction.  Before that, a statement
+ * asks whether another transaction has operations queued on the same
+ * documents (MongoDB's copy is then stale: serialization_failure) and, for
+ * an INSERT, which _ids already exist in MongoDB (one find per batch).
  *
  * Copyright (c) 2026, nutragenie developers
  *
@@ -236,8 +236,8 @@ ng_outbox_check_queued(NgTableOptions *opts, bson_t **ids, int n)
  * Put n operations into the outbox, in order.
  */
 void
-ng_modify_outbox_append(NgModifyState *ms, char op, bson_t **ids, bson_t **bodies,
-						int n)
+ng_modify_outbox_append(NgModifyState *ms, char op, bson_t **ids,
+						bson_t **bodies, int n)
 {
 	Oid			argtypes[7] = {OIDOID, OIDOID, TEXTOID, TEXTOID, CHAROID,
 	BYTEAARRAYOID, BYTEAARRAYOID};
