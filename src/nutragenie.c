@@ -20,11 +20,11 @@
 #include "fmgr.h"
 #include "foreign/fdwapi.h"
 #include "miscadmin.h"
-#include "storage/ipc.h"
 #include "utils/guc.h"
 
+#include "conn/conn.h"
 #include "exec/exec.h"
-#include "ng_remote.h"
+#include "write/write.h"
 
 NG_MODULE_MAGIC;
 
@@ -33,9 +33,6 @@ int			ng_connect_timeout_ms = 5000;
 int			ng_socket_timeout_ms = 30000;
 int			ng_max_filter_size_kb = 15 * 1024;
 
-static void ng_proc_exit(int code, Datum arg);
-static void ng_driver_log(mongoc_log_level_t level, const char *domain,
-						  const char *message, void *arg);
 
 /*
  * Module load: GUCs and driver initialisation.
@@ -88,49 +85,8 @@ _PG_init(void)
 		ng_cache_shmem_init();
 	}
 
-	mongoc_init();
-	mongoc_log_set_handler(ng_driver_log, NULL);
-	on_proc_exit(ng_proc_exit, (Datum) 0);
+	ng_conn_init_driver();
 	ng_xact_init();
-}
-
-/*
- * The driver's own log lines go to the server log instead of stderr: its
- * warnings (a failed endSessions on a dead connection ...) at DEBUG1, since
- * every failure that matters is also returned to us and reported; its
- * errors at LOG.  Never raises.
- */
-static void
-ng_driver_log(mongoc_log_level_t level, const char *domain,
-			  const char *message, void *arg)
-{
-	int			elevel;
-
-	switch (level)
-	{
-		case MONGOC_LOG_LEVEL_ERROR:
-		case MONGOC_LOG_LEVEL_CRITICAL:
-			elevel = LOG;
-			break;
-		case MONGOC_LOG_LEVEL_WARNING:
-			elevel = DEBUG1;
-			break;
-		default:
-			elevel = DEBUG3;
-			break;
-	}
-	ereport(elevel,
-			(errmsg_internal("libmongoc %s: %s", domain, message)));
-}
-
-/*
- * Process exit: close every client, then release the driver.
- */
-static void
-ng_proc_exit(int code, Datum arg)
-{
-	ng_conn_cleanup_all();
-	mongoc_cleanup();
 }
 
 PG_FUNCTION_INFO_V1(nutragenie_fdw_handler);

@@ -7,6 +7,8 @@
  * Only PostgreSQL and libbson types appear here; everything that needs the
  * driver itself (mongoc_client_t and friends) is declared in ng_remote.h, so
  * that files which never talk to a server cannot start doing so by accident.
+ * What one layer offers the others is in its own header: bson/bson_map.h,
+ * write/write.h, conn/conn.h.
  *
  * Copyright (c) 2026, nutragenie developers
  *
@@ -24,7 +26,6 @@
 
 #include "access/attnum.h"
 #include "commands/explain.h"
-#include "executor/spi.h"
 #include "fmgr.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
@@ -133,7 +134,7 @@ typedef struct NgTableOptions
 	Oid			userid;			/* user whose mapping is used; InvalidOid =
 								 * current user.  A scan replaces the planning
 								 * user by the executing one (scan.c). */
-	Oid			umid;			/* that user's mapping, looked up by xact.c
+	Oid			umid;			/* that user's mapping, looked up by overlay.c
 								 * when first needed; not serialized */
 	char	   *database;
 	char	   *collection;
@@ -142,27 +143,6 @@ typedef struct NgTableOptions
 	int			natts;			/* length of columns[] (= relnatts) */
 	NgColumn   *columns;		/* indexed by attnum - 1 */
 } NgTableOptions;
-
-/*
- * A prepared BSON-to-Datum converter for one column (or one array element
- * type).  Set up once per scan by ng_converter_init; used once per row.
- */
-typedef struct NgConverter
-{
-	Oid			typid;
-	int32		typmod;
-	NgMismatchPolicy mismatch;
-	NgJsonMode	json_mode;
-	int			kind;			/* private to bson_datum.c */
-	/* for arrays: the element converter and layout */
-	struct NgConverter *elem;
-	int16		elmlen;
-	bool		elmbyval;
-	char		elmalign;
-	/* for types converted from BSON strings through their input function */
-	FmgrInfo	infunc;
-	Oid			ioparam;
-} NgConverter;
 
 /* in nutragenie.c */
 extern int	ng_connect_timeout_ms;
@@ -174,49 +154,6 @@ extern int	ng_max_filter_size_kb;
 /* MongoDB's limit on a document, and so on a command's body. */
 #define NG_MAX_COMMAND_BYTES ((Size) 16 * 1024 * 1024)
 extern void _PG_init(void);
-
-/* in modify.c */
-extern void ngAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
-									  RangeTblEntry *target_rte,
-									  Relation target_relation);
-extern List *ngPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
-								 Index resultRelation, int subplan_index);
-extern void ngBeginForeignModify(ModifyTableState *mtstate,
-								 ResultRelInfo *rinfo, List *fdw_private,
-								 int subplan_index, int eflags);
-extern TupleTableSlot *ngExecForeignInsert(EState *estate,
-										   ResultRelInfo *rinfo,
-										   TupleTableSlot *slot,
-										   TupleTableSlot *planSlot);
-extern TupleTableSlot **ngExecForeignBatchInsert(EState *estate,
-												 ResultRelInfo *rinfo,
-												 TupleTableSlot **slots,
-												 TupleTableSlot **planSlots,
-												 int *numSlots);
-extern int	ngGetForeignModifyBatchSize(ResultRelInfo *rinfo);
-extern TupleTableSlot *ngExecForeignUpdate(EState *estate,
-										   ResultRelInfo *rinfo,
-										   TupleTableSlot *slot,
-										   TupleTableSlot *planSlot);
-extern TupleTableSlot *ngExecForeignDelete(EState *estate,
-										   ResultRelInfo *rinfo,
-										   TupleTableSlot *slot,
-										   TupleTableSlot *planSlot);
-extern void ngEndForeignModify(EState *estate, ResultRelInfo *rinfo);
-extern void ngBeginForeignInsert(ModifyTableState *mtstate,
-								 ResultRelInfo *rinfo);
-extern void ngEndForeignInsert(EState *estate, ResultRelInfo *rinfo);
-extern int	ngIsForeignRelUpdatable(Relation rel);
-extern void ng_outbox_check_queued(NgTableOptions *opts, bson_t **ids, int n);
-extern void ngExplainForeignModify(ModifyTableState *mtstate,
-								   ResultRelInfo *rinfo, List *fdw_private,
-								   int subplan_index, ExplainState *es);
-
-/* in internal_sql.c */
-extern int	ng_internal_sql_execute(SPIPlanPtr *planp, const char *sql,
-									int nargs, const Oid *argtypes,
-									Datum *values, const char *nulls,
-									bool read_only);
 
 /* in option.c */
 extern const char *ng_option_value(List *options, const char *name);
@@ -248,95 +185,6 @@ typedef struct NgObjectId
 #define PG_GETARG_NGOBJECTID_P(n) DatumGetNgObjectIdP(PG_GETARG_DATUM(n))
 #define PG_RETURN_NGOBJECTID_P(x) return NgObjectIdPGetDatum(x)
 extern Oid	ng_objectid_typoid(void);
-extern Oid	ng_objectid_array_typoid(void);
-
-/* in bson_datum.c */
-extern void ng_converter_init(NgConverter *conv, Oid typid, int32 typmod,
-							  NgMismatchPolicy mismatch, NgJsonMode json_mode);
-extern Datum ng_bson_to_datum(NgConverter *conv, const bson_iter_t *iter,
-							  bool *isnull);
-extern Datum ng_bson_document_to_datum(NgConverter *conv, const bson_t *doc,
-									   bool *isnull);
-extern bool ng_type_is_supported(Oid typid);
-extern bool ng_datum_append_bson(bson_t *doc, const char *key, int keylen,
-								 Datum value, bool isnull, Oid typid);
-extern bool ng_column_append_bson(bson_t *doc, const char *key,
-								  NgColumn *col, Datum value, bool isnull);
-pg_noreturn extern void ng_column_report_unstorable(NgColumn *col, const char *relname,
-										Datum value);
-extern const char *ng_bson_type_name(bson_type_t type);
-
-/*
- * MongoDB's nesting limit for stored documents (its default maxBSONDepth of
- * 200 less the 20 levels it keeps for itself); see ng_bson_check_document.
- */
-#define NG_MAX_DOCUMENT_DEPTH 180
-
-/* Why ng_bson_check_document or ng_bson_check_update refused a document. */
-typedef struct NgUnstorable
-{
-	char	   *field;			/* dotted key path, array indexes as digits */
-	char	   *path;			/* the same for messages: steps[2].$bad */
-	char	   *reason;			/* a full sentence: what MongoDB refuses */
-} NgUnstorable;
-
-extern bool ng_bson_check_document(const bson_t *doc, NgUnstorable *bad);
-extern bool ng_bson_check_update(const bson_t *update, const bson_t *current,
-								 NgUnstorable *bad);
-extern char *ng_bson_value_to_text(const bson_value_t *value);
-
-/* in xact.c */
-typedef struct NgOverlayItem
-{
-	const uint8 *data;			/* BSON bytes of a document */
-	uint32		len;
-	uint32		ref;			/* ng_xact_document_ref() of the document */
-} NgOverlayItem;
-extern void ng_xact_init(void);
-extern void ng_xact_lock_document(NgTableOptions *opts, const uint8 *id,
-								  uint32 idlen);
-extern void ng_xact_record_document(NgTableOptions *opts, const uint8 *id,
-									uint32 idlen, const bson_t *doc,
-									bool written, CommandId cid);
-extern void ng_xact_note_outbox_write(void);
-extern bool ng_xact_lookup(NgTableOptions *opts, const uint8 *id,
-						   uint32 idlen, CommandId before,
-						   const uint8 **data, uint32 *len, bool *deleted);
-extern bool ng_xact_has_documents(NgTableOptions *opts);
-extern uint32 ng_xact_document_ref(NgTableOptions *opts, const uint8 *id,
-								   uint32 idlen);
-extern bool ng_xact_document_id(NgTableOptions *opts, uint32 ref,
-								const uint8 **id, uint32 *idlen);
-extern List *ng_xact_collection_documents(NgTableOptions *opts,
-										  CommandId before);
-
-/* in matched.c */
-typedef struct NgMatchPlan NgMatchPlan;
-extern char *ng_match_id_key(const uint8 *id, uint32 idlen, int *keylen);
-extern NgMatchPlan *ng_match_plan_create(int n, const char *ops,
-										 const uint8 **ids,
-										 const uint32 *idlens);
-typedef enum NgMatchResult
-{
-	NG_MATCH_OK,				/* the totals say which matched nothing */
-	NG_MATCH_ASK,				/* a look-up of some _ids would tell */
-	NG_MATCH_UNKNOWN			/* the totals cannot be explained */
-} NgMatchResult;
-extern void ng_match_skip(NgMatchPlan *plan, int i);
-extern int	ng_match_lookup(NgMatchPlan *plan, bool before, int start,
-							int end, bson_t *in);
-extern void ng_match_set_found(NgMatchPlan *plan, const uint8 **found,
-							   const uint32 *foundlens, int nfound);
-extern NgMatchResult ng_match_check(NgMatchPlan *plan, int start, int end,
-									int64 matched, int64 removed,
-									bool *unmatched);
-
-/* in applier.c */
-extern void ng_applier_define_gucs(void);
-extern void ng_applier_shmem_init(void);
-extern bool ng_applier_available(void);
-extern void ng_applier_ensure_worker(void);
-extern void ng_applier_wait_for_commit(void);
 
 /* in cache.c */
 extern void ng_cache_define_gucs(void);
@@ -345,15 +193,6 @@ extern void ng_cache_invalidate(Oid serverid, const char *database,
 								const char *collection, const uint8 *id,
 								uint32 idlen);
 extern void ng_cache_invalidate_all(void);
-
-/* in document.c */
-typedef struct NgDocReader NgDocReader;
-extern void ng_document_check_readable(NgTableOptions *opts, NgColumn *col);
-extern NgDocReader *ng_document_reader_create(NgTableOptions *opts,
-											  List *attnums, List *positions,
-											  int width);
-extern void ng_document_to_values(NgDocReader *reader, const bson_t *doc,
-								  Datum *values, bool *isnull);
 
 /* in sample.c */
 typedef enum NgSampleMethod
@@ -392,5 +231,14 @@ extern List *ngImportForeignSchema(ImportForeignSchemaStmt *stmt,
 extern bool ngAnalyzeForeignTable(Relation relation,
 								  AcquireSampleRowsFunc *func,
 								  BlockNumber *totalpages);
+
+/*
+ * XXX Transitional: the files of plan/, exec/, admin/analyze.c and
+ * admin/sample.c, reshaped on another branch, still reach the BSON and write
+ * layers through this header.  Remove these includes once each of them
+ * includes the layer headers it uses.
+ */
+#include "bson/bson_map.h"
+#include "write/write.h"
 
 #endif							/* NUTRAGENIE_H */

@@ -53,7 +53,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
-#include "ng_remote.h"
+#include "conn/conn.h"
 
 typedef enum NgOptionKind
 {
@@ -89,33 +89,6 @@ static const char *const rounding_values[] = {"error", "round", "truncate", NULL
 static const char *const auth_mechanism_values[] = {"SCRAM-SHA-256",
 	"SCRAM-SHA-1", "PLAIN", "MONGODB-X509", "MONGODB-AWS", "GSSAPI", NULL};
 
-/*
- * Options of a server uri that hold a secret: the driver's (lower-case) key,
- * the spelling for messages, and the user mapping option that takes it
- * instead.  libmongoc folds the deprecated ssl* spellings into these keys.
- */
-static const char *const uri_secret_options[][3] = {
-	{MONGOC_URI_TLSCERTIFICATEKEYFILEPASSWORD, "tlsCertificateKeyFilePassword",
-	"tls_certificate_key_file_password"},
-	{NULL, NULL, NULL}
-};
-
-/* Options of a server uri that name a file the backend reads, likewise. */
-static const char *const uri_file_options[][2] = {
-	{MONGOC_URI_TLSCAFILE, "tlsCAFile"},
-	{MONGOC_URI_TLSCERTIFICATEKEYFILE, "tlsCertificateKeyFile"},
-	{"tlscrlfile", "tlsCRLFile"},
-	{NULL, NULL}
-};
-
-/*
- * authMechanismProperties a server uri may carry: none of them is a secret.
- * Any other (AWS_SESSION_TOKEN above all) is refused there.
- */
-static const char *const uri_public_mechanism_properties[] = {
-	"SERVICE_NAME", "CANONICALIZE_HOST_NAME", "SERVICE_REALM", "SERVICE_HOST",
-	"ENVIRONMENT", "TOKEN_RESOURCE", NULL
-};
 
 /* in NgBsonWriteType order */
 static const char *const bson_type_values[] = {"auto", "decimal", "double",
@@ -376,84 +349,31 @@ require_superuser_for_file(const char *name)
 static void
 validate_uri(const char *value)
 {
-	bson_error_t error;
-	mongoc_uri_t *uri = mongoc_uri_new_with_error(value, &error);
-	bool		has_credentials;
-	const char *secret = NULL;
-	const char *secret_home = NULL;
-	const char *file = NULL;
-	bson_iter_t it;
-	bson_iter_t props;
-	int			i;
+	NgUriFacts	facts;
+	char	   *detail;
 
-	if (uri == NULL)
-	{
-		char	   *detail = pstrdup(error.message);
-
+	if (!ng_uri_inspect(value, &facts, &detail))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid value for option \"uri\""),
 				 errdetail_internal("%s", detail)));
-	}
-	has_credentials = mongoc_uri_get_username(uri) != NULL ||
-		mongoc_uri_get_password(uri) != NULL;
 
-	/* option names are lower case in the driver's parsed options */
-	for (i = 0; uri_secret_options[i][0] != NULL && secret == NULL; i++)
-	{
-		if (mongoc_uri_has_option(uri, uri_secret_options[i][0]))
-		{
-			secret = uri_secret_options[i][1];
-			secret_home = uri_secret_options[i][2];
-		}
-	}
-	for (i = 0; uri_file_options[i][0] != NULL && file == NULL; i++)
-	{
-		if (mongoc_uri_has_option(uri, uri_file_options[i][0]))
-			file = uri_file_options[i][1];
-	}
-	if (secret == NULL &&
-		bson_iter_init_find_case(&it, mongoc_uri_get_credentials(uri),
-								 MONGOC_URI_AUTHMECHANISMPROPERTIES) &&
-		BSON_ITER_HOLDS_DOCUMENT(&it) &&
-		bson_iter_recurse(&it, &props))
-	{
-		while (secret == NULL && bson_iter_next(&props))
-		{
-			const char *key = bson_iter_key(&props);
-
-			for (i = 0; uri_public_mechanism_properties[i] != NULL; i++)
-			{
-				if (pg_strcasecmp(key, uri_public_mechanism_properties[i]) == 0)
-					break;
-			}
-			if (uri_public_mechanism_properties[i] == NULL)
-			{
-				/* copied: the driver's copy goes away below */
-				secret = pstrdup(key);
-				secret_home = pg_strcasecmp(key, "AWS_SESSION_TOKEN") == 0 ?
-					"aws_session_token" : NULL;
-			}
-		}
-	}
-	mongoc_uri_destroy(uri);
-
-	if (has_credentials)
+	if (facts.has_credentials)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"uri\" must not contain a user name or password"),
 				 errhint("Put credentials in the \"username\" and \"password\" options of a user mapping.")));
-	if (secret != NULL)
+	if (facts.secret != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"uri\" must not contain \"%s\"", secret),
+				 errmsg("option \"uri\" must not contain \"%s\"", facts.secret),
 				 errdetail("Every user with USAGE on the server can read its options; secrets belong in user mappings."),
-				 secret_home != NULL
+				 facts.secret_home != NULL
 				 ? errhint("Put the value in the \"%s\" option of a user mapping.",
-						   secret_home)
+						   facts.secret_home)
 				 : errhint("Only these authMechanismProperties may be given in the uri: SERVICE_NAME, CANONICALIZE_HOST_NAME, SERVICE_REALM, SERVICE_HOST, ENVIRONMENT, TOKEN_RESOURCE.")));
-	if (file != NULL)
-		require_superuser_for_file(file);
+	if (facts.file != NULL)
+		require_superuser_for_file(facts.file);
 }
 
 /*
@@ -726,16 +646,7 @@ ng_server_database(ForeignServer *server)
 	if (s != NULL)
 		return pstrdup(s);
 	if ((s = ng_option_value(server->options, "uri")) != NULL)
-	{
-		mongoc_uri_t *uri = mongoc_uri_new(s);
-
-		if (uri != NULL)
-		{
-			if (mongoc_uri_get_database(uri) != NULL)
-				db = pstrdup(mongoc_uri_get_database(uri));
-			mongoc_uri_destroy(uri);
-		}
-	}
+		db = ng_uri_database(s);
 	return db;
 }
 

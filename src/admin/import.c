@@ -26,7 +26,7 @@
  * -> bytea; an array whose non-null elements all map to one such type ->
  * an array of it; anything else, and any other mix of types, -> jsonb,
  * which reads every BSON value.  A field seen only as null is jsonb too.
- * These are exactly the conversions bson_datum.c accepts, so a sampled
+ * These are exactly the conversions bson_read.c accepts, so a sampled
  * document always reads back without a mismatch.
  *
  * Column order follows the documents' key order: every pair of keys seen
@@ -73,7 +73,8 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
-#include "ng_remote.h"
+#include "bson/bson_map.h"
+#include "conn/conn.h"
 
 /* Option defaults and limits */
 #define NG_IMPORT_SAMPLE_SIZE	1000
@@ -177,6 +178,7 @@ typedef struct Inference
 static void parse_import_options(List *options, ImportOptions *opts);
 pg_noreturn static void invalid_import_option(const char *name);
 static List *list_collections(Oid serverid, const char *database);
+static void collect_collection(const bson_t *doc, void *arg);
 static bool collection_wanted(ImportForeignSchemaStmt *stmt,
 							  const ImportOptions *opts,
 							  RemoteCollection *rc);
@@ -366,53 +368,21 @@ static List *
 list_collections(Oid serverid, const char *database)
 {
 	NgConnEntry *entry = ng_conn_get(serverid, InvalidOid);
-	mongoc_database_t *volatile db = NULL;
-	mongoc_cursor_t *volatile cursor = NULL;
 	List	   *result = NIL;
 	HTAB	   *names;
 	ListCell   *lc;
+	bson_error_t error;
 
 	PG_TRY();
 	{
-		const bson_t *doc;
-		bson_error_t error;
-
-		db = mongoc_client_get_database(ng_conn_client(entry), database);
-		cursor = mongoc_database_find_collections_with_opts(db, NULL);
-		while (mongoc_cursor_next(cursor, &doc))
-		{
-			bson_iter_t iter;
-			RemoteCollection *rc;
-			const char *name;
-			uint32_t	len;
-
-			if (!bson_iter_init_find(&iter, doc, "name") ||
-				!BSON_ITER_HOLDS_UTF8(&iter))
-				continue;
-			name = bson_iter_utf8(&iter, &len);
-
-			rc = palloc0(sizeof(RemoteCollection));
-			rc->name = pnstrdup(name, len);
-			rc->is_view = bson_iter_init_find(&iter, doc, "type") &&
-				BSON_ITER_HOLDS_UTF8(&iter) &&
-				strcmp(bson_iter_utf8(&iter, NULL), "view") == 0;
-			result = lappend(result, rc);
-		}
-		if (mongoc_cursor_error(cursor, &error))
-		{
-			mongoc_cursor_destroy(cursor);
-			cursor = NULL;
+		if (!ng_conn_list_collections(entry, database, collect_collection,
+									  &result, &error))
 			ng_conn_report_error(entry, &error,
 								 psprintf("list the collections of database \"%s\"",
 										  database));
-		}
 	}
 	PG_FINALLY();
 	{
-		if (cursor != NULL)
-			mongoc_cursor_destroy(cursor);
-		if (db != NULL)
-			mongoc_database_destroy(db);
 		ng_conn_release(entry);
 	}
 	PG_END_TRY();
@@ -445,6 +415,33 @@ list_collections(Oid serverid, const char *database)
 		rc->tablename = unique_name(names, rc->name);
 	}
 	return result;
+}
+
+/*
+ * collect_collection
+ *		list_collections' callback: append the name of a collection or view
+ *		(and whether it is a view) to the List *arg, copied.
+ */
+static void
+collect_collection(const bson_t *doc, void *arg)
+{
+	List	  **result = (List **) arg;
+	bson_iter_t iter;
+	RemoteCollection *rc;
+	const char *name;
+	uint32_t	len;
+
+	if (!bson_iter_init_find(&iter, doc, "name") ||
+		!BSON_ITER_HOLDS_UTF8(&iter))
+		return;
+	name = bson_iter_utf8(&iter, &len);
+
+	rc = palloc0(sizeof(RemoteCollection));
+	rc->name = pnstrdup(name, len);
+	rc->is_view = bson_iter_init_find(&iter, doc, "type") &&
+		BSON_ITER_HOLDS_UTF8(&iter) &&
+		strcmp(bson_iter_utf8(&iter, NULL), "view") == 0;
+	*result = lappend(*result, rc);
 }
 
 /*

@@ -550,16 +550,3 @@ ng_objectid_typoid(void)
 		lookup_objectid_type();
 	return objectid_oid;
 }
-
-/*
- * ng_objectid_array_typoid
- *		OID of the type objectid[]; same caching and errors as
- *		ng_objectid_typoid().
- */
-Oid
-ng_objectid_array_typoid(void)
-{
-	if (!OidIsValid(objectid_array_oid))
-		lookup_objectid_type();
-	return objectid_array_oid;
-}

@@ -39,6 +39,7 @@
 #include "commands/defrem.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/ipc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -73,6 +74,9 @@ static void check_password(ForeignServer *server, UserMapping *user,
 static bool apply_mapping_options(mongoc_uri_t *uri, ForeignServer *server,
 								  UserMapping *user);
 static bool error_is_auth_failure(const bson_error_t *error);
+static void driver_log(mongoc_log_level_t level, const char *domain,
+					   const char *message, void *arg);
+static void driver_proc_exit(int code, Datum arg);
 
 static void
 conn_init_hash(void)
@@ -605,4 +609,57 @@ Datum
 ng_disconnect_all(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(disconnect_matching(InvalidOid));
+}
+
+/*
+ * ng_conn_init_driver
+ *		Initialise libmongoc for this process (at module load): its log lines
+ *		go to the server log, and at process exit every client is closed
+ *		before the driver is released.
+ */
+void
+ng_conn_init_driver(void)
+{
+	mongoc_init();
+	mongoc_log_set_handler(driver_log, NULL);
+	on_proc_exit(driver_proc_exit, (Datum) 0);
+}
+
+/*
+ * The driver's own log lines go to the server log instead of stderr: its
+ * warnings (a failed endSessions on a dead connection ...) at DEBUG1, since
+ * every failure that matters is also returned to us and reported; its
+ * errors at LOG.  Never raises.
+ */
+static void
+driver_log(mongoc_log_level_t level, const char *domain,
+		   const char *message, void *arg)
+{
+	int			elevel;
+
+	switch (level)
+	{
+		case MONGOC_LOG_LEVEL_ERROR:
+		case MONGOC_LOG_LEVEL_CRITICAL:
+			elevel = LOG;
+			break;
+		case MONGOC_LOG_LEVEL_WARNING:
+			elevel = DEBUG1;
+			break;
+		default:
+			elevel = DEBUG3;
+			break;
+	}
+	ereport(elevel,
+			(errmsg_internal("libmongoc %s: %s", domain, message)));
+}
+
+/*
+ * Process exit: close every client, then release the driver.
+ */
+static void
+driver_proc_exit(int code, Datum arg)
+{
+	ng_conn_cleanup_all();
+	mongoc_cleanup();
 }

@@ -46,7 +46,7 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
-#include "nutragenie.h"
+#include "write/write_int.h"
 
 /* what every internal statement resolves unqualified names with */
 #define NG_INTERNAL_SEARCH_PATH "pg_catalog, pg_temp"

@@ -8,7 +8,7 @@
  * locked, so when the applier sends it the document should be there.  If
  * another MongoDB client deleted it in between, MongoDB answers the update
  * or delete with a matched count of 0, and the change must not vanish
- * silently: the applier records it (applier.c).  MongoDB's bulk write
+ * silently: the applier records it (dead_letters.c).  MongoDB's bulk write
  * reply has totals per bulk (nMatched, nRemoved), not per operation, so
  * this file works out which operation matched nothing.
  *
@@ -50,7 +50,7 @@
 
 #include "lib/stringinfo.h"
 
-#include "nutragenie.h"
+#include "write/write_int.h"
 
 /* A document's existence before the run. */
 typedef enum NgStartState

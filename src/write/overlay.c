@@ -1,12 +1,12 @@
 /*-------------------------------------------------------------------------
  *
- * xact.c
- *		  Per-transaction state of writes: document locks, the overlay that
- *		  lets a transaction read its own writes, and the commit hooks.
+ * overlay.c
+ *		  A transaction's unapplied writes: the overlay that lets it read its
+ *		  own writes, and the transaction callbacks that end them.
  *
- * A write to a MongoDB document is recorded in the outbox (modify.c) and
+ * A write to a MongoDB document is recorded in the outbox (outbox.c) and
  * becomes visible in MongoDB only after the PostgreSQL transaction commits
- * and the applier has run (applier.c).  Until then the writing transaction
+ * and the applier has run (applier_*.c).  Until then the writing transaction
  * reads its own changes from the overlay kept here: for every document it
  * wrote (or, for UPDATE/DELETE, locked and re-read) the overlay holds the
  * current full document or a tombstone.  Versions are stacked by
@@ -16,11 +16,8 @@
  * started and not those the statement itself makes (as PostgreSQL's own
  * tables do: INSERT INTO t SELECT ... FROM t reads t as it was).
  *
- * Document locks serialize writers of one document in commit order: they
- * are transaction-level heavyweight locks (LOCKTAG_ADVISORY in our own key
- * space) and are released by PostgreSQL after the commit callback, in which
- * the committer waits for the applier.  Past NG_LOCK_ESCALATION documents
- * of one collection a transaction takes one collection-wide lock instead.
+ * Writers of a document are serialized by the document locks of
+ * doclock.c, which this file's transaction callbacks reset.
  *
  * Every overlay document has a number for the rest of the transaction (its
  * "ref", never reused, even when a savepoint's versions are dropped): a scan
@@ -44,7 +41,7 @@
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
- *		  src/write/xact.c
+ *		  src/write/overlay.c
  *
  *-------------------------------------------------------------------------
  */
@@ -58,14 +55,7 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
-#include "nutragenie.h"
-
-/* lock key spaces in LOCKTAG_ADVISORY's fourth field (ours, not SQL's 1/2) */
-#define NG_LOCKSPACE_DOCUMENT	0x4E47
-#define NG_LOCKSPACE_COLLECTION 0x4E48
-
-/* documents of one collection locked one by one before escalating */
-#define NG_LOCK_ESCALATION		256
+#include "write/write_int.h"
 
 /* One version of a document in the overlay. */
 typedef struct NgOverlayVersion
@@ -98,18 +88,9 @@ typedef struct NgOverlayEntry
 	List	   *docs;
 } NgOverlayEntry;
 
-/* Per-collection lock bookkeeping. */
-typedef struct NgCollLock
-{
-	uint64		hash;
-	int			documents;
-	bool		escalated;
-} NgCollLock;
-
 static HTAB *overlay = NULL;
 static List *overlay_docs = NIL;	/* every NgOverlayDoc, in first-write
 									 * order */
-static HTAB *coll_locks = NULL;
 static bool wrote_outbox = false;
 
 static void xact_callback(XactEvent event, void *arg);
@@ -117,9 +98,6 @@ static void subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 							 SubTransactionId parentSubid, void *arg);
 static void reset_state(void);
 static char *make_ns(NgTableOptions *opts, int *len);
-static uint64 collection_hash(NgTableOptions *opts);
-static uint64 document_hash(NgTableOptions *opts, const uint8 *id,
-							uint32 idlen);
 static Oid	opts_mapping(NgTableOptions *opts);
 static NgOverlayVersion *visible_version(NgOverlayDoc *od, CommandId before,
 										 Oid umid);
@@ -142,7 +120,7 @@ reset_state(void)
 	/* the memory went with TopTransactionContext */
 	overlay = NULL;
 	overlay_docs = NIL;
-	coll_locks = NULL;
+	ng_doclock_reset();
 	wrote_outbox = false;
 }
 
@@ -249,78 +227,6 @@ make_ns(NgTableOptions *opts, int *len)
 	return ns;
 }
 
-static uint64
-collection_hash(NgTableOptions *opts)
-{
-	uint64		h = hash_bytes_uint32_extended(opts->serverid, 0);
-
-	h = hash_bytes_extended((const unsigned char *) opts->database,
-							strlen(opts->database), h);
-	return hash_bytes_extended((const unsigned char *) opts->collection,
-							   strlen(opts->collection) + 1, h);
-}
-
-static uint64
-document_hash(NgTableOptions *opts, const uint8 *id, uint32 idlen)
-{
-	return hash_bytes_extended(id, idlen, collection_hash(opts));
-}
-
-/*
- * Lock a document of the table's collection for the rest of the
- * transaction, waiting for a concurrent writer to commit and be applied.
- * id is the BSON document {"_id": value}.
- */
-void
-ng_xact_lock_document(NgTableOptions *opts, const uint8 *id, uint32 idlen)
-{
-	uint64		ch = collection_hash(opts);
-	NgCollLock *cl;
-	LOCKTAG		tag;
-	bool		found;
-
-	if (coll_locks == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(uint64);
-		ctl.entrysize = sizeof(NgCollLock);
-		ctl.hcxt = TopTransactionContext;
-		coll_locks = hash_create("nutragenie collection locks", 16, &ctl,
-								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
-	cl = hash_search(coll_locks, &ch, HASH_ENTER, &found);
-	if (!found)
-	{
-		cl->documents = 0;
-		cl->escalated = false;
-		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (ch >> 32),
-							 (uint32) ch, NG_LOCKSPACE_COLLECTION);
-		(void) LockAcquire(&tag, RowExclusiveLock, false, false);
-	}
-	if (cl->escalated)
-		return;
-
-	if (cl->documents >= NG_LOCK_ESCALATION)
-	{
-		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (ch >> 32),
-							 (uint32) ch, NG_LOCKSPACE_COLLECTION);
-		(void) LockAcquire(&tag, ExclusiveLock, false, false);
-		cl->escalated = true;
-		return;
-	}
-
-	{
-		uint64		dh = document_hash(opts, id, idlen);
-
-		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (dh >> 32),
-							 (uint32) dh, NG_LOCKSPACE_DOCUMENT);
-		if (LockAcquire(&tag, ExclusiveLock, false, false) !=
-			LOCKACQUIRE_ALREADY_HELD)
-			cl->documents++;
-	}
-}
-
 /*
  * The overlay document for a key, optionally created (without versions).
  */
@@ -349,7 +255,7 @@ find_doc(NgTableOptions *opts, const uint8 *id, uint32 idlen, bool create)
 							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
 
-	h = document_hash(opts, id, idlen);
+	h = ng_doclock_document_hash(opts, id, idlen);
 	entry = hash_search(overlay, &h, create ? HASH_ENTER : HASH_FIND, &found);
 	if (entry == NULL)
 		return NULL;

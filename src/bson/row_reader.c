@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * document.c
+ * row_reader.c
  *		  Turns one BSON document into the values of a foreign table's columns.
  *
  * A reader is prepared once per table and list of columns: each column's
@@ -20,7 +20,7 @@
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
- *		  src/bson/document.c
+ *		  src/bson/row_reader.c
  *
  *-------------------------------------------------------------------------
  */
@@ -31,7 +31,7 @@
 
 #include <bson/bson.h>
 
-#include "nutragenie.h"
+#include "bson/bson_map.h"
 
 /* A column the reader converts, with its path split for fast matching. */
 typedef struct NgDocColumn

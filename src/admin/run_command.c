@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
- * functions.c
- *		  SQL-callable utilities that talk to a server directly.
+ * run_command.c
+ *		  ng_run_command: one MongoDB database command, run from SQL.
  *
  * ng_run_command() runs one MongoDB database command on a server through
  * the caller's user mapping, with the command given as Extended JSON.  It is
@@ -13,7 +13,7 @@
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
- *		  src/admin/functions.c
+ *		  src/admin/run_command.c
  *
  *-------------------------------------------------------------------------
  */
@@ -24,7 +24,8 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 
-#include "ng_remote.h"
+#include "bson/bson_map.h"
+#include "conn/conn.h"
 
 /*
  * Is the command one that never writes documents?  Only a short list of
@@ -115,8 +116,7 @@ ng_run_command(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 
-	ok = mongoc_client_command_simple(ng_conn_client(entry), database,
-									  command, NULL, &reply, &error);
+	ok = ng_conn_command(entry, database, command, &reply, &error);
 	ng_conn_release(entry);
 
 	/*

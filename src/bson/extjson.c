@@ -1,0 +1,907 @@
+/*-------------------------------------------------------------------------
+ *
+ * extjson.c
+ *		  The Extended JSON v2 renderer: BSON to json, jsonb and message text.
+ *
+ * json and jsonb columns receive Extended JSON v2 (relaxed or canonical).
+ * Both are rendered by one walker here, so a json and a jsonb column show
+ * the same content; the walker builds a jsonb directly with pushJsonbValue
+ * rather than going through text.  Doubles are written with the shortest
+ * decimal that reads back as the same double.  The same walker, in a lenient
+ * text mode that never raises, renders values for error messages
+ * (ng_bson_value_to_text).
+ *
+ * Results are palloc'd in CurrentMemoryContext.
+ *
+ * Copyright (c) 2026, nutragenie developers
+ *
+ * IDENTIFICATION
+ *		  src/bson/extjson.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "common/base64.h"
+#include "common/int.h"
+#include "common/shortest_dec.h"
+#include "datatype/timestamp.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/fmgroids.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/numeric.h"
+#include "utils/syscache.h"
+#include "utils/uuid.h"
+
+#include <bson/bson.h>
+
+#include "bson/bson_int.h"
+
+/*
+ * Where a json or jsonb value is being built: text (json columns, error
+ * messages) or a JsonbValue tree (jsonb columns).
+ */
+typedef struct JsonSink
+{
+	NgJsonMode	mode;
+	bool		as_text;		/* build text rather than jsonb */
+	bool		lenient;		/* for messages: never raise on bad strings */
+	int			limit;			/* stop walking past this many bytes; 0: no
+								 * limit */
+	bool		truncated;		/* walking stopped at the limit */
+	/* text output */
+	StringInfoData buf;
+	bool		need_comma;
+	/* jsonb output */
+	JsonbParseState *state;
+	JsonbValue *result;
+	JsonbValue	root_scalar;
+} JsonSink;
+
+/* ng_bson_value_to_text renders at most about this many bytes */
+#define NG_VALUE_TEXT_MAX	100
+
+static void sink_init(JsonSink *s, NgJsonMode mode, bool as_text,
+					  bool lenient);
+static void sink_comma(JsonSink *s);
+static void sink_scalar(JsonSink *s, JsonbValue *jv);
+static void sink_begin(JsonSink *s, bool is_array);
+static void sink_end(JsonSink *s, bool is_array);
+static void sink_key(JsonSink *s, const char *key, int len, bool from_bson);
+static void sink_string(JsonSink *s, const char *str, int len,
+						bool from_bson);
+static void sink_number(JsonSink *s, const char *str, int len);
+static void sink_int(JsonSink *s, int64 val);
+static void sink_bool(JsonSink *s, bool val);
+static void sink_null(JsonSink *s);
+static void sink_wrapped_string(JsonSink *s, const char *key,
+								const char *str);
+static void append_json_chars(StringInfo buf, const char *s, int len,
+							  bool ascii_only);
+static void append_lenient_string(StringInfo buf, const char *s, int len);
+static void json_value(JsonSink *s, const bson_value_t *v);
+static void json_container(JsonSink *s, const uint8_t *data, uint32_t len,
+						   bool is_array);
+static void json_double(JsonSink *s, double d);
+static void json_date(JsonSink *s, int64 ms);
+static void json_binary(JsonSink *s, const uint8_t *data, uint32_t len,
+						bson_subtype_t subtype);
+static void json_regex(JsonSink *s, const char *pattern, const char *options);
+
+/*
+ * ng_extjson_datum
+ *		A json (as_text) or jsonb Datum holding a BSON value (v), or a whole
+ *		document (docdata/doclen, when v is NULL), as Extended JSON v2 in
+ *		mode.  Palloc'd in CurrentMemoryContext; raises for strings that are
+ *		not valid UTF-8 or that the server encoding cannot hold.
+ */
+Datum
+ng_extjson_datum(NgJsonMode mode, bool as_text, const bson_value_t *v,
+				 const uint8_t *docdata, uint32_t doclen)
+{
+	JsonSink	s;
+
+	sink_init(&s, mode, as_text, false);
+	if (s.as_text)
+		appendStringInfoSpaces(&s.buf, VARHDRSZ);	/* room for the header */
+
+	if (v != NULL)
+		json_value(&s, v);
+	else
+		json_container(&s, docdata, doclen, false);
+
+	if (s.as_text)
+	{
+		SET_VARSIZE(s.buf.data, s.buf.len);
+		return PointerGetDatum(s.buf.data);
+	}
+	return JsonbPGetDatum(JsonbValueToJsonb(s.result));
+}
+
+
+/* ----------------------------------------------------------------
+ *		BSON to Extended JSON
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * sink_init
+ *		Start an empty json text or jsonb.
+ *
+ * A lenient sink (text only) renders strings that are not valid UTF-8, or
+ * that the server encoding cannot hold, without raising: it is for error
+ * messages.
+ */
+static void
+sink_init(JsonSink *s, NgJsonMode mode, bool as_text, bool lenient)
+{
+	memset(s, 0, sizeof(JsonSink));
+	s->mode = mode;
+	s->as_text = as_text;
+	s->lenient = lenient;
+	if (as_text)
+		initStringInfo(&s->buf);
+}
+
+/* Text output: separate this item from the previous one. */
+static inline void
+sink_comma(JsonSink *s)
+{
+	if (s->need_comma)
+		appendBinaryStringInfo(&s->buf, ", ", 2);
+	s->need_comma = true;
+}
+
+/*
+ * sink_scalar
+ *		jsonb output: add a scalar as an array element, an object member's
+ *		value, or the whole result.
+ */
+static void
+sink_scalar(JsonSink *s, JsonbValue *jv)
+{
+	if (s->state == NULL)
+	{
+		/* JsonbValueToJsonb wraps a top-level scalar itself */
+		s->root_scalar = *jv;
+		s->result = &s->root_scalar;
+	}
+	else
+		(void) pushJsonbValue(&s->state,
+							  s->state->contVal.type == jbvArray ?
+							  WJB_ELEM : WJB_VALUE, jv);
+}
+
+/* Open an array or object. */
+static void
+sink_begin(JsonSink *s, bool is_array)
+{
+	if (s->as_text)
+	{
+		sink_comma(s);
+		appendStringInfoChar(&s->buf, is_array ? '[' : '{');
+		s->need_comma = false;
+	}
+	else
+		(void) pushJsonbValue(&s->state,
+							  is_array ? WJB_BEGIN_ARRAY : WJB_BEGIN_OBJECT,
+							  NULL);
+}
+
+/* Close the innermost array or object. */
+static void
+sink_end(JsonSink *s, bool is_array)
+{
+	if (s->as_text)
+	{
+		appendStringInfoChar(&s->buf, is_array ? ']' : '}');
+		s->need_comma = true;
+	}
+	else
+		s->result = pushJsonbValue(&s->state,
+								   is_array ? WJB_END_ARRAY : WJB_END_OBJECT,
+								   NULL);
+}
+
+/*
+ * sink_key
+ *		Add an object member's key.  from_bson says the key comes from the
+ *		document and must be checked (and converted); our own keys are ASCII.
+ */
+static void
+sink_key(JsonSink *s, const char *key, int len, bool from_bson)
+{
+	if (s->as_text)
+	{
+		sink_comma(s);
+		if (from_bson && s->lenient)
+			append_lenient_string(&s->buf, key, len);
+		else
+		{
+			if (from_bson)
+				key = ng_bson_server_string(key, len, &len);
+			appendStringInfoChar(&s->buf, '"');
+			append_json_chars(&s->buf, key, len, false);
+			appendStringInfoChar(&s->buf, '"');
+		}
+		appendBinaryStringInfo(&s->buf, ": ", 2);
+		s->need_comma = false;
+	}
+	else
+	{
+		JsonbValue	jv;
+
+		if (from_bson)
+			key = ng_bson_server_string(key, len, &len);
+		jv.type = jbvString;
+
+		/*
+		 * Points into the document, which outlives the JsonbValue tree, or is
+		 * one of our string literals.
+		 */
+		jv.val.string.val = (char *) key;
+		jv.val.string.len = len;
+		(void) pushJsonbValue(&s->state, WJB_KEY, &jv);
+	}
+}
+
+/* Add a string value; from_bson as for sink_key. */
+static void
+sink_string(JsonSink *s, const char *str, int len, bool from_bson)
+{
+	if (s->as_text)
+	{
+		sink_comma(s);
+		if (from_bson && s->lenient)
+			append_lenient_string(&s->buf, str, len);
+		else
+		{
+			if (from_bson)
+				str = ng_bson_server_string(str, len, &len);
+			appendStringInfoChar(&s->buf, '"');
+			append_json_chars(&s->buf, str, len, false);
+			appendStringInfoChar(&s->buf, '"');
+		}
+	}
+	else
+	{
+		JsonbValue	jv;
+
+		/*
+		 * A string from the document outlives the JsonbValue tree; our own
+		 * strings are often in the caller's stack buffers: copy those.
+		 */
+		if (from_bson)
+			str = ng_bson_server_string(str, len, &len);
+		else
+			str = pnstrdup(str, len);
+		jv.type = jbvString;
+		jv.val.string.val = (char *) str;
+		jv.val.string.len = len;
+		sink_scalar(s, &jv);
+	}
+}
+
+/* Add a number given as valid JSON number text. */
+static void
+sink_number(JsonSink *s, const char *str, int len)
+{
+	if (s->as_text)
+	{
+		sink_comma(s);
+		appendBinaryStringInfo(&s->buf, str, len);
+	}
+	else
+	{
+		JsonbValue	jv;
+
+		jv.type = jbvNumeric;
+		jv.val.numeric = ng_bson_cstring_to_numeric(str);
+		sink_scalar(s, &jv);
+	}
+}
+
+/* Add an integer. */
+static void
+sink_int(JsonSink *s, int64 val)
+{
+	if (s->as_text)
+	{
+		char		buf[MAXINT8LEN + 1];
+		int			len = pg_lltoa(val, buf);
+
+		sink_comma(s);
+		appendBinaryStringInfo(&s->buf, buf, len);
+	}
+	else
+	{
+		JsonbValue	jv;
+
+		jv.type = jbvNumeric;
+		jv.val.numeric = int64_to_numeric(val);
+		sink_scalar(s, &jv);
+	}
+}
+
+/* Add true or false. */
+static void
+sink_bool(JsonSink *s, bool val)
+{
+	if (s->as_text)
+	{
+		sink_comma(s);
+		appendStringInfoString(&s->buf, val ? "true" : "false");
+	}
+	else
+	{
+		JsonbValue	jv;
+
+		jv.type = jbvBool;
+		jv.val.boolean = val;
+		sink_scalar(s, &jv);
+	}
+}
+
+/* Add null. */
+static void
+sink_null(JsonSink *s)
+{
+	if (s->as_text)
+	{
+		sink_comma(s);
+		appendBinaryStringInfo(&s->buf, "null", 4);
+	}
+	else
+	{
+		JsonbValue	jv;
+
+		jv.type = jbvNull;
+		sink_scalar(s, &jv);
+	}
+}
+
+/* Add {"<key>": "<str>"}; both are our own ASCII text. */
+static void
+sink_wrapped_string(JsonSink *s, const char *key, const char *str)
+{
+	sink_begin(s, false);
+	sink_key(s, key, strlen(key), false);
+	sink_string(s, str, strlen(str), false);
+	sink_end(s, false);
+}
+
+/*
+ * append_json_chars
+ *		Append s[0..len) to buf escaped for a JSON string (no quotes).
+ *
+ * s must be valid in the server encoding.  With ascii_only, s must be valid
+ * UTF-8 and non-ASCII characters become \u escapes (surrogate pairs beyond
+ * the BMP), so the output is plain ASCII.
+ */
+static void
+append_json_chars(StringInfo buf, const char *s, int len, bool ascii_only)
+{
+	const char *end = s + len;
+	const char *run = s;
+
+	while (s < end)
+	{
+		unsigned char c = (unsigned char) *s;
+
+		if (likely(c >= 0x20 && c != '"' && c != '\\' &&
+				   (c < 0x80 || !ascii_only)))
+		{
+			s++;
+			continue;
+		}
+
+		/* flush the run of characters that need no escaping */
+		if (s > run)
+			appendBinaryStringInfo(buf, run, s - run);
+
+		if (c >= 0x80)
+		{
+			pg_wchar	cp = utf8_to_unicode((const unsigned char *) s);
+
+			if (cp > 0xFFFF)
+			{
+				cp -= 0x10000;
+				appendStringInfo(buf, "\\u%04x\\u%04x",
+								 (unsigned int) (0xD800 + (cp >> 10)),
+								 (unsigned int) (0xDC00 + (cp & 0x3FF)));
+			}
+			else
+				appendStringInfo(buf, "\\u%04x", (unsigned int) cp);
+			s += pg_utf_mblen((const unsigned char *) s);
+		}
+		else
+		{
+			switch (c)
+			{
+				case '"':
+					appendBinaryStringInfo(buf, "\\\"", 2);
+					break;
+				case '\\':
+					appendBinaryStringInfo(buf, "\\\\", 2);
+					break;
+				case '\b':
+					appendBinaryStringInfo(buf, "\\b", 2);
+					break;
+				case '\f':
+					appendBinaryStringInfo(buf, "\\f", 2);
+					break;
+				case '\n':
+					appendBinaryStringInfo(buf, "\\n", 2);
+					break;
+				case '\r':
+					appendBinaryStringInfo(buf, "\\r", 2);
+					break;
+				case '\t':
+					appendBinaryStringInfo(buf, "\\t", 2);
+					break;
+				default:
+					appendStringInfo(buf, "\\u%04x", (unsigned int) c);
+					break;
+			}
+			s++;
+		}
+		run = s;
+	}
+	if (s > run)
+		appendBinaryStringInfo(buf, run, s - run);
+}
+
+/*
+ * append_lenient_string
+ *		Append a quoted JSON string for an error message, never raising.
+ *
+ * Renders the longest valid UTF-8 prefix (as \u escapes unless the server
+ * encoding is UTF8) and marks anything after it with \ufffd.
+ */
+static void
+append_lenient_string(StringInfo buf, const char *s, int len)
+{
+	int			validlen = pg_encoding_verifymbstr(PG_UTF8, s, len);
+
+	appendStringInfoChar(buf, '"');
+	append_json_chars(buf, s, validlen,
+					  GetDatabaseEncoding() != PG_UTF8);
+	if (validlen < len)
+		appendStringInfoString(buf, "\\ufffd");
+	appendStringInfoChar(buf, '"');
+}
+
+/*
+ * json_value
+ *		Render one BSON value as Extended JSON v2 in s's mode.
+ *
+ * Relaxed mode writes int32, int64 and finite doubles as JSON numbers and
+ * dates from 1970 to 9999 as ISO-8601 strings; canonical mode wraps every
+ * number and date.  Types without a JSON equivalent are always wrapped.
+ */
+static void
+json_value(JsonSink *s, const bson_value_t *v)
+{
+	char		buf[32];
+
+	switch (v->value_type)
+	{
+		case BSON_TYPE_DOUBLE:
+			json_double(s, v->value.v_double);
+			break;
+		case BSON_TYPE_UTF8:
+			sink_string(s, v->value.v_utf8.str, v->value.v_utf8.len, true);
+			break;
+		case BSON_TYPE_DOCUMENT:
+			json_container(s, v->value.v_doc.data, v->value.v_doc.data_len,
+						   false);
+			break;
+		case BSON_TYPE_ARRAY:
+			json_container(s, v->value.v_doc.data, v->value.v_doc.data_len,
+						   true);
+			break;
+		case BSON_TYPE_BINARY:
+			json_binary(s, v->value.v_binary.data, v->value.v_binary.data_len,
+						v->value.v_binary.subtype);
+			break;
+		case BSON_TYPE_UNDEFINED:
+			sink_begin(s, false);
+			sink_key(s, "$undefined", 10, false);
+			sink_bool(s, true);
+			sink_end(s, false);
+			break;
+		case BSON_TYPE_OID:
+			bson_oid_to_string(&v->value.v_oid, buf);
+			sink_wrapped_string(s, "$oid", buf);
+			break;
+		case BSON_TYPE_BOOL:
+			sink_bool(s, v->value.v_bool);
+			break;
+		case BSON_TYPE_DATE_TIME:
+			json_date(s, v->value.v_datetime);
+			break;
+		case BSON_TYPE_NULL:
+			sink_null(s);
+			break;
+		case BSON_TYPE_REGEX:
+			json_regex(s, v->value.v_regex.regex, v->value.v_regex.options);
+			break;
+		case BSON_TYPE_DBPOINTER:
+			sink_begin(s, false);
+			sink_key(s, "$dbPointer", 10, false);
+			sink_begin(s, false);
+			sink_key(s, "$ref", 4, false);
+			sink_string(s, v->value.v_dbpointer.collection,
+						v->value.v_dbpointer.collection_len, true);
+			sink_key(s, "$id", 3, false);
+			bson_oid_to_string(&v->value.v_dbpointer.oid, buf);
+			sink_wrapped_string(s, "$oid", buf);
+			sink_end(s, false);
+			sink_end(s, false);
+			break;
+		case BSON_TYPE_CODE:
+			sink_begin(s, false);
+			sink_key(s, "$code", 5, false);
+			sink_string(s, v->value.v_code.code, v->value.v_code.code_len,
+						true);
+			sink_end(s, false);
+			break;
+		case BSON_TYPE_SYMBOL:
+			sink_begin(s, false);
+			sink_key(s, "$symbol", 7, false);
+			sink_string(s, v->value.v_symbol.symbol, v->value.v_symbol.len,
+						true);
+			sink_end(s, false);
+			break;
+		case BSON_TYPE_CODEWSCOPE:
+			sink_begin(s, false);
+			sink_key(s, "$code", 5, false);
+			sink_string(s, v->value.v_codewscope.code,
+						v->value.v_codewscope.code_len, true);
+			sink_key(s, "$scope", 6, false);
+			json_container(s, v->value.v_codewscope.scope_data,
+						   v->value.v_codewscope.scope_len, false);
+			sink_end(s, false);
+			break;
+		case BSON_TYPE_INT32:
+			if (s->mode == NG_JSON_CANONICAL)
+			{
+				pg_ltoa(v->value.v_int32, buf);
+				sink_wrapped_string(s, "$numberInt", buf);
+			}
+			else
+				sink_int(s, v->value.v_int32);
+			break;
+		case BSON_TYPE_INT64:
+			if (s->mode == NG_JSON_CANONICAL)
+			{
+				pg_lltoa(v->value.v_int64, buf);
+				sink_wrapped_string(s, "$numberLong", buf);
+			}
+			else
+				sink_int(s, v->value.v_int64);
+			break;
+		case BSON_TYPE_TIMESTAMP:
+			sink_begin(s, false);
+			sink_key(s, "$timestamp", 10, false);
+			sink_begin(s, false);
+			sink_key(s, "t", 1, false);
+			sink_int(s, v->value.v_timestamp.timestamp);
+			sink_key(s, "i", 1, false);
+			sink_int(s, v->value.v_timestamp.increment);
+			sink_end(s, false);
+			sink_end(s, false);
+			break;
+		case BSON_TYPE_DECIMAL128:
+			{
+				char		dec[BSON_DECIMAL128_STRING];
+
+				bson_decimal128_to_string(&v->value.v_decimal128, dec);
+				sink_wrapped_string(s, "$numberDecimal", dec);
+				break;
+			}
+		case BSON_TYPE_MAXKEY:
+			sink_begin(s, false);
+			sink_key(s, "$maxKey", 7, false);
+			sink_int(s, 1);
+			sink_end(s, false);
+			break;
+		case BSON_TYPE_MINKEY:
+			sink_begin(s, false);
+			sink_key(s, "$minKey", 7, false);
+			sink_int(s, 1);
+			sink_end(s, false);
+			break;
+		default:
+			if (s->lenient)
+				sink_null(s);
+			else
+				ng_bson_report_corrupt();
+			break;
+	}
+}
+
+/*
+ * json_container
+ *		Render a BSON document or array (raw bytes) as an object or array.
+ *
+ * Object keys keep document order in json text; jsonb sorts them (and keeps
+ * the last of duplicate keys) as it always does.
+ */
+static void
+json_container(JsonSink *s, const uint8_t *data, uint32_t len, bool is_array)
+{
+	bson_iter_t it;
+
+	check_stack_depth();
+
+	if (!bson_iter_init_from_data(&it, data, len))
+	{
+		if (!s->lenient)
+			ng_bson_report_corrupt();
+		sink_null(s);
+		return;
+	}
+
+	sink_begin(s, is_array);
+	while (bson_iter_next(&it))
+	{
+		if (s->limit > 0 && s->buf.len > s->limit)
+		{
+			s->truncated = true;
+			break;
+		}
+		if (!is_array)
+			sink_key(s, bson_iter_key(&it), bson_iter_key_len(&it), true);
+		json_value(s, bson_iter_value(&it));
+	}
+	if (it.err_off != 0)
+	{
+		if (!s->lenient)
+			ng_bson_report_corrupt();
+		s->truncated = true;	/* show that something is missing */
+	}
+	sink_end(s, is_array);
+}
+
+/*
+ * json_double
+ *		A double: a JSON number (relaxed, finite) written as the shortest
+ *		decimal that reads back as the same double, with ".0" added to
+ *		integral values so that they read back as doubles; otherwise
+ *		{"$numberDouble": "..."}.
+ */
+static void
+json_double(JsonSink *s, double d)
+{
+	char		buf[DOUBLE_SHORTEST_DECIMAL_LEN + 2];
+	int			len;
+
+	if (isnan(d))
+	{
+		sink_wrapped_string(s, "$numberDouble", "NaN");
+		return;
+	}
+	if (isinf(d))
+	{
+		sink_wrapped_string(s, "$numberDouble",
+							d > 0 ? "Infinity" : "-Infinity");
+		return;
+	}
+
+	len = double_to_shortest_decimal_buf(d, buf);
+	if (strpbrk(buf, ".e") == NULL)
+	{
+		memcpy(buf + len, ".0", 3);
+		len += 2;
+	}
+
+	if (s->mode == NG_JSON_CANONICAL)
+		sink_wrapped_string(s, "$numberDouble", buf);
+	else if (s->as_text)
+		sink_number(s, buf, len);
+	else
+	{
+		JsonbValue	jv;
+
+		jv.type = jbvNumeric;
+		jv.val.numeric = ng_bson_cstring_to_numeric(buf);
+
+		/*
+		 * numeric never prints an exponent, so 1e+16 would come out as an
+		 * integer literal, which Extended JSON parsers read as an int64 (or
+		 * reject).  Give integral values a fractional digit instead.
+		 */
+		if (strchr(buf, 'e') != NULL && d == floor(d))
+		{
+			Datum		rounded;
+
+			rounded = DirectFunctionCall2(numeric_round,
+										  NumericGetDatum(jv.val.numeric),
+										  Int32GetDatum(1));
+			jv.val.numeric = DatumGetNumeric(rounded);
+		}
+		sink_scalar(s, &jv);
+	}
+}
+
+/*
+ * json_date
+ *		A date: {"$date": "YYYY-MM-DDTHH:MM:SS.mmmZ"} in relaxed mode for
+ *		years 1970 to 9999, otherwise {"$date": {"$numberLong": "<ms>"}}.
+ */
+static void
+json_date(JsonSink *s, int64 ms)
+{
+	char		buf[32];
+
+	sink_begin(s, false);
+	sink_key(s, "$date", 5, false);
+	if (s->mode == NG_JSON_RELAXED && ms >= 0 && ms < NG_YEAR_10000_MS)
+	{
+		int			year,
+					month,
+					day;
+		int64		msofday = ms % NG_MS_PER_DAY;
+
+		j2date((int) (ms / NG_MS_PER_DAY) + UNIX_EPOCH_JDATE,
+			   &year, &month, &day);
+		snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+				 year, month, day,
+				 (int) (msofday / 3600000), (int) (msofday / 60000 % 60),
+				 (int) (msofday / 1000 % 60), (int) (msofday % 1000));
+		sink_string(s, buf, strlen(buf), false);
+	}
+	else
+	{
+		pg_lltoa(ms, buf);
+		sink_wrapped_string(s, "$numberLong", buf);
+	}
+	sink_end(s, false);
+}
+
+/* {"$binary": {"base64": "...", "subType": "hh"}} */
+static void
+json_binary(JsonSink *s, const uint8_t *data, uint32_t len,
+			bson_subtype_t subtype)
+{
+	int			b64size = pg_b64_enc_len(len) + 1;
+	char	   *b64 = palloc(b64size);
+	int			b64len;
+	char		st[8];
+
+	b64len = ng_b64_encode(data, len, b64, b64size);
+	if (b64len < 0)
+		elog(ERROR, "could not encode binary data as base64");
+	b64[b64len] = '\0';
+	snprintf(st, sizeof(st), "%02x", (unsigned int) subtype);
+
+	sink_begin(s, false);
+	sink_key(s, "$binary", 7, false);
+	sink_begin(s, false);
+	sink_key(s, "base64", 6, false);
+	sink_string(s, b64, b64len, false);
+	sink_key(s, "subType", 7, false);
+	sink_string(s, st, strlen(st), false);
+	sink_end(s, false);
+	sink_end(s, false);
+}
+
+/*
+ * {"$regularExpression": {"pattern": "...", "options": "..."}}, options in
+ * alphabetical order as Extended JSON v2 requires.
+ */
+static void
+json_regex(JsonSink *s, const char *pattern, const char *options)
+{
+	int			optlen = strlen(options);
+	char	   *sorted = pnstrdup(options, optlen);
+	int			i;
+
+	/* insertion sort: there are only a handful of option letters */
+	for (i = 1; i < optlen; i++)
+	{
+		char		c = sorted[i];
+		int			j = i - 1;
+
+		while (j >= 0 && sorted[j] > c)
+		{
+			sorted[j + 1] = sorted[j];
+			j--;
+		}
+		sorted[j + 1] = c;
+	}
+
+	sink_begin(s, false);
+	sink_key(s, "$regularExpression", 18, false);
+	sink_begin(s, false);
+	sink_key(s, "pattern", 7, false);
+	sink_string(s, pattern, strlen(pattern), true);
+	sink_key(s, "options", 7, false);
+	sink_string(s, sorted, optlen, true);
+	sink_end(s, false);
+	sink_end(s, false);
+}
+
+/*
+ * ng_bson_value_to_text
+ *		A short rendering of a BSON value for error messages and context
+ *		lines: relaxed Extended JSON v2 (strings quoted, ObjectIds as
+ *		{"$oid": "..."}), cut after about 100 bytes with "...".
+ *
+ * Returns a palloc'd string in the server encoding.  Never raises for bad
+ * data (invalid UTF-8 ends the string with \ufffd), so it is safe in an
+ * error context callback.
+ */
+char *
+ng_bson_value_to_text(const bson_value_t *value)
+{
+	JsonSink	s;
+
+	sink_init(&s, NG_JSON_RELAXED, true, true);
+	s.limit = NG_VALUE_TEXT_MAX;
+	json_value(&s, value);
+
+	if (s.truncated || s.buf.len > NG_VALUE_TEXT_MAX)
+	{
+		int			cut;
+
+		cut = pg_mbcliplen(s.buf.data, s.buf.len, NG_VALUE_TEXT_MAX);
+		s.buf.len = cut;
+		s.buf.data[cut] = '\0';
+		appendStringInfoString(&s.buf, "...");
+	}
+	return s.buf.data;
+}
+
+PG_FUNCTION_INFO_V1(ng_bson_to_jsonb);
+
+/*
+ * SQL: a BSON document (bytea) as relaxed Extended JSON jsonb.  Raises
+ * invalid_parameter_value for bytes that are not one well-formed document.
+ */
+Datum
+ng_bson_to_jsonb(PG_FUNCTION_ARGS)
+{
+	bytea	   *data = PG_GETARG_BYTEA_PP(0);
+	NgConverter conv;
+	bson_t		doc;
+	bson_error_t error;
+	bool		isnull;
+	Datum		result;
+
+	if (!bson_init_static(&doc, (const uint8_t *) VARDATA_ANY(data),
+						  VARSIZE_ANY_EXHDR(data)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid BSON document"),
+				 errdetail("The length of the value does not match its BSON header.")));
+	if (!bson_validate_with_error(&doc, BSON_VALIDATE_NONE, &error))
+	{
+		char		detail[sizeof(error.message)];
+
+		strlcpy(detail, error.message, sizeof(detail));
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid BSON document"),
+				 errdetail_internal("%s", detail)));
+	}
+
+	ng_converter_init(&conv, JSONBOID, -1, NG_MISMATCH_ERROR, NG_JSON_RELAXED);
+	result = ng_bson_document_to_datum(&conv, &doc, &isnull);
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(result);
+}
