@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -41,7 +40,7 @@ WRITE_DOCS = B.env_int("NG_BENCH_CG_WRITE_DOCS", 100000)
 WRITE_RUNS = B.env_int("NG_BENCH_CG_WRITE_RUNS", min(RUNS, 3))
 DO_CALLGRIND = os.environ.get("NG_BENCH_CG_CALLGRIND", "1") != "0"
 DO_WALL = os.environ.get("NG_BENCH_CG_WALL", "1") != "0"
-SPARSE_CATEGORY = 7             # rating is removed from these documents (~1%)
+SPARSE_CATEGORY = 7             # rating and prep_minutes are removed from these documents (~1%)
 MSERVER = "mongo_srv"
 COLL_EMPTY = "recipes_empty"
 log = B.log
@@ -111,11 +110,13 @@ def setup_data():
                      "indexes": [{"key": {"category_id": 1}, "name": "category_id_1"}]})
     res["load_s"][B.COLL_JOIN] = B.load(B.COLL_JOIN, B.JOIN_DOCS)
     B.mongo_command({"create": COLL_EMPTY})
-    # a sparse field: no rating in one category (NULL ordering, an all-NULL group)
+    # sparse fields: no rating (double) and no prep_minutes (int32) in one
+    # category: NULL ordering, an all-NULL group
     r = B.mongo_command({"update": B.COLL_MAIN, "updates": [
-        {"q": {"category_id": SPARSE_CATEGORY}, "u": {"$unset": {"rating": ""}}, "multi": True}]})
+        {"q": {"category_id": SPARSE_CATEGORY}, "u": {"$unset": {"rating": "", "prep_minutes": ""}},
+         "multi": True}]})
     res["sparse_docs"] = int(r.get("nModified", r.get("n", 0)))
-    log(f"removed rating from {res['sparse_docs']} documents (category_id = {SPARSE_CATEGORY})")
+    log(f"removed rating and prep_minutes from {res['sparse_docs']} documents (category_id = {SPARSE_CATEGORY})")
     stride = B.JOIN_DOCS // B.JOIN_KEYS
     psql(B.PRELUDE + f"""
 DROP TABLE IF EXISTS recipe_meta;
@@ -229,6 +230,34 @@ def annotate(path, inclusive):
     return res
 
 
+TREE_LINE = re.compile(r"^\s*([\d,]+)\s+(?:\([^)]*\)\s+)?([<*>])\s+(?:[^:\s]*:)?(\S+?)(?:'\d+)?(?:\s+\([\d,]+x\))?\s+\[(.*)\]\s*$")
+
+
+def static_callers(path):
+    """{(function, object): its costliest named caller} for the functions
+    without a symbol (static functions of stripped binaries: 0x...)."""
+    p = subprocess.run(["callgrind_annotate", "--tree=caller", "--inclusive=yes", "--threshold=100",
+                        "--show-percs=no", "--context=0", "--auto=no", str(path)],
+                       capture_output=True, text=True)
+    res = {}
+    callers = []
+    for line in p.stdout.splitlines():
+        m = TREE_LINE.match(line)
+        if not m:
+            callers = []
+            continue
+        cost, kind, fn, obj = int(m.group(1).replace(",", "")), m.group(2), m.group(3), m.group(4)
+        if kind == "<":
+            callers.append((cost, fn))
+        elif kind == "*":
+            if fn.startswith("0x") and (fn, obj) not in res:
+                named = sorted(((c, f) for c, f in callers if not f.startswith("0x")), reverse=True)
+                if named:
+                    res[(fn, obj)] = named[0][1]
+            callers = []
+    return res
+
+
 def diff_profile(full, empty, n):
     """Per-document Ir by function (self and inclusive) and self by object."""
     sf, se = annotate(full, False), annotate(empty, False)
@@ -243,8 +272,10 @@ def diff_profile(full, empty, n):
     for (fn, obj), (s, _) in fns.items():
         c = obj_class(obj)
         objs[c] = objs.get(c, 0) + s
+    called_by = static_callers(full)
     rows = [{"function": fn, "object": obj_class(obj), "object_path": obj, "self": round(s, 1),
-             "inclusive": round(i, 1)} for (fn, obj), (s, i) in fns.items()]
+             "inclusive": round(i, 1), **({"called_by": called_by[(fn, obj)]} if (fn, obj) in called_by else {})}
+            for (fn, obj), (s, i) in fns.items()]
     by_self = sorted(rows, key=lambda r: -r["self"])
     by_incl = sorted(rows, key=lambda r: -r["inclusive"])
     per_obj = {}
@@ -335,8 +366,7 @@ def mf_warm():
 
 
 def run_query(query, settings=""):
-    r = B.fdw_run(query, settings, pre=mf_warm())
-    return r
+    return B.fdw_run(query, settings, pre=mf_warm())
 
 
 def results_equal(a, b):
@@ -356,11 +386,6 @@ def results_equal(a, b):
     return True
 
 
-def plan_of(query):
-    ex = B.explain(query, verbose=True)
-    return ex
-
-
 def compare(key, label, template, raw=None, settings="", note=""):
     """template: {p} is the table prefix ("" nutragenie, "m_" mongo_fdw, "l_"
     the local copy), {k} the join key column of recipe_meta (an objectid, or
@@ -375,7 +400,7 @@ def compare(key, label, template, raw=None, settings="", note=""):
     runs = B.interleaved(variants)
     ng, mf = runs["nutragenie"], runs["mongo_fdw"]
     res_ng, res_mf = ng[0]["result"], mf[0]["result"]
-    r = {"label": label, "query": q_ng, "query_mongo_fdw": q_mf,
+    r = {"key": key, "label": label, "query": q_ng, "query_mongo_fdw": q_mf,
          "nutragenie": B.summarize(ng), "mongo_fdw": B.summarize(mf),
          "same_result": results_equal(res_ng, res_mf),
          "result_nutragenie": res_ng[:2000], "result_mongo_fdw": res_mf[:2000],
@@ -386,10 +411,36 @@ def compare(key, label, template, raw=None, settings="", note=""):
         r["raw"] = B.summarize(runs["raw"])
     # the right answer: the same query on a local copy of the documents
     if key in EXPECTED_FROM_LOCAL:
-        r["result_local"] = psql(B.PRELUDE + settings + template.format(p="l_", k="mongodb_recipe_id") + ";\n").strip().replace("\n", "|")[:2000]
-        r["nutragenie_right"] = results_equal(res_ng, r["result_local"])
-        r["mongo_fdw_right"] = results_equal(res_mf, r["result_local"])
+        q_l = template.format(p="l_", k="mongodb_recipe_id")
+        rows = {side: query_rows(q, settings) for side, q in
+                (("nutragenie", q_ng), ("mongo_fdw", q_mf), ("local", q_l))}
+        r["result_local"] = "|".join(rows["local"])[:2000]
+        r["nutragenie_right"] = results_equal("|".join(rows["nutragenie"]), "|".join(rows["local"]))
+        r["mongo_fdw_right"] = results_equal("|".join(rows["mongo_fdw"]), "|".join(rows["local"]))
+        r["row_diffs"], r["rounding_rows"] = row_diffs(rows)
     return r
+
+
+def query_rows(query, settings=""):
+    """The rows of query as psql -At prints them (a NULL-only row is "")."""
+    return psql(B.PRELUDE + settings + query + ";\n").split("\n")[:-1]
+
+
+def row_diffs(rows):
+    """Rows where the wrappers or the heap copy disagree (up to 8), and the
+    number of rows that differ only in the last digits of a float."""
+    diffs, rounding = [], 0
+    n = max(len(v) for v in rows.values())
+    for i in range(n):
+        vals = {side: (v[i] if i < len(v) else None) for side, v in rows.items()}
+        if len(set(vals.values())) == 1:
+            continue
+        if None not in vals.values() and all(results_equal(x, vals["local"]) for x in vals.values()):
+            rounding += 1
+            continue
+        if len(diffs) < 8:
+            diffs.append({"row": i + 1, **vals})
+    return diffs, rounding
 
 
 EXPECTED_FROM_LOCAL = {"group_sum", "group_minmax", "order_nulls_first", "order_nulls_last",
@@ -477,16 +528,17 @@ def bench_wall():
             "SELECT count(*), sum(num_nonnulls(k.price_cents, c.title, c.kcal, c.tags, c.rating)) "
             f"FROM recipe_meta k JOIN {{p}}{table} c ON c._id = k.{{k}}",
             raw=(lambda coll=coll, cmd=cmd: B.baseline_run(coll, "in", cmd, keys=True)))
-    res["group_sum"] = compare("group_sum", "GROUP BY cuisine: count, sum, avg",
-                               "SELECT cuisine, count(*), sum(kcal), avg(rating) FROM {p}recipes "
-                               "GROUP BY cuisine ORDER BY cuisine")
-    res["group_minmax"] = compare("group_minmax", "GROUP BY category_id: min, max, sum (one group has no rating)",
-                                  "SELECT category_id, min(rating), max(rating), sum(rating), count(rating) "
-                                  "FROM {p}recipes GROUP BY category_id ORDER BY category_id")
-    res["order_nulls_first"] = compare("order_nulls_first", "ORDER BY rating ASC NULLS FIRST LIMIT 20",
-                                       "SELECT rating FROM {p}recipes ORDER BY rating ASC NULLS FIRST LIMIT 20")
-    res["order_nulls_last"] = compare("order_nulls_last", "ORDER BY rating ASC NULLS LAST LIMIT 20",
-                                      "SELECT rating FROM {p}recipes ORDER BY rating ASC NULLS LAST LIMIT 20")
+    res["group_sum"] = compare("group_sum", f"GROUP BY category_id: count, sum, avg (group {SPARSE_CATEGORY}: "
+                               "no rating)",
+                               "SELECT category_id, count(*), sum(rating), avg(rating), sum(kcal) FROM {p}recipes "
+                               "GROUP BY category_id ORDER BY category_id")
+    res["group_minmax"] = compare("group_minmax", "GROUP BY cuisine: count, min, max (int, date)",
+                                  "SELECT cuisine, count(*), min(kcal), max(kcal), min(created_at), max(created_at) "
+                                  "FROM {p}recipes GROUP BY cuisine ORDER BY cuisine")
+    res["order_nulls_first"] = compare("order_nulls_first", "ORDER BY prep_minutes ASC NULLS FIRST LIMIT 20 (int, ~1% NULL)",
+                                       "SELECT prep_minutes FROM {p}recipes ORDER BY prep_minutes ASC NULLS FIRST LIMIT 20")
+    res["order_nulls_last"] = compare("order_nulls_last", "ORDER BY prep_minutes ASC NULLS LAST LIMIT 20",
+                                      "SELECT prep_minutes FROM {p}recipes ORDER BY prep_minutes ASC NULLS LAST LIMIT 20")
     if WRITE_DOCS > 0:
         res["insert"] = bench_write()
     return res

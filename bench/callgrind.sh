@@ -53,7 +53,7 @@ if [[ ${1:-} == --inner ]]; then
     NG_SETUP_GO=0 NG_SERVER=documentdb PG_CONFIG=$PG_CONFIG_IN bash test/setup >&2
     mkdir -p bench/out
     # shellcheck disable=SC2046
-    cc -O2 -g -Wall -o bench/out/baseline bench/baseline.c \
+    cc -O2 -g -Wall -Wno-deprecated-declarations -o bench/out/baseline bench/baseline.c \
         $(pkg-config --cflags --libs mongoc2 libpq 2>/dev/null || pkg-config --cflags --libs libmongoc-1.0 libpq) ||
         die "building bench/baseline.c failed"
     server=documentdb

@@ -1140,6 +1140,13 @@ def _x(r):
     return f"{r:.2f}×"
 
 
+def _fn(row):
+    """A function's name; a static one without a symbol by its main caller."""
+    if row["function"].startswith("0x") and row.get("called_by"):
+        return f"`{row['function']}` (static, called by `{row['called_by']}`)"
+    return f"`{row['function']}`"
+
+
 def callgrind_section(res):
     """Section 6 of docs/benchmarks.md from bench/out/callgrind.json."""
     L = []
@@ -1157,8 +1164,8 @@ def callgrind_section(res):
       f"libmongoc {m.get('libmongoc', '?')} (a Debian sid chroot), mongo_fdw {m.get('mongo_fdw_package', '?')} "
       f"(Debian's `postgresql-18-mongo-fdw`, installed by this benchmark only), server {srv} "
       f"({m.get('server', '?')}), {m.get('valgrind', 'valgrind')}, {m.get('nproc', '?')} cores. "
-      f"{n:,} recipe-like documents (`bench/datagen.sql`; `rating` removed from the ~1% with "
-      f"`category_id = 7`), batch size 1000. Raw results: `bench/out/callgrind.json`; "
+      f"{n:,} recipe-like documents (`bench/datagen.sql`; `rating` and `prep_minutes` removed from the "
+      f"~1% with `category_id = 7`), batch size 1000. Raw results: `bench/out/callgrind.json`; "
       "`/usr/bin/python3 bench/report.py --callgrind` re-renders this section.")
     w("")
     if res.get("callgrind_reused") and cg:
@@ -1208,8 +1215,9 @@ def callgrind_section(res):
                 cells.append(f"{_n(v)} ({v / tot * 100:.0f}%)" if abs(v) >= 0.5 else "–")
             w(f"| {key} | " + " | ".join(cells) + f" | {_n(tot)} |")
         w("")
-        w("Functions without a name are static functions of stripped binaries (PostgreSQL's and libbson's "
-          "Debian builds keep only exported symbols); nutragenie is built with `-g`.")
+        w("Functions without a name (`0x…`) are static functions of stripped binaries (the Debian builds of "
+          "PostgreSQL, libbson and mongo_fdw keep only exported symbols; no debug-symbol archive is reachable "
+          "here), shown with their costliest named caller; nutragenie is built with `-g`.")
         w("")
         for key, title in (("nutragenie", "nutragenie, 23 typed columns"),
                            ("nutragenie_root", "nutragenie, `$$ROOT`"),
@@ -1229,8 +1237,8 @@ def callgrind_section(res):
                 for i in range(10):
                     a = po["self"][i] if i < len(po["self"]) else None
                     b = po["inclusive"][i] if i < len(po["inclusive"]) else None
-                    ca = f"`{a['function']}` | {_n(a['self'])} | {_n(a['inclusive'])}" if a else " | | "
-                    cb = f"`{b['function']}` | {_n(b['inclusive'])} | {_n(b['self'])}" if b else " | | "
+                    ca = f"{_fn(a)} | {_n(a['self'])} | {_n(a['inclusive'])}" if a else " | | "
+                    cb = f"{_fn(b)} | {_n(b['inclusive'])} | {_n(b['self'])}" if b else " | | "
                     if a or b:
                         w(f"| {ca} | | {cb} |")
                 w("")
@@ -1239,7 +1247,7 @@ def callgrind_section(res):
             w("| function | object | self | inclusive |")
             w("|---|---|---|---|")
             for row in p["top_self"][:12]:
-                w(f"| `{row['function']}` | {row['object']} | {_n(row['self'])} | {_n(row['inclusive'])} |")
+                w(f"| {_fn(row)} | {row['object']} | {_n(row['self'])} | {_n(row['inclusive'])} |")
             w("")
     if wall:
         if res.get("wall_reused"):
@@ -1277,14 +1285,24 @@ def callgrind_section(res):
             w(f"| INSERT … SELECT of {ins['rows']:,} rows (until COMMIT returns; nutragenie: applied) | {ms(ngm)} | "
               f"{ms(mfm)} | {_x(ngm / mfm)} | – | – | {'yes' if same else '**no**'} | – |")
         w("")
-        diffs = [(k, v) for k, v in wall.items() if k != "insert" and not v["same_result"]]
+        diffs = [(k, v) for k, v in wall.items() if k != "insert" and
+                 (not v["same_result"] or v.get("row_diffs") or v.get("rounding_rows"))]
         if diffs:
-            w("Where the results differ:")
+            w("Where the results differ (rows as psql prints them, `|` between columns; an empty field is NULL):")
             w("")
             for k, v in diffs:
-                w(f"* **{v['label']}** — nutragenie: `{v['result_nutragenie'][:300]}`; mongo_fdw: "
-                  f"`{v['result_mongo_fdw'][:300]}`"
-                  + (f"; heap copy: `{v['result_local'][:300]}`" if "result_local" in v else "") + ".")
+                if "row_diffs" not in v:
+                    w(f"* **{v['label']}** — nutragenie: `{v['result_nutragenie'][:300]}`; mongo_fdw: "
+                      f"`{v['result_mongo_fdw'][:300]}`.")
+                    continue
+                parts = []
+                for d in v["row_diffs"]:
+                    parts.append(f"row {d['row']}: nutragenie `{d['nutragenie']}`, mongo_fdw `{d['mongo_fdw']}`, "
+                                 f"heap copy `{d['local']}`")
+                if v.get("rounding_rows"):
+                    parts.append(f"{v['rounding_rows']} more row(s) differ only in the last digits of a float "
+                                 "(a sum or average added in another order; equal within 1e-9)")
+                w(f"* **{v['label']}** — " + "; ".join(parts) + ".")
             w("")
         if ins:
             w(f"INSERT check (`count, sum(recipe_no), sum(rating), sum(views), min/max(created_at), vegan rows`): "
