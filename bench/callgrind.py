@@ -317,36 +317,40 @@ def bench_callgrind():
     CGDIR.mkdir(parents=True)
     subprocess.run(["chown", "postgres:postgres", str(CGDIR)], check=True)
     res = {"docs": N, "commands": {"scan": cmd_scan, "root": cmd_root}, "cases": {}}
-    log("callgrind: stopping the stack's PostgreSQL for single-user runs")
-    stack_cmd("stop-pg", "-m", "fast")
-    try:
-        for key, label, q_full, q_empty in cases:
-            t = time.monotonic()
-            f_full, o_full = single_user(key + "_full", q_full)
-            check_count(o_full, N, key)
-            f_empty, o_empty = single_user(key + "_empty", q_empty)
-            check_count(o_empty, 0, key + " (empty)")
-            ir_full, ir_empty = total_ir(f_full), total_ir(f_empty)
-            res["cases"][key] = {"label": label, "query": q_full, "ir_full": ir_full, "ir_empty": ir_empty,
-                                 "ir_per_doc": (ir_full - ir_empty) / N,
-                                 "profile": diff_profile(f_full, f_empty, N)}
-            log(f"callgrind {key}: {(ir_full - ir_empty) / N:,.0f} instructions/document "
-                f"({time.monotonic() - t:.0f} s)")
-    finally:
-        stack_cmd("start-pg")
-    for key, label, cmd in (("raw", "raw libmongoc client, the 23-column find", cmd_scan),
-                            ("raw_root", "raw libmongoc client, the $$ROOT find", cmd_root)):
+    def measure(key, label, what, full, empty):
+        """full/empty: thunks giving (callgrind file, output) of the runs."""
         t = time.monotonic()
-        f_full, o_full = raw_client(key + "_full", B.COLL_MAIN, cmd)
-        f_empty, o_empty = raw_client(key + "_empty", COLL_EMPTY, cmd)
-        if f"docs={N} " not in o_full or "docs=0 " not in o_empty:
-            raise RuntimeError(f"raw client {key}: {o_full} / {o_empty}")
+        f_full, f_empty = full(), empty()
         ir_full, ir_empty = total_ir(f_full), total_ir(f_empty)
-        res["cases"][key] = {"label": label, "command": cmd, "ir_full": ir_full, "ir_empty": ir_empty,
+        res["cases"][key] = {"label": label, **what, "ir_full": ir_full, "ir_empty": ir_empty,
                              "ir_per_doc": (ir_full - ir_empty) / N,
                              "profile": diff_profile(f_full, f_empty, N)}
         log(f"callgrind {key}: {(ir_full - ir_empty) / N:,.0f} instructions/document "
             f"({time.monotonic() - t:.0f} s)")
+
+    def backend(tag, query, expected):
+        path, out = single_user(tag, query)
+        check_count(out, expected, tag)
+        return path
+
+    def client(tag, coll, cmd, expected):
+        path, out = raw_client(tag, coll, cmd)
+        if f"docs={expected} " not in out:
+            raise RuntimeError(f"raw client {tag}: {out}, expected docs={expected}")
+        return path
+
+    log("callgrind: stopping the stack's PostgreSQL for single-user runs")
+    stack_cmd("stop-pg", "-m", "fast")
+    try:
+        for key, label, q_full, q_empty in cases:
+            measure(key, label, {"query": q_full},
+                    lambda: backend(key + "_full", q_full, N), lambda: backend(key + "_empty", q_empty, 0))
+    finally:
+        stack_cmd("start-pg")
+    for key, label, cmd in (("raw", "raw libmongoc client, the 23-column find", cmd_scan),
+                            ("raw_root", "raw libmongoc client, the $$ROOT find", cmd_root)):
+        measure(key, label, {"command": cmd}, lambda: client(key + "_full", B.COLL_MAIN, cmd, N),
+                lambda: client(key + "_empty", COLL_EMPTY, cmd, 0))
     c = res["cases"]
     res["ratios"] = {
         "nutragenie_vs_raw": c["nutragenie"]["ir_per_doc"] / c["raw"]["ir_per_doc"],

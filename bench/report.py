@@ -176,6 +176,7 @@ def write(res, md_path, png_path, out_dir):
             ("NG_BENCH_FR_DATABASE", "nutragenie_bench_fr", "PostgreSQL database of F (dropped and recreated unless it holds the same recipes)"),
             ("NG_BENCH_PROFILE", "1", "0: skip the perf profiles"),
             ("NG_BENCH_LARGE_IN", "1", "0: skip the large key list benchmark (section 5, `bench/large_in.sh`; the page keeps the previous results)"),
+            ("NG_BENCH_CALLGRIND", "0", "1: run only `bench/callgrind.sh` (section 6: PostgreSQL 18 chroot, callgrind, mongo_fdw; its settings are in its header)"),
             ("NG_BENCH_STACK_DIR", "temporary", "use (and keep) this test/stack directory"),
             ("MONGODB_URI", "FerretDB", "benchmark against this MongoDB server instead")):
         w(f"| `{var}` | {dflt} | {meaning} |")
@@ -1265,9 +1266,8 @@ def callgrind_section(res):
         w("")
         w("| benchmark | nutragenie | mongo_fdw | nutragenie ÷ mongo_fdw | raw client | nutragenie ÷ raw | same result | right answer |")
         w("|---|---|---|---|---|---|---|---|")
-        for key, v in wall.items():
-            if key == "insert":
-                continue
+        queries = [v for k, v in wall.items() if k != "insert"]
+        for v in queries:
             ngm, mfm = v["nutragenie"]["median_ms"], v["mongo_fdw"]["median_ms"]
             raw = v.get("raw")
             right = "–"
@@ -1285,12 +1285,11 @@ def callgrind_section(res):
             w(f"| INSERT … SELECT of {ins['rows']:,} rows (until COMMIT returns; nutragenie: applied) | {ms(ngm)} | "
               f"{ms(mfm)} | {_x(ngm / mfm)} | – | – | {'yes' if same else '**no**'} | – |")
         w("")
-        diffs = [(k, v) for k, v in wall.items() if k != "insert" and
-                 (not v["same_result"] or v.get("row_diffs") or v.get("rounding_rows"))]
+        diffs = [v for v in queries if not v["same_result"] or v.get("row_diffs") or v.get("rounding_rows")]
         if diffs:
             w("Where the results differ (rows as psql prints them, `|` between columns; an empty field is NULL):")
             w("")
-            for k, v in diffs:
+            for v in diffs:
                 if "row_diffs" not in v:
                     w(f"* **{v['label']}** — nutragenie: `{v['result_nutragenie'][:300]}`; mongo_fdw: "
                       f"`{v['result_mongo_fdw'][:300]}`.")
@@ -1313,9 +1312,7 @@ def callgrind_section(res):
             w("")
         w("<details><summary>Plans (EXPLAIN VERBOSE) of both wrappers</summary>")
         w("")
-        for key, v in wall.items():
-            if key == "insert":
-                continue
+        for v in queries:
             w(f"**{v['label']}**")
             w("")
             w("```")
