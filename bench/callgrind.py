@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 os.environ.setdefault("NG_BENCH_DATABASE", "nutragenie_cg")
 os.environ["NG_BENCH_MEM_DOCS"] = "0"
@@ -76,18 +76,22 @@ def setup():
     B.setup_schema()
     uri, user, pw = B.split_credentials(B.URI)
     u = urlsplit(uri)
-    host = (u.hostname or "127.0.0.1")
-    port = u.port or 27017
-    um = ""
+    # mongo_fdw takes one address: the first host of the URI
+    first = urlsplit(f"{u.scheme}://{u.netloc.split(',')[0]}/")
+    host = first.hostname or "127.0.0.1"
+    port = first.port or 27017
+    um = srv_auth = ""
     if user is not None:
         um = f" OPTIONS (username {sql_lit(user)}, password {sql_lit(pw)})"
+        src = parse_qs(u.query).get("authSource", ["admin"])[0]
+        srv_auth = f", authentication_database {sql_lit(src)}"
     wcols_ng = ", ".join(f"{c} {t}" for c, t in WRITE_COLS)
     wcols_mf = ", ".join(f"{c} {'name' if t == 'objectid' else t}" for c, t in WRITE_COLS)
     psql(B.PRELUDE + "SET client_min_messages = warning;\n"
          "CREATE EXTENSION IF NOT EXISTS mongo_fdw;\n"
          f"DROP SERVER IF EXISTS {MSERVER} CASCADE;\n"
          f"CREATE SERVER {MSERVER} FOREIGN DATA WRAPPER mongo_fdw\n"
-         f"  OPTIONS (address {sql_lit(host)}, port {sql_lit(port)});\n"
+         f"  OPTIONS (address {sql_lit(host)}, port {sql_lit(port)}{srv_auth});\n"
          f"CREATE USER MAPPING FOR CURRENT_USER SERVER {MSERVER}{um};\n"
          + B.foreign_table("recipes_empty", COLL_EMPTY)
          + B.foreign_table("recipes_empty_root", COLL_EMPTY, root=True)
