@@ -266,9 +266,10 @@ def session_script(query, settings="", pre="", post=""):
             STAT_SQL.format(tag="S1") + post)
 
 
-def fdw_run(query, settings=""):
-    """One FDW measurement in a fresh session (connected and planned first)."""
-    out = psql(session_script(query, settings))
+def fdw_run(query, settings="", pre=""):
+    """One FDW measurement in a fresh session (connected and planned first;
+    pre: more warm-up statements)."""
+    out = psql(session_script(query, settings, pre=pre))
     s0 = s1 = wall = None
     result = []
     for line in out.splitlines():
