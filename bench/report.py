@@ -980,7 +980,7 @@ def extra_sections(res, w):
           f"(target ≥ {fr['targets']['cache']}×: {verdict_ge(fr['ratio_cache'], fr['targets']['cache'])}).")
         w("")
         cs = fr.get("cache", {})
-        w(f"The document cache is direct-mapped (`src/cache.c`): `nutragenie.cache_size` = {cs.get('slots')} slots "
+        w(f"The document cache is direct-mapped (`src/write/doc_cache.c`): `nutragenie.cache_size` = {cs.get('slots')} slots "
           f"for {c['recipes']} documents" + (f" (raised from {cs.get('was')} with ALTER SYSTEM and a restart)" if cs.get("restarted") else "")
           + "; documents whose keys hash to the same slot evict each other, hence a hit ratio below 100%.")
         ex = fr.get("explain")

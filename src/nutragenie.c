@@ -22,6 +22,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "admin/admin.h"
 #include "conn/conn.h"
 #include "exec/exec.h"
 #include "write/write.h"

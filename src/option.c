@@ -53,7 +53,8 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
-#include "conn/conn.h"
+#include "nutragenie.h"
+#include "conn/uri.h"
 
 typedef enum NgOptionKind
 {

@@ -41,7 +41,10 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-#include "ng_remote.h"
+#include "admin/admin.h"
+#include "bson/bson_map.h"
+#include "conn/conn.h"
+#include "conn/cursor.h"
 #include "plan/plan.h"
 
 /* What the sample callback needs to turn documents into rows. */
@@ -220,20 +223,17 @@ sample_row(const bson_t *doc, void *arg)
 static bool
 collection_stats(NgTableOptions *opts, double *count, double *size)
 {
-	NgConnEntry *entry = ng_conn_get(opts->serverid, opts->userid);
-	mongoc_collection_t *coll;
+	NgCollHandle *h = ng_coll_open(opts->serverid, opts->userid,
+								   opts->database, opts->collection);
 	bson_t	   *command;
 	bson_t		reply;
 	bson_error_t error;
 	bson_iter_t iter;
 	bool		ok;
 
-	coll = mongoc_client_get_collection(ng_conn_client(entry),
-										opts->database, opts->collection);
 	command = BCON_NEW("collStats", BCON_UTF8(opts->collection));
 	/* reply is initialized by the call, on failure too */
-	ok = mongoc_collection_read_command_with_opts(coll, command, NULL, NULL,
-												  &reply, &error);
+	ok = ng_coll_read_command(h, command, &reply, &error);
 	*count = 0;
 	*size = 0;
 	if (ok)
@@ -248,13 +248,11 @@ collection_stats(NgTableOptions *opts, double *count, double *size)
 	}
 	bson_destroy(&reply);
 	bson_destroy(command);
-	mongoc_collection_destroy(coll);
-	ng_conn_release(entry);
 
 	if (!ok)
 	{
 		if (ng_error_is_connection_failure(&error))
-			ng_conn_report_error(entry, &error,
+			ng_coll_report_error(h, &error,
 								 psprintf("get the statistics of collection \"%s.%s\"",
 										  opts->database, opts->collection));
 		ereport(DEBUG1,
@@ -262,6 +260,7 @@ collection_stats(NgTableOptions *opts, double *count, double *size)
 						opts->database, opts->collection),
 				 errdetail_internal("%s", error.message)));
 	}
+	ng_coll_release(h);
 	return ok;
 }
 
@@ -272,21 +271,18 @@ collection_stats(NgTableOptions *opts, double *count, double *size)
 static void
 check_collection_exists(NgTableOptions *opts)
 {
-	NgConnEntry *entry = ng_conn_get(opts->serverid, opts->userid);
-	mongoc_database_t *db;
+	NgCollHandle *h = ng_coll_open(opts->serverid, opts->userid,
+								   opts->database, opts->collection);
 	bson_error_t error;
 	bool		exists;
 
 	memset(&error, 0, sizeof(error));
-	db = mongoc_client_get_database(ng_conn_client(entry), opts->database);
-	exists = mongoc_database_has_collection(db, opts->collection, &error);
-	mongoc_database_destroy(db);
-	ng_conn_release(entry);
-
+	exists = ng_coll_exists(h, &error);
 	if (!exists && error.code != 0)
-		ng_conn_report_error(entry, &error,
+		ng_coll_report_error(h, &error,
 							 psprintf("list the collections of database \"%s\"",
 									  opts->database));
+	ng_coll_release(h);
 	if (!exists)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),

@@ -74,6 +74,7 @@
 #include "utils/memutils.h"
 
 #include "bson/bson_map.h"
+#include "admin/admin.h"
 #include "conn/conn.h"
 
 /* Option defaults and limits */

@@ -26,6 +26,7 @@
 
 #include "bson/bson_map.h"
 #include "conn/conn.h"
+#include "write/write.h"
 
 /*
  * Is the command one that never writes documents?  Only a short list of

@@ -24,6 +24,7 @@
 #define NG_CONN_H
 
 #include "nutragenie.h"
+#include "conn/uri.h"
 
 typedef struct NgConnEntry NgConnEntry;
 
@@ -37,20 +38,34 @@ pg_noreturn extern void ng_conn_report_error(NgConnEntry *entry,
 extern bool ng_error_is_connection_failure(const bson_error_t *error);
 extern void ng_conn_cleanup_all(void);
 
-/* in uri.c */
-
-/* What a server's connection string says, for the option validator. */
-typedef struct NgUriFacts
+/* in sample.c: sampling a collection (ANALYZE, IMPORT FOREIGN SCHEMA) */
+typedef enum NgSampleMethod
 {
-	bool		has_credentials;	/* a user name or password */
-	const char *secret;			/* an option holding a secret, or NULL */
-	const char *secret_home;	/* the user mapping option for it, or NULL */
-	const char *file;			/* an option naming a file, or NULL */
-} NgUriFacts;
+	NG_SAMPLE_ALL,				/* no more documents than asked for: all */
+	NG_SAMPLE_RANDOM,			/* a $sample stage */
+	NG_SAMPLE_FIRST				/* no $sample on the server: the first ones */
+} NgSampleMethod;
 
-extern bool ng_uri_inspect(const char *uri, NgUriFacts *facts,
-						   char **detail);
-extern char *ng_uri_database(const char *uri);
+/* Gets each sampled document; must copy what it keeps.  May raise. */
+typedef void (*NgSampleCallback) (const bson_t *doc, void *arg);
+
+typedef struct NgSample
+{
+	/* set by the caller */
+	int			limit;			/* at most this many documents (> 0) */
+	int			batch_size;		/* documents per round trip */
+	const bson_t *projection;	/* NULL or empty: whole documents */
+	bool		no_sample_stage;	/* skip $sample; set when it fails */
+	/* set by ng_sample_collection */
+	NgSampleMethod method;
+	double		total_docs;		/* the count command's answer, or -1 */
+	int64		docs;			/* documents passed to the callback */
+} NgSample;
+
+extern void ng_sample_collection(Oid serverid, Oid userid,
+								 const char *database, const char *collection,
+								 NgSample *sample, NgSampleCallback callback,
+								 void *arg);
 
 /* in command.c */
 

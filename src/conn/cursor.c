@@ -225,6 +225,21 @@ ng_coll_exists(NgCollHandle *h, bson_error_t *error)
 }
 
 /*
+ * ng_coll_read_command
+ *		Run a read command (collStats ...) on the collection's database with
+ *		the collection's read preference.  *reply is always initialised and
+ *		must be destroyed by the caller; false, with *error set, when the
+ *		command failed.
+ */
+bool
+ng_coll_read_command(NgCollHandle *h, const bson_t *command, bson_t *reply,
+					 bson_error_t *error)
+{
+	return mongoc_collection_read_command_with_opts(h->coll, command, NULL,
+													NULL, reply, error);
+}
+
+/*
  * ng_coll_estimated_count
  *		The collection's document count from its metadata (no scan); -1 on
  *		an error.

@@ -39,6 +39,8 @@ extern bool ng_coll_find_one(NgCollHandle *h, const bson_t *filter,
 							 const bson_t *opts, bson_t *found,
 							 bson_error_t *error, bool *failed);
 extern bool ng_coll_exists(NgCollHandle *h, bson_error_t *error);
+extern bool ng_coll_read_command(NgCollHandle *h, const bson_t *command,
+								 bson_t *reply, bson_error_t *error);
 extern int64 ng_coll_estimated_count(NgCollHandle *h, bson_error_t *error);
 extern int64 ng_coll_count(NgCollHandle *h, const bson_t *filter,
 						   bson_error_t *error);

@@ -20,8 +20,10 @@
 
 #include "utils/tuplesort.h"
 
+#include "bson/bson_map.h"
 #include "conn/cursor.h"
 #include "exec/exec.h"
+#include "write/write.h"
 
 /* A run-time value expression of the pushed conditions and its state. */
 typedef struct NgParamSlot

@@ -39,6 +39,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
+#include "bson/bson_map.h"
 #include "plan/plan.h"
 
 typedef struct EcMatchArg

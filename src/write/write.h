@@ -94,4 +94,12 @@ extern bool ng_applier_available(void);
 extern void ng_applier_ensure_worker(void);
 extern void ng_applier_wait_for_commit(void);
 
+/* in doc_cache.c: the shared document cache, invalidated by the writes */
+extern void ng_cache_define_gucs(void);
+extern void ng_cache_shmem_init(void);
+extern void ng_cache_invalidate(Oid serverid, const char *database,
+								const char *collection, const uint8 *id,
+								uint32 idlen);
+extern void ng_cache_invalidate_all(void);
+
 #endif							/* NG_WRITE_H */

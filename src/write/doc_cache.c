@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * cache.c
+ * doc_cache.c
  *		  The shared cache of MongoDB documents read by the domain functions.
  *
  * ng_cached_document() reads one document by _id through a foreign server
@@ -33,7 +33,7 @@
  * document it read from MongoDB if the generation is the one it saw before
  * the read: a read that raced with a write never puts the old version back.
  * A transaction that wrote the document reads its own version from the
- * overlay (xact.c) and never consults the cache.  Writes made behind
+ * overlay (overlay.c) and never consults the cache.  Writes made behind
  * nutragenie's back (another MongoDB client, ng_run_command) are seen only
  * when the entry expires.
  *
@@ -43,7 +43,7 @@
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
- *		  src/exec/cache.c
+ *		  src/write/doc_cache.c
  *
  *-------------------------------------------------------------------------
  */
@@ -68,7 +68,9 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "bson/bson_map.h"
 #include "conn/cursor.h"
+#include "write/write.h"
 
 #define NG_CACHE_TRANCHE		"nutragenie cache"
 #define NG_CACHE_LOCKS			16

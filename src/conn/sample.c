@@ -24,7 +24,7 @@
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
- *		  src/admin/sample.c
+ *		  src/conn/sample.c
  *
  *-------------------------------------------------------------------------
  */
