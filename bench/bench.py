@@ -119,7 +119,7 @@ PRELUDE = "SET search_path = public, nutragenie;\nSET jit = off;\n"
 
 
 def mongo_command(cmd):
-    out = psql(PRELUDE + f"SELECT nutragenie.ng_run_command({sql_lit(SERVER)}, {sql_lit(json.dumps(cmd))}::json);\n")
+    out = psql(PRELUDE + f"SELECT nutragenie_fdw.run_command({sql_lit(SERVER)}, {sql_lit(json.dumps(cmd))}::json);\n")
     return json.loads(out.strip())
 
 
@@ -157,7 +157,7 @@ def setup_schema():
         um = f" OPTIONS (username {sql_lit(user)}, password {sql_lit(pw)})"
     script = (
         "SET client_min_messages = warning;\n"
-        "CREATE EXTENSION IF NOT EXISTS nutragenie;\n"
+        "CREATE EXTENSION IF NOT EXISTS nutragenie CASCADE;\n"
         f"DROP SERVER IF EXISTS {SERVER} CASCADE;\n"
         f"CREATE SERVER {SERVER} FOREIGN DATA WRAPPER nutragenie_fdw\n"
         f"  OPTIONS (uri {sql_lit(uri)}, database {sql_lit(MDB)});\n"
@@ -175,7 +175,7 @@ def setup_schema():
 
 
 def load(coll, n):
-    """Insert documents 1..n through ng_run_command, LOAD_JOBS sessions in parallel."""
+    """Insert documents 1..n through nutragenie_fdw.run_command, LOAD_JOBS sessions in parallel."""
     jobs = max(1, min(LOAD_JOBS, n // 1000 or 1))
     per = (n + jobs - 1) // jobs
     t = time.monotonic()
@@ -260,7 +260,7 @@ def parse_stat(line):
 
 def session_script(query, settings="", pre="", post=""):
     return (PRELUDE + settings +
-            f"SELECT nutragenie.ng_run_command({sql_lit(SERVER)}, '{{\"ping\": 1}}') IS NOT NULL;\n"
+            f"SELECT nutragenie_fdw.run_command({sql_lit(SERVER)}, '{{\"ping\": 1}}') IS NOT NULL;\n"
             "\\o /dev/null\n" f"EXPLAIN {query};\n" "\\o\n" + pre +
             STAT_SQL.format(tag="S0") + "\\timing on\n" + query + ";\n" + "\\timing off\n" +
             STAT_SQL.format(tag="S1") + post)
@@ -763,14 +763,14 @@ def mongo_count(coll):
 
 
 def outbox_rows():
-    return int(psql("SELECT count(*) FROM nutragenie.outbox;").strip())
+    return int(psql("SELECT count(*) FROM nutragenie_fdw.outbox;").strip())
 
 
 def wait_outbox_empty(timeout=600):
     deadline = time.monotonic() + timeout
     while outbox_rows() > 0:
         if time.monotonic() > deadline:
-            raise RuntimeError("the outbox did not drain (see nutragenie.write_queue)")
+            raise RuntimeError("the outbox did not drain (see nutragenie_fdw.write_queue)")
         time.sleep(0.5)
 
 
@@ -780,7 +780,7 @@ def fresh_outbox():
     deleted would otherwise slow this run's outbox queries, by an amount
     that depends on when autovacuum last came by."""
     wait_outbox_empty()
-    psql("VACUUM nutragenie.outbox;")
+    psql("VACUUM nutragenie_fdw.outbox;")
 
 
 def digest(coll):
@@ -799,7 +799,7 @@ def bulk_fdw_run(kind, meter, check_digest=False):
     body = ("INSERT INTO recipes_w SELECT * FROM bench.wsrc;\n" if kind == "insert"
             else f"\\copy recipes_w FROM {sql_lit(W_COPYFILE)}\n")
     script = (PRELUDE + f"SET nutragenie.commit_timeout = '{W_COMMIT_TIMEOUT}';\n"
-              f"SELECT nutragenie.ng_run_command({sql_lit(SERVER)}, '{{\"ping\": 1}}') IS NOT NULL;\n"
+              f"SELECT nutragenie_fdw.run_command({sql_lit(SERVER)}, '{{\"ping\": 1}}') IS NOT NULL;\n"
               "SELECT count(*) FROM bench.wsrc;\n" +
               STAT_SQL.format(tag="S0") + "\\timing on\nBEGIN;\n" + body + "COMMIT;\n\\timing off\n" +
               STAT_SQL.format(tag="S1"))
@@ -1222,7 +1222,7 @@ def write_profiles():
     fresh_outbox()
     app = f"ng_bench_wprofile_{os.getpid()}"
     script = (PRELUDE + f"SET nutragenie.commit_timeout = '{W_COMMIT_TIMEOUT}';\n"
-              f"SELECT nutragenie.ng_run_command({sql_lit(SERVER)}, '{{\"ping\": 1}}') IS NOT NULL;\n"
+              f"SELECT nutragenie_fdw.run_command({sql_lit(SERVER)}, '{{\"ping\": 1}}') IS NOT NULL;\n"
               "SELECT pg_sleep(1.5);\n\\timing on\nBEGIN;\nINSERT INTO recipes_w SELECT * FROM bench.wsrc;\n"
               "COMMIT;\n")
     env = os.environ.copy()
@@ -1468,7 +1468,7 @@ def fr_counts():
     try:
         out = frpsql("SELECT count(*) || '|' || coalesce(min(id), 0) || '|' || coalesce(max(id), 0) "
                      "FROM nutragenie.recipes;\n"
-                     f"SELECT (nutragenie.ng_run_command({sql_lit(FR_SERVER)}, "
+                     f"SELECT (nutragenie_fdw.run_command({sql_lit(FR_SERVER)}, "
                      "'{\"count\": \"recipe_content\"}') ->> 'n');\n").split()
         n, lo, hi = (int(x) for x in out[0].split("|"))
         return n, lo, hi, int(out[1])
@@ -1488,11 +1488,12 @@ def setup_fullrecipe():
     t = time.monotonic()
     psql(f"DROP DATABASE IF EXISTS {FR_DB} WITH (FORCE);\nCREATE DATABASE {FR_DB};\n")
     um = f" OPTIONS (username {sql_lit(user)}, password {sql_lit(pw)})" if user is not None else ""
-    frpsql("SET client_min_messages = warning;\nCREATE EXTENSION nutragenie;\n"
+    frpsql("SET client_min_messages = warning;\nCREATE EXTENSION nutragenie CASCADE;\n"
+           f"\\i {ROOT / 'test' / 'demo_seed.sql'}\n"
            f"CREATE SERVER {FR_SERVER} FOREIGN DATA WRAPPER nutragenie_fdw\n"
            f"  OPTIONS (uri {sql_lit(uri)}, database {sql_lit(FR_MDB)});\n"
            f"CREATE USER MAPPING FOR CURRENT_USER SERVER {FR_SERVER}{um};\n"
-           f"SELECT nutragenie.ng_run_command({sql_lit(FR_SERVER)}, '{{\"dropDatabase\": 1}}') IS NOT NULL;\n")
+           f"SELECT nutragenie_fdw.run_command({sql_lit(FR_SERVER)}, '{{\"dropDatabase\": 1}}') IS NOT NULL;\n")
     # The seed's commit queues one ratingAnalytics update per recipe, which
     # the applier sends as one update command per round.  FerretDB 1.24
     # (SQLite) stops answering for good on an update command of more than
@@ -1505,7 +1506,7 @@ def setup_fullrecipe():
     try:
         out = frpsql(f"SET nutragenie.commit_timeout = '{W_COMMIT_TIMEOUT}';\n"
                      f"SELECT nutragenie.ng_attach_mongo({sql_lit(FR_SERVER)}, {sql_lit(FR_MDB)}) IS NOT NULL;\n"
-                     f"SELECT nutragenie.ng_seed_demo({FR_USERS}, {FR_RECIPES}, 0);\n"
+                     f"SELECT nutragenie_demo.ng_seed_demo({FR_USERS}, {FR_RECIPES}, 0);\n"
                      "VACUUM ANALYZE;\n")
     finally:
         if small:
@@ -1562,7 +1563,7 @@ def fr_check(ids):
 
 
 def cache_stats():
-    line = frpsql("SELECT row_to_json(s) FROM nutragenie.ng_cache_stats() s;").strip()
+    line = frpsql("SELECT row_to_json(s) FROM nutragenie_fdw.cache_stats() s;").strip()
     return json.loads(line)
 
 
@@ -1611,7 +1612,7 @@ def fr_explain():
     reads, and the function as a whole, timed in one session."""
     out = frpsql("SET nutragenie.cache_ttl = 0;\nSET jit = off;\n"
                  "EXPLAIN (ANALYZE, VERBOSE, COSTS OFF) SELECT * FROM nutragenie.recipes WHERE id = 7;\n"
-                 "EXPLAIN (ANALYZE, COSTS OFF) SELECT nutragenie.ng_cached_document(nutragenie.ng_mongo_server(), "
+                 "EXPLAIN (ANALYZE, COSTS OFF) SELECT nutragenie_fdw.cached_document(nutragenie.ng_mongo_server(), "
                  f"{sql_lit(FR_MDB)}, 'recipe_content', jsonb_build_object('$oid', r.mongodb_recipe_id::text)) "
                  "FROM nutragenie.recipes r WHERE id = 7;\n"
                  "EXPLAIN (ANALYZE, COSTS OFF) SELECT nutragenie.ng_full_recipe(7);\n"
@@ -1711,9 +1712,9 @@ def platform_release():
 # --------------------------------------------------------------------- main
 
 def installed_module():
-    """(path, mtime, size) of the nutragenie.so the backends load."""
+    """(path, mtime, size) of the nutragenie_fdw.so the backends load."""
     d = psql("SELECT setting FROM pg_config WHERE name = 'PKGLIBDIR';").strip()
-    p = Path(d) / "nutragenie.so"
+    p = Path(d) / "nutragenie_fdw.so"
     try:
         st = p.stat()
         return [str(p), st.st_mtime, st.st_size]

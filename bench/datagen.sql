@@ -2,7 +2,7 @@
 -- benchmarks (bench/run).  Every value is a function of (document number,
 -- seed) through hashint8extended() and md5(), so the same seed gives the
 -- same collection on every machine and every run.  Documents are inserted
--- through the FDW itself: nutragenie.ng_run_command(server, insert command)
+-- through the FDW itself: nutragenie_fdw.run_command(server, insert command)
 -- with one batch of JSON (Extended JSON for int64/date/ObjectId) per call.
 --
 -- Shape of one document (19 top-level fields, ~700 bytes of BSON):
@@ -122,7 +122,7 @@ DECLARE
   reply jsonb;
 BEGIN
   WHILE b <= last LOOP
-    SELECT nutragenie.ng_run_command(srv, json_build_object(
+    SELECT nutragenie_fdw.run_command(srv, json_build_object(
              'insert', coll, 'ordered', false,
              'documents', json_agg(bench.doc(i, seed) ORDER BY i)))
       INTO reply

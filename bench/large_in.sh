@@ -54,10 +54,10 @@ CREATE SERVER large_in_srv FOREIGN DATA WRAPPER nutragenie_fdw
   OPTIONS (uri :'mongo_uri', database 'ng_bench_large_in');
 CREATE USER MAPPING FOR CURRENT_USER SERVER large_in_srv;
 DO $$ BEGIN
-  PERFORM ng_run_command('large_in_srv', '{"drop": "items"}');
+  PERFORM nutragenie_fdw.run_command('large_in_srv', '{"drop": "items"}');
 EXCEPTION WHEN fdw_table_not_found THEN NULL;
 END $$;
-SELECT ng_run_command('large_in_srv', json_build_object('insert', 'items', 'documents',
+SELECT nutragenie_fdw.run_command('large_in_srv', json_build_object('insert', 'items', 'documents',
   (SELECT json_agg(json_build_object('_id', i, 'code', 'k' || i, 'qty', i) ORDER BY i)
    FROM generate_series(1, 20) i))) IS NOT NULL AS loaded \gset
 CREATE FOREIGN TABLE items (_id int, code text, qty int)

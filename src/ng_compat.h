@@ -53,7 +53,7 @@
  */
 #ifdef PG_MODULE_MAGIC_EXT
 #define NG_MODULE_MAGIC \
-	PG_MODULE_MAGIC_EXT(.name = "nutragenie", .version = NG_MODULE_VERSION)
+	PG_MODULE_MAGIC_EXT(.name = "nutragenie_fdw", .version = NG_MODULE_VERSION)
 #else
 #define NG_MODULE_MAGIC PG_MODULE_MAGIC
 #endif

@@ -23,6 +23,7 @@
 #include "storage/ipc.h"
 #include "utils/guc.h"
 
+#include "exec/exec.h"
 #include "ng_remote.h"
 
 NG_MODULE_MAGIC;
@@ -77,6 +78,7 @@ _PG_init(void)
 	ng_applier_define_gucs();
 	ng_cache_define_gucs();
 	ng_batchjoin_init();
+	ng_batchjoin_exec_init();
 
 	MarkGUCPrefixReserved("nutragenie");
 

@@ -5,7 +5,10 @@
 SET client_min_messages = warning;
 -- a fresh install each time, so that a rebuilt extension is what runs
 DROP EXTENSION IF EXISTS nutragenie CASCADE;
-CREATE EXTENSION nutragenie;
+DROP EXTENSION IF EXISTS nutragenie_fdw CASCADE;
+CREATE EXTENSION nutragenie CASCADE;
+-- the demo's data generator, nutragenie_demo.ng_seed_demo
+\i test/demo_seed.sql
 SET search_path = demo, public, nutragenie;
 ALTER DATABASE :"DBNAME" SET search_path = demo, public, nutragenie;
 
@@ -20,10 +23,10 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER mongo;
 
 -- MongoDB side: full recipe content
 DO $$ BEGIN
-  PERFORM ng_run_command('mongo', '{"drop": "recipe_content"}');
+  PERFORM nutragenie_fdw.run_command('mongo', '{"drop": "recipe_content"}');
 EXCEPTION WHEN fdw_table_not_found THEN NULL;
 END $$;
-SELECT ng_run_command('mongo', json_build_object(
+SELECT nutragenie_fdw.run_command('mongo', json_build_object(
   'insert', 'recipe_content',
   'documents', (
     SELECT json_agg(json_build_object(
@@ -111,15 +114,15 @@ SELECT mongodb_recipe_id, objectid_timestamp(mongodb_recipe_id) FROM recipes ORD
 
 \echo
 \echo '== A document that does not fit its column is an error, never a silent NULL'
-SELECT ng_run_command('mongo', '{"insert": "recipe_content", "documents": [{"_id": {"$oid": "6666666666666666666666ff"}, "title": "Broken", "nutrition": {"calories": "lots"}}]}') - 'ok' AS inserted;
+SELECT nutragenie_fdw.run_command('mongo', '{"insert": "recipe_content", "documents": [{"_id": {"$oid": "6666666666666666666666ff"}, "title": "Broken", "nutrition": {"calories": "lots"}}]}') - 'ok' AS inserted;
 \set ON_ERROR_STOP 0
 SELECT title, calories FROM recipe_content WHERE title = 'Broken';
 \set ON_ERROR_STOP 1
-SELECT ng_run_command('mongo', '{"delete": "recipe_content", "deletes": [{"q": {"title": "Broken"}, "limit": 1}]}') - 'ok' AS deleted;
+SELECT nutragenie_fdw.run_command('mongo', '{"delete": "recipe_content", "deletes": [{"q": {"title": "Broken"}, "limit": 1}]}') - 'ok' AS deleted;
 
 \echo
 \echo '== Connections held by this session'
-SELECT * FROM ng_connections();
+SELECT * FROM nutragenie_fdw.connections();
 
 -- ==== The NutraGenie domain tour ====
 -- The same server, another MongoDB database: the NutraGenie collections,
@@ -129,12 +132,12 @@ SELECT ng_detach_mongo() AS detached_previous;
 TRUNCATE nutragenie.users, nutragenie.recipes, nutragenie.payments, nutragenie.nutrition_goals,
          nutragenie.nutrition_entries, nutragenie.recipe_ratings, nutragenie.chat_messages,
          nutragenie.cooking_sessions RESTART IDENTITY CASCADE;
-SELECT ng_run_command('mongo', '{"dropDatabase": 1}', 'nutragenie_app') ->> 'ok' AS dropped;
+SELECT nutragenie_fdw.run_command('mongo', '{"dropDatabase": 1}', 'nutragenie_app') ->> 'ok' AS dropped;
 
 \echo
 \echo '== NutraGenie: attach the collections (foreign tables + views) and seed demo data'
 SELECT jsonb_pretty(ng_attach_mongo('mongo', 'nutragenie_app'));
-SELECT jsonb_pretty(ng_seed_demo(20, 24, 30));
+SELECT jsonb_pretty(nutragenie_demo.ng_seed_demo(20, 24, 30));
 
 \echo
 \echo '== The app: one call for a full recipe (PostgreSQL metadata + MongoDB content)'
@@ -189,8 +192,8 @@ SELECT jsonb_pretty(ng_report());
 
 \echo
 \echo '== DBAs: an inconsistency injected behind nutragenie''s back, found and repaired'
-SELECT ng_run_command('mongo', '{"delete": "user_profiles", "deletes": [{"q": {"postgresUserId": 7}, "limit": 1}]}', 'nutragenie_app') ->> 'n' AS profile_deleted;
-SELECT ng_run_command('mongo', '{"insert": "recipe_content", "documents": [{"postgresId": 4242, "title": "Ghost recipe"}]}', 'nutragenie_app') ->> 'n' AS orphan_inserted;
+SELECT nutragenie_fdw.run_command('mongo', '{"delete": "user_profiles", "deletes": [{"q": {"postgresUserId": 7}, "limit": 1}]}', 'nutragenie_app') ->> 'n' AS profile_deleted;
+SELECT nutragenie_fdw.run_command('mongo', '{"insert": "recipe_content", "documents": [{"postgresId": 4242, "title": "Ghost recipe"}]}', 'nutragenie_app') ->> 'n' AS orphan_inserted;
 SELECT issue, pg_table, pg_id, collection, detail FROM ng_check_consistency();
 SELECT issue, pg_id, action, applied FROM ng_repair_consistency();        -- dry run
 SELECT issue, pg_id, action, applied FROM ng_repair_consistency(false);

@@ -42,6 +42,7 @@
 #include "utils/rel.h"
 
 #include "ng_remote.h"
+#include "plan/plan.h"
 
 /* What the sample callback needs to turn documents into rows. */
 typedef struct AnalyzeState

@@ -22,7 +22,7 @@
  * -> double precision (numeric once a Decimal128, or an int64 beyond 2^53,
  * is seen, since double precision would not hold it exactly); string ->
  * text; bool -> boolean; date -> timestamp with time zone; ObjectId ->
- * nutragenie.objectid; binary subtype 4 of 16 bytes -> uuid; other binary
+ * objectid; binary subtype 4 of 16 bytes -> uuid; other binary
  * -> bytea; an array whose non-null elements all map to one such type ->
  * an array of it; anything else, and any other mix of types, -> jsonb,
  * which reads every BSON value.  A field seen only as null is jsonb too.

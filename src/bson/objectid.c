@@ -30,13 +30,19 @@
 
 #include <string.h>
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "libpq/pqformat.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/sortsupport.h"
@@ -463,8 +469,34 @@ invalidate_type_cache(Datum arg, int cacheid, uint32 hashvalue)
 }
 
 /*
- * Look up nutragenie.objectid and its array type and fill the cache.
- * Raises an error if the extension is not installed.  Needs a transaction.
+ * The schema the nutragenie_fdw extension was installed into (the DBA's
+ * choice), or InvalidOid when it is not installed.
+ */
+static Oid
+extension_schema(void)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			nspid = InvalidOid;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum(NG_EXTENSION_NAME));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		nspid = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return nspid;
+}
+
+/*
+ * Look up the type objectid of the nutragenie_fdw extension (in the
+ * extension's schema) and its array type and fill the cache.  Raises an
+ * error if the extension is not installed.  Needs a transaction.
  */
 static void
 lookup_objectid_type(void)
@@ -480,7 +512,7 @@ lookup_objectid_type(void)
 		objectid_callback_registered = true;
 	}
 
-	nspid = get_namespace_oid(NG_SCHEMA_NAME, true);
+	nspid = extension_schema();
 	if (OidIsValid(nspid))
 		typid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
 								CStringGetDatum("objectid"),
@@ -491,8 +523,8 @@ lookup_objectid_type(void)
 	if (!OidIsValid(typid) || !OidIsValid(arrayid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("type \"%s.objectid\" does not exist", NG_SCHEMA_NAME),
-				 errhint("Install the extension with CREATE EXTENSION nutragenie.")));
+				 errmsg("type \"objectid\" of extension \"%s\" does not exist", NG_EXTENSION_NAME),
+				 errhint("Install the extension with CREATE EXTENSION %s.", NG_EXTENSION_NAME)));
 
 	/* Set the hashes first: the callback compares against them. */
 	objectid_oid_hash = GetSysCacheHashValue1(TYPEOID,
@@ -505,7 +537,7 @@ lookup_objectid_type(void)
 
 /*
  * ng_objectid_typoid
- *		OID of the type nutragenie.objectid.
+ *		OID of the type objectid of the nutragenie_fdw extension.
  *
  * Cached per backend and refreshed after the type is dropped or created
  * again.  Raises an error if the extension is not installed; must be called
@@ -521,7 +553,7 @@ ng_objectid_typoid(void)
 
 /*
  * ng_objectid_array_typoid
- *		OID of the type nutragenie.objectid[]; same caching and errors as
+ *		OID of the type objectid[]; same caching and errors as
  *		ng_objectid_typoid().
  */
 Oid

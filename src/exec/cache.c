@@ -68,7 +68,7 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
-#include "ng_remote.h"
+#include "conn/cursor.h"
 
 #define NG_CACHE_TRANCHE		"nutragenie cache"
 #define NG_CACHE_LOCKS			16
@@ -355,64 +355,50 @@ ng_cache_invalidate(Oid serverid, const char *database,
  * Find a document by _id on the server with the current user's mapping.
  * iddoc is {"_id": v}; v is matched as a value with $eq, so that an _id
  * that is itself a document of $-keys is never read as query operators.
- * Returns a bson_t to bson_destroy, or NULL when there is none.  Raises on
- * a driver error, after releasing its driver objects.
+ * Returns a read-only bson_t over palloc'd bytes (nothing to destroy), or
+ * NULL when there is none.  Raises on a driver error; the collection
+ * handle releases its driver objects either way.
  */
 static bson_t *
 read_document(Oid serverid, const char *database, const char *collection,
 			  const bson_t *iddoc)
 {
-	NgConnEntry *entry;
-	mongoc_collection_t *volatile coll = NULL;
-	mongoc_cursor_t *volatile cursor = NULL;
-	bson_t	   *volatile result = NULL;
+	NgCollHandle *coll;
+	bson_t	   *result = palloc(sizeof(bson_t));
+	bson_t		opts;
+	bson_t		filter;
+	bson_t		eq;
+	bson_iter_t it;
 	bson_error_t error;
-	volatile bool failed = false;
+	bool		found;
+	bool		failed;
 
-	entry = ng_conn_get(serverid, GetUserId());
+	coll = ng_coll_open(serverid, GetUserId(), database, collection);
+	bson_init(&filter);
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &eq);
+	if (bson_iter_init_find(&it, iddoc, "_id"))
+		bson_append_iter(&eq, "$eq", 3, &it);
+	bson_append_document_end(&filter, &eq);
+	bson_init(&opts);
+	BSON_APPEND_INT32(&opts, "limit", 1);
 	PG_TRY();
 	{
-		bson_t		opts;
-		bson_t		filter;
-		bson_t		eq;
-		bson_iter_t it;
-		const bson_t *found;
-
-		coll = mongoc_client_get_collection(ng_conn_client(entry), database,
-											collection);
-		bson_init(&filter);
-		BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &eq);
-		if (bson_iter_init_find(&it, iddoc, "_id"))
-			bson_append_iter(&eq, "$eq", 3, &it);
-		bson_append_document_end(&filter, &eq);
-		bson_init(&opts);
-		BSON_APPEND_INT32(&opts, "limit", 1);
-		cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
-		bson_destroy(&opts);
-		bson_destroy(&filter);
-		if (mongoc_cursor_next(cursor, &found))
-			result = bson_copy(found);
-		failed = mongoc_cursor_error(cursor, &error);
+		found = ng_coll_find_one(coll, &filter, &opts, result, &error,
+								 &failed);
 	}
 	PG_FINALLY();
 	{
-		if (cursor != NULL)
-			mongoc_cursor_destroy(cursor);
-		if (coll != NULL)
-			mongoc_collection_destroy(coll);
-		ng_conn_release(entry);
+		bson_destroy(&opts);
+		bson_destroy(&filter);
 	}
 	PG_END_TRY();
 
 	if (failed)
-	{
-		if (result != NULL)
-			bson_destroy(result);
-		ng_conn_report_error(entry, &error,
+		ng_coll_report_error(coll, &error,
 							 psprintf("read a document of collection \"%s.%s\"",
 									  database, collection));
-	}
-	return result;
+	ng_coll_release(coll);
+	return found ? result : NULL;
 }
 
 /* A document's BSON bytes as relaxed Extended JSON jsonb. */
@@ -585,15 +571,7 @@ ng_cached_document(PG_FUNCTION_ARGS)
 		LWLockRelease(lock);
 	}
 
-	PG_TRY();
-	{
-		result = bson_bytes_to_jsonb(bson_get_data(doc), doc->len);
-	}
-	PG_FINALLY();
-	{
-		bson_destroy(doc);
-	}
-	PG_END_TRY();
+	result = bson_bytes_to_jsonb(bson_get_data(doc), doc->len);
 	PG_RETURN_DATUM(result);
 }
 

@@ -13,6 +13,9 @@
  * estimated by PostgreSQL as usual.  Like postgres_fdw's, this costs round
  * trips at every planning, so it is off by default.
  *
+ * This is the planner's only I/O, and it goes through the connection
+ * layer's collection handle (conn/cursor.h), like a scan's.
+ *
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
@@ -25,7 +28,8 @@
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 
-#include "ng_remote.h"
+#include "conn/cursor.h"
+#include "plan/plan.h"
 
 static bool contains_run_time_value(Node *node, void *context);
 
@@ -62,8 +66,7 @@ ng_estimate_remote(NgTableOptions *opts, Index relid, List *remote_conds,
 {
 	List	   *exprs = NIL;
 	ListCell   *lc;
-	NgConnEntry *conn;
-	mongoc_collection_t *coll;
+	NgCollHandle *coll;
 	bson_t		filter;
 	bson_error_t error;
 	int64_t		n_total;
@@ -89,11 +92,9 @@ ng_estimate_remote(NgTableOptions *opts, Index relid, List *remote_conds,
 									NG_MAX_FILTER_BYTES);
 	nparts = ng_filter_parts_count(parts);
 
-	conn = ng_conn_get(opts->serverid, opts->userid);
-	coll = mongoc_client_get_collection(ng_conn_client(conn), opts->database,
-										opts->collection);
-	n_total = mongoc_collection_estimated_document_count(coll, NULL, NULL,
-														  NULL, &error);
+	coll = ng_coll_open(opts->serverid, opts->userid, opts->database,
+						opts->collection);
+	n_total = ng_coll_estimated_count(coll, &error);
 	n_match = n_total >= 0 ? 0 : -1;
 	for (i = 0; i < nparts && n_match >= 0; i++)
 	{
@@ -102,20 +103,17 @@ ng_estimate_remote(NgTableOptions *opts, Index relid, List *remote_conds,
 		bson_init(&filter);
 		ng_filter_parts_append(&filter, parts, i);
 		n = bson_empty(&filter) ? n_total :
-			mongoc_collection_count_documents(coll, &filter, NULL, NULL, NULL,
-											  &error);
+			ng_coll_count(coll, &filter, &error);
 		bson_destroy(&filter);
 		n_match = n < 0 ? -1 : n_match + n;
 	}
-	mongoc_collection_destroy(coll);
-	ng_conn_release(conn);
-
 	if (n_total < 0 || n_match < 0)
-		ng_conn_report_error(conn, &error,
+		ng_coll_report_error(coll, &error,
 							 psprintf("estimate the size of collection \"%s.%s\" for foreign table \"%s\"",
 									  opts->database, opts->collection,
 									  opts->relname));
 
+	ng_coll_release(coll);
 	*total = (double) n_total;
 	*matching = (double) n_match;
 }

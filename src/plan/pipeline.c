@@ -4,8 +4,9 @@
  *		  Builds the sort, skip, limit and aggregation stages of a MongoDB
  *		  command from a plan's description of its pushed upper operations.
  *
- * upper.c decides what is pushed and records it in fdw_private (sort keys,
- * the outputs of an aggregation, guards); deparse.c builds the filters.
+ * upper.c decides what is pushed and records it in the scan plan (sort
+ * keys, the outputs of an aggregation, guards: NgScanPlan, contract.c);
+ * deparse.c builds the filters.
  * This file only writes BSON from those descriptions, for the scan and for
  * EXPLAIN alike, so that what EXPLAIN prints is what is sent.  No I/O, and
  * nothing here throws once it has started appending: callers build every
@@ -48,7 +49,7 @@
 #include "nodes/pg_list.h"
 #include "nodes/value.h"
 
-#include "nutragenie.h"
+#include "plan/plan.h"
 
 static void append_limit_value(bson_t *doc, const char *key,
 							   const NgLimitValue *v);
@@ -58,7 +59,8 @@ static void append_stage(bson_t *array, int *n, const char *name,
 
 /*
  * ng_pipeline_sort
- *		Append {field: 1 or -1, ...} for the fdw_private sort keys.
+ *		Append {field: 1 or -1, ...} for the plan's sort keys
+ *		(NgPlanSortKey).
  */
 void
 ng_pipeline_sort(bson_t *sort, List *sort_keys)
@@ -67,22 +69,21 @@ ng_pipeline_sort(bson_t *sort, List *sort_keys)
 
 	foreach(lc, sort_keys)
 	{
-		List	   *key = (List *) lfirst(lc);
+		NgPlanSortKey *key = (NgPlanSortKey *) lfirst(lc);
 
-		bson_append_int32(sort, strVal(list_nth(key, NgSortKeyField)), -1,
-						  intVal(list_nth(key, NgSortKeyDescending)) ? -1 : 1);
+		bson_append_int32(sort, key->field, -1, key->descending ? -1 : 1);
 	}
 }
 
 /*
  * ng_pipeline_group
- *		Append the body of the $group stage for the fdw_private aggregation
- *		description (NgGroupIndex).
+ *		Append the body of the $group stage for the plan's aggregation
+ *		(group_fields and outputs).
  */
 void
-ng_pipeline_group(bson_t *group, List *description)
+ng_pipeline_group(bson_t *group, const NgScanPlan *plan)
 {
-	List	   *keys = (List *) list_nth(description, NgGroupKeys);
+	List	   *keys = plan->group_fields;
 	ListCell   *lc;
 
 	if (keys == NIL)
@@ -116,12 +117,12 @@ ng_pipeline_group(bson_t *group, List *description)
 		bson_append_document_end(group, &id);
 	}
 
-	foreach(lc, (List *) list_nth(description, NgGroupOutputs))
+	foreach(lc, plan->outputs)
 	{
-		List	   *out = (List *) lfirst(lc);
-		NgOutputKind kind = (NgOutputKind) intVal(linitial(out));
-		const char *field = strVal(lsecond(out));
-		const char *name = strVal(lthird(out));
+		NgPlanOutput *out = (NgPlanOutput *) lfirst(lc);
+		NgOutputKind kind = out->kind;
+		const char *field = out->field;
+		const char *name = out->name;
 		bson_t		acc;
 
 		switch (kind)
@@ -196,13 +197,13 @@ ng_pipeline_find_options(bson_t *opts, const bson_t *projection,
 
 /*
  * ng_pipeline_stages
- *		Append to "array" (an array being built) the stages of an
+ *		Append to "array" (an array being built) the stages of the plan's
  *		aggregation: $match of filter (unless empty), $group, $match of
  *		having (unless NULL or empty), $sort, $skip, $limit.
  */
 void
-ng_pipeline_stages(bson_t *array, const bson_t *filter, List *group,
-				   const bson_t *having, List *sort_keys,
+ng_pipeline_stages(bson_t *array, const bson_t *filter,
+				   const NgScanPlan *plan, const bson_t *having,
 				   const NgLimitValue *skip, const NgLimitValue *limit)
 {
 	int			n = 0;
@@ -212,17 +213,17 @@ ng_pipeline_stages(bson_t *array, const bson_t *filter, List *group,
 		append_stage(array, &n, "$match", filter);
 
 	bson_init(&body);
-	ng_pipeline_group(&body, group);
+	ng_pipeline_group(&body, plan);
 	append_stage(array, &n, "$group", &body);
 	bson_destroy(&body);
 
 	if (having != NULL && !bson_empty(having))
 		append_stage(array, &n, "$match", having);
 
-	if (sort_keys != NIL)
+	if (plan->sort_keys != NIL)
 	{
 		bson_init(&body);
-		ng_pipeline_sort(&body, sort_keys);
+		ng_pipeline_sort(&body, plan->sort_keys);
 		append_stage(array, &n, "$sort", &body);
 		bson_destroy(&body);
 	}
@@ -259,11 +260,11 @@ ng_pipeline_stages(bson_t *array, const bson_t *filter, List *group,
  *		null".  The guard trips when both finds find a document.
  */
 void
-ng_pipeline_guard_filter(bson_t *doc, const bson_t *filter, List *guard,
-						 bool second)
+ng_pipeline_guard_filter(bson_t *doc, const bson_t *filter,
+						 const NgPlanGuard *guard, bool second)
 {
-	const char *field = strVal(list_nth(guard, NgGuardField));
-	int			kind = intVal(list_nth(guard, NgGuardKind));
+	const char *field = guard->field;
+	NgGuardKind kind = guard->kind;
 	bson_t		cond;
 	bson_t		ops;
 
@@ -299,11 +300,11 @@ ng_pipeline_guard_filter(bson_t *doc, const bson_t *filter, List *guard,
  *		What a guard checks, for EXPLAIN (palloc'd).
  */
 char *
-ng_pipeline_guard_describe(List *guard)
+ng_pipeline_guard_describe(const NgPlanGuard *guard)
 {
-	const char *field = strVal(list_nth(guard, NgGuardField));
+	const char *field = guard->field;
 
-	if (intVal(list_nth(guard, NgGuardKind)) == NG_GUARD_STRING_OBJECTID)
+	if (guard->kind == NG_GUARD_STRING_OBJECTID)
 		return psprintf("\"%s\" holds both strings and ObjectIds", field);
 	return psprintf("\"%s\" is missing in some documents and null in others",
 					field);

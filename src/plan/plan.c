@@ -15,8 +15,9 @@
  * join clause that can be pushed (c._id = r.mongodb_recipe_id), so that a
  * nested loop sends one keyed find per outer row instead of scanning the
  * collection, and a sorted path when MongoDB can produce the order the
- * query wants.  What to sort by, and everything above the scan (LIMIT,
- * aggregates: upper relations and their scanrelid-0 plans), is upper.c's.
+ * query wants.  What to sort by is sort.c's; everything above the scan
+ * (LIMIT, aggregates: upper relations and their scanrelid-0 plans) is
+ * upper.c's.
  *
  * Copyright (c) 2026, nutragenie developers
  *
@@ -38,15 +39,13 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
-#include "nutragenie.h"
+#include "plan/plan.h"
 
 typedef struct EcMatchArg
 {
 	AttrNumber	attnum;
 } EcMatchArg;
 
-static void cost_path(RelOptInfo *baserel, double rows,
-					  Cost *startup, Cost *total);
 static bool ec_member_matches_column(PlannerInfo *root, RelOptInfo *rel,
 									 EquivalenceClass *ec,
 									 EquivalenceMember *em, void *arg);
@@ -104,22 +103,8 @@ ngGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 }
 
 /*
- * A find returns its first batch (up to batch_size documents) before the
- * first row can be read; the rest streams.
- */
-static void
-cost_path(RelOptInfo *baserel, double rows, Cost *startup, Cost *total)
-{
-	NgRelInfo  *fpinfo = (NgRelInfo *) baserel->fdw_private;
-
-	*startup = NG_STARTUP_COST +
-		Min(rows, (double) fpinfo->opts->batch_size) * NG_PER_DOC_COST;
-	*total = NG_STARTUP_COST + rows * (NG_PER_DOC_COST + cpu_tuple_cost);
-}
-
-/*
  * The plain scan, a sorted one when the query wants an order MongoDB can
- * produce (upper.c), and one parameterized path per set of outer relations
+ * produce (sort.c), and one parameterized path per set of outer relations
  * that pushable join clauses depend on.
  */
 void
@@ -132,12 +117,12 @@ ngGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	List	   *outer_sets = NIL;
 	ListCell   *lc;
 
-	cost_path(baserel, baserel->rows, &startup, &total);
+	ng_cost_scan(baserel->rows, fpinfo->opts->batch_size, &startup, &total);
 	add_path(baserel, (Path *)
 			 ng_create_foreignscan_path(root, baserel, NULL, baserel->rows,
 										startup, total, NIL,
 										baserel->lateral_relids, NULL, NIL));
-	ng_upper_add_sorted_paths(root, baserel, fpinfo, startup, total);
+	ng_sort_add_paths(root, baserel, fpinfo, startup, total);
 
 	join_clauses = pushable_join_clauses(root, baserel, fpinfo);
 
@@ -169,7 +154,8 @@ ngGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		ParamPathInfo *param_info;
 
 		param_info = get_baserel_parampathinfo(root, baserel, required_outer);
-		cost_path(baserel, param_info->ppi_rows, &startup, &total);
+		ng_cost_scan(param_info->ppi_rows, fpinfo->opts->batch_size,
+					 &startup, &total);
 		add_path(baserel, (Path *)
 				 ng_create_foreignscan_path(root, baserel, NULL,
 											param_info->ppi_rows,
@@ -274,7 +260,8 @@ ng_plan_retrieved_columns(NgTableOptions *opts, Bitmapset *attrs)
 
 /*
  * Build the ForeignScan: pushed clauses in fdw_exprs, the rest as the plan's
- * quals, and in fdw_private the options and the columns to convert.
+ * quals, and in fdw_private the scan plan (contract.c): the options, the
+ * columns to convert, a pushed sort and the key of a batched join.
  */
 ForeignScan *
 ngGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
@@ -286,9 +273,7 @@ ngGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	List	   *local_exprs = NIL;
 	List	   *retrieved;
 	List	   *cond_only;
-	List	   *sort;
-	List	   *guards;
-	List	   *batch = NIL;
+	NgScanPlan *plan;
 	Bitmapset  *attrs_used = NULL;
 	Bitmapset  *cond_attrs = NULL;
 	ListCell   *lc;
@@ -344,8 +329,15 @@ ngGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 		cond_attrs = NULL;
 	cond_only = ng_plan_retrieved_columns(fpinfo->opts, cond_attrs);
 
+	plan = ng_scan_plan_create(fpinfo->opts);
+	plan->retrieved = retrieved;
+	plan->cond_columns = cond_only;
+	plan->nwhere = list_length(remote_exprs);
+	plan->nhaving = 0;
+
 	/* a sorted path: the sort, and the guards it needs */
-	sort = ng_upper_base_sort(root, baserel, best_path, &guards);
+	plan->sort_keys = ng_sort_base_plan(root, baserel, best_path,
+										&plan->guards);
 
 	/*
 	 * The inner side of a batched key join: batchjoin.c's path carries the
@@ -353,39 +345,9 @@ ngGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	 */
 	if (best_path->path.pathkeys == NIL && best_path->fdw_private != NIL &&
 		IsA(linitial(best_path->fdw_private), ScalarArrayOpExpr))
-		batch = best_path->fdw_private;
+		plan->batch_key = linitial(best_path->fdw_private);
 
 	return make_foreignscan(tlist, local_exprs, baserel->relid,
-							remote_exprs,
-							ng_plan_private(fpinfo->opts, retrieved, cond_only,
-											NIL,
-											list_make2(makeInteger(list_length(remote_exprs)),
-													   makeInteger(0)),
-											sort, NIL, NIL, guards, batch),
+							remote_exprs, ng_scan_plan_to_list(plan),
 							NIL, NIL, outer_plan);
-}
-
-/*
- * ng_plan_private
- *		The fdw_private list of a ForeignScan, in NgScanPrivateIndex order.
- */
-List *
-ng_plan_private(NgTableOptions *opts, List *retrieved, List *cond_only,
-				List *slots, List *counts, List *sort, List *limit,
-				List *group, List *guards, List *batch)
-{
-	List	   *private = NIL;
-
-	private = lappend(private, ng_options_to_list(opts));
-	private = lappend(private, retrieved);
-	private = lappend(private, cond_only);
-	private = lappend(private, slots);
-	private = lappend(private, counts);
-	private = lappend(private, sort);
-	private = lappend(private, limit);
-	private = lappend(private, group);
-	private = lappend(private, guards);
-	private = lappend(private, batch);
-	Assert(list_length(private) == NgScanPrivateCount);
-	return private;
 }

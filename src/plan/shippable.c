@@ -45,10 +45,9 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
-#include "nutragenie.h"
+#include "plan/plan.h"
 
 /* Extension that owns the objectid operators. */
-#define NG_EXTENSION_NAME "nutragenie"
 
 /* One cached answer. */
 typedef struct NgShippableEntry

@@ -5,37 +5,11 @@
  *		  LIMIT/OFFSET and aggregates.
  *
  * PostgreSQL offers these through sorted base paths (GetForeignPaths with
- * pathkeys) and through upper relations (GetForeignUpperPaths for
- * UPPERREL_GROUP_AGG, UPPERREL_ORDERED and UPPERREL_FINAL).  A pushed
- * operation must give PostgreSQL's result for every document; what cannot be
- * proven so stays local.  The rules:
- *
- * ORDER BY.  MongoDB sorts null and missing first in ascending order (last in
- * descending), brackets BSON types, compares numbers of all BSON types by
- * value and strings by their UTF-8 bytes.  A sort key is pushed when it is a
- * column of one of these types, where that order is PostgreSQL's:
- *
- *	int2/int4/int8, bool, objectid, uuid, timestamptz, timestamp, date
- *	text, varchar (no typmod)	under "C"/"POSIX" (or text_pattern_ops), in a
- *								UTF-8 database; guarded (below)
- *
- * and when its NULL placement is MongoDB's: ASC NULLS FIRST or DESC NULLS
- * LAST, or either placement when a WHERE condition proves the column NOT
- * NULL for the rows returned (col IS NOT NULL, col > 5, ...).  PostgreSQL's
- * defaults (ASC NULLS LAST, DESC NULLS FIRST) are therefore pushed only with
- * such a condition.  Not pushed: float8 and numeric (MongoDB sorts NaN below
- * every number, PostgreSQL above; decimal128 and double values with the
- * same numeric reading may sort apart), columns with type_mismatch 'null'
- * (an unfit value reads as NULL but sorts by its BSON type), $$ROOT,
- * expressions.  The whole ORDER BY is pushed or none of it.
- *
- * Guards.  A text column also reads ObjectIds (as hex), which MongoDB sorts
- * after every string and never groups with the string of the same hex.  So
- * a scan that sorts or groups by a text column first asks MongoDB whether
- * the documents hold both strings and ObjectIds in that field (one or two
- * finds with limit 1); if they do, it sorts or aggregates locally instead.
- * The same device covers a GROUP BY of several columns: MongoDB's compound
- * _id keeps a missing field apart from a null one, PostgreSQL does not.
+ * pathkeys: sort.c, which states the ORDER BY rules and guards) and
+ * through upper relations (GetForeignUpperPaths for UPPERREL_GROUP_AGG,
+ * UPPERREL_ORDERED and UPPERREL_FINAL, here).  A pushed operation must
+ * give PostgreSQL's result for every document; what cannot be proven so
+ * stays local.  The rules:
  *
  * LIMIT/OFFSET (UPPERREL_FINAL) are pushed when the input is the foreign
  * table itself, or its pushed sort, or a pushed aggregation with GROUP BY,
@@ -116,46 +90,7 @@
 #include "utils/selfuncs.h"
 #include "utils/typcache.h"
 
-#include "nutragenie.h"
-
-/*
- * Server-side work per document sorted or grouped: cheaper than a local
- * sort or aggregation of the same rows, which also pay for transfer.
- */
-#define NG_SERVER_ROW_COST	(cpu_operator_cost)
-
-/* A pushed sort key. */
-typedef struct NgSortKey
-{
-	const char *field;			/* MongoDB path */
-	bool		descending;
-	bool		nulls_first;
-	Oid			sortop;
-	Oid			collation;
-	Expr	   *expr;			/* the column, or the aggregation output */
-	AttrNumber	attnum;			/* base column (0 for grouped outputs) */
-	bool		guard;			/* text: strings and ObjectIds may mix */
-} NgSortKey;
-
-/*
- * A sort key for MongoDB path "field" from a pathkey of its EC; attnum and
- * guard are the caller's to set.
- */
-static NgSortKey *
-make_sort_key(PathKey *pk, EquivalenceClass *ec, Oid datatype, Expr *expr,
-			  const char *field)
-{
-	NgSortKey  *key = palloc0(sizeof(NgSortKey));
-
-	key->field = field;
-	key->descending = (ng_pathkey_strategy(pk) == BTGreaterStrategyNumber);
-	key->nulls_first = pk->pk_nulls_first;
-	key->sortop = get_opfamily_member(pk->pk_opfamily, datatype, datatype,
-									  ng_pathkey_strategy(pk));
-	key->collation = ec->ec_collation;
-	key->expr = expr;
-	return key;
-}
+#include "plan/plan.h"
 
 /* One column of an aggregation's scan tuple. */
 typedef struct NgOutput
@@ -181,7 +116,7 @@ typedef struct NgUpperInfo
 	List	   *outputs;		/* NgOutput *, parallel to scan_target */
 	List	   *having_remote;	/* HAVING conditions sent */
 	List	   *having_local;	/* HAVING conditions evaluated here */
-	List	   *guards;			/* List of guards (fdw_private form) */
+	List	   *guards;			/* NgPlanGuard * */
 	Path	   *fallback;		/* local path computing the same rows */
 	double		rows;			/* estimated rows of the aggregation */
 
@@ -195,13 +130,7 @@ typedef struct NgUpperInfo
 	Node	   *limit_offset;
 } NgUpperInfo;
 
-static bool base_sort_keys(PlannerInfo *root, RelOptInfo *baserel,
-						   NgRelInfo *fpinfo, List *pathkeys, List **keys);
-static bool sort_type_is_exact(NgTypeClass tclass, Oid basetype,
-							   Oid opfamily, Oid collation);
-static bool column_is_nonnull(RelOptInfo *baserel, AttrNumber attnum);
 static bool field_is_expression_safe(const char *field);
-static List *guard_list(List *guards, const char *field, int kind);
 static void add_grouped_path(PlannerInfo *root, RelOptInfo *input_rel,
 							 RelOptInfo *grouped_rel,
 							 GroupPathExtraData *extra);
@@ -217,216 +146,7 @@ static void add_final_path(PlannerInfo *root, RelOptInfo *input_rel,
 						   RelOptInfo *final_rel, FinalPathExtraData *extra);
 static bool limit_value_is_pushable(Node *node);
 static bool target_is_plain(NgUpperInfo *info, PathTarget *target);
-static List *sort_private(List *keys, List *scan_tlist);
 static NgUpperInfo *copy_info(NgUpperInfo *info);
-
-/*
- * ng_upper_add_sorted_paths
- *		Add a path of the foreign table sorted as the query wants it
- *		(root->query_pathkeys), if MongoDB can sort that way exactly.
- *
- * startup and total are the costs of the plain path.  Only for SELECT: the
- * scans of UPDATE and DELETE targets re-read documents one by one.
- */
-void
-ng_upper_add_sorted_paths(PlannerInfo *root, RelOptInfo *baserel,
-						  NgRelInfo *fpinfo, Cost startup, Cost total)
-{
-	List	   *keys;
-	ListCell   *lc;
-	Cost		extra;
-
-	if (root->parse->commandType != CMD_SELECT ||
-		root->query_pathkeys == NIL ||
-		!base_sort_keys(root, baserel, fpinfo, root->query_pathkeys, &keys))
-		return;
-
-	extra = baserel->rows * NG_SERVER_ROW_COST;
-	foreach(lc, keys)
-	{
-		if (((NgSortKey *) lfirst(lc))->guard)
-			extra += NG_STARTUP_COST;	/* the guard's round trips */
-	}
-
-	add_path(baserel, (Path *)
-			 ng_create_foreignscan_path(root, baserel, NULL, baserel->rows,
-										startup + extra, total + extra,
-										root->query_pathkeys,
-										baserel->lateral_relids, NULL,
-										list_make1(makeInteger(1))));
-}
-
-/*
- * ng_upper_base_sort
- *		The fdw_private sort list of a sorted base path, and its guards in
- *		*guards.  NIL for an unsorted path.
- */
-List *
-ng_upper_base_sort(PlannerInfo *root, RelOptInfo *baserel,
-				   ForeignPath *best_path, List **guards)
-{
-	NgRelInfo  *fpinfo = (NgRelInfo *) baserel->fdw_private;
-	List	   *keys;
-	List	   *result = NIL;
-	ListCell   *lc;
-
-	*guards = NIL;
-	if (best_path->fdw_private == NIL || best_path->path.pathkeys == NIL)
-		return NIL;
-	if (!base_sort_keys(root, baserel, fpinfo, best_path->path.pathkeys,
-						&keys))
-		elog(ERROR, "could not translate the pushed-down sort order");
-
-	foreach(lc, keys)
-	{
-		NgSortKey  *key = (NgSortKey *) lfirst(lc);
-
-		if (key->guard)
-			*guards = guard_list(*guards, key->field,
-								 NG_GUARD_STRING_OBJECTID);
-	}
-	result = sort_private(keys, NIL);
-	return result;
-}
-
-/*
- * The sort keys of "pathkeys" on the foreign table, into *keys; false if
- * any of them cannot be pushed.  Keys whose field an earlier key already
- * sorts by are dropped (they cannot change the order).
- */
-static bool
-base_sort_keys(PlannerInfo *root, RelOptInfo *baserel, NgRelInfo *fpinfo,
-			   List *pathkeys, List **keys)
-{
-	ListCell   *lc;
-	List	   *fields = NIL;
-
-	*keys = NIL;
-	foreach(lc, pathkeys)
-	{
-		PathKey    *pk = (PathKey *) lfirst(lc);
-		EquivalenceClass *ec = pk->pk_eclass;
-		NgColumn   *column = NULL;
-		Oid			basetype = InvalidOid;
-		NgTypeClass tclass = NG_TC_NONE;
-		Expr	   *expr = NULL;
-		Oid			datatype = InvalidOid;
-		NgSortKey  *key;
-		ListCell   *lc2;
-		bool		seen = false;
-
-		if (ec->ec_has_volatile)
-			return false;
-		foreach(lc2, ec->ec_members)
-		{
-			EquivalenceMember *em = (EquivalenceMember *) lfirst(lc2);
-
-			if (em->em_is_const || !bms_equal(em->em_relids, baserel->relids))
-				continue;
-			column = ng_deparse_column(fpinfo->opts, baserel->relid,
-									   (Node *) em->em_expr, &basetype,
-									   &tclass);
-			if (column != NULL)
-			{
-				expr = em->em_expr;
-				datatype = em->em_datatype;
-				break;
-			}
-		}
-		if (column == NULL || column->mismatch == NG_MISMATCH_NULL)
-			return false;
-		if (ng_pathkey_strategy(pk) != BTLessStrategyNumber &&
-			ng_pathkey_strategy(pk) != BTGreaterStrategyNumber)
-			return false;
-		if (!sort_type_is_exact(tclass, basetype, pk->pk_opfamily,
-								ec->ec_collation))
-			return false;
-
-		/* MongoDB: ascending puts null and missing first, descending last */
-		if (pk->pk_nulls_first != (ng_pathkey_strategy(pk) == BTLessStrategyNumber) &&
-			!column_is_nonnull(baserel, column->attnum))
-			return false;
-
-		foreach(lc2, fields)
-		{
-			const char *other = (const char *) lfirst(lc2);
-			size_t		olen = strlen(other);
-			size_t		len = strlen(column->field);
-
-			if (strcmp(other, column->field) == 0)
-				seen = true;
-			else if ((olen < len && strncmp(other, column->field, olen) == 0 &&
-					  column->field[olen] == '.') ||
-					 (len < olen && strncmp(other, column->field, len) == 0 &&
-					  other[len] == '.'))
-				return false;	/* "a" and "a.b": keep it simple */
-		}
-		if (seen)
-			continue;
-		fields = lappend(fields, column->field);
-
-		key = make_sort_key(pk, ec, datatype, expr, column->field);
-		key->attnum = column->attnum;
-		key->guard = (tclass == NG_TC_TEXT);
-		if (!OidIsValid(key->sortop))
-			return false;
-		*keys = lappend(*keys, key);
-	}
-	return true;
-}
-
-/*
- * Does MongoDB order the values a column of this class reads as the btree
- * opfamily (with this collation) orders them?
- */
-static bool
-sort_type_is_exact(NgTypeClass tclass, Oid basetype, Oid opfamily,
-				   Oid collation)
-{
-	switch (tclass)
-	{
-		case NG_TC_INT:
-		case NG_TC_OBJECTID:
-		case NG_TC_BOOL:
-		case NG_TC_UUID:
-		case NG_TC_TIMESTAMP:
-		case NG_TC_DATE:
-			return opfamily ==
-				lookup_type_cache(basetype, TYPECACHE_BTREE_OPFAMILY)->btree_opf;
-		case NG_TC_TEXT:
-			if (GetDatabaseEncoding() != PG_UTF8)
-				return false;
-			if (opfamily == TEXT_PATTERN_BTREE_FAM_OID)
-				return true;
-			return opfamily == TEXT_BTREE_FAM_OID &&
-				OidIsValid(collation) && ng_collate_is_c(collation);
-		case NG_TC_FLOAT8:		/* NaN sorts first in MongoDB, last here */
-		case NG_TC_NUMERIC:		/* NaN; decimal128 versus double */
-		case NG_TC_NONE:
-			break;
-	}
-	return false;
-}
-
-/*
- * Is the column NOT NULL in every row the scan returns, because a condition
- * of the scan is strict in it?  (col IS NOT NULL, col > 5, col IN (...) ...)
- */
-static bool
-column_is_nonnull(RelOptInfo *baserel, AttrNumber attnum)
-{
-	ListCell   *lc;
-
-	foreach(lc, baserel->baserestrictinfo)
-	{
-		RestrictInfo *rinfo = (RestrictInfo *) lfirst(lc);
-
-		if (ng_clause_proves_nonnull((Node *) rinfo->clause, baserel->relid,
-									 attnum))
-			return true;
-	}
-	return false;
-}
 
 /*
  * Can "$" + field name the field in an aggregation expression?  Not when a
@@ -447,24 +167,6 @@ field_is_expression_safe(const char *field)
 			return true;
 		p = dot + 1;
 	}
-}
-
-/* Append a guard (once). */
-static List *
-guard_list(List *guards, const char *field, int kind)
-{
-	ListCell   *lc;
-
-	foreach(lc, guards)
-	{
-		List	   *g = (List *) lfirst(lc);
-
-		if (intVal(list_nth(g, NgGuardKind)) == kind &&
-			strcmp(strVal(list_nth(g, NgGuardField)), field) == 0)
-			return guards;
-	}
-	return lappend(guards, list_make2(makeString(pstrdup(field)),
-									  makeInteger(kind)));
 }
 
 /*
@@ -567,8 +269,8 @@ add_grouped_path(PlannerInfo *root, RelOptInfo *input_rel,
 					!get_collation_isdeterministic(exprCollation((Node *) tle->expr)))
 					return;
 				eqtype = TEXTOID;
-				guards = guard_list(guards, column->field,
-									NG_GUARD_STRING_OBJECTID);
+				guards = ng_plan_guard_add(guards, column->field,
+										   NG_GUARD_STRING_OBJECTID);
 				break;
 			default:
 				return;
@@ -594,8 +296,8 @@ add_grouped_path(PlannerInfo *root, RelOptInfo *input_rel,
 		out->name = (list_length(outputs) == 1) ? pstrdup("_id") :
 			psprintf("_id.k%d", i);
 		if (list_length(outputs) > 1)
-			guards = guard_list(guards, out->column->field,
-								NG_GUARD_MISSING_NULL);
+			guards = ng_plan_guard_add(guards, out->column->field,
+									   NG_GUARD_MISSING_NULL);
 		i++;
 	}
 
@@ -733,9 +435,7 @@ add_grouped_path(PlannerInfo *root, RelOptInfo *input_rel,
 	rows = clamp_row_est(groups *
 						 clauselist_selectivity(root, having, 0, JOIN_INNER,
 												NULL));
-	startup = NG_STARTUP_COST * (1 + list_length(guards)) +
-		input_rows * NG_SERVER_ROW_COST;
-	total = startup + rows * (NG_PER_DOC_COST + cpu_tuple_cost);
+	ng_cost_pushed(input_rows, list_length(guards), rows, &startup, &total);
 
 	info->rows = rows;
 	grouped_rel->fdw_private = info;
@@ -841,8 +541,8 @@ aggregate_output(NgRelInfo *fpinfo, Index relid, Aggref *agg, NgOutput *out)
  * The result document of an aggregation described as a foreign table's
  * columns: column i is scan tuple column i, read from its field of the
  * result document, with the type of exprs[i].  Lets deparse.c translate
- * HAVING conditions, and scan.c convert the results.  Outputs of kind
- * NG_OUT_NONE (and columns beyond the outputs) have no field.
+ * HAVING conditions, and scan_aggregate.c convert the results.  Outputs of
+ * kind NG_OUT_NONE (and columns beyond the outputs) have no field.
  */
 static NgTableOptions *
 result_options(List *outputs, List *exprs)
@@ -873,23 +573,23 @@ result_options(List *outputs, List *exprs)
 
 /*
  * ng_upper_result_options
- *		result_options for scan.c, from the fdw_private output list and the
- *		fdw_scan_tlist.
+ *		result_options for the executor, from the plan's outputs
+ *		(NgPlanOutput) and the fdw_scan_tlist.
  */
 NgTableOptions *
-ng_upper_result_options(List *group, List *scan_tlist)
+ng_upper_result_options(List *plan_outputs, List *scan_tlist)
 {
 	List	   *outputs = NIL;
 	List	   *exprs = NIL;
 	ListCell   *lc;
 
-	foreach(lc, (List *) list_nth(group, NgGroupOutputs))
+	foreach(lc, plan_outputs)
 	{
-		List	   *o = (List *) lfirst(lc);
+		NgPlanOutput *o = (NgPlanOutput *) lfirst(lc);
 		NgOutput   *out = palloc0(sizeof(NgOutput));
 
-		out->kind = (NgOutputKind) intVal(linitial(o));
-		out->name = strVal(lthird(o));
+		out->kind = o->kind;
+		out->name = o->name;
 		outputs = lappend(outputs, out);
 	}
 	foreach(lc, scan_tlist)
@@ -946,8 +646,8 @@ add_ordered_path(PlannerInfo *root, RelOptInfo *input_rel,
 		info->kind = NG_REL_UPPER;
 		info->baserel = input_rel;
 		info->base = fpinfo;
-		info->sortable = base_sort_keys(root, input_rel, fpinfo,
-										root->sort_pathkeys, &keys);
+		info->sortable = ng_sort_keys_for_base(root, input_rel, fpinfo,
+											   root->sort_pathkeys, &keys);
 		if (info->sortable)
 			info->sort_keys = keys;
 		ordered_rel->fdw_private = info;
@@ -968,8 +668,8 @@ add_ordered_path(PlannerInfo *root, RelOptInfo *input_rel,
 		NgSortKey  *key = (NgSortKey *) lfirst(lc);
 
 		if (key->guard)
-			info->guards = guard_list(info->guards, key->field,
-									  NG_GUARD_STRING_OBJECTID);
+			info->guards = ng_plan_guard_add(info->guards, key->field,
+											 NG_GUARD_STRING_OBJECTID);
 	}
 	if (!pathkeys_contained_in(root->sort_pathkeys, info->fallback->pathkeys))
 		info->fallback = (Path *)
@@ -977,9 +677,8 @@ add_ordered_path(PlannerInfo *root, RelOptInfo *input_rel,
 							 root->sort_pathkeys, -1.0);
 
 	rows = info->rows;
-	startup = NG_STARTUP_COST * (1 + list_length(info->guards)) +
-		info->baserel->rows * NG_SERVER_ROW_COST + rows * NG_SERVER_ROW_COST;
-	total = startup + rows * (NG_PER_DOC_COST + cpu_tuple_cost);
+	ng_cost_pushed(info->baserel->rows + rows, list_length(info->guards),
+				   rows, &startup, &total);
 
 	ordered_rel->fdw_private = info;
 	add_path(ordered_rel, (Path *)
@@ -1052,10 +751,10 @@ grouped_sort_keys(PlannerInfo *root, NgUpperInfo *info, List *pathkeys,
 			case NG_OUT_KEY:
 			case NG_OUT_MIN:
 			case NG_OUT_MAX:
-				if (!sort_type_is_exact(out->tclass, out->basetype,
-										pk->pk_opfamily, ec->ec_collation))
+				if (!ng_sort_type_is_exact(out->tclass, out->basetype,
+										   pk->pk_opfamily, ec->ec_collation))
 					return false;
-				nonnull = column_is_nonnull(info->baserel, out->column->attnum);
+				nonnull = ng_sort_column_nonnull(info->baserel, out->column->attnum);
 				break;
 			default:
 				return false;
@@ -1064,7 +763,7 @@ grouped_sort_keys(PlannerInfo *root, NgUpperInfo *info, List *pathkeys,
 			!nonnull)
 			return false;
 
-		key = make_sort_key(pk, ec, datatype, expr, out->name);
+		key = ng_sort_key_make(pk, ec, datatype, expr, out->name);
 		key->guard = false;		/* text keys are guarded already */
 		if (!OidIsValid(key->sortop))
 			return false;
@@ -1157,23 +856,13 @@ add_final_path(PlannerInfo *root, RelOptInfo *input_rel,
 								extra->offset_est, extra->count_est);
 	}
 
-	startup = NG_STARTUP_COST;
 	if (info->grouped)
-		startup += info->baserel->rows * NG_SERVER_ROW_COST +
-			NG_STARTUP_COST * list_length(info->guards);
+		ng_cost_pushed(info->baserel->rows, list_length(info->guards), rows,
+					   &startup, &total);
 	else
-	{
-		ListCell   *lc;
-
-		if (info->sort_keys != NIL)
-			startup += input_rows * NG_SERVER_ROW_COST;
-		foreach(lc, info->sort_keys)
-		{
-			if (((NgSortKey *) lfirst(lc))->guard)
-				startup += NG_STARTUP_COST;
-		}
-	}
-	total = startup + rows * (NG_PER_DOC_COST + cpu_tuple_cost);
+		ng_cost_pushed(info->sort_keys != NIL ? input_rows : 0,
+					   ng_sort_guarded_keys(info->sort_keys), rows,
+					   &startup, &total);
 
 	final_rel->fdw_private = info;
 	add_path(final_rel, (Path *)
@@ -1227,42 +916,6 @@ copy_info(NgUpperInfo *info)
 }
 
 /*
- * The fdw_private form of sort keys.  With scan_tlist, a key's position is
- * that of its column in the scan tuple; without, its attnum.
- */
-static List *
-sort_private(List *keys, List *scan_tlist)
-{
-	List	   *result = NIL;
-	ListCell   *lc;
-
-	foreach(lc, keys)
-	{
-		NgSortKey  *key = (NgSortKey *) lfirst(lc);
-		int			attno = key->attnum;
-
-		if (scan_tlist != NIL)
-		{
-			TargetEntry *tle = NULL;
-			Expr	   *e = key->expr;
-
-			while (IsA(e, RelabelType))
-				e = ((RelabelType *) e)->arg;
-			tle = tlist_member(e, scan_tlist);
-			attno = tle ? tle->resno : 0;
-		}
-		result = lappend(result,
-						 lappend(list_make5(makeString(pstrdup(key->field)),
-											makeInteger(key->descending ? 1 : 0),
-											makeInteger(key->nulls_first ? 1 : 0),
-											makeInteger(attno),
-											makeInteger((int) key->sortop)),
-								 makeInteger((int) key->collation)));
-	}
-	return result;
-}
-
-/*
  * ng_upper_plan
  *		The ForeignScan of an upper relation (scanrelid 0).
  *
@@ -1278,53 +931,50 @@ ng_upper_plan(PlannerInfo *root, RelOptInfo *rel, ForeignPath *best_path,
 {
 	NgUpperInfo *info = (NgUpperInfo *) rel->fdw_private;
 	NgRelInfo  *fpinfo = info->base;
+	NgScanPlan *plan = ng_scan_plan_create(fpinfo->opts);
 	List	   *scan_tlist = NIL;
 	List	   *where = NIL;
 	List	   *fdw_exprs;
-	List	   *retrieved = NIL;
-	List	   *cond_only = NIL;
-	List	   *slots = NIL;
-	List	   *limit = NIL;
-	List	   *group = NIL;
-	List	   *guards = list_copy(info->guards);
 	List	   *qual = NIL;
-	List	   *private;
 	Bitmapset  *attrs = NULL;
 	ListCell   *lc;
 	int			i;
 
+	plan->guards = list_copy(info->guards);
 	foreach(lc, fpinfo->remote_conds)
 		where = lappend(where, ((RestrictInfo *) lfirst(lc))->clause);
 
 	if (info->grouped)
 	{
-		List	   *outputs = NIL;
-
 		i = 0;
 		foreach(lc, info->scan_target->exprs)
 		{
 			NgOutput   *out = (NgOutput *) list_nth(info->outputs, i);
+			NgPlanOutput *po = palloc(sizeof(NgPlanOutput));
 
 			scan_tlist = lappend(scan_tlist,
 								 makeTargetEntry((Expr *) lfirst(lc), i + 1,
 												 NULL, false));
-			outputs = lappend(outputs,
-							  list_make3(makeInteger(out->kind),
-										 makeString(out->column ?
-													pstrdup(out->column->field) :
-													pstrdup("")),
-										 makeString(pstrdup(out->name))));
+			po->kind = out->kind;
+			po->field = out->column ? pstrdup(out->column->field) : "";
+			po->name = pstrdup(out->name);
+			plan->outputs = lappend(plan->outputs, po);
 			i++;
 		}
 		scan_tlist = add_to_flat_tlist(scan_tlist,
 									   pull_var_clause((Node *) where,
 													   PVC_RECURSE_PLACEHOLDERS));
 		for (; i < list_length(scan_tlist); i++)
-			outputs = lappend(outputs,
-							  list_make3(makeInteger(NG_OUT_NONE),
-										 makeString(pstrdup("")),
-										 makeString(pstrdup(""))));
-		group = list_make2(info->group_fields, outputs);
+		{
+			NgPlanOutput *po = palloc(sizeof(NgPlanOutput));
+
+			po->kind = NG_OUT_NONE;
+			po->field = "";
+			po->name = "";
+			plan->outputs = lappend(plan->outputs, po);
+		}
+		plan->grouped = true;
+		plan->group_fields = info->group_fields;
 		qual = info->having_local;
 	}
 	else
@@ -1366,8 +1016,10 @@ ng_upper_plan(PlannerInfo *root, RelOptInfo *rel, ForeignPath *best_path,
 
 			if (foreach_current_index(lc) < ntarget)
 			{
-				retrieved = lappend(retrieved, makeInteger(var->varattno));
-				slots = lappend(slots, makeInteger(foreach_current_index(lc)));
+				plan->retrieved = lappend(plan->retrieved,
+										  makeInteger(var->varattno));
+				plan->slots = lappend(plan->slots,
+									  makeInteger(foreach_current_index(lc)));
 			}
 		}
 		foreach(lc, scan_tlist)
@@ -1376,8 +1028,10 @@ ng_upper_plan(PlannerInfo *root, RelOptInfo *rel, ForeignPath *best_path,
 
 			if (foreach_current_index(lc) >= ntarget)
 			{
-				cond_only = lappend(cond_only, makeInteger(var->varattno));
-				slots = lappend(slots, makeInteger(foreach_current_index(lc)));
+				plan->cond_columns = lappend(plan->cond_columns,
+											 makeInteger(var->varattno));
+				plan->slots = lappend(plan->slots,
+									  makeInteger(foreach_current_index(lc)));
 			}
 		}
 		foreach(lc, info->sort_keys)
@@ -1385,37 +1039,32 @@ ng_upper_plan(PlannerInfo *root, RelOptInfo *rel, ForeignPath *best_path,
 			NgSortKey  *key = (NgSortKey *) lfirst(lc);
 
 			if (key->guard)
-				guards = guard_list(guards, key->field,
-									NG_GUARD_STRING_OBJECTID);
+				plan->guards = ng_plan_guard_add(plan->guards, key->field,
+												 NG_GUARD_STRING_OBJECTID);
 		}
 	}
 
 	fdw_exprs = list_concat_copy(where, info->having_remote);
+	plan->nwhere = list_length(where);
+	plan->nhaving = list_length(info->having_remote);
 	if (info->limited)
 	{
-		int			count_idx = -1;
-		int			offset_idx = -1;
-
+		plan->has_limit = true;
 		if (info->limit_count != NULL)
 		{
-			count_idx = list_length(fdw_exprs);
+			plan->limit_index = list_length(fdw_exprs);
 			fdw_exprs = lappend(fdw_exprs, info->limit_count);
 		}
 		if (info->limit_offset != NULL)
 		{
-			offset_idx = list_length(fdw_exprs);
+			plan->offset_index = list_length(fdw_exprs);
 			fdw_exprs = lappend(fdw_exprs, info->limit_offset);
 		}
-		limit = list_make2(makeInteger(count_idx), makeInteger(offset_idx));
 	}
+	plan->sort_keys = ng_sort_plan_keys(info->sort_keys,
+										info->grouped ? NIL : scan_tlist);
 
-	private = ng_plan_private(fpinfo->opts, retrieved, cond_only, slots,
-							  list_make2(makeInteger(list_length(where)),
-										 makeInteger(list_length(info->having_remote))),
-							  sort_private(info->sort_keys,
-										   info->grouped ? NIL : scan_tlist),
-							  limit, group, guards, NIL);
-
-	return make_foreignscan(tlist, qual, 0, fdw_exprs, private, scan_tlist,
+	return make_foreignscan(tlist, qual, 0, fdw_exprs,
+							ng_scan_plan_to_list(plan), scan_tlist,
 							NIL, outer_plan);
 }

@@ -4,7 +4,7 @@
  *		  The applier: background workers that send committed outbox rows to
  *		  MongoDB in order and wake the transactions waiting for them.
  *
- * A write to a MongoDB foreign table becomes a row of nutragenie.outbox in
+ * A write to a MongoDB foreign table becomes a row of nutragenie_fdw.outbox in
  * the writer's transaction (modify.c).  After COMMIT, one applier worker per
  * database reads the committed rows in seq order, sends each run of rows
  * for one collection as one ordered bulk write, and deletes them once
@@ -28,18 +28,18 @@
  *   the next rounds' reads, NG_STMT_READ_HELD).  A held group is never
  *   dead-lettered for being held: a misconfigured mapping must not lose
  *   writes silently, so its rows wait with the error visible in
- *   nutragenie.write_queue until the mapping is mended or an administrator
+ *   nutragenie_fdw.write_queue until the mapping is mended or an administrator
  *   removes them.  Only a
  *   permanent failure about one document (a write error such as a duplicate
  *   key on a unique secondary index, or a document the driver cannot send)
- *   moves exactly that row to nutragenie.dead_letters, and the rest follow.
+ *   moves exactly that row to nutragenie_fdw.dead_letters, and the rest follow.
  *   Every operation is idempotent, so re-sending rows that MongoDB had
  *   already applied before a failure (or before a crash) is harmless; an
  *   insert that meets its own earlier copy is re-sent as an upsert replace.
  *
  * - Nothing is lost silently.  An update or delete that matched no document
  *   (another client deleted it after the writing statement read it) is
- *   moved to nutragenie.dead_letters as "matched no document", and its
+ *   moved to nutragenie_fdw.dead_letters as "matched no document", and its
  *   committer, if still waiting, gets a WARNING.  The bulk reply gives
  *   totals only; matched.c works out which rows matched nothing.  A row
  *   this process or an earlier one may have sent before (a round that
@@ -167,7 +167,7 @@
 /* MongoDB's "duplicate key" error code. */
 #define NG_MONGO_DUPLICATE_KEY		11000
 
-#define NG_LIBRARY_NAME				"nutragenie"
+#define NG_LIBRARY_NAME				"nutragenie_fdw"
 #define NG_LWLOCK_TRANCHE			"nutragenie applier"
 
 /*
@@ -345,7 +345,7 @@ typedef enum NgApplierStmt
 	NG_STMT_READ_HELD,			/* the same, skipping held groups' rows */
 	NG_STMT_XIDS,				/* transactions with rows left */
 	NG_STMT_DELETE,				/* applied rows */
-	NG_STMT_BURY,				/* a dead row to nutragenie.dead_letters */
+	NG_STMT_BURY,				/* a dead row to nutragenie_fdw.dead_letters */
 	NG_STMT_FAILED,				/* note a failed attempt on a row */
 	NG_STMT_COUNT
 } NgApplierStmt;
@@ -550,7 +550,7 @@ ng_applier_define_gucs(void)
 	DefineCustomIntVariable("nutragenie.commit_timeout",
 							"Time COMMIT waits for MongoDB to apply the transaction's writes.",
 							"After it, COMMIT returns with a warning and the writes stay "
-							"queued in nutragenie.outbox; 0 returns at once without waiting.",
+							"queued in nutragenie_fdw.outbox; 0 returns at once without waiting.",
 							&ng_commit_timeout_ms,
 							10000, 0, INT_MAX,
 							PGC_USERSET,
@@ -1116,14 +1116,14 @@ wait_for_generation(NgApplierDb *slot, uint64 gen)
 			ereport(WARNING,
 					(errcode(ERRCODE_WARNING),
 					 errmsg("some of this transaction's changes matched no document in MongoDB"),
-					 errdetail("Their documents were gone when MongoDB applied them (deleted by another client, or never inserted); the changes were moved to nutragenie.dead_letters."),
-					 errhint("See nutragenie.dead_letter_queue.")));
+					 errdetail("Their documents were gone when MongoDB applied them (deleted by another client, or never inserted); the changes were moved to nutragenie_fdw.dead_letters."),
+					 errhint("See nutragenie_fdw.dead_letter_queue.")));
 		if (dead)
 			ereport(WARNING,
 					(errcode(ERRCODE_WARNING),
 					 errmsg("MongoDB rejected some of this transaction's changes"),
-					 errdetail("The rejected operations were moved to nutragenie.dead_letters with the server's error."),
-					 errhint("See nutragenie.dead_letter_queue; fix the cause, then retry them with ng_retry_dead_letter() or drop them with ng_discard_dead_letter().")));
+					 errdetail("The rejected operations were moved to nutragenie_fdw.dead_letters with the server's error."),
+					 errhint("See nutragenie_fdw.dead_letter_queue; fix the cause, then retry them with nutragenie_fdw.retry_dead_letter() or drop them with nutragenie_fdw.discard_dead_letter().")));
 		return;
 	}
 
@@ -1136,7 +1136,7 @@ wait_for_generation(NgApplierDb *slot, uint64 gen)
 				(errcode(ERRCODE_WARNING),
 				 errmsg("canceled the wait for MongoDB to apply this transaction's changes"),
 				 errdetail("The transaction has committed; its MongoDB changes are queued and will be applied in commit order."),
-				 errhint("See nutragenie.write_queue for the backlog.")));
+				 errhint("See nutragenie_fdw.write_queue for the backlog.")));
 		return;
 	}
 
@@ -1144,7 +1144,7 @@ wait_for_generation(NgApplierDb *slot, uint64 gen)
 			(errcode(ERRCODE_WARNING),
 			 errmsg("MongoDB has not applied this transaction's changes yet"),
 			 errdetail("They are queued and will be applied in commit order when MongoDB is reachable."),
-			 errhint("See nutragenie.write_queue for the backlog and its last error.")));
+			 errhint("See nutragenie_fdw.write_queue for the backlog and its last error.")));
 }
 
 /*
@@ -1587,7 +1587,7 @@ apply_round(void)
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
 
-		if (!OidIsValid(get_extension_oid("nutragenie", true)))
+		if (!OidIsValid(get_extension_oid(NG_EXTENSION_NAME, true)))
 		{
 			PopActiveSnapshot();
 			CommitTransactionCommand();
@@ -1716,7 +1716,7 @@ read_rows(int *nrows)
 	ret = run_statement(nheld > 0 ? NG_STMT_READ_HELD : NG_STMT_READ,
 						values, NULL, true);
 	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read nutragenie.outbox: %s",
+		elog(ERROR, "could not read nutragenie_fdw.outbox: %s",
 			 SPI_result_code_string(ret));
 
 	n = SPI_processed;
@@ -2828,7 +2828,7 @@ dropped_too_often(NgOutboxRow *row, const bson_error_t *error)
 /*
  * After row was buried for the server dropping the connection on it: bury
  * the round's later rows of the same document too, so that none of them is
- * applied to a document that lacks it (nutragenie.ng_retry_dead_letter puts
+ * applied to a document that lacks it (nutragenie_fdw.retry_dead_letter puts
  * them back in order).  Rows committed after this round are applied.
  *
  * XXX: _ids are compared by their bytes: a later row naming the document
@@ -2855,7 +2855,7 @@ bury_document_after(NgOutboxRow *row)
 			continue;
 		bson_set_error(&error, MONGOC_ERROR_COMMAND,
 					   MONGOC_ERROR_COMMAND_INVALID_ARG,
-					   "not applied: an earlier operation on the same document (outbox row %lld) was moved to nutragenie.dead_letters",
+					   "not applied: an earlier operation on the same document (outbox row %lld) was moved to nutragenie_fdw.dead_letters",
 					   (long long) row->seq);
 		mark_dead(r, &error, false);
 	}
@@ -2877,7 +2877,7 @@ mark_dead(NgOutboxRow *row, const bson_error_t *error, bool server_code)
 
 /*
  * In the round's transaction: delete the applied rows and move the dead
- * ones to nutragenie.dead_letters.
+ * ones to nutragenie_fdw.dead_letters.
  */
 static void
 finish_round(NgOutboxRow *rows, int n)
@@ -2904,7 +2904,7 @@ finish_round(NgOutboxRow *rows, int n)
 													TYPALIGN_DOUBLE));
 		ret = run_statement(NG_STMT_DELETE, values, NULL, false);
 		if (ret != SPI_OK_DELETE)
-			elog(ERROR, "could not delete applied rows from nutragenie.outbox: %s",
+			elog(ERROR, "could not delete applied rows from nutragenie_fdw.outbox: %s",
 				 SPI_result_code_string(ret));
 	}
 
@@ -2924,7 +2924,7 @@ finish_round(NgOutboxRow *rows, int n)
 			nulls[2] = 'n';
 		ret = run_statement(NG_STMT_BURY, values, nulls, false);
 		if (ret != SPI_OK_INSERT)
-			elog(ERROR, "could not move a row to nutragenie.dead_letters: %s",
+			elog(ERROR, "could not move a row to nutragenie_fdw.dead_letters: %s",
 				 SPI_result_code_string(ret));
 	}
 
@@ -2938,7 +2938,7 @@ finish_round(NgOutboxRow *rows, int n)
 		values[1] = CStringGetTextDatum(f->text);
 		ret = run_statement(NG_STMT_FAILED, values, NULL, false);
 		if (ret != SPI_OK_UPDATE)
-			elog(ERROR, "could not record a failure in nutragenie.outbox: %s",
+			elog(ERROR, "could not record a failure in nutragenie_fdw.outbox: %s",
 				 SPI_result_code_string(ret));
 	}
 }
@@ -3018,7 +3018,7 @@ note_held_xids(void)
 
 	ret = run_statement(NG_STMT_XIDS, NULL, NULL, true);
 	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read nutragenie.outbox: %s",
+		elog(ERROR, "could not read nutragenie_fdw.outbox: %s",
 			 SPI_result_code_string(ret));
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -3087,7 +3087,7 @@ note_dead_letters(NgOutboxRow *rows, int n)
 					(errcode(ERRCODE_FDW_ERROR),
 					 errmsg("a queued change to collection \"%s.%s\" matched no document",
 							row->database, row->collection),
-					 errdetail("Outbox row %lld was moved to nutragenie.dead_letters: %s.",
+					 errdetail("Outbox row %lld was moved to nutragenie_fdw.dead_letters: %s.",
 							   (long long) row->seq, row->err_text)));
 			continue;
 		}
@@ -3096,7 +3096,7 @@ note_dead_letters(NgOutboxRow *rows, int n)
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("MongoDB refused a queued change to collection \"%s.%s\"",
 						row->database, row->collection),
-				 errdetail("Outbox row %lld was moved to nutragenie.dead_letters: %s",
+				 errdetail("Outbox row %lld was moved to nutragenie_fdw.dead_letters: %s",
 						   (long long) row->seq, row->err_text)));
 	}
 }
@@ -3131,7 +3131,7 @@ record_failure(int64 seq, ErrorData *edata)
 		values[1] = CStringGetTextDatum(text);
 		ret = run_statement(NG_STMT_FAILED, values, NULL, false);
 		if (ret != SPI_OK_UPDATE)
-			elog(ERROR, "could not record a failure in nutragenie.outbox: %s",
+			elog(ERROR, "could not record a failure in nutragenie_fdw.outbox: %s",
 				 SPI_result_code_string(ret));
 
 		SPI_finish();

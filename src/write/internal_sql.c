@@ -4,7 +4,7 @@
  *		  Runs nutragenie's own SQL statements out of the caller's reach.
  *
  * The engine keeps its state in tables of the extension's schema
- * (nutragenie.outbox, nutragenie.dead_letters) that users cannot write
+ * (nutragenie_fdw.outbox, nutragenie_fdw.dead_letters) that users cannot write
  * directly, and reaches them with SQL through SPI: the statements of a
  * foreign-table write in the user's backend, and those of the applier
  * worker.  Every such statement goes through ng_internal_sql_execute, which
@@ -19,7 +19,7 @@
  *	   search_path differs from the one it was made with, so pinning it only
  *	   for preparation would not be enough: it is pinned for the execution
  *	   too.
- *	 - it runs as the owner of nutragenie.outbox (the role that installed
+ *	 - it runs as the owner of nutragenie_fdw.outbox (the role that installed
  *	   the extension), the least privilege that can write the outbox, never
  *	   as the bootstrap superuser;
  *	 - with SECURITY_RESTRICTED_OPERATION, so that nothing it could reach
@@ -54,7 +54,7 @@
 static Oid	internal_role(void);
 
 /*
- * The role internal statements run as: the owner of nutragenie.outbox.
+ * The role internal statements run as: the owner of nutragenie_fdw.outbox.
  * Raises undefined_table when the extension's tables are gone.
  */
 static Oid
@@ -71,7 +71,7 @@ internal_role(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation \"%s.outbox\" does not exist", NG_SCHEMA_NAME),
-				 errhint("Create or update the extension nutragenie.")));
+				 errhint("Create or update the extension nutragenie_fdw.")));
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for relation %u", relid);
@@ -90,7 +90,7 @@ internal_role(void)
  *		SPI_execute_plan's.
  *
  *		Parsing, planning and execution see search_path "pg_catalog,
- *		pg_temp" and run as the owner of nutragenie.outbox under
+ *		pg_temp" and run as the owner of nutragenie_fdw.outbox under
  *		SECURITY_RESTRICTED_OPERATION (see the file header).  The caller's
  *		user, security context and search_path are back when this returns
  *		or raises.

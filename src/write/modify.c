@@ -4,7 +4,7 @@
  *		  INSERT, UPDATE, DELETE and COPY on foreign tables, as outbox rows.
  *
  * A write never goes to MongoDB from here.  Each row becomes one
- * idempotent operation in nutragenie.outbox, inserted in the user's
+ * idempotent operation in nutragenie_fdw.outbox, inserted in the user's
  * transaction, and the applier sends it after COMMIT (docs/dual-write.md).
  * What this file checks at the statement, where it is cheap: the document
  * lock (xact.c), a duplicate _id on INSERT (unique_violation, or skipped for
@@ -1271,7 +1271,7 @@ ng_outbox_check_queued(NgTableOptions *opts, bson_t **ids, int n)
 				 errmsg("could not serialize access to a document of collection \"%s.%s\"",
 						opts->database, opts->collection),
 				 errdetail("Changes committed by another transaction have not been applied to MongoDB yet."),
-				 errhint("Retry the transaction once MongoDB is reachable; see nutragenie.write_queue.")));
+				 errhint("Retry the transaction once MongoDB is reachable; see nutragenie_fdw.write_queue.")));
 }
 
 /*
@@ -1949,5 +1949,5 @@ ngExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 		ExplainPropertyText("MongoDB Namespace",
 							psprintf("%s.%s", ms->opts->database,
 									 ms->opts->collection), es);
-	ExplainPropertyText("MongoDB Write", "queued in nutragenie.outbox, applied at commit", es);
+	ExplainPropertyText("MongoDB Write", "queued in nutragenie_fdw.outbox, applied at commit", es);
 }

@@ -8,7 +8,7 @@ SELECT p.oid::regprocedure::text AS function, l.lanname AS language, p.prosecdef
        p.proconfig, p.proacl, p.prokind
 FROM pg_proc p
 JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
-JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'nutragenie'
+JOIN pg_extension e ON e.oid = d.refobjid AND e.extname IN ('nutragenie_fdw', 'nutragenie')
 JOIN pg_language l ON l.oid = p.prolang;
 
 -- functions PUBLIC may not execute
@@ -19,13 +19,14 @@ ORDER BY function;
 -- SECURITY DEFINER functions: none (each would need a pinned search_path)
 SELECT function FROM security_grants.functions WHERE prosecdef;
 
--- SQL and PL/pgSQL without a pinned search_path (pg_catalog first, then at
--- most the extension's own schema, pg_temp last): inlinable SQL helpers
+-- SQL and PL/pgSQL without a pinned search_path (pg_catalog first, then
+-- the extension's own schemas -- the app's, then the one nutragenie_fdw was
+-- installed into, public here --, pg_temp last): inlinable SQL helpers
 -- whose bodies qualify every name, and the procedure that pins it itself
 SELECT function, language, prokind FROM security_grants.functions
 WHERE language IN ('sql', 'plpgsql')
-  AND NOT coalesce(proconfig::text[] && ARRAY['search_path=pg_catalog, nutragenie, pg_temp',
-                                               'search_path=pg_catalog, pg_temp'], false)
+  AND NOT coalesce(proconfig::text[] && ARRAY['search_path=pg_catalog, nutragenie, public, pg_temp',
+                                               'search_path=pg_catalog, nutragenie_fdw, pg_temp'], false)
 ORDER BY function;
 
 -- an unprivileged role cannot publish domain events through ng_publish
@@ -34,9 +35,9 @@ GRANT USAGE ON SCHEMA nutragenie TO sec_grants_user;
 SET ROLE sec_grants_user;
 \set VERBOSITY terse
 SELECT nutragenie.ng_publish('recipe.created', '{"recipeId": 1}');
-SELECT nutragenie.ng_cache_reset();
+SELECT nutragenie_fdw.cache_reset();
 \set VERBOSITY default
-SELECT nutragenie.ng_bson_to_jsonb('\x0c0000001069000100000000'::bytea) AS allowed;
+SELECT nutragenie_fdw.bson_to_jsonb('\x0c0000001069000100000000'::bytea) AS allowed;
 RESET ROLE;
 
 REVOKE USAGE ON SCHEMA nutragenie FROM sec_grants_user;

@@ -9,8 +9,8 @@
 SET search_path = public, nutragenie;
 CREATE SERVER sec_sp_srv FOREIGN DATA WRAPPER nutragenie_fdw OPTIONS (uri :'mongo_uri');
 CREATE USER MAPPING FOR CURRENT_USER SERVER sec_sp_srv;
-SELECT ng_run_command('sec_sp_srv', '{"dropDatabase": 1}', 'ng_sec_sp') ->> 'ok' AS dropped;
-SELECT ng_run_command('sec_sp_srv', '{"insert": "docs", "documents": [{"_id": 1, "name": "one", "n": 10}, {"_id": 2, "name": "two", "n": 20}]}', 'ng_sec_sp') ->> 'n' AS inserted;
+SELECT nutragenie_fdw.run_command('sec_sp_srv', '{"dropDatabase": 1}', 'ng_sec_sp') ->> 'ok' AS dropped;
+SELECT nutragenie_fdw.run_command('sec_sp_srv', '{"insert": "docs", "documents": [{"_id": 1, "name": "one", "n": 10}, {"_id": 2, "name": "two", "n": 20}]}', 'ng_sec_sp') ->> 'n' AS inserted;
 TRUNCATE users, recipes, payments, nutrition_goals, nutrition_entries, recipe_ratings,
          chat_messages, cooking_sessions RESTART IDENTITY CASCADE;
 SELECT ng_attach_mongo('sec_sp_srv', 'ng_sec_sp') ->> 'database' AS attached;
@@ -24,14 +24,14 @@ GRANT USAGE ON FOREIGN SERVER sec_sp_srv TO sec_sp_evil;
 CREATE USER MAPPING FOR sec_sp_evil SERVER sec_sp_srv OPTIONS (password_required 'false');
 GRANT USAGE ON SCHEMA nutragenie TO sec_sp_evil;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA nutragenie TO sec_sp_evil;
-REVOKE ALL ON nutragenie.outbox, nutragenie.dead_letters, nutragenie.write_queue,
-              nutragenie.dead_letter_queue FROM sec_sp_evil;
+REVOKE ALL ON nutragenie_fdw.outbox, nutragenie_fdw.dead_letters, nutragenie_fdw.write_queue,
+              nutragenie_fdw.dead_letter_queue FROM sec_sp_evil;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA nutragenie TO sec_sp_evil;
-REVOKE ALL ON nutragenie.outbox_seq_seq, nutragenie.dead_letters_id_seq FROM sec_sp_evil;
+REVOKE ALL ON nutragenie_fdw.outbox_seq_seq, nutragenie_fdw.dead_letters_id_seq FROM sec_sp_evil;
 GRANT EXECUTE ON FUNCTION nutragenie.ng_publish(text, jsonb) TO sec_sp_evil;
 
 SET ROLE sec_sp_evil;
-SET search_path = security_search_path, pg_catalog, nutragenie;
+SET search_path = security_search_path, pg_catalog, nutragenie, public;
 CREATE SEQUENCE security_search_path.shadow_runs;
 GRANT USAGE ON SEQUENCE security_search_path.shadow_runs TO PUBLIC;
 CREATE FUNCTION security_search_path.shadow(what text) RETURNS boolean
@@ -89,6 +89,14 @@ CREATE FUNCTION security_search_path.ng_mongo_server() RETURNS name LANGUAGE plp
   $$ BEGIN PERFORM security_search_path.shadow('ng_mongo_server()'); RETURN 'sec_sp_srv'; END $$;
 CREATE FUNCTION security_search_path.ng_bson_date(timestamptz) RETURNS jsonb LANGUAGE plpgsql AS
   $$ BEGIN PERFORM security_search_path.shadow('ng_bson_date()'); RETURN '{}'; END $$;
+-- and like nutragenie_fdw's objects, which the suite installs into public,
+-- a schema on the app's pinned search_path
+CREATE FUNCTION security_search_path.objectid_generate() RETURNS objectid LANGUAGE plpgsql AS
+  $$ BEGIN PERFORM security_search_path.shadow('objectid_generate()'); RETURN public.objectid_generate(); END $$;
+CREATE FUNCTION security_search_path.objectid_eq(objectid, objectid) RETURNS boolean LANGUAGE plpgsql AS
+  $$ BEGIN PERFORM security_search_path.shadow('=(objectid,objectid)'); RETURN public.objectid_eq($1, $2); END $$;
+CREATE OPERATOR security_search_path.= (LEFTARG = objectid, RIGHTARG = objectid,
+                                        FUNCTION = security_search_path.objectid_eq);
 CREATE TABLE security_search_path.outbox (seq bigserial, xid xid8, serverid oid, userid oid,
   database text, collection text, op "char", doc_id bytea, body bytea, created_at timestamptz,
   attempts int, last_error text, last_attempt timestamptz);
@@ -108,6 +116,7 @@ CREATE FUNCTION pg_temp.runs() RETURNS bigint LANGUAGE sql AS
   $$ SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM security_search_path.shadow_runs $$;
 -- the shadows work: the role's own unqualified text = text finds them
 SELECT 'a'::text = 'a'::text AS own_use;
+SELECT objectid_generate() = objectid_generate() AS own_objectid_use;
 SELECT pg_catalog.setval('security_search_path.shadow_runs', 1, false);
 
 -- a foreign table of its own
@@ -161,7 +170,7 @@ SELECT nutragenie.ng_log_voice_interaction(1, '{"transcript": "next", "step": 1}
 SELECT (nutragenie.ng_finish_cooking_session(1) ->> 'stepsCompleted') AS steps;
 SELECT nutragenie.ng_log_nutrition('[{"userId": 1, "date": "2026-01-02", "mealType": "lunch", "foodName": "soup", "calories": 300}]');
 SELECT count(*) FROM nutragenie.ng_popular_recipes(5);
-SELECT nutragenie.ng_cached_document('sec_sp_srv', 'ng_sec_sp', 'docs', '1') ->> 'name' AS cached;
+SELECT nutragenie_fdw.cached_document('sec_sp_srv', 'ng_sec_sp', 'docs', '1') ->> 'name' AS cached;
 SELECT title FROM nutragenie.recipe_full;
 SELECT nutragenie.ng_publish('test.event', '{"a": 1}');
 -- the SQL helpers the planner inlines into the caller's query
@@ -180,7 +189,7 @@ SELECT pg_temp.runs() AS shadow_runs;
 DROP FUNCTION pg_temp.runs();
 RESET ROLE;
 SELECT rolsuper FROM pg_roles WHERE rolname = 'sec_sp_evil';
-SELECT count(*) AS outbox_left FROM nutragenie.outbox;
+SELECT count(*) AS outbox_left FROM nutragenie_fdw.outbox;
 
 RESET search_path;
 SET search_path = public, nutragenie;
@@ -200,17 +209,17 @@ BEGIN
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER sec_sp_note AFTER INSERT OR DELETE ON nutragenie.outbox
+CREATE TRIGGER sec_sp_note AFTER INSERT OR DELETE ON nutragenie_fdw.outbox
     FOR EACH STATEMENT EXECUTE FUNCTION security_search_path_owner.note();
-ALTER TABLE nutragenie.outbox OWNER TO sec_sp_owner;
-ALTER TABLE nutragenie.dead_letters OWNER TO sec_sp_owner;
+ALTER TABLE nutragenie_fdw.outbox OWNER TO sec_sp_owner;
+ALTER TABLE nutragenie_fdw.dead_letters OWNER TO sec_sp_owner;
 SET ROLE sec_sp_evil;
 INSERT INTO security_search_path.docs (_id, name, n) VALUES (8, 'eight', 80);
 RESET ROLE;
 SELECT who, bool_or(op = 'INSERT') AS queued FROM security_search_path_owner.ran_as GROUP BY who;
-ALTER TABLE nutragenie.outbox OWNER TO CURRENT_USER;
-ALTER TABLE nutragenie.dead_letters OWNER TO CURRENT_USER;
-DROP TRIGGER sec_sp_note ON nutragenie.outbox;
+ALTER TABLE nutragenie_fdw.outbox OWNER TO CURRENT_USER;
+ALTER TABLE nutragenie_fdw.dead_letters OWNER TO CURRENT_USER;
+DROP TRIGGER sec_sp_note ON nutragenie_fdw.outbox;
 DROP SCHEMA security_search_path_owner CASCADE;
 REVOKE USAGE ON SCHEMA nutragenie FROM sec_sp_owner;
 DROP ROLE sec_sp_owner;
@@ -218,7 +227,7 @@ DROP ROLE sec_sp_owner;
 SELECT ng_detach_mongo() IS NOT NULL AS detached;
 TRUNCATE users, recipes, payments, nutrition_goals, nutrition_entries, recipe_ratings,
          chat_messages, cooking_sessions RESTART IDENTITY CASCADE;
-SELECT ng_run_command('sec_sp_srv', '{"dropDatabase": 1}', 'ng_sec_sp') ->> 'ok' AS dropped;
+SELECT nutragenie_fdw.run_command('sec_sp_srv', '{"dropDatabase": 1}', 'ng_sec_sp') ->> 'ok' AS dropped;
 DROP SCHEMA security_search_path, security_search_path_import CASCADE;
 DROP SERVER sec_sp_srv CASCADE;
 REVOKE ALL ON ALL TABLES IN SCHEMA nutragenie FROM sec_sp_evil;

@@ -8,7 +8,19 @@ ok() { printf 'ok: %s\n' "$*"; }
 # psql with errors fatal, unaligned, quiet; extension schema on the path.
 q() { PGOPTIONS='-c search_path=public,nutragenie' psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
 
-psql -X -q -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION IF NOT EXISTS nutragenie' >/dev/null
+# (a stack reused from before 2.0 holds nutragenie 1.x, whose functions
+# name the old library: start again from the current version)
+psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_extension e JOIN pg_available_extensions a ON a.name = e.extname
+               WHERE e.extname = 'nutragenie' AND e.extversion <> a.default_version) THEN
+        DROP EXTENSION nutragenie CASCADE;
+    END IF;
+END
+$$;
+SQL
+psql -X -q -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION IF NOT EXISTS nutragenie CASCADE' >/dev/null
 
 # now_ms: monotonic-enough wall clock in milliseconds
 now_ms() { date +%s%3N; }
@@ -36,15 +48,17 @@ SQL
 
 # setup_domain NAME USERS RECIPES SESSIONS: server NAME on MONGODB_URI, the
 # NutraGenie domain attached to a fresh MongoDB database NAME (tables
-# emptied, collections dropped) and seeded with ng_seed_demo.
+# emptied, collections dropped) and seeded with the demo's generator
+# (test/demo_seed.sql).
 setup_domain() {
     local name=$1
     make_server "$name" "$MONGODB_URI"
     clear_domain "$name"
+    q -f test/demo_seed.sql >/dev/null
     q -v srv="$name" -v db="$name" -v u="$2" -v r="$3" -v s="$4" <<'SQL' >/dev/null
 SET client_min_messages = warning;
 SELECT ng_attach_mongo(:'srv', :'db');
-SELECT ng_seed_demo(:u, :r, :s);
+SELECT nutragenie_demo.ng_seed_demo(:u, :r, :s);
 SQL
 }
 
@@ -57,7 +71,7 @@ SELECT ng_detach_mongo();
 TRUNCATE nutragenie.users, nutragenie.recipes, nutragenie.payments, nutragenie.nutrition_goals,
          nutragenie.nutrition_entries, nutragenie.recipe_ratings, nutragenie.chat_messages,
          nutragenie.cooking_sessions RESTART IDENTITY CASCADE;
-SELECT ng_run_command(:'srv', '{"dropDatabase": 1}', :'db');
+SELECT nutragenie_fdw.run_command(:'srv', '{"dropDatabase": 1}', :'db');
 SQL
 }
 
@@ -70,11 +84,11 @@ derived_drift() {
     q -v srv="$1" -v db="$1" <<'SQL'
 WITH rc AS (
     SELECT (d ->> 'postgresId')::bigint AS id, d -> 'ratingAnalytics' AS a
-    FROM jsonb_array_elements(ng_run_command(:'srv', '{"find": "recipe_content", "batchSize": 100000}', :'db')
+    FROM jsonb_array_elements(nutragenie_fdw.run_command(:'srv', '{"find": "recipe_content", "batchSize": 100000}', :'db')
                               -> 'cursor' -> 'firstBatch') d),
 ub AS (
     SELECT (d ->> '_id')::bigint AS id, d -> 'ratingStats' AS rs, d -> 'nutritionAnalytics' AS na
-    FROM jsonb_array_elements(ng_run_command(:'srv', '{"find": "user_behavior", "batchSize": 100000}', :'db')
+    FROM jsonb_array_elements(nutragenie_fdw.run_command(:'srv', '{"find": "user_behavior", "batchSize": 100000}', :'db')
                               -> 'cursor' -> 'firstBatch') d),
 r AS (
     SELECT r.id, r.rating_count, r.rating_sum, count(rr.rating) AS n, coalesce(sum(rr.rating), 0) AS s
@@ -121,8 +135,8 @@ SQL
 setup_dual() {
     local name=$1
     make_server "$name" "$MONGODB_URI"
-    q -c "DO \$\$ BEGIN PERFORM ng_run_command('$name', '{\"drop\": \"$name\"}'); EXCEPTION WHEN fdw_table_not_found THEN NULL; END \$\$;" >/dev/null
-    q -c "SELECT ng_run_command('$name', '{\"create\": \"$name\"}')" >/dev/null
+    q -c "DO \$\$ BEGIN PERFORM nutragenie_fdw.run_command('$name', '{\"drop\": \"$name\"}'); EXCEPTION WHEN fdw_table_not_found THEN NULL; END \$\$;" >/dev/null
+    q -c "SELECT nutragenie_fdw.run_command('$name', '{\"create\": \"$name\"}')" >/dev/null
     q <<SQL >/dev/null
 DROP TABLE IF EXISTS ${name}_local;
 DROP FOREIGN TABLE IF EXISTS ${name}_docs;
@@ -139,13 +153,13 @@ check_dual() {
     diff=$(q <<SQL
 WITH m AS (
   SELECT (d->>'_id')::int AS id, d->>'v' AS v, (d->>'n')::int AS n
-  FROM jsonb_array_elements(ng_run_command('$name', '{"find": "$name", "batchSize": 100000}')->'cursor'->'firstBatch') d),
+  FROM jsonb_array_elements(nutragenie_fdw.run_command('$name', '{"find": "$name", "batchSize": 100000}')->'cursor'->'firstBatch') d),
 l AS (SELECT id, v, n FROM ${name}_local)
 SELECT count(*) FROM ((SELECT * FROM m EXCEPT SELECT * FROM l) UNION ALL (SELECT * FROM l EXCEPT SELECT * FROM m)) x;
 SQL
     )
     local counts
-    counts=$(q -c "SELECT (SELECT count(*) FROM ${name}_local) || ' local rows, ' || jsonb_array_length(ng_run_command('$name', '{\"find\": \"$name\", \"batchSize\": 100000}')->'cursor'->'firstBatch') || ' documents'")
+    counts=$(q -c "SELECT (SELECT count(*) FROM ${name}_local) || ' local rows, ' || jsonb_array_length(nutragenie_fdw.run_command('$name', '{\"find\": \"$name\", \"batchSize\": 100000}')->'cursor'->'firstBatch') || ' documents'")
     echo "check $name: $counts, $diff differing"
     [[ $diff == 0 ]] || fail "$name: MongoDB and the expected state differ in $diff rows"
 }
@@ -154,10 +168,10 @@ SQL
 wait_queue_empty() {
     local limit=${1:-30} i
     for ((i = 0; i < limit * 10; i++)); do
-        [[ $(q -c "SELECT pending FROM ng_write_queue_status()" 2>/dev/null) == 0 ]] && return 0
+        [[ $(q -c "SELECT pending FROM nutragenie_fdw.write_queue_status()" 2>/dev/null) == 0 ]] && return 0
         sleep 0.1
     done
-    fail "the write queue did not drain in ${limit} s: $(q -c "SELECT * FROM ng_write_queue_status()")"
+    fail "the write queue did not drain in ${limit} s: $(q -c "SELECT * FROM nutragenie_fdw.write_queue_status()")"
 }
 
 # wait_pg: wait until PostgreSQL accepts connections again

@@ -17,7 +17,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     reply jsonb;
 BEGIN
-    reply := nutragenie.ng_run_command(srv, command);
+    reply := nutragenie_fdw.run_command(srv, command);
     RETURN NOT reply ? 'writeErrors';
 EXCEPTION WHEN OTHERS THEN
     RETURN false;

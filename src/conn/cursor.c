@@ -1,0 +1,278 @@
+/*-------------------------------------------------------------------------
+ *
+ * cursor.c
+ *		  A collection handle for readers: the borrowed connection, the
+ *		  collection and one streaming cursor, released with its memory
+ *		  context.
+ *
+ * A handle is allocated in the caller's memory context (a scan's, or the
+ * planner's) and registers a reset callback there, so that an error at any
+ * point (a conversion error, a cancel, a lost connection) still destroys
+ * the cursor and the collection and gives the connection back.  It holds
+ * at most one streaming cursor (a find or an aggregate); one-document finds
+ * and counts run to completion inside one call, copying what they return
+ * into palloc'd memory before anything can throw.
+ *
+ * Nothing here reports an error by itself: each call returns the driver's
+ * bson_error_t, and the caller, which knows what it was doing, calls
+ * ng_coll_report_error with that action.  Cursor errors are checked after
+ * the iteration ends (ng_coll_cursor_failed): a failed query is an error,
+ * never an empty result.
+ *
+ * Copyright (c) 2026, nutragenie developers
+ *
+ * IDENTIFICATION
+ *		  src/conn/cursor.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/memutils.h"
+
+#include "cursor.h"
+#include "ng_remote.h"
+
+/*
+ * Server error codes meaning "this pipeline uses something I do not
+ * implement": NotImplemented (FerretDB), InvalidPipelineOperator, and the
+ * "unknown group operator" of older MongoDB releases.
+ */
+#define NG_ERR_NOT_IMPLEMENTED		238
+#define NG_ERR_INVALID_PIPELINE_OP	168
+#define NG_ERR_UNKNOWN_GROUP_OP		15952
+
+struct NgCollHandle
+{
+	NgConnEntry *conn;			/* borrowed; NULL once released */
+	mongoc_collection_t *coll;
+	mongoc_cursor_t *cursor;	/* the streaming cursor, or NULL */
+	char	   *database;
+};
+
+static void release_callback(void *arg);
+
+/*
+ * ng_coll_open
+ *		Borrow the connection of (serverid, userid) and open the collection,
+ *		in a handle allocated in CurrentMemoryContext whose reset releases
+ *		it.  May raise (connection errors).
+ */
+NgCollHandle *
+ng_coll_open(Oid serverid, Oid userid, const char *database,
+			 const char *collection)
+{
+	NgCollHandle *h = palloc0(sizeof(NgCollHandle));
+	MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
+
+	h->database = pstrdup(database);
+	cb->func = release_callback;
+	cb->arg = h;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+
+	h->conn = ng_conn_get(serverid, userid);
+	h->coll = mongoc_client_get_collection(ng_conn_client(h->conn), database,
+										   collection);
+	return h;
+}
+
+static void
+release_callback(void *arg)
+{
+	ng_coll_release((NgCollHandle *) arg);
+}
+
+/*
+ * ng_coll_release
+ *		Destroy the cursor and the collection and give the connection back,
+ *		now rather than at the context's reset.  Never raises; a released
+ *		handle must not be used again.
+ */
+void
+ng_coll_release(NgCollHandle *h)
+{
+	ng_coll_close_cursor(h);
+	if (h->coll != NULL)
+	{
+		mongoc_collection_destroy(h->coll);
+		h->coll = NULL;
+	}
+	if (h->conn != NULL)
+	{
+		ng_conn_release(h->conn);
+		h->conn = NULL;
+	}
+}
+
+/*
+ * ng_coll_find
+ *		Start a find as the handle's cursor (replacing any), with the
+ *		driver's options document (projection, sort, batchSize ...).  The
+ *		command is sent on the first ng_coll_next.
+ */
+void
+ng_coll_find(NgCollHandle *h, const bson_t *filter, const bson_t *opts)
+{
+	ng_coll_close_cursor(h);
+	h->cursor = mongoc_collection_find_with_opts(h->coll, filter, opts, NULL);
+}
+
+/*
+ * ng_coll_aggregate
+ *		Start an aggregate as the handle's cursor; pipeline is
+ *		{"pipeline": [...]}.
+ */
+void
+ng_coll_aggregate(NgCollHandle *h, const bson_t *pipeline, const bson_t *opts)
+{
+	ng_coll_close_cursor(h);
+	h->cursor = mongoc_collection_aggregate(h->coll, MONGOC_QUERY_NONE,
+											pipeline, opts, NULL);
+}
+
+/*
+ * ng_coll_next
+ *		The cursor's next document, valid until the next call; false at the
+ *		end or on an error (ng_coll_cursor_failed tells).
+ */
+bool
+ng_coll_next(NgCollHandle *h, const bson_t **doc)
+{
+	return h->cursor != NULL && mongoc_cursor_next(h->cursor, doc);
+}
+
+/*
+ * ng_coll_cursor_failed
+ *		After ng_coll_next returned false: did the cursor fail?
+ */
+bool
+ng_coll_cursor_failed(NgCollHandle *h, bson_error_t *error)
+{
+	return h->cursor != NULL && mongoc_cursor_error(h->cursor, error);
+}
+
+/* Destroy the streaming cursor, if any. */
+void
+ng_coll_close_cursor(NgCollHandle *h)
+{
+	if (h->cursor != NULL)
+	{
+		mongoc_cursor_destroy(h->cursor);
+		h->cursor = NULL;
+	}
+}
+
+/*
+ * ng_coll_find_one
+ *		Run a find for its first document: true if there is one, and then,
+ *		if found is not NULL, a copy of it in palloc'd memory (a static
+ *		bson_t: nothing to destroy).  On an error returns false with *failed
+ *		set and *error filled.  The handle's streaming cursor is untouched.
+ */
+bool
+ng_coll_find_one(NgCollHandle *h, const bson_t *filter, const bson_t *opts,
+				 bson_t *found, bson_error_t *error, bool *failed)
+{
+	mongoc_cursor_t *cursor;
+	const bson_t *doc;
+	uint8	   *volatile copy = NULL;
+	volatile uint32 len = 0;
+	volatile bool exists = false;
+
+	cursor = mongoc_collection_find_with_opts(h->coll, filter, opts, NULL);
+	PG_TRY();
+	{
+		exists = mongoc_cursor_next(cursor, &doc);
+		if (exists && found != NULL)
+		{
+			len = doc->len;
+			copy = palloc(len);
+			memcpy(copy, bson_get_data(doc), len);
+		}
+	}
+	PG_CATCH();
+	{
+		mongoc_cursor_destroy(cursor);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	*failed = mongoc_cursor_error(cursor, error);
+	mongoc_cursor_destroy(cursor);
+	if (*failed)
+		return false;
+	if (exists && found != NULL)
+		bson_init_static(found, copy, len);
+	return exists;
+}
+
+/*
+ * ng_coll_exists
+ *		Does the collection exist in its database?  False with error->code
+ *		not 0 when the question failed.
+ */
+bool
+ng_coll_exists(NgCollHandle *h, bson_error_t *error)
+{
+	mongoc_database_t *db;
+	bool		exists;
+
+	db = mongoc_client_get_database(ng_conn_client(h->conn), h->database);
+	exists = mongoc_database_has_collection(db,
+											mongoc_collection_get_name(h->coll),
+											error);
+	mongoc_database_destroy(db);
+	return exists;
+}
+
+/*
+ * ng_coll_estimated_count
+ *		The collection's document count from its metadata (no scan); -1 on
+ *		an error.
+ */
+int64
+ng_coll_estimated_count(NgCollHandle *h, bson_error_t *error)
+{
+	return mongoc_collection_estimated_document_count(h->coll, NULL, NULL,
+													  NULL, error);
+}
+
+/*
+ * ng_coll_count
+ *		How many documents match filter; -1 on an error.
+ */
+int64
+ng_coll_count(NgCollHandle *h, const bson_t *filter, bson_error_t *error)
+{
+	return mongoc_collection_count_documents(h->coll, filter, NULL, NULL,
+											 NULL, error);
+}
+
+/*
+ * ng_coll_error_is_unsupported
+ *		Did the server reject a pipeline because it does not implement
+ *		something in it (and so a local plan can compute it instead)?
+ */
+bool
+ng_coll_error_is_unsupported(const bson_error_t *error)
+{
+	return (error->domain == MONGOC_ERROR_SERVER ||
+			error->domain == MONGOC_ERROR_QUERY) &&
+		(error->code == NG_ERR_NOT_IMPLEMENTED ||
+		 error->code == NG_ERR_INVALID_PIPELINE_OP ||
+		 error->code == NG_ERR_UNKNOWN_GROUP_OP);
+}
+
+/*
+ * ng_coll_report_error
+ *		Release the handle and raise the error of an action ("read
+ *		collection ..."), as ng_conn_report_error does.
+ */
+void
+ng_coll_report_error(NgCollHandle *h, const bson_error_t *error,
+					 const char *action)
+{
+	NgConnEntry *conn = h->conn;
+
+	ng_coll_release(h);
+	ng_conn_report_error(conn, error, action);
+}
