@@ -38,5 +38,6 @@ done
 after_a=$(q -c "SELECT string_agg(e.event, ',') FROM ng_events((SELECT id FROM event_log WHERE event = 'test.a')) e")
 [[ $after_a == test.b ]] || fail "the cursor after A should give B, got $after_a"
 ok "after A commits: A then B, although A's id ($(q -c "SELECT id FROM event_log WHERE event = 'test.a'")) is higher"
-a "\\q" >/dev/null 2>&1 || true
+printf '\\q\n' >&"${A[1]}"
+wait "$A_PID" 2>/dev/null || true
 clear_domain $S

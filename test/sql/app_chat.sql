@@ -5,7 +5,7 @@ SET search_path = public, nutragenie;
 \getenv mongo_uri MONGODB_URI
 CREATE SERVER app_chat_srv FOREIGN DATA WRAPPER nutragenie_fdw OPTIONS (uri :'mongo_uri');
 CREATE USER MAPPING FOR CURRENT_USER SERVER app_chat_srv;
-SELECT ng_run_command('app_chat_srv', '{"dropDatabase": 1}', 'ng_app_chat') ->> 'ok' AS dropped;
+SELECT nutragenie_fdw.run_command('app_chat_srv', '{"dropDatabase": 1}', 'ng_app_chat') ->> 'ok' AS dropped;
 TRUNCATE users, recipes, payments, nutrition_goals, nutrition_entries, recipe_ratings,
          chat_messages, cooking_sessions, event_log RESTART IDENTITY CASCADE;
 SELECT ng_attach_mongo('app_chat_srv', 'ng_app_chat') ->> 'database' AS attached;
@@ -51,5 +51,5 @@ SET client_min_messages = warning;
 SELECT ng_detach_mongo();
 TRUNCATE users, recipes, payments, nutrition_goals, nutrition_entries, recipe_ratings,
          chat_messages, cooking_sessions, event_log RESTART IDENTITY CASCADE;
-SELECT ng_run_command('app_chat_srv', '{"dropDatabase": 1}', 'ng_app_chat') ->> 'ok' AS dropped;
+SELECT nutragenie_fdw.run_command('app_chat_srv', '{"dropDatabase": 1}', 'ng_app_chat') ->> 'ok' AS dropped;
 DROP SERVER app_chat_srv CASCADE;

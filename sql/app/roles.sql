@@ -23,7 +23,7 @@
 -- that acts on another user's id, not against a client that can run any
 -- SQL: such a client can change the setting.
 
-CREATE TABLE @extschema@.role_setup (
+CREATE TABLE role_setup (
     role           name PRIMARY KEY,
     kind           text NOT NULL CHECK (kind IN ('app', 'analyst')),
     user_isolation boolean NOT NULL DEFAULT false
@@ -33,7 +33,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.role_setup', '');
 
 -- The user the current request acts for (setting nutragenie_app.user_id),
 -- NULL when it is empty or unset.
-CREATE FUNCTION @extschema@.ng_app_user()
+CREATE FUNCTION ng_app_user()
 RETURNS bigint
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
@@ -43,7 +43,7 @@ $$;
 
 COMMENT ON FUNCTION @extschema@.ng_app_user() IS 'the user id in setting nutragenie_app.user_id (the user an application request acts for), NULL when empty';
 
-CREATE FUNCTION @extschema@.ng_apply_role_grants()
+CREATE FUNCTION ng_apply_role_grants()
 RETURNS void
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -56,14 +56,17 @@ DECLARE
     isolated text;
     cmd text;
     pol name;
+    fdw_schema name;
 BEGIN
     attached := to_regclass('@extschema@.recipe_content') IS NOT NULL;
+    SELECT e.extnamespace::regnamespace::name INTO fdw_schema FROM pg_extension e WHERE e.extname = 'nutragenie_fdw';
     FOR rs IN SELECT * FROM @extschema@.role_setup ORDER BY role LOOP
         IF NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = rs.role) THEN
             CONTINUE;
         END IF;
-        EXECUTE format('GRANT USAGE ON SCHEMA @extschema@ TO %I', rs.role);
-        EXECUTE format('GRANT USAGE ON SCHEMA @fdw@ TO %I', rs.role);
+        -- this schema, the FDW's (its type and operators) and its fixed
+        -- schema nutragenie_fdw (the document cache the services read through)
+        EXECUTE format('GRANT USAGE ON SCHEMA @extschema@, %I, nutragenie_fdw TO %I', fdw_schema, rs.role);
         IF rs.kind = 'app' THEN
             FOR t IN SELECT * FROM (VALUES
                 ('users', 'SELECT, INSERT, UPDATE, DELETE'), ('payments', 'SELECT, INSERT, UPDATE'),
@@ -142,7 +145,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.ng_apply_role_grants() IS 'grant the privileges of the roles in role_setup and (re)create the per-user isolation policies';
 REVOKE EXECUTE ON FUNCTION @extschema@.ng_apply_role_grants() FROM PUBLIC;
 
-CREATE FUNCTION @extschema@.ng_setup_app_role(role name, user_isolation boolean DEFAULT false)
+CREATE FUNCTION ng_setup_app_role(role name, user_isolation boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -160,7 +163,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.ng_setup_app_role(name, boolean) IS 'grant a role what the NutraGenie services need (tables, sequences, foreign tables, the server, ng_publish; never the outbox) and, with user_isolation, restrict it to the user in setting nutragenie_app.user_id';
 REVOKE EXECUTE ON FUNCTION @extschema@.ng_setup_app_role(name, boolean) FROM PUBLIC;
 
-CREATE FUNCTION @extschema@.ng_setup_analyst_role(role name)
+CREATE FUNCTION ng_setup_analyst_role(role name)
 RETURNS void
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp

@@ -4,12 +4,12 @@
 
 -- The profile document of a user (through the document cache), NULL when
 -- the user or the document is missing.
-CREATE FUNCTION @extschema@.ng_user_profile(user_id bigint)
+CREATE FUNCTION ng_user_profile(user_id bigint)
 RETURNS jsonb
 LANGUAGE sql STABLE STRICT PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT @fdw@.ng_cached_document(a.server, a.database, 'user_profiles',
+    SELECT nutragenie_fdw.cached_document(a.server, a.database, 'user_profiles',
                                     jsonb_build_object('$oid', u.mongodb_profile_id::text))
     FROM @extschema@.users u, @extschema@.mongo_attachment a
     WHERE u.id = user_id AND u.mongodb_profile_id IS NOT NULL
@@ -19,7 +19,7 @@ COMMENT ON FUNCTION @extschema@.ng_user_profile(bigint) IS 'the user_profiles do
 
 -- Check the dietaryProfile / cookingProfile given to ng_create_user or
 -- ng_update_user: the known keys have the right kind, other keys are kept.
-CREATE FUNCTION @extschema@.ng_check_profile(u jsonb, what text)
+CREATE FUNCTION ng_check_profile(u jsonb, what text)
 RETURNS void
 LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -54,7 +54,7 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.ng_check_profile(jsonb, text) IS 'check the dietaryProfile and cookingProfile fields of a user argument; invalid_parameter_value naming the field otherwise';
 
-CREATE FUNCTION @extschema@.ng_update_user(user_id bigint, changes jsonb)
+CREATE FUNCTION ng_update_user(user_id bigint, changes jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -126,7 +126,7 @@ BEGIN
 
     -- the profile: the keys given replace those of the document, the others stay
     IF changes ? 'dietaryProfile' OR changes ? 'cookingProfile' THEN
-        SELECT p2.doc INTO p FROM @extschema@.user_profiles p2 WHERE p2._id OPERATOR(@fdw@.=) u.mongodb_profile_id;
+        SELECT p2.doc INTO p FROM @extschema@.user_profiles p2 WHERE p2._id = u.mongodb_profile_id;
         IF u.mongodb_profile_id IS NULL OR p IS NULL THEN
             RAISE EXCEPTION 'the profile document of user % is missing', u.id
                 USING ERRCODE = 'no_data_found', HINT = 'Run nutragenie.ng_repair_consistency(false).';
@@ -135,7 +135,7 @@ BEGIN
             dietary_profile = coalesce(p -> 'dietaryProfile', '{}') || coalesce(changes -> 'dietaryProfile', '{}'),
             cooking_profile = coalesce(p -> 'cookingProfile', '{}') || coalesce(changes -> 'cookingProfile', '{}'),
             updated_at = date_trunc('milliseconds', now())
-        WHERE p2._id OPERATOR(@fdw@.=) u.mongodb_profile_id;
+        WHERE p2._id = u.mongodb_profile_id;
         GET DIAGNOSTICS n = ROW_COUNT;
     END IF;
     PERFORM @extschema@.ng_publish('user.updated', jsonb_build_object(
@@ -147,7 +147,31 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.ng_update_user(bigint, jsonb) IS 'change some fields of a user (those of ng_create_user but the password; JSON null clears an optional one) and merge dietaryProfile / cookingProfile keys into the profile document, in the caller''s transaction; returns ng_user_full_profile';
 
 -- Passwords: bcrypt through pgcrypto (crypt, gen_salt('bf')).
-CREATE FUNCTION @extschema@.ng_hash_password(password text)
+
+-- crypt(password, setting) of pgcrypto, in whichever schema it was
+-- installed (PostgreSQL 15 has no @extschema:pgcrypto@); a new bcrypt salt
+-- (cost 10) when setting is NULL.
+CREATE FUNCTION ng_crypt(password text, setting text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL SAFE
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $fn$
+DECLARE
+    crypto name := (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+                    WHERE e.extname = 'pgcrypto');
+    h text;
+BEGIN
+    IF crypto IS NULL THEN
+        RAISE EXCEPTION 'extension "pgcrypto" is not installed' USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    EXECUTE format('SELECT %1$I.crypt($1, coalesce($2, %1$I.gen_salt(''bf'', 10)))', crypto)
+        INTO h USING password, setting;
+    RETURN h;
+END
+$fn$;
+
+COMMENT ON FUNCTION ng_crypt(text, text) IS 'pgcrypto''s crypt() of a password with a hash or salt setting, or with a new bcrypt salt (cost 10) when the setting is NULL';
+CREATE FUNCTION ng_hash_password(password text)
 RETURNS text
 LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -160,13 +184,13 @@ BEGIN
         RAISE EXCEPTION 'a password must have at most 72 bytes' USING ERRCODE = 'invalid_parameter_value',
             DETAIL = 'bcrypt ignores what follows the 72nd byte.';
     END IF;
-    RETURN @crypto@.crypt(password, @crypto@.gen_salt('bf', 10));
+    RETURN @extschema@.ng_crypt(password, NULL);
 END
 $fn$;
 
 COMMENT ON FUNCTION @extschema@.ng_hash_password(text) IS 'a bcrypt hash of a password (pgcrypto crypt() with gen_salt(''bf'', 10)); 8 characters to 72 bytes';
 
-CREATE FUNCTION @extschema@.ng_set_password(user_id bigint, password text)
+CREATE FUNCTION ng_set_password(user_id bigint, password text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -185,7 +209,7 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.ng_set_password(bigint, text) IS 'store a bcrypt hash of a new password for a user';
 
-CREATE FUNCTION @extschema@.ng_verify_login(email text, password text)
+CREATE FUNCTION ng_verify_login(email text, password text)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -199,10 +223,10 @@ BEGIN
     IF uid IS NULL OR h IS NULL OR h !~ '^\$2[abxy]\$\d\d\$' THEN
         -- as costly as checking a password: an unknown email takes as long
         -- as a wrong password
-        PERFORM @crypto@.crypt(coalesce(password, ''), @crypto@.gen_salt('bf', 10));
+        PERFORM @extschema@.ng_crypt(coalesce(password, ''), NULL);
         RETURN NULL;
     END IF;
-    IF password IS NOT NULL AND @crypto@.crypt(password, h) = h THEN
+    IF password IS NOT NULL AND @extschema@.ng_crypt(password, h) = h THEN
         RETURN uid;
     END IF;
     RETURN NULL;
@@ -212,7 +236,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.ng_verify_login(text, text) IS 'the id of the user with this email (case-insensitive) whose bcrypt password hash matches the password; NULL otherwise (unknown email, wrong password, or a hash that is not bcrypt)';
 
 -- Nutrition goals.
-CREATE FUNCTION @extschema@.ng_set_nutrition_goal(user_id bigint, goal jsonb)
+CREATE FUNCTION ng_set_nutrition_goal(user_id bigint, goal jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -267,7 +291,7 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.ng_set_nutrition_goal(bigint, jsonb) IS 'set a user''s daily goal (calories 500 to 10000, proteinG, carbsG, fatG) from validFrom (default today): the goal in force before ends the day before; returns the goal';
 
-CREATE FUNCTION @extschema@.ng_nutrition_goal(user_id bigint, on_date date DEFAULT current_date)
+CREATE FUNCTION ng_nutrition_goal(user_id bigint, on_date date DEFAULT current_date)
 RETURNS jsonb
 LANGUAGE sql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp

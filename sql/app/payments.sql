@@ -7,7 +7,7 @@
 -- first notice).  The amount, currency, user, provider and reference never
 -- change.
 
-CREATE TABLE @extschema@.payment_status_history (
+CREATE TABLE payment_status_history (
     id          bigserial PRIMARY KEY,
     payment_id  bigint NOT NULL REFERENCES @extschema@.payments ON DELETE CASCADE,
     from_status text,
@@ -20,16 +20,17 @@ COMMENT ON TABLE @extschema@.payment_status_history IS 'every status a payment t
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.payment_status_history', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.payment_status_history_id_seq', '');
 
-CREATE FUNCTION @extschema@.ng_payment_transition_ok(from_status text, to_status text)
+CREATE FUNCTION ng_payment_transition_ok(from_status text, to_status text)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT (from_status, to_status) IN (('pending', 'succeeded'), ('pending', 'failed'), ('succeeded', 'refunded'))
 $$;
 
 COMMENT ON FUNCTION @extschema@.ng_payment_transition_ok(text, text) IS 'whether a payment may go from one status to another: pending to succeeded or failed, succeeded to refunded';
 
-CREATE FUNCTION @extschema@.ng_payments_before_update()
+CREATE FUNCTION ng_payments_before_update()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -56,7 +57,7 @@ COMMENT ON FUNCTION @extschema@.ng_payments_before_update() IS 'trigger: refuses
 CREATE TRIGGER ng_payments_before_update BEFORE UPDATE ON @extschema@.payments
     FOR EACH ROW EXECUTE FUNCTION @extschema@.ng_payments_before_update();
 
-CREATE FUNCTION @extschema@.ng_payments_status_changed()
+CREATE FUNCTION ng_payments_status_changed()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -82,7 +83,7 @@ COMMENT ON FUNCTION @extschema@.ng_payments_status_changed() IS 'trigger: record
 CREATE TRIGGER ng_payments_status_changed AFTER INSERT OR UPDATE ON @extschema@.payments
     FOR EACH ROW EXECUTE FUNCTION @extschema@.ng_payments_status_changed();
 
-CREATE FUNCTION @extschema@.ng_payment_json(p @extschema@.payments)
+CREATE FUNCTION ng_payment_json(p @extschema@.payments)
 RETURNS jsonb
 LANGUAGE sql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -98,7 +99,7 @@ $$;
 
 COMMENT ON FUNCTION @extschema@.ng_payment_json(@extschema@.payments) IS 'a payment with its status history as jsonb';
 
-CREATE FUNCTION @extschema@.ng_record_payment(payment jsonb)
+CREATE FUNCTION ng_record_payment(payment jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -183,7 +184,7 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.ng_record_payment(jsonb) IS 'record a payment (userId, amount, currency, provider, providerReference, description, status pending/succeeded/failed) once per provider reference: a repeat is no change, a later status moves it on; returns the payment with "created" and "changed"';
 
-CREATE FUNCTION @extschema@.ng_set_payment_status(payment_id bigint, status text)
+CREATE FUNCTION ng_set_payment_status(payment_id bigint, status text)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -211,7 +212,7 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.ng_set_payment_status(bigint, text) IS 'move a payment to a status (pending to succeeded or failed, succeeded to refunded; the same status again is no change); returns the payment with its history and "changed"';
 
-CREATE FUNCTION @extschema@.ng_user_payments(user_id bigint)
+CREATE FUNCTION ng_user_payments(user_id bigint)
 RETURNS SETOF jsonb
 LANGUAGE sql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp

@@ -9,7 +9,7 @@
 -- carbohydrates of a serving.  Conservative on purpose: "peanut butter"
 -- counts as butter for lactose.  The table is the application's data
 -- (dumped by pg_dump): add rules with INSERT.
-CREATE TABLE @extschema@.food_rules (
+CREATE TABLE food_rules (
     kind        text NOT NULL CHECK (kind IN ('diet', 'allergen')),
     name        text NOT NULL CHECK (name = lower(name) AND name <> ''),
     keywords    text[] NOT NULL DEFAULT '{}',
@@ -36,7 +36,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.food_rules', '');
 
 -- The rules an ingredient list and carbohydrate figure break, as
 -- 'diet:<name>' / 'allergen:<name>' keys.
-CREATE FUNCTION @extschema@.ng_food_conflicts(ingredients text[], carbs_g double precision)
+CREATE FUNCTION ng_food_conflicts(ingredients text[], carbs_g double precision)
 RETURNS text[]
 LANGUAGE sql STABLE CALLED ON NULL INPUT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -52,7 +52,7 @@ COMMENT ON FUNCTION @extschema@.ng_food_conflicts(text[], double precision) IS '
 
 -- The rule keys a user with this diet and these allergies must avoid; an
 -- allergy without a rule avoids ingredients named like it.
-CREATE FUNCTION @extschema@.ng_food_avoid(diet text, allergies text[])
+CREATE FUNCTION ng_food_avoid(diet text, allergies text[])
 RETURNS text[]
 LANGUAGE sql IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
 AS $$
@@ -64,7 +64,7 @@ $$;
 COMMENT ON FUNCTION @extschema@.ng_food_avoid(text, text[]) IS 'the food rule keys (diet:<name>, allergen:<name>) a user with this diet type and these allergies avoids';
 
 -- Allergies with no rule of their own: an ingredient named like the allergy.
-CREATE FUNCTION @extschema@.ng_unruled_allergen(ingredients text[], allergies text[])
+CREATE FUNCTION ng_unruled_allergen(ingredients text[], allergies text[])
 RETURNS text
 LANGUAGE sql STABLE CALLED ON NULL INPUT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -81,7 +81,7 @@ COMMENT ON FUNCTION @extschema@.ng_unruled_allergen(text[], text[]) IS 'the firs
 -- derived copy, like the rating aggregates: ng_create_recipe,
 -- ng_update_recipe and ng_seed_demo write it; after writing recipe_content
 -- by other means, run ng_refresh_recipe_features().
-CREATE TABLE @extschema@.recipe_features (
+CREATE TABLE recipe_features (
     recipe_id    bigint PRIMARY KEY REFERENCES @extschema@.recipes ON DELETE CASCADE,
     cuisine      text,
     tags         text[] NOT NULL DEFAULT '{}',
@@ -97,7 +97,7 @@ COMMENT ON TABLE @extschema@.recipe_features IS 'derived from recipe_content: cu
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.recipe_features', '');
 
 -- Store the features of recipes from their content documents (as jsonb).
-CREATE FUNCTION @extschema@.ng_store_recipe_features(recipe_ids bigint[], docs jsonb[])
+CREATE FUNCTION ng_store_recipe_features(recipe_ids bigint[], docs jsonb[])
 RETURNS int
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -134,7 +134,7 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.ng_store_recipe_features(bigint[], jsonb[]) IS 'store the recipe_features of recipes from their content documents';
 
-CREATE FUNCTION @extschema@.ng_refresh_recipe_features(recipe_ids bigint[] DEFAULT NULL)
+CREATE FUNCTION ng_refresh_recipe_features(recipe_ids bigint[] DEFAULT NULL)
 RETURNS int
 LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -149,9 +149,9 @@ BEGIN
     -- whole collection
     SELECT array_agg(r.id ORDER BY r.id), array_agg(c.doc ORDER BY r.id) INTO ids, docs
     FROM @extschema@.recipes r
-    JOIN @extschema@.recipe_content c ON c._id OPERATOR(@fdw@.=) r.mongodb_recipe_id
+    JOIN @extschema@.recipe_content c ON c._id = r.mongodb_recipe_id
     WHERE recipe_ids IS NULL
-       OR c._id OPERATOR(@fdw@.=) ANY (ARRAY(SELECT x.mongodb_recipe_id FROM @extschema@.recipes x
+       OR c._id = ANY (ARRAY(SELECT x.mongodb_recipe_id FROM @extschema@.recipes x
                                               WHERE x.id = ANY (recipe_ids) AND x.mongodb_recipe_id IS NOT NULL));
     n := coalesce(@extschema@.ng_store_recipe_features(ids, docs), 0);
     -- recipes without content have no features
@@ -168,7 +168,7 @@ COMMENT ON FUNCTION @extschema@.ng_refresh_recipe_features(bigint[]) IS 'recompu
 -- ng_update_recipe (partial true: only those present, JSON null clears an
 -- optional one); returns the content fields normalised as they are stored
 -- (steps numbered objects).  Errors name the field.
-CREATE FUNCTION @extschema@.ng_check_recipe(recipe jsonb, partial boolean)
+CREATE FUNCTION ng_check_recipe(recipe jsonb, partial boolean)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -254,7 +254,7 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.ng_check_recipe(jsonb, boolean) IS 'check the fields of a recipe (all required ones, or only those present when partial) and return its content fields normalised; invalid_parameter_value naming the field otherwise';
 
-CREATE FUNCTION @extschema@.ng_update_recipe(recipe_id bigint, changes jsonb)
+CREATE FUNCTION ng_update_recipe(recipe_id bigint, changes jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -286,7 +286,7 @@ BEGIN
     WHERE x.id = r.id;
 
     -- the content fields present, each set with its absolute value
-    -- ($set; a JSON null removes the field)
+    -- ($set; a JSON null stores null)
     FOREACH k IN ARRAY ARRAY['title', 'description', 'cuisine', 'ingredients', 'steps', 'nutrition', 'tags'] LOOP
         IF changes ? k THEN
             doc_sets := doc_sets || format('%I = %s', k,
@@ -304,7 +304,7 @@ BEGIN
                       HINT = 'Run nutragenie.ng_repair_consistency(false).';
         END IF;
         EXECUTE format('UPDATE @extschema@.recipe_content SET %s, updated_at = pg_catalog.date_trunc(''milliseconds'', pg_catalog.now()) '
-                       'WHERE _id OPERATOR(@fdw@.=) $1', array_to_string(doc_sets, ', '))
+                       'WHERE _id = $1', array_to_string(doc_sets, ', '))
             USING r.mongodb_recipe_id, changes, norm;
         GET DIAGNOSTICS n = ROW_COUNT;
         IF n = 0 THEN
@@ -312,7 +312,7 @@ BEGIN
                 USING ERRCODE = 'no_data_found', HINT = 'Run nutragenie.ng_repair_consistency(false).';
         END IF;
         PERFORM @extschema@.ng_store_recipe_features(ARRAY[r.id],
-            ARRAY[(SELECT c.doc FROM @extschema@.recipe_content c WHERE c._id OPERATOR(@fdw@.=) r.mongodb_recipe_id)]);
+            ARRAY[(SELECT c.doc FROM @extschema@.recipe_content c WHERE c._id = r.mongodb_recipe_id)]);
     END IF;
     PERFORM @extschema@.ng_publish('recipe.updated', jsonb_build_object(
         'recipeId', r.id, 'fields', (SELECT jsonb_agg(x ORDER BY x) FROM jsonb_object_keys(changes) x)));
@@ -322,7 +322,7 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.ng_update_recipe(bigint, jsonb) IS 'change some fields of a recipe (those of ng_create_recipe; JSON null clears an optional one): the PostgreSQL row and the MongoDB content document in the caller''s transaction; returns the recipe as ng_full_recipe gives it';
 
-CREATE FUNCTION @extschema@.ng_delete_recipe(recipe_id bigint)
+CREATE FUNCTION ng_delete_recipe(recipe_id bigint)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -353,7 +353,7 @@ COMMENT ON FUNCTION @extschema@.ng_delete_recipe(bigint) IS 'delete a recipe wit
 -- checked in PostgreSQL; tags, diet and allergies need the arrays of the
 -- documents found and are checked on them (the FDW keeps array conditions
 -- local).
-CREATE FUNCTION @extschema@.ng_search_recipes(query jsonb DEFAULT '{}', lim int DEFAULT 20)
+CREATE FUNCTION ng_search_recipes(query jsonb DEFAULT '{}', lim int DEFAULT 20)
 RETURNS TABLE (recipe_id bigint, title text, category text, cuisine text, calories double precision,
                tags text[], average_rating numeric, rating_count int)
 LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED
@@ -393,7 +393,7 @@ BEGIN
     IF @extschema@.ng_check_field(query, 'forUser', 'integer', false, what) IS NOT NULL THEN
         SELECT coalesce(want_diet, p.diet_type), want_allergies || coalesce(p.allergies, '{}') INTO want_diet, want_allergies
         FROM @extschema@.users u
-        JOIN @extschema@.user_profiles p ON p._id OPERATOR(@fdw@.=) u.mongodb_profile_id
+        JOIN @extschema@.user_profiles p ON p._id = u.mongodb_profile_id
         WHERE u.id = (query ->> 'forUser')::bigint;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'user % does not exist or has no profile', query ->> 'forUser' USING ERRCODE = 'no_data_found';
@@ -434,7 +434,7 @@ BEGIN
     RETURN QUERY EXECUTE format(
         'SELECT r.id, r.title, r.category, c.cuisine, c.calories, c.tags, r.average_rating, r.rating_count '
         'FROM @extschema@.recipe_content c '
-        'JOIN @extschema@.recipes r ON r.mongodb_recipe_id OPERATOR(@fdw@.=) c._id '
+        'JOIN @extschema@.recipes r ON r.mongodb_recipe_id = c._id '
         'CROSS JOIN LATERAL (SELECT ARRAY(SELECT pg_catalog.lower(e ->> ''name'') '
         '                                 FROM pg_catalog.jsonb_array_elements(CASE WHEN pg_catalog.jsonb_typeof(c.ingredients) OPERATOR(pg_catalog.=) ''array'' '
         '                                                                      THEN c.ingredients ELSE ''[]'' END) e) AS names) i '

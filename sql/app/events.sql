@@ -19,7 +19,7 @@
 -- nutragenie_app.event_log_size (default 100000).  A cursor that was pruned
 -- is an error, so the consumer knows to resynchronise.
 
-CREATE TABLE @extschema@.event_log (
+CREATE TABLE event_log (
     id      bigserial PRIMARY KEY,
     xact    xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id(),
     at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -31,27 +31,7 @@ COMMENT ON TABLE @extschema@.event_log IS 'the domain''s events, written in the 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.event_log', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.event_log_id_seq', '');
 
-CREATE OR REPLACE FUNCTION @extschema@.ng_publish(event text, payload jsonb)
-RETURNS void
-LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-    new_id bigint;
-BEGIN
-    INSERT INTO @extschema@.event_log (event, payload) VALUES (event, payload)
-    RETURNING id INTO new_id;
-    PERFORM pg_catalog.pg_notify('nutragenie_events',
-                                 (pg_catalog.jsonb_build_object('event', event) OPERATOR(pg_catalog.||) payload)::text);
-    IF new_id % 1000 = 0 THEN
-        PERFORM @extschema@.ng_prune_events();
-    END IF;
-END
-$fn$;
-
-COMMENT ON FUNCTION @extschema@.ng_publish(text, jsonb) IS 'publish a NutraGenie event: a row of event_log in the caller''s transaction and a notification on channel nutragenie_events (delivered at commit, never for a rolled-back transaction)';
-
-CREATE FUNCTION @extschema@.ng_prune_events(keep bigint DEFAULT NULL)
+CREATE FUNCTION ng_prune_events(keep bigint DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -84,7 +64,7 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.ng_prune_events(bigint) IS 'delete the oldest events beyond the newest keep (default: setting nutragenie_app.event_log_size, else 100000); returns how many';
 
-CREATE FUNCTION @extschema@.ng_events(after bigint DEFAULT 0, max_events int DEFAULT 100)
+CREATE FUNCTION ng_events(after bigint DEFAULT 0, max_events int DEFAULT 100)
 RETURNS TABLE (id bigint, at timestamptz, event text, payload jsonb)
 LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp

@@ -2,12 +2,12 @@
 -- ng_delete_recipe, and recipe input errors that name the field.
 SET search_path = public, nutragenie;
 \getenv mongo_uri MONGODB_URI
-CREATE SERVER app_recipes_srv FOREIGN DATA WRAPPER nutragenie_fdw OPTIONS (uri :'mongo_uri');
-CREATE USER MAPPING FOR CURRENT_USER SERVER app_recipes_srv;
-SELECT ng_run_command('app_recipes_srv', '{"dropDatabase": 1}', 'ng_app_recipes') ->> 'ok' AS dropped;
+CREATE SERVER app_recipe_edit_srv FOREIGN DATA WRAPPER nutragenie_fdw OPTIONS (uri :'mongo_uri');
+CREATE USER MAPPING FOR CURRENT_USER SERVER app_recipe_edit_srv;
+SELECT nutragenie_fdw.run_command('app_recipe_edit_srv', '{"dropDatabase": 1}', 'ng_app_recipe_edit') ->> 'ok' AS dropped;
 TRUNCATE users, recipes, payments, nutrition_goals, nutrition_entries, recipe_ratings,
          chat_messages, cooking_sessions, event_log RESTART IDENTITY CASCADE;
-SELECT ng_attach_mongo('app_recipes_srv', 'ng_app_recipes') ->> 'database' AS attached;
+SELECT ng_attach_mongo('app_recipe_edit_srv', 'ng_app_recipe_edit') ->> 'database' AS attached;
 
 CREATE FUNCTION pg_temp.try(cmd text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
@@ -72,5 +72,5 @@ SET client_min_messages = warning;
 SELECT ng_detach_mongo();
 TRUNCATE users, recipes, payments, nutrition_goals, nutrition_entries, recipe_ratings,
          chat_messages, cooking_sessions, event_log RESTART IDENTITY CASCADE;
-SELECT ng_run_command('app_recipes_srv', '{"dropDatabase": 1}', 'ng_app_recipes') ->> 'ok' AS dropped;
-DROP SERVER app_recipes_srv CASCADE;
+SELECT nutragenie_fdw.run_command('app_recipe_edit_srv', '{"dropDatabase": 1}', 'ng_app_recipe_edit') ->> 'ok' AS dropped;
+DROP SERVER app_recipe_edit_srv CASCADE;

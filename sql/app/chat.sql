@@ -10,7 +10,7 @@
 -- No language model: the same message, chef and profile give the same reply,
 -- and the result says which rule matched which words.
 
-CREATE TABLE @extschema@.chat_triggers (
+CREATE TABLE chat_triggers (
     trigger  text PRIMARY KEY,
     priority int NOT NULL UNIQUE,
     pattern  text NOT NULL
@@ -26,7 +26,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.chat_triggers', '');
 
 -- The triggers a message sets off, in priority order, with the words that
 -- matched.
-CREATE FUNCTION @extschema@.ng_chat_triggers(message text)
+CREATE FUNCTION ng_chat_triggers(message text)
 RETURNS TABLE (trigger text, priority int, matched text)
 LANGUAGE sql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -39,7 +39,7 @@ $$;
 
 COMMENT ON FUNCTION @extschema@.ng_chat_triggers(text) IS 'the chat triggers a message sets off, in priority order, with the words that matched';
 
-CREATE FUNCTION @extschema@.ng_chat(user_id bigint, message text, chef_id text DEFAULT NULL)
+CREATE FUNCTION ng_chat(user_id bigint, message text, chef_id text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -138,7 +138,7 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.ng_chat(bigint, text, text) IS 'a user''s message to an AI chef (default: the profile''s preferredChef): the chef''s adaptive response for the first trigger the message sets off (chat_triggers), personalised with the profile; both messages logged, behaviour patterns refreshed; returns the reply and why';
 
-CREATE FUNCTION @extschema@.ng_chat_history(user_id bigint, chef_id text DEFAULT NULL, lim int DEFAULT 50)
+CREATE FUNCTION ng_chat_history(user_id bigint, chef_id text DEFAULT NULL, lim int DEFAULT 50)
 RETURNS TABLE (message_id bigint, chef_id text, role text, content text, created_at timestamptz)
 LANGUAGE sql STABLE CALLED ON NULL INPUT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp

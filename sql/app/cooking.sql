@@ -7,7 +7,7 @@
 -- the counts on the row, the summary and status in the document.  The total
 -- is never below the highest step completed (a recipe without steps, or
 -- steps added since the session started).
-CREATE FUNCTION @extschema@.ng_end_cooking_session(session_id bigint, status text, reason text)
+CREATE FUNCTION ng_end_cooking_session(session_id bigint, status text, reason text)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -33,7 +33,7 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     SELECT x.voice_interactions, x.step_progress, x.session_metadata INTO d
-    FROM @extschema@.cooking_session_details x WHERE x._id OPERATOR(@fdw@.=) s.mongodb_session_id;
+    FROM @extschema@.cooking_session_details x WHERE x._id = s.mongodb_session_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'the detail document of cooking session % is missing', session_id
             USING ERRCODE = 'no_data_found', HINT = 'Run nutragenie.ng_repair_consistency(false).';
@@ -61,7 +61,7 @@ BEGIN
         session_metadata = coalesce(d.session_metadata, '{}')
             || jsonb_build_object('status', status, 'totalSteps', total, 'endedAt', @extschema@.ng_bson_date(ended)),
         updated_at = date_trunc('milliseconds', now())
-    WHERE x._id OPERATOR(@fdw@.=) s.mongodb_session_id;
+    WHERE x._id = s.mongodb_session_id;
     PERFORM @extschema@.ng_refresh_behavior(ARRAY[s.user_id]);
     RETURN jsonb_build_object('sessionId', s.id) || (stats - 'status');
 END
@@ -69,13 +69,15 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.ng_end_cooking_session(bigint, text, text) IS 'end an active cooking session as completed or abandoned (used by ng_finish_cooking_session and ng_abandon_cooking_session)';
 
-CREATE OR REPLACE FUNCTION @extschema@.ng_finish_cooking_session(session_id bigint)
+CREATE FUNCTION ng_finish_cooking_session(session_id bigint)
 RETURNS jsonb
 LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT @extschema@.ng_end_cooking_session($1, 'completed', NULL) $$;
 
-CREATE FUNCTION @extschema@.ng_abandon_cooking_session(session_id bigint, reason text DEFAULT NULL)
+COMMENT ON FUNCTION ng_finish_cooking_session(bigint) IS 'complete an active cooking session: status, end time and summary statistics in PostgreSQL, the summary in its MongoDB document; returns the summary (the total of steps is never below the steps completed)';
+
+CREATE FUNCTION ng_abandon_cooking_session(session_id bigint, reason text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE sql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -83,7 +85,7 @@ AS $$ SELECT @extschema@.ng_end_cooking_session($1, 'abandoned', $2) $$;
 
 COMMENT ON FUNCTION @extschema@.ng_abandon_cooking_session(bigint, text) IS 'abandon an active cooking session (with an optional reason): status, end time and counts on the row, the summary in its MongoDB document; returns the summary';
 
-CREATE FUNCTION @extschema@.ng_user_cooking_sessions(user_id bigint, only_status text DEFAULT NULL, lim int DEFAULT 50)
+CREATE FUNCTION ng_user_cooking_sessions(user_id bigint, only_status text DEFAULT NULL, lim int DEFAULT 50)
 RETURNS TABLE (session_id bigint, recipe_id bigint, recipe_title text, mode text, status text,
                started_at timestamptz, ended_at timestamptz, total_steps int, steps_completed int,
                percent_complete numeric, voice_interactions int, duration_seconds int)
@@ -117,7 +119,7 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.ng_user_cooking_sessions(bigint, text, int) IS 'a user''s cooking sessions, newest first (optionally of one status): recipe, mode, status, times, steps and progress, from PostgreSQL alone';
 
-CREATE FUNCTION @extschema@.ng_cooking_progress(session_id bigint)
+CREATE FUNCTION ng_cooking_progress(session_id bigint)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
@@ -135,9 +137,9 @@ BEGIN
         RETURN NULL;
     END IF;
     SELECT x.step_progress, x.voice_interactions INTO d
-    FROM @extschema@.cooking_session_details x WHERE x._id OPERATOR(@fdw@.=) s.mongodb_session_id;
+    FROM @extschema@.cooking_session_details x WHERE x._id = s.mongodb_session_id;
     SELECT c.steps INTO steps
-    FROM @extschema@.recipes r JOIN @extschema@.recipe_content c ON c._id OPERATOR(@fdw@.=) r.mongodb_recipe_id
+    FROM @extschema@.recipes r JOIN @extschema@.recipe_content c ON c._id = r.mongodb_recipe_id
     WHERE r.id = s.recipe_id;
     done := ARRAY(SELECT DISTINCT (e ->> 'step')::int FROM jsonb_array_elements(coalesce(d.step_progress, '[]')) e
                   WHERE jsonb_typeof(e -> 'step') = 'number' ORDER BY 1);

@@ -4,7 +4,7 @@ SET search_path = public, nutragenie;
 \getenv mongo_uri MONGODB_URI
 CREATE SERVER app_payments_srv FOREIGN DATA WRAPPER nutragenie_fdw OPTIONS (uri :'mongo_uri');
 CREATE USER MAPPING FOR CURRENT_USER SERVER app_payments_srv;
-SELECT ng_run_command('app_payments_srv', '{"dropDatabase": 1}', 'ng_app_payments') ->> 'ok' AS dropped;
+SELECT nutragenie_fdw.run_command('app_payments_srv', '{"dropDatabase": 1}', 'ng_app_payments') ->> 'ok' AS dropped;
 TRUNCATE users, recipes, payments, nutrition_goals, nutrition_entries, recipe_ratings,
          chat_messages, cooking_sessions, event_log RESTART IDENTITY CASCADE;
 SELECT ng_attach_mongo('app_payments_srv', 'ng_app_payments') ->> 'database' AS attached;
@@ -81,5 +81,5 @@ SET client_min_messages = warning;
 SELECT ng_detach_mongo();
 TRUNCATE users, recipes, payments, nutrition_goals, nutrition_entries, recipe_ratings,
          chat_messages, cooking_sessions, event_log RESTART IDENTITY CASCADE;
-SELECT ng_run_command('app_payments_srv', '{"dropDatabase": 1}', 'ng_app_payments') ->> 'ok' AS dropped;
+SELECT nutragenie_fdw.run_command('app_payments_srv', '{"dropDatabase": 1}', 'ng_app_payments') ->> 'ok' AS dropped;
 DROP SERVER app_payments_srv CASCADE;

@@ -2,12 +2,12 @@
 -- session's progress; the step totals a finished session reports.
 SET search_path = public, nutragenie;
 \getenv mongo_uri MONGODB_URI
-CREATE SERVER app_sessions_srv FOREIGN DATA WRAPPER nutragenie_fdw OPTIONS (uri :'mongo_uri');
-CREATE USER MAPPING FOR CURRENT_USER SERVER app_sessions_srv;
-SELECT ng_run_command('app_sessions_srv', '{"dropDatabase": 1}', 'ng_app_sessions') ->> 'ok' AS dropped;
+CREATE SERVER app_cooking_progress_srv FOREIGN DATA WRAPPER nutragenie_fdw OPTIONS (uri :'mongo_uri');
+CREATE USER MAPPING FOR CURRENT_USER SERVER app_cooking_progress_srv;
+SELECT nutragenie_fdw.run_command('app_cooking_progress_srv', '{"dropDatabase": 1}', 'ng_app_cooking_progress') ->> 'ok' AS dropped;
 TRUNCATE users, recipes, payments, nutrition_goals, nutrition_entries, recipe_ratings,
          chat_messages, cooking_sessions, event_log RESTART IDENTITY CASCADE;
-SELECT ng_attach_mongo('app_sessions_srv', 'ng_app_sessions') ->> 'database' AS attached;
+SELECT ng_attach_mongo('app_cooking_progress_srv', 'ng_app_cooking_progress') ->> 'database' AS attached;
 
 CREATE FUNCTION pg_temp.try(cmd text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
@@ -52,5 +52,5 @@ SET client_min_messages = warning;
 SELECT ng_detach_mongo();
 TRUNCATE users, recipes, payments, nutrition_goals, nutrition_entries, recipe_ratings,
          chat_messages, cooking_sessions, event_log RESTART IDENTITY CASCADE;
-SELECT ng_run_command('app_sessions_srv', '{"dropDatabase": 1}', 'ng_app_sessions') ->> 'ok' AS dropped;
-DROP SERVER app_sessions_srv CASCADE;
+SELECT nutragenie_fdw.run_command('app_cooking_progress_srv', '{"dropDatabase": 1}', 'ng_app_cooking_progress') ->> 'ok' AS dropped;
+DROP SERVER app_cooking_progress_srv CASCADE;

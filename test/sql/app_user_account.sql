@@ -2,12 +2,12 @@
 -- with pgcrypto's bcrypt, ng_verify_login, nutrition goals.
 SET search_path = public, nutragenie;
 \getenv mongo_uri MONGODB_URI
-CREATE SERVER app_users_srv FOREIGN DATA WRAPPER nutragenie_fdw OPTIONS (uri :'mongo_uri');
-CREATE USER MAPPING FOR CURRENT_USER SERVER app_users_srv;
-SELECT ng_run_command('app_users_srv', '{"dropDatabase": 1}', 'ng_app_users') ->> 'ok' AS dropped;
+CREATE SERVER app_user_account_srv FOREIGN DATA WRAPPER nutragenie_fdw OPTIONS (uri :'mongo_uri');
+CREATE USER MAPPING FOR CURRENT_USER SERVER app_user_account_srv;
+SELECT nutragenie_fdw.run_command('app_user_account_srv', '{"dropDatabase": 1}', 'ng_app_user_account') ->> 'ok' AS dropped;
 TRUNCATE users, recipes, payments, nutrition_goals, nutrition_entries, recipe_ratings,
          chat_messages, cooking_sessions, event_log RESTART IDENTITY CASCADE;
-SELECT ng_attach_mongo('app_users_srv', 'ng_app_users') ->> 'database' AS attached;
+SELECT ng_attach_mongo('app_user_account_srv', 'ng_app_user_account') ->> 'database' AS attached;
 
 CREATE FUNCTION pg_temp.try(cmd text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
@@ -70,5 +70,5 @@ SET client_min_messages = warning;
 SELECT ng_detach_mongo();
 TRUNCATE users, recipes, payments, nutrition_goals, nutrition_entries, recipe_ratings,
          chat_messages, cooking_sessions, event_log RESTART IDENTITY CASCADE;
-SELECT ng_run_command('app_users_srv', '{"dropDatabase": 1}', 'ng_app_users') ->> 'ok' AS dropped;
-DROP SERVER app_users_srv CASCADE;
+SELECT nutragenie_fdw.run_command('app_user_account_srv', '{"dropDatabase": 1}', 'ng_app_user_account') ->> 'ok' AS dropped;
+DROP SERVER app_user_account_srv CASCADE;

@@ -12,7 +12,7 @@
 -- overall mean (5 virtual votes, as ng_popular_recipes) + 1 for a favourite
 -- cuisine of the profile.  Ties by id.  Each row says why.
 
-CREATE FUNCTION @extschema@.ng_recommend_recipes(user_id bigint, n int DEFAULT 10)
+CREATE FUNCTION ng_recommend_recipes(user_id bigint, n int DEFAULT 10)
 RETURNS TABLE (rank int, recipe_id bigint, title text, category text, cuisine text,
                calories double precision, score numeric, reasons text[])
 LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED
@@ -110,7 +110,9 @@ BEGIN
            coalesce(s.why, '{}')
            || CASE WHEN lower(s.cuisine) = ANY (favs) THEN ARRAY[s.cuisine || ' is one of your favourite cuisines'] ELSE '{}' END
            || CASE WHEN s.bayes > g AND s.rating_count > 0
-                   THEN ARRAY[format('popular: %s stars from %s ratings', s.average_rating, s.rating_count)] ELSE '{}' END
+                   THEN ARRAY[format('popular: %s stars from %s', s.average_rating,
+                                     CASE WHEN s.rating_count = 1 THEN '1 rating' ELSE s.rating_count || ' ratings' END)]
+                   ELSE '{}' END
            || constraint_reasons
            || CASE WHEN budget IS NOT NULL AND s.calories IS NOT NULL
                    THEN ARRAY[format('%s kcal fits your %s kcal daily goal', round(s.calories::numeric), target)] ELSE '{}' END
@@ -123,7 +125,7 @@ COMMENT ON FUNCTION @extschema@.ng_recommend_recipes(bigint, int) IS 'the n reci
 
 -- What a user does, summarised from the PostgreSQL rows: ratings, cooking,
 -- nutrition against the goal, chat topics.
-CREATE FUNCTION @extschema@.ng_behavior_patterns(user_id bigint)
+CREATE FUNCTION ng_behavior_patterns(user_id bigint)
 RETURNS jsonb
 LANGUAGE sql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -173,7 +175,7 @@ $$;
 
 COMMENT ON FUNCTION @extschema@.ng_behavior_patterns(bigint) IS 'a user''s behaviour patterns from the PostgreSQL rows: ratings (liked categories and cuisines), cooking (completion, preferred mode), nutrition against the goal, chat topics';
 
-CREATE FUNCTION @extschema@.ng_refresh_behavior(user_ids bigint[] DEFAULT NULL)
+CREATE FUNCTION ng_refresh_behavior(user_ids bigint[] DEFAULT NULL)
 RETURNS int
 LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp

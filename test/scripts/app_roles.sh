@@ -77,9 +77,9 @@ SELECT ng_update_recipe(:r, '{"servings": 2}') IS NOT NULL;
 SELECT count(*) FROM ng_search_recipes('{"cuisine": "nordic"}');
 SQL
 )"
-expect "app cannot read the outbox" 'permission denied' "$(as $APP 1 -c "SELECT count(*) FROM outbox")"
+expect "app cannot read the outbox" 'permission denied' "$(as $APP 1 -c "SELECT count(*) FROM nutragenie_fdw.outbox")"
 expect "app cannot run MongoDB commands" 'permission denied' \
-    "$(as $APP 1 -c "SELECT ng_run_command('$S', '{\"ping\": 1}')")"
+    "$(as $APP 1 -c "SELECT nutragenie_fdw.run_command('$S', '{\"ping\": 1}')")"
 expect "app cannot change the setup" 'permission denied' "$(as $APP 1 -c "SELECT ng_setup_app_role('$APP', false)")"
 expect "app's writes reached MongoDB" '^1$' \
     "$(q -c "SELECT count(*) FROM recipe_content WHERE title = 'Role soup' AND postgres_id IS NOT NULL")"
