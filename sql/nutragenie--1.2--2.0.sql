@@ -649,21 +649,8 @@ BEGIN
             CONTINUE;
         END IF;
 
-        -- the pair: the row's pointer to its document, the document's
-        -- back-reference, the PostgreSQL-first column a new document is
-        -- made from, and the function that makes it
-        SELECT * INTO p FROM (VALUES
-            ('users', 'user_profiles', 'mongodb_profile_id', 'postgres_user_id', 'postgresUserId',
-             'user', 'profile', 'ng_profile_document',
-             'create a profile document from users.profile', 'create a profile document with defaults'),
-            ('recipes', 'recipe_content', 'mongodb_recipe_id', 'postgres_id', 'postgresId',
-             'recipe', 'content', 'ng_recipe_document',
-             'create the content document from recipes.content', 'create a placeholder content document'),
-            ('cooking_sessions', 'cooking_session_details', 'mongodb_session_id', 'postgres_session_id',
-             'postgresSessionId', 'cooking session', NULL, 'ng_session_document',
-             NULL, 'create a detail document from the session row'))
-            AS v(tab, coll, pointer, backref, backref_field, noun, source, builder,
-                 migrate_action, create_action)
+        -- the pair (ng_document_pairs)
+        SELECT * INTO p FROM @extschema@.ng_document_pairs() v
         WHERE v.tab = i.pg_table AND v.coll = i.collection;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'unexpected consistency issue "%"', i.issue USING ERRCODE = 'internal_error';
@@ -724,6 +711,7 @@ BEGIN
     END LOOP;
     IF new_content <> '{}' THEN
         PERFORM @extschema@.ng_apply_ratings(new_content, '{}');
+        PERFORM @extschema@.ng_refresh_recipe_features(new_content);
     END IF;
 END
 $fn$;
@@ -801,15 +789,15 @@ DECLARE
         FROM pg_catalog.pg_proc p, pg_catalog.unnest(p.proconfig) c
         WHERE p.oid OPERATOR(pg_catalog.=) '@extschema@.ng_require_mongo()'::pg_catalog.regprocedure
           AND pg_catalog.starts_with(c, 'search_path='));
-    -- per kind: the table, its jsonb column, its reference column, the
-    -- collection, the document of a row r, and the kind's name
-    tabs CONSTANT pg_catalog.text[] := ARRAY['recipes', 'users'];
-    cols CONSTANT pg_catalog.text[] := ARRAY['content', 'profile'];
-    refs CONSTANT pg_catalog.text[] := ARRAY['mongodb_recipe_id', 'mongodb_profile_id'];
-    colls CONSTANT pg_catalog.text[] := ARRAY['recipe_content', 'user_profiles'];
-    docs CONSTANT pg_catalog.text[] := ARRAY['@extschema@.ng_recipe_document(r)',
-                                             '@extschema@.ng_profile_document(r.id, r.profile)'];
-    names CONSTANT pg_catalog.text[] := ARRAY['recipes', 'user profiles'];
+    -- per kind (the pairs with a PostgreSQL-first column, ng_document_pairs):
+    -- the table, its jsonb column, its reference column, the collection,
+    -- the document builder, and the kind's name
+    tabs pg_catalog.text[];
+    cols pg_catalog.text[];
+    refs pg_catalog.text[];
+    colls pg_catalog.text[];
+    builders pg_catalog.text[];
+    names pg_catalog.text[];
     total bigint[] := ARRAY[0, 0];
     done bigint[] := ARRAY[0, 0];
     n bigint;
@@ -819,6 +807,12 @@ BEGIN
     IF batch_size IS NULL OR batch_size < 1 THEN
         RAISE EXCEPTION 'batch_size must be positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    SELECT array_agg(p.tab ORDER BY p.ord), array_agg(p.source ORDER BY p.ord), array_agg(p.pointer ORDER BY p.ord),
+           array_agg(p.coll ORDER BY p.ord), array_agg(p.builder ORDER BY p.ord), array_agg(p.label ORDER BY p.ord)
+    INTO tabs, cols, refs, colls, builders, names
+    FROM @extschema@.ng_document_pairs() WITH ORDINALITY
+         p(tab, coll, pointer, backref, backref_field, noun, source, builder, migrate_action, create_action, label, ord)
+    WHERE p.source IS NOT NULL;
     FOR i IN 1..2 LOOP
         EXECUTE format('SELECT count(*) FROM @extschema@.%I WHERE %I IS NOT NULL OR %I IS NULL',
                        tabs[i], cols[i], refs[i])
@@ -837,10 +831,10 @@ BEGIN
         LOOP
             TRUNCATE pg_temp.ng_migration_batch;
             EXECUTE format('INSERT INTO pg_temp.ng_migration_batch'
-                           ' SELECT r.id, coalesce(r.%2$I, objectid_generate()), %4$s'
+                           ' SELECT r.id, coalesce(r.%2$I, objectid_generate()), @extschema@.%4$I(r)'
                            ' FROM @extschema@.%1$I r WHERE r.%3$I IS NOT NULL OR r.%2$I IS NULL'
                            ' ORDER BY r.id LIMIT $1 FOR UPDATE',
-                           tabs[i], refs[i], cols[i], docs[i])
+                           tabs[i], refs[i], cols[i], builders[i])
             USING batch_size;
             GET DIAGNOSTICS n = ROW_COUNT;
             EXIT WHEN n = 0;
@@ -860,6 +854,8 @@ BEGIN
         END LOOP;
     END LOOP;
     DROP TABLE pg_temp.ng_migration_batch;
+    -- the migrated recipes' searchable features (recipe_features)
+    PERFORM @extschema@.ng_refresh_recipe_features();
     RAISE NOTICE 'migration complete: % recipes, % user profiles', done[1], done[2];
     PERFORM pg_catalog.set_config('search_path', caller_path, true);
 END
@@ -926,6 +922,21 @@ BEGIN
     RETURN v;
 END
 $$;
+
+CREATE OR REPLACE FUNCTION ng_check_keys(obj jsonb, fields text[], what text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $fn$
+DECLARE
+    k text := (SELECT min(x) FROM jsonb_object_keys(obj) x WHERE x <> ALL (fields));
+BEGIN
+    IF k IS NOT NULL THEN
+        RAISE EXCEPTION '% has no field "%"', what, k USING ERRCODE = 'invalid_parameter_value',
+            HINT = format('Fields: %s.', array_to_string(fields, ', '));
+    END IF;
+END
+$fn$;
 
 CREATE OR REPLACE FUNCTION ng_create_user("user" jsonb)
 RETURNS bigint
@@ -1007,6 +1018,31 @@ $fn$;
 COMMENT ON FUNCTION ng_publish(text, jsonb) IS 'publish a NutraGenie event: a row of event_log in the caller''s transaction (ng_events reads it) and a notification on channel nutragenie_events (delivered at commit, never for a rolled-back transaction)';
 
 COMMENT ON FUNCTION ng_create_user(jsonb) IS 'create a user (email, password or passwordHash, nickname, firstName, lastName, dateOfBirth, gender, heightCm, weightKg) and the profile document (dietaryProfile, cookingProfile, defaults filled in) in one transaction; returns the user id';
+
+CREATE FUNCTION ng_document_pairs()
+RETURNS TABLE (tab text, coll text, pointer text, backref text, backref_field text, noun text,
+               source text, builder text, migrate_action text, create_action text, label text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+    VALUES
+        ('recipes', 'recipe_content', 'mongodb_recipe_id', 'postgres_id', 'postgresId',
+         'recipe', 'content', 'ng_recipe_document',
+         'create the content document from recipes.content', 'create a placeholder content document',
+         'recipes'),
+        ('users', 'user_profiles', 'mongodb_profile_id', 'postgres_user_id', 'postgresUserId',
+         'user', 'profile', 'ng_profile_document',
+         'create a profile document from users.profile', 'create a profile document with defaults',
+         'user profiles'),
+        ('cooking_sessions', 'cooking_session_details', 'mongodb_session_id', 'postgres_session_id',
+         'postgresSessionId', 'cooking session', NULL, 'ng_session_document',
+         NULL, 'create a detail document from the session row',
+         'cooking session details')
+$$;
+
+COMMENT ON FUNCTION ng_document_pairs() IS 'the pairs of a PostgreSQL table and its MongoDB collection (pointer, back-reference, PostgreSQL-first column, document builder), in migration order';
+
+COMMENT ON FUNCTION ng_check_keys(jsonb, text[], text) IS 'invalid_parameter_value naming the first field of a jsonb argument that is not one of fields';
 
 -- ---------------------------------------------------------------------------
 -- Events: a durable, bounded log written in the transaction of the change.
@@ -1293,13 +1329,9 @@ BEGIN
         RAISE EXCEPTION 'the recipe must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF partial THEN
-        SELECT min(x) INTO k FROM jsonb_object_keys(recipe) x
-        WHERE x NOT IN ('title', 'category', 'difficultyLevel', 'prepTimeMinutes', 'cookTimeMinutes', 'servings',
-                        'createdBy', 'description', 'cuisine', 'ingredients', 'steps', 'nutrition', 'tags');
-        IF k IS NOT NULL THEN
-            RAISE EXCEPTION 'the recipe has no field "%"', k USING ERRCODE = 'invalid_parameter_value',
-                HINT = 'Fields: title, category, difficultyLevel, prepTimeMinutes, cookTimeMinutes, servings, createdBy, description, cuisine, ingredients, steps, nutrition, tags.';
-        END IF;
+        PERFORM @extschema@.ng_check_keys(recipe, ARRAY['title', 'category', 'difficultyLevel', 'prepTimeMinutes',
+            'cookTimeMinutes', 'servings', 'createdBy', 'description', 'cuisine', 'ingredients', 'steps',
+            'nutrition', 'tags'], what);
         FOREACH k IN ARRAY ARRAY['title', 'category'] LOOP
             IF recipe ? k AND jsonb_typeof(recipe -> k) = 'null' THEN
                 RAISE EXCEPTION 'field "%" of the recipe cannot be null', k USING ERRCODE = 'invalid_parameter_value';
@@ -1472,7 +1504,6 @@ DECLARE
     avoid text[];
     want_diet text;
     want_allergies text[];
-    k text;
 BEGIN
     PERFORM @extschema@.ng_require_mongo();
     IF jsonb_typeof(query) <> 'object' THEN
@@ -1481,12 +1512,8 @@ BEGIN
     IF lim NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'lim must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT min(x) INTO k FROM jsonb_object_keys(query) x
-    WHERE x NOT IN ('text', 'cuisine', 'category', 'tag', 'maxCalories', 'maxDifficulty', 'diet', 'excludeAllergens', 'forUser');
-    IF k IS NOT NULL THEN
-        RAISE EXCEPTION 'the query has no field "%"', k USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'Fields: text, cuisine, category, tag, maxCalories, maxDifficulty, diet, excludeAllergens, forUser.';
-    END IF;
+    PERFORM @extschema@.ng_check_keys(query, ARRAY['text', 'cuisine', 'category', 'tag', 'maxCalories', 'maxDifficulty',
+                                                   'diet', 'excludeAllergens', 'forUser'], what);
     PERFORM @extschema@.ng_check_field(query, 'text', 'text', false, what);
     PERFORM @extschema@.ng_check_field(query, 'cuisine', 'text', false, what);
     PERFORM @extschema@.ng_check_field(query, 'category', 'text', false, what);
@@ -1626,14 +1653,13 @@ BEGIN
     IF jsonb_typeof(changes) <> 'object' THEN
         RAISE EXCEPTION 'the user must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT min(x) INTO k FROM jsonb_object_keys(changes) x
-    WHERE x NOT IN ('email', 'nickname', 'firstName', 'lastName', 'dateOfBirth', 'gender', 'heightCm', 'weightKg',
-                    'dietaryProfile', 'cookingProfile');
-    IF k IS NOT NULL THEN
-        RAISE EXCEPTION 'the user has no field "%"', k USING ERRCODE = 'invalid_parameter_value',
-            HINT = CASE WHEN k IN ('password', 'passwordHash') THEN 'Change a password with nutragenie.ng_set_password(user_id, password).'
-                        ELSE 'Fields: email, nickname, firstName, lastName, dateOfBirth, gender, heightCm, weightKg, dietaryProfile, cookingProfile.' END;
+    IF changes ? 'password' OR changes ? 'passwordHash' THEN
+        RAISE EXCEPTION 'the user has no field "%"', CASE WHEN changes ? 'password' THEN 'password' ELSE 'passwordHash' END
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Change a password with nutragenie.ng_set_password(user_id, password).';
     END IF;
+    PERFORM @extschema@.ng_check_keys(changes, ARRAY['email', 'nickname', 'firstName', 'lastName', 'dateOfBirth', 'gender',
+                                                     'heightCm', 'weightKg', 'dietaryProfile', 'cookingProfile'], what);
     IF changes ? 'email' THEN
         PERFORM @extschema@.ng_check_field(changes, 'email', 'text', true, what);
         IF (changes ->> 'email') !~ '^[^@\s]+@[^@\s]+$' THEN
@@ -1806,12 +1832,7 @@ BEGIN
     IF jsonb_typeof(goal) <> 'object' THEN
         RAISE EXCEPTION 'the goal must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT min(x) INTO k FROM jsonb_object_keys(goal) x
-    WHERE x NOT IN ('calories', 'proteinG', 'carbsG', 'fatG', 'validFrom');
-    IF k IS NOT NULL THEN
-        RAISE EXCEPTION 'the goal has no field "%"', k USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'Fields: calories, proteinG, carbsG, fatG, validFrom.';
-    END IF;
+    PERFORM @extschema@.ng_check_keys(goal, ARRAY['calories', 'proteinG', 'carbsG', 'fatG', 'validFrom'], what);
     IF (@extschema@.ng_check_field(goal, 'calories', 'integer', true, what))::int NOT BETWEEN 500 AND 10000 THEN
         RAISE EXCEPTION 'field "calories" of the goal must be between 500 and 10000'
             USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', goal -> 'calories');
@@ -2129,7 +2150,6 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     what constant text := 'the payment';
-    k text;
     st text;
     p @extschema@.payments;
     created boolean := false;
@@ -2138,12 +2158,8 @@ BEGIN
     IF jsonb_typeof(payment) <> 'object' THEN
         RAISE EXCEPTION 'the payment must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT min(x) INTO k FROM jsonb_object_keys(payment) x
-    WHERE x NOT IN ('userId', 'amount', 'currency', 'provider', 'providerReference', 'description', 'status');
-    IF k IS NOT NULL THEN
-        RAISE EXCEPTION 'the payment has no field "%"', k USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'Fields: userId, amount, currency, provider, providerReference, description, status.';
-    END IF;
+    PERFORM @extschema@.ng_check_keys(payment, ARRAY['userId', 'amount', 'currency', 'provider', 'providerReference',
+                                                     'description', 'status'], what);
     PERFORM @extschema@.ng_check_field(payment, 'userId', 'integer', true, what);
     IF (@extschema@.ng_check_field(payment, 'amount', 'number', true, what))::numeric NOT BETWEEN 0.01 AND 9999999999.99
        OR (payment ->> 'amount')::numeric <> round((payment ->> 'amount')::numeric, 2) THEN

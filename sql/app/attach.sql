@@ -91,6 +91,23 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION ng_check_keys(obj jsonb, fields text[], what text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $fn$
+DECLARE
+    k text := (SELECT min(x) FROM jsonb_object_keys(obj) x WHERE x <> ALL (fields));
+BEGIN
+    IF k IS NOT NULL THEN
+        RAISE EXCEPTION '% has no field "%"', what, k USING ERRCODE = 'invalid_parameter_value',
+            HINT = format('Fields: %s.', array_to_string(fields, ', '));
+    END IF;
+END
+$fn$;
+
+COMMENT ON FUNCTION ng_check_keys(jsonb, text[], text) IS 'invalid_parameter_value naming the first field of a jsonb argument that is not one of fields';
+
 COMMENT ON FUNCTION ng_check_field(jsonb, text, text, boolean, text) IS 'the field of a jsonb argument, checked to be of a kind (integer, number, text, text_array, date, object, array, boolean); invalid_parameter_value naming the field otherwise';
 CREATE FUNCTION ng_publish(event text, payload jsonb)
 RETURNS void

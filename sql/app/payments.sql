@@ -106,7 +106,6 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     what constant text := 'the payment';
-    k text;
     st text;
     p @extschema@.payments;
     created boolean := false;
@@ -115,12 +114,8 @@ BEGIN
     IF jsonb_typeof(payment) <> 'object' THEN
         RAISE EXCEPTION 'the payment must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT min(x) INTO k FROM jsonb_object_keys(payment) x
-    WHERE x NOT IN ('userId', 'amount', 'currency', 'provider', 'providerReference', 'description', 'status');
-    IF k IS NOT NULL THEN
-        RAISE EXCEPTION 'the payment has no field "%"', k USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'Fields: userId, amount, currency, provider, providerReference, description, status.';
-    END IF;
+    PERFORM @extschema@.ng_check_keys(payment, ARRAY['userId', 'amount', 'currency', 'provider', 'providerReference',
+                                                     'description', 'status'], what);
     PERFORM @extschema@.ng_check_field(payment, 'userId', 'integer', true, what);
     IF (@extschema@.ng_check_field(payment, 'amount', 'number', true, what))::numeric NOT BETWEEN 0.01 AND 9999999999.99
        OR (payment ->> 'amount')::numeric <> round((payment ->> 'amount')::numeric, 2) THEN

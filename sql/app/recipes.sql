@@ -186,13 +186,9 @@ BEGIN
         RAISE EXCEPTION 'the recipe must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF partial THEN
-        SELECT min(x) INTO k FROM jsonb_object_keys(recipe) x
-        WHERE x NOT IN ('title', 'category', 'difficultyLevel', 'prepTimeMinutes', 'cookTimeMinutes', 'servings',
-                        'createdBy', 'description', 'cuisine', 'ingredients', 'steps', 'nutrition', 'tags');
-        IF k IS NOT NULL THEN
-            RAISE EXCEPTION 'the recipe has no field "%"', k USING ERRCODE = 'invalid_parameter_value',
-                HINT = 'Fields: title, category, difficultyLevel, prepTimeMinutes, cookTimeMinutes, servings, createdBy, description, cuisine, ingredients, steps, nutrition, tags.';
-        END IF;
+        PERFORM @extschema@.ng_check_keys(recipe, ARRAY['title', 'category', 'difficultyLevel', 'prepTimeMinutes',
+            'cookTimeMinutes', 'servings', 'createdBy', 'description', 'cuisine', 'ingredients', 'steps',
+            'nutrition', 'tags'], what);
         FOREACH k IN ARRAY ARRAY['title', 'category'] LOOP
             IF recipe ? k AND jsonb_typeof(recipe -> k) = 'null' THEN
                 RAISE EXCEPTION 'field "%" of the recipe cannot be null', k USING ERRCODE = 'invalid_parameter_value';
@@ -365,7 +361,6 @@ DECLARE
     avoid text[];
     want_diet text;
     want_allergies text[];
-    k text;
 BEGIN
     PERFORM @extschema@.ng_require_mongo();
     IF jsonb_typeof(query) <> 'object' THEN
@@ -374,12 +369,8 @@ BEGIN
     IF lim NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'lim must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT min(x) INTO k FROM jsonb_object_keys(query) x
-    WHERE x NOT IN ('text', 'cuisine', 'category', 'tag', 'maxCalories', 'maxDifficulty', 'diet', 'excludeAllergens', 'forUser');
-    IF k IS NOT NULL THEN
-        RAISE EXCEPTION 'the query has no field "%"', k USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'Fields: text, cuisine, category, tag, maxCalories, maxDifficulty, diet, excludeAllergens, forUser.';
-    END IF;
+    PERFORM @extschema@.ng_check_keys(query, ARRAY['text', 'cuisine', 'category', 'tag', 'maxCalories', 'maxDifficulty',
+                                                   'diet', 'excludeAllergens', 'forUser'], what);
     PERFORM @extschema@.ng_check_field(query, 'text', 'text', false, what);
     PERFORM @extschema@.ng_check_field(query, 'cuisine', 'text', false, what);
     PERFORM @extschema@.ng_check_field(query, 'category', 'text', false, what);

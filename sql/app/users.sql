@@ -70,14 +70,13 @@ BEGIN
     IF jsonb_typeof(changes) <> 'object' THEN
         RAISE EXCEPTION 'the user must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT min(x) INTO k FROM jsonb_object_keys(changes) x
-    WHERE x NOT IN ('email', 'nickname', 'firstName', 'lastName', 'dateOfBirth', 'gender', 'heightCm', 'weightKg',
-                    'dietaryProfile', 'cookingProfile');
-    IF k IS NOT NULL THEN
-        RAISE EXCEPTION 'the user has no field "%"', k USING ERRCODE = 'invalid_parameter_value',
-            HINT = CASE WHEN k IN ('password', 'passwordHash') THEN 'Change a password with nutragenie.ng_set_password(user_id, password).'
-                        ELSE 'Fields: email, nickname, firstName, lastName, dateOfBirth, gender, heightCm, weightKg, dietaryProfile, cookingProfile.' END;
+    IF changes ? 'password' OR changes ? 'passwordHash' THEN
+        RAISE EXCEPTION 'the user has no field "%"', CASE WHEN changes ? 'password' THEN 'password' ELSE 'passwordHash' END
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Change a password with nutragenie.ng_set_password(user_id, password).';
     END IF;
+    PERFORM @extschema@.ng_check_keys(changes, ARRAY['email', 'nickname', 'firstName', 'lastName', 'dateOfBirth', 'gender',
+                                                     'heightCm', 'weightKg', 'dietaryProfile', 'cookingProfile'], what);
     IF changes ? 'email' THEN
         PERFORM @extschema@.ng_check_field(changes, 'email', 'text', true, what);
         IF (changes ->> 'email') !~ '^[^@\s]+@[^@\s]+$' THEN
@@ -250,12 +249,7 @@ BEGIN
     IF jsonb_typeof(goal) <> 'object' THEN
         RAISE EXCEPTION 'the goal must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT min(x) INTO k FROM jsonb_object_keys(goal) x
-    WHERE x NOT IN ('calories', 'proteinG', 'carbsG', 'fatG', 'validFrom');
-    IF k IS NOT NULL THEN
-        RAISE EXCEPTION 'the goal has no field "%"', k USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'Fields: calories, proteinG, carbsG, fatG, validFrom.';
-    END IF;
+    PERFORM @extschema@.ng_check_keys(goal, ARRAY['calories', 'proteinG', 'carbsG', 'fatG', 'validFrom'], what);
     IF (@extschema@.ng_check_field(goal, 'calories', 'integer', true, what))::int NOT BETWEEN 500 AND 10000 THEN
         RAISE EXCEPTION 'field "calories" of the goal must be between 500 and 10000'
             USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', goal -> 'calories');
