@@ -2425,8 +2425,8 @@ COMMENT ON FUNCTION @extschema@.ng_chat_history(bigint, text, int) IS 'the last 
 -- none over 40% of the daily calorie goal (the goal in force, else the
 -- profile's calorieTarget).  Score = the user's affinity for each feature of
 -- the recipe (category, cuisine, tag, difficulty: how far above the user's
--- own mean rating the recipes with that feature were rated, shrunk by two
--- virtual ratings at the mean) + the recipe's Bayesian popularity above the
+-- own mean rating the recipes with that feature were rated, shrunk by five
+-- virtual ratings at the mean: a user has few ratings) + the recipe's Bayesian popularity above the
 -- overall mean (5 virtual votes, as ng_popular_recipes) + 1 for a favourite
 -- cuisine of the profile.  Ties by id.  Each row says why.
 
@@ -2445,7 +2445,10 @@ DECLARE
     target int;
     budget double precision;
     avoid text[];
+    unruled text[];
     g numeric;
+    affmap jsonb;
+    affwhy jsonb;
     constraint_reasons text[] := '{}';
 BEGIN
     PERFORM @extschema@.ng_require_mongo();
@@ -2468,6 +2471,11 @@ BEGIN
                             THEN (profile #>> '{dietaryProfile,calorieTarget}')::numeric::int END);
     budget := round(target * 0.4);
     avoid := @extschema@.ng_food_avoid(diet, allergies);
+    -- allergies without a rule of their own are matched by name, recipe by
+    -- recipe: only when there are any
+    unruled := ARRAY(SELECT a FROM unnest(allergies) a
+                     WHERE NOT EXISTS (SELECT FROM @extschema@.food_rules fr
+                                       WHERE fr.kind = 'allergen' AND fr.name = a));
     SELECT coalesce(sum(r.rating_sum)::numeric / nullif(sum(r.rating_count), 0), 3) INTO g FROM @extschema@.recipes r;
 
     IF diet IS NOT NULL AND diet <> 'omnivore' THEN
@@ -2477,25 +2485,35 @@ BEGIN
         constraint_reasons := constraint_reasons || format('free of %s', array_to_string(allergies, ', '));
     END IF;
 
-    RETURN QUERY
+    -- the user's affinities, one per feature key (a few dozen at most), as
+    -- a map the ranking looks keys up in: {"c:dinner": 0.3, ...}, and what
+    -- the reasons say about each
     WITH mine AS MATERIALIZED (
         SELECT rr.rating, r.category, r.difficulty_level, f.cuisine, coalesce(f.tags, '{}') AS tags
         FROM @extschema@.recipe_ratings rr
         JOIN @extschema@.recipes r ON r.id = rr.recipe_id
         LEFT JOIN @extschema@.recipe_features f ON f.recipe_id = rr.recipe_id
         WHERE rr.user_id = uid),
-    mu AS (SELECT coalesce(avg(mine.rating), g) AS m FROM mine),
-    affinity AS MATERIALIZED (
-        SELECT k.key, k.label, sum(mine.rating - mu.m) / (count(*) + 2) AS aff,
-               count(*) AS nrated, round(avg(mine.rating), 1) AS avg_rating
-        FROM mine CROSS JOIN mu
-        CROSS JOIN LATERAL (
-            SELECT 'c:' || mine.category, mine.category || ' recipes'
-            UNION ALL SELECT 'q:' || mine.cuisine, mine.cuisine || ' cuisine' WHERE mine.cuisine IS NOT NULL
-            UNION ALL SELECT 'd:' || mine.difficulty_level, 'difficulty ' || mine.difficulty_level || ' recipes'
-            UNION ALL SELECT 't:' || t, '"' || t || '" recipes' FROM unnest(mine.tags) t) k(key, label)
-        GROUP BY k.key, k.label),
-    cand AS MATERIALIZED (
+    mu AS (SELECT coalesce(avg(mine.rating), g) AS m FROM mine)
+    SELECT jsonb_object_agg(a.key, a.aff),
+           jsonb_object_agg(a.key, format('you rated %s %s on average (%s)', a.label, a.avg_rating,
+                                          CASE WHEN a.nrated = 1 THEN '1 rating' ELSE a.nrated || ' ratings' END))
+    INTO affmap, affwhy
+    FROM (SELECT k.key, k.label, sum(mine.rating - mu.m) / (count(*) + 5) AS aff,
+                 count(*) AS nrated, round(avg(mine.rating), 1) AS avg_rating
+          FROM mine CROSS JOIN mu
+          CROSS JOIN LATERAL (
+              SELECT 'c:' || mine.category, mine.category || ' recipes'
+              UNION ALL SELECT 'q:' || mine.cuisine, mine.cuisine || ' cuisine' WHERE mine.cuisine IS NOT NULL
+              UNION ALL SELECT 'd:' || mine.difficulty_level, 'difficulty ' || mine.difficulty_level || ' recipes'
+              UNION ALL SELECT 't:' || t, '"' || t || '" recipes' FROM unnest(mine.tags) t) k(key, label)
+          GROUP BY k.key, k.label) a;
+    affmap := coalesce(affmap, '{}');
+
+    -- every candidate scored by lookups in the map (tags through the few
+    -- distinct tag sets); the reasons only for the n chosen
+    RETURN QUERY
+    WITH cand AS MATERIALIZED (
         SELECT r.id, r.title, r.category, r.difficulty_level, f.cuisine, f.tags, f.calories,
                (r.rating_sum + 5 * g) / (r.rating_count + 5) AS bayes, r.rating_count, r.average_rating
         FROM @extschema@.recipe_features f
@@ -2503,29 +2521,32 @@ BEGIN
         WHERE NOT (f.conflicts && avoid)
           AND (budget IS NULL OR f.calories IS NULL OR f.calories <= budget)
           AND NOT EXISTS (SELECT FROM @extschema@.recipe_ratings x WHERE x.user_id = uid AND x.recipe_id = r.id)
-          AND (allergies = '{}' OR @extschema@.ng_unruled_allergen(f.ingredients, allergies) IS NULL)),
-    personal AS (
-        SELECT ck.id, sum(a.aff) AS aff,
-               (array_agg(format('you rated %s %s on average (%s)', a.label, a.avg_rating,
-                                 CASE WHEN a.nrated = 1 THEN '1 rating' ELSE a.nrated || ' ratings' END)
-                          ORDER BY a.aff DESC, a.key) FILTER (WHERE a.aff > 0))[1:2] AS why
-        FROM (SELECT c.id, 'c:' || c.category AS key FROM cand c
-              UNION ALL SELECT c.id, 'q:' || c.cuisine FROM cand c WHERE c.cuisine IS NOT NULL
-              UNION ALL SELECT c.id, 'd:' || c.difficulty_level FROM cand c
-              UNION ALL SELECT c.id, 't:' || t FROM cand c, unnest(c.tags) t) ck
-        JOIN affinity a ON a.key = ck.key
-        GROUP BY ck.id),
+          AND (unruled = '{}' OR @extschema@.ng_unruled_allergen(f.ingredients, unruled) IS NULL)),
+    tagsets AS (
+        SELECT t.tags, sum(a.value::numeric) AS aff
+        FROM (SELECT DISTINCT c.tags FROM cand c) t
+        JOIN jsonb_each_text(affmap) a ON a.key = ANY (ARRAY(SELECT 't:' || x FROM unnest(t.tags) x))
+        GROUP BY t.tags),
     scored AS (
         SELECT z.* FROM (
-            SELECT c.*, p.why,
-                   coalesce(p.aff, 0) + (c.bayes - g)
+            SELECT c.*,
+                   coalesce((affmap ->> ('c:' || c.category))::numeric, 0)
+                   + coalesce((affmap ->> ('q:' || c.cuisine))::numeric, 0)
+                   + coalesce((affmap ->> ('d:' || c.difficulty_level))::numeric, 0)
+                   + coalesce(ts.aff, 0)
+                   + (c.bayes - g)
                    + CASE WHEN lower(c.cuisine) = ANY (favs) THEN 1.0 ELSE 0 END AS s
-            FROM cand c LEFT JOIN personal p ON p.id = c.id) z
+            FROM cand c
+            LEFT JOIN tagsets ts ON ts.tags = c.tags) z
         ORDER BY z.s DESC, z.id
         LIMIT n)
     SELECT (row_number() OVER (ORDER BY s.s DESC, s.id))::int, s.id, s.title, s.category, s.cuisine, s.calories,
            round(s.s, 3),
-           coalesce(s.why, '{}')
+           ARRAY(SELECT affwhy ->> k
+                 FROM unnest(ARRAY['c:' || s.category, 'q:' || s.cuisine, 'd:' || s.difficulty_level]
+                             || ARRAY(SELECT 't:' || t FROM unnest(s.tags) t)) k
+                 WHERE (affmap ->> k)::numeric > 0
+                 ORDER BY (affmap ->> k)::numeric DESC, k LIMIT 2)
            || CASE WHEN lower(s.cuisine) = ANY (favs) THEN ARRAY[s.cuisine || ' is one of your favourite cuisines'] ELSE '{}' END
            || CASE WHEN s.bayes > g AND s.rating_count > 0
                    THEN ARRAY[format('popular: %s stars from %s', s.average_rating,
