@@ -14,7 +14,8 @@ PGFILEDESC   = "nutragenie_fdw - MongoDB foreign data wrapper"
 NG_FDW_VERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" nutragenie_fdw.control)
 NG_APP_VERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" nutragenie.control)
 NG_FDW_PARTS  = $(addprefix sql/fdw/,objectid.sql wrapper.sql queue.sql admin.sql)
-NG_APP_PARTS  = $(addprefix sql/app/,tables.sql attach.sql sync.sql services.sql operations.sql pin.sql)
+NG_APP_PARTS  = $(addprefix sql/app/,tables.sql attach.sql sync.sql services.sql events.sql recipes.sql users.sql \
+                                       cooking.sql payments.sql chat.sql recommend.sql roles.sql operations.sql pin.sql)
 NG_FDW_SCRIPT = sql/nutragenie_fdw--$(NG_FDW_VERSION).sql
 NG_APP_SCRIPT = sql/nutragenie--$(NG_APP_VERSION).sql
 DATA_built   = $(NG_FDW_SCRIPT) $(NG_APP_SCRIPT)
@@ -34,7 +35,7 @@ REGRESS_OFFLINE = extension fdw_validator fdw_objectid fdw_deparse fdw_deparse_d
 REGRESS_ALL    := $(sort $(basename $(notdir $(wildcard test/sql/*.sql))))
 REGRESS_MONGO   = $(filter-out $(REGRESS_OFFLINE) upgrade,$(REGRESS_ALL)) upgrade
 REGRESS      = $(REGRESS_OFFLINE) $(REGRESS_MONGO)
-REGRESS_OPTS = --inputdir=test --load-extension=nutragenie_fdw --load-extension=nutragenie
+REGRESS_OPTS = --inputdir=test --load-extension=nutragenie_fdw --load-extension=pgcrypto --load-extension=nutragenie
 
 PG_CONFIG   ?= pg_config
 PGXS        := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)

@@ -176,6 +176,36 @@ SELECT rank, recipe_id, title, average_rating, rating_count, content ->> 'cuisin
 FROM ng_popular_recipes(5);
 
 \echo
+\echo '== The app: recommendations that respect diet, allergies and the calorie goal, with the reasons'
+SELECT jsonb_build_object('dietType', diet_type, 'allergies', allergies, 'calorieTarget', calorie_target) AS profile_of_user_3
+FROM nutragenie.user_full_profile WHERE id = 3;
+SELECT rank, title, cuisine, calories, score, reasons FROM ng_recommend_recipes(3, 5);
+
+\echo
+\echo '== The app: chat with an AI chef -- a deterministic reply that says why'
+SELECT jsonb_pretty(ng_chat(3, 'Help, I think I burned the onions!') - 'messageId' - 'replyId');
+SELECT jsonb_pretty(ng_chat(3, 'What can I use instead of butter?') - 'messageId' - 'replyId');
+SELECT patterns -> 'chat' AS chat_patterns FROM nutragenie.user_behavior WHERE _id = 3;
+
+\echo
+\echo '== The app: a payment, recorded once per provider reference; the webhook repeats, then succeeds'
+SELECT ng_record_payment('{"userId": 3, "amount": 9.99, "currency": "EUR", "provider": "stripe",
+                           "providerReference": "pi_demo_1", "description": "Premium, 1 month"}') ->> 'paymentId' AS payment;
+SELECT ng_record_payment('{"userId": 3, "amount": 9.99, "currency": "EUR", "provider": "stripe",
+                           "providerReference": "pi_demo_1"}') ->> 'changed' AS repeat_changed_anything;
+SELECT p ->> 'status' AS status, jsonb_path_query_array(p, '$.history[*].to') AS history
+FROM ng_record_payment('{"userId": 3, "amount": 9.99, "currency": "EUR", "provider": "stripe",
+                         "providerReference": "pi_demo_1", "status": "succeeded"}') p;
+\set ON_ERROR_STOP 0
+SELECT ng_set_payment_status(1, 'pending');
+\set ON_ERROR_STOP 1
+
+\echo
+\echo '== Consumers: the durable event log, read from a cursor: the first page, then the next one'
+SELECT id, event, payload FROM ng_events(0, 3);
+SELECT id, event, payload FROM ng_events((SELECT id FROM ng_events(0, 3) OFFSET 2), 3);
+
+\echo
 \echo '== Analysts: a view across both stores; a selective query is one keyed find per row'
 SELECT user_id, entry_date, calories, goal_calories, calories_pct_of_goal, diet_type
 FROM nutragenie.nutrition_vs_goals WHERE user_id = 2 AND entry_date BETWEEN '2026-01-05' AND '2026-01-07'

@@ -130,14 +130,35 @@ BEGIN
     SELECT array_agg(id ORDER BY id) INTO recipe_ids
     FROM (SELECT id FROM nutragenie.recipes ORDER BY id DESC LIMIT recipes) r;
 
-    -- ratings: about a third of (user, recipe) pairs, skewed so that some
-    -- recipes are clearly popular; one statement (the trigger refreshes
-    -- aggregates and analytics per recipe)
+    -- searchable features of the new recipes (the ratings below use them)
+    PERFORM nutragenie.ng_refresh_recipe_features(recipe_ids);
+
+    -- ratings: each user rates 35% of the recipes (at most 40), picked by
+    -- a permutation of the recipes; the rating follows a simple taste model
+    -- (so that recommendations have something to learn): a quality per
+    -- recipe, +1.5 for a cuisine among the user's favoriteCuisines, +1 for
+    -- one category the user likes (not in the profile), -1 for difficulty
+    -- 4-5 for beginners, -2 for a recipe against the user's diet or
+    -- allergies, and some noise.  One statement: the trigger refreshes
+    -- aggregates and analytics per recipe.
     INSERT INTO nutragenie.recipe_ratings (user_id, recipe_id, rating, review)
-    SELECT u, r, least(5, 1 + (uo + ro * ro) % 5 + CASE WHEN ro % 4 = 1 THEN 2 ELSE 0 END),
+    SELECT u, r, least(5, greatest(1, round(2.6 + q + pref + noise)))::int,
            CASE WHEN (uo + ro) % 4 = 0 THEN (ARRAY['Loved it!', 'Easy and tasty.', 'Too salty for me.', 'Will cook again.'])[1 + (uo * ro) % 4] END
-    FROM unnest(user_ids) WITH ORDINALITY a(u, uo), unnest(recipe_ids) WITH ORDINALITY b(r, ro)
-    WHERE (uo * 7 + ro * 3) % 3 = 0
+    FROM unnest(user_ids) WITH ORDINALITY a(u, uo), unnest(recipe_ids) WITH ORDINALITY b(r, ro),
+         LATERAL (SELECT (ARRAY['international', 'italian', 'japanese', 'mexican', 'indian', 'mediterranean'])[1 + (r % 1000) % 6] AS cuisine,
+                         ((ro * 5) % 7 - 3) / 3.0 AS q,
+                         ((uo * 7 + ro * 3) % 5 - 2) * 0.3 AS noise) x,
+         LATERAL (SELECT CASE WHEN x.cuisine = ANY ((ARRAY[ARRAY['italian', '-'], ARRAY['japanese', 'thai'], ARRAY['mexican', '-'],
+                                                          ARRAY['indian', 'vegan']])[1 + uo % 4:1 + uo % 4]) THEN 1.5 ELSE 0 END
+                       + CASE WHEN ro % 4 = uo % 4 THEN 1 ELSE 0 END
+                       + CASE WHEN uo % 3 = 0 AND 1 + ro % 5 >= 4 THEN -1 ELSE 0 END
+                       + CASE WHEN (SELECT f.conflicts FROM nutragenie.recipe_features f WHERE f.recipe_id = r)
+                                   && nutragenie.ng_food_avoid(
+                                          (ARRAY['omnivore', 'vegetarian', 'vegan', 'pescatarian', 'keto'])[1 + uo % 5],
+                                          (ARRAY[ARRAY['-', '-'], ARRAY['peanuts', '-'], ARRAY['gluten', '-'], ARRAY['-', '-'],
+                                                 ARRAY['lactose', 'shellfish']])[1 + uo % 5:1 + uo % 5])
+                              THEN -2 ELSE 0 END AS pref) p
+    WHERE (uo * 7 + ro * 11) % array_length(recipe_ids, 1) < greatest(1, least(ceil(array_length(recipe_ids, 1) * 0.35), 40))
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS nratings = ROW_COUNT;
 
@@ -201,6 +222,9 @@ BEGIN
         'createdAt', nutragenie.ng_bson_date(ins.started_at), 'updatedAt', nutragenie.ng_bson_date(ins.started_at))
     FROM ins;
     GET DIAGNOSTICS nsessions = ROW_COUNT;
+
+    -- derived: behaviour patterns and recommendations of the new users
+    PERFORM nutragenie.ng_refresh_behavior(user_ids);
 
     RETURN jsonb_build_object('users', array_length(user_ids, 1), 'recipes', array_length(recipe_ids, 1),
                               'ratings', nratings, 'nutritionEntries', nentries,

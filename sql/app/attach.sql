@@ -56,6 +56,12 @@ BEGIN
             RAISE EXCEPTION 'field "%" of % must be an integer', field, what
                 USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', v);
         END IF;
+        -- named here, not as a bare "integer out of range" from a cast later
+        IF v::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN
+            RAISE EXCEPTION 'field "%" of % is out of range', field, what
+                USING ERRCODE = 'numeric_value_out_of_range',
+                      DETAIL = format('Got %s; the largest integer is 2147483647.', v);
+        END IF;
     ELSIF kind = 'text' THEN
         IF t <> 'string' OR v #>> '{}' = '' THEN
             RAISE EXCEPTION 'field "%" of % must be a non-empty string', field, what
@@ -85,17 +91,44 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION ng_check_keys(obj jsonb, fields text[], what text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $fn$
+DECLARE
+    k text := (SELECT min(x) FROM jsonb_object_keys(obj) x WHERE x <> ALL (fields));
+BEGIN
+    IF k IS NOT NULL THEN
+        RAISE EXCEPTION '% has no field "%"', what, k USING ERRCODE = 'invalid_parameter_value',
+            HINT = format('Fields: %s.', array_to_string(fields, ', '));
+    END IF;
+END
+$fn$;
+
+COMMENT ON FUNCTION ng_check_keys(jsonb, text[], text) IS 'invalid_parameter_value naming the first field of a jsonb argument that is not one of fields';
+
 COMMENT ON FUNCTION ng_check_field(jsonb, text, text, boolean, text) IS 'the field of a jsonb argument, checked to be of a kind (integer, number, text, text_array, date, object, array, boolean); invalid_parameter_value naming the field otherwise';
 CREATE FUNCTION ng_publish(event text, payload jsonb)
 RETURNS void
-LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
-AS $$
-    SELECT pg_catalog.pg_notify('nutragenie_events',
-                                (pg_catalog.jsonb_build_object('event', $1)
-                                 OPERATOR(pg_catalog.||) $2)::pg_catalog.text)
-$$;
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $fn$
+DECLARE
+    new_id bigint;
+BEGIN
+    -- durable: a row of the event log in the caller's transaction (see
+    -- events.sql); and the notification for listeners that are connected
+    INSERT INTO @extschema@.event_log (event, payload) VALUES (event, payload)
+    RETURNING id INTO new_id;
+    PERFORM pg_notify('nutragenie_events', (jsonb_build_object('event', event) || payload)::text);
+    IF new_id % 1000 = 0 THEN
+        PERFORM @extschema@.ng_prune_events();
+    END IF;
+END
+$fn$;
 
-COMMENT ON FUNCTION ng_publish(text, jsonb) IS 'publish a NutraGenie event on channel nutragenie_events (delivered at commit, never for a rolled-back transaction)';
+COMMENT ON FUNCTION ng_publish(text, jsonb) IS 'publish a NutraGenie event: a row of event_log in the caller''s transaction (ng_events reads it) and a notification on channel nutragenie_events (delivered at commit, never for a rolled-back transaction)';
 REVOKE EXECUTE ON FUNCTION ng_publish(text, jsonb) FROM PUBLIC;
 
 -- -------------------------------------------------------------- attaching MongoDB
@@ -308,6 +341,12 @@ $ddl$, server, database);
     COMMENT ON VIEW @extschema@.nutrition_vs_goals IS 'daily nutrition totals per user against the goal valid that day and the MongoDB dietary profile';
 
     INSERT INTO @extschema@.mongo_attachment (server, database) VALUES (server, database);
+
+    -- the foreign tables and views are new: grant them again to the roles
+    -- set up with ng_setup_app_role / ng_setup_analyst_role
+    IF EXISTS (SELECT FROM @extschema@.role_setup) THEN
+        PERFORM @extschema@.ng_apply_role_grants();
+    END IF;
 
     RETURN jsonb_build_object('server', server, 'database', database,
         'foreign_tables', jsonb_build_array('recipe_content', 'user_profiles',

@@ -115,6 +115,35 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION ng_check_consistency() IS 'one row per cross-store inconsistency: users without profile, recipes without content, sessions without details, back-references that disagree, orphan documents, derived values (rating_drift, nutrition_drift) that differ from their rows in either store';
+-- The pairs of a PostgreSQL table and its collection, described once for
+-- ng_repair_consistency and ng_migrate_to_mongo: the row's pointer to its
+-- document, the document's back-reference (column and field), the
+-- PostgreSQL-first column a document is migrated from, the function that
+-- makes a document of a row, and the words used in reports.  In migration
+-- order (recipes first).
+CREATE FUNCTION ng_document_pairs()
+RETURNS TABLE (tab text, coll text, pointer text, backref text, backref_field text, noun text,
+               source text, builder text, migrate_action text, create_action text, label text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+    VALUES
+        ('recipes', 'recipe_content', 'mongodb_recipe_id', 'postgres_id', 'postgresId',
+         'recipe', 'content', 'ng_recipe_document',
+         'create the content document from recipes.content', 'create a placeholder content document',
+         'recipes'),
+        ('users', 'user_profiles', 'mongodb_profile_id', 'postgres_user_id', 'postgresUserId',
+         'user', 'profile', 'ng_profile_document',
+         'create a profile document from users.profile', 'create a profile document with defaults',
+         'user profiles'),
+        ('cooking_sessions', 'cooking_session_details', 'mongodb_session_id', 'postgres_session_id',
+         'postgresSessionId', 'cooking session', NULL, 'ng_session_document',
+         NULL, 'create a detail document from the session row',
+         'cooking session details')
+$$;
+
+COMMENT ON FUNCTION ng_document_pairs() IS 'the pairs of a PostgreSQL table and its MongoDB collection (pointer, back-reference, PostgreSQL-first column, document builder), in migration order';
+
 CREATE FUNCTION ng_repair_consistency(dry_run boolean DEFAULT true)
 RETURNS TABLE (issue text, pg_table text, pg_id bigint, collection text, mongo_id text, action text, applied boolean)
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
@@ -175,21 +204,8 @@ BEGIN
             CONTINUE;
         END IF;
 
-        -- the pair: the row's pointer to its document, the document's
-        -- back-reference, the PostgreSQL-first column a new document is
-        -- made from, and the function that makes it
-        SELECT * INTO p FROM (VALUES
-            ('users', 'user_profiles', 'mongodb_profile_id', 'postgres_user_id', 'postgresUserId',
-             'user', 'profile', 'ng_profile_document',
-             'create a profile document from users.profile', 'create a profile document with defaults'),
-            ('recipes', 'recipe_content', 'mongodb_recipe_id', 'postgres_id', 'postgresId',
-             'recipe', 'content', 'ng_recipe_document',
-             'create the content document from recipes.content', 'create a placeholder content document'),
-            ('cooking_sessions', 'cooking_session_details', 'mongodb_session_id', 'postgres_session_id',
-             'postgresSessionId', 'cooking session', NULL, 'ng_session_document',
-             NULL, 'create a detail document from the session row'))
-            AS v(tab, coll, pointer, backref, backref_field, noun, source, builder,
-                 migrate_action, create_action)
+        -- the pair (ng_document_pairs)
+        SELECT * INTO p FROM @extschema@.ng_document_pairs() v
         WHERE v.tab = i.pg_table AND v.coll = i.collection;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'unexpected consistency issue "%"', i.issue USING ERRCODE = 'internal_error';
@@ -250,6 +266,7 @@ BEGIN
     END LOOP;
     IF new_content <> '{}' THEN
         PERFORM @extschema@.ng_apply_ratings(new_content, '{}');
+        PERFORM @extschema@.ng_refresh_recipe_features(new_content);
     END IF;
 END
 $fn$;
@@ -424,15 +441,15 @@ DECLARE
         FROM pg_catalog.pg_proc p, pg_catalog.unnest(p.proconfig) c
         WHERE p.oid OPERATOR(pg_catalog.=) '@extschema@.ng_require_mongo()'::pg_catalog.regprocedure
           AND pg_catalog.starts_with(c, 'search_path='));
-    -- per kind: the table, its jsonb column, its reference column, the
-    -- collection, the document of a row r, and the kind's name
-    tabs CONSTANT pg_catalog.text[] := ARRAY['recipes', 'users'];
-    cols CONSTANT pg_catalog.text[] := ARRAY['content', 'profile'];
-    refs CONSTANT pg_catalog.text[] := ARRAY['mongodb_recipe_id', 'mongodb_profile_id'];
-    colls CONSTANT pg_catalog.text[] := ARRAY['recipe_content', 'user_profiles'];
-    docs CONSTANT pg_catalog.text[] := ARRAY['@extschema@.ng_recipe_document(r)',
-                                             '@extschema@.ng_profile_document(r.id, r.profile)'];
-    names CONSTANT pg_catalog.text[] := ARRAY['recipes', 'user profiles'];
+    -- per kind (the pairs with a PostgreSQL-first column, ng_document_pairs):
+    -- the table, its jsonb column, its reference column, the collection,
+    -- the document builder, and the kind's name
+    tabs pg_catalog.text[];
+    cols pg_catalog.text[];
+    refs pg_catalog.text[];
+    colls pg_catalog.text[];
+    builders pg_catalog.text[];
+    names pg_catalog.text[];
     total bigint[] := ARRAY[0, 0];
     done bigint[] := ARRAY[0, 0];
     n bigint;
@@ -442,6 +459,12 @@ BEGIN
     IF batch_size IS NULL OR batch_size < 1 THEN
         RAISE EXCEPTION 'batch_size must be positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    SELECT array_agg(p.tab ORDER BY p.ord), array_agg(p.source ORDER BY p.ord), array_agg(p.pointer ORDER BY p.ord),
+           array_agg(p.coll ORDER BY p.ord), array_agg(p.builder ORDER BY p.ord), array_agg(p.label ORDER BY p.ord)
+    INTO tabs, cols, refs, colls, builders, names
+    FROM @extschema@.ng_document_pairs() WITH ORDINALITY
+         p(tab, coll, pointer, backref, backref_field, noun, source, builder, migrate_action, create_action, label, ord)
+    WHERE p.source IS NOT NULL;
     FOR i IN 1..2 LOOP
         EXECUTE format('SELECT count(*) FROM @extschema@.%I WHERE %I IS NOT NULL OR %I IS NULL',
                        tabs[i], cols[i], refs[i])
@@ -460,10 +483,10 @@ BEGIN
         LOOP
             TRUNCATE pg_temp.ng_migration_batch;
             EXECUTE format('INSERT INTO pg_temp.ng_migration_batch'
-                           ' SELECT r.id, coalesce(r.%2$I, objectid_generate()), %4$s'
+                           ' SELECT r.id, coalesce(r.%2$I, objectid_generate()), @extschema@.%4$I(r)'
                            ' FROM @extschema@.%1$I r WHERE r.%3$I IS NOT NULL OR r.%2$I IS NULL'
                            ' ORDER BY r.id LIMIT $1 FOR UPDATE',
-                           tabs[i], refs[i], cols[i], docs[i])
+                           tabs[i], refs[i], cols[i], builders[i])
             USING batch_size;
             GET DIAGNOSTICS n = ROW_COUNT;
             EXIT WHEN n = 0;
@@ -483,6 +506,8 @@ BEGIN
         END LOOP;
     END LOOP;
     DROP TABLE pg_temp.ng_migration_batch;
+    -- the migrated recipes' searchable features (recipe_features)
+    PERFORM @extschema@.ng_refresh_recipe_features();
     RAISE NOTICE 'migration complete: % recipes, % user profiles', done[1], done[2];
     PERFORM pg_catalog.set_config('search_path', caller_path, true);
 END

@@ -51,80 +51,32 @@ LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $fn$
 DECLARE
-    what constant text := 'the recipe';
     oid objectid := objectid_generate();
     new_id bigint;
-    difficulty int;
-    creator bigint;
-    steps jsonb;
-    ingredients jsonb;
-    nutrition jsonb;
-    k text;
+    norm jsonb;
+    doc jsonb;
 BEGIN
     PERFORM @extschema@.ng_require_mongo();
-    IF jsonb_typeof(recipe) <> 'object' THEN
-        RAISE EXCEPTION 'the recipe must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM @extschema@.ng_check_field(recipe, 'title', 'text', true, what);
-    PERFORM @extschema@.ng_check_field(recipe, 'category', 'text', false, what);
-    PERFORM @extschema@.ng_check_field(recipe, 'description', 'text', false, what);
-    PERFORM @extschema@.ng_check_field(recipe, 'cuisine', 'text', false, what);
-    PERFORM @extschema@.ng_check_field(recipe, 'tags', 'text_array', false, what);
-    difficulty := @extschema@.ng_check_field(recipe, 'difficultyLevel', 'integer', false, what);
-    IF difficulty NOT BETWEEN 1 AND 5 THEN
-        RAISE EXCEPTION 'field "difficultyLevel" of the recipe must be between 1 and 5'
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', difficulty);
-    END IF;
-    FOREACH k IN ARRAY ARRAY['prepTimeMinutes', 'cookTimeMinutes', 'servings'] LOOP
-        IF (@extschema@.ng_check_field(recipe, k, 'integer', false, what))::int < 0 THEN
-            RAISE EXCEPTION 'field "%" of the recipe must not be negative', k
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-    END LOOP;
-    creator := @extschema@.ng_check_field(recipe, 'createdBy', 'integer', false, what);
-    IF creator IS NOT NULL AND NOT EXISTS (SELECT FROM @extschema@.users WHERE id = creator) THEN
-        RAISE EXCEPTION 'user % does not exist', creator USING ERRCODE = 'no_data_found';
-    END IF;
-    ingredients := coalesce(@extschema@.ng_check_field(recipe, 'ingredients', 'array', false, what), '[]');
-    IF EXISTS (SELECT FROM jsonb_array_elements(ingredients) e
-               WHERE jsonb_typeof(e) <> 'object' OR jsonb_typeof(e -> 'name') IS DISTINCT FROM 'string') THEN
-        RAISE EXCEPTION 'field "ingredients" of the recipe must be an array of objects with a "name"'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    -- steps: strings or objects with an "instruction"; stored as objects
-    -- numbered from 1
-    steps := coalesce(@extschema@.ng_check_field(recipe, 'steps', 'array', false, what), '[]');
-    IF EXISTS (SELECT FROM jsonb_array_elements(steps) e
-               WHERE jsonb_typeof(e) <> 'string'
-                 AND (jsonb_typeof(e) <> 'object' OR jsonb_typeof(e -> 'instruction') IS DISTINCT FROM 'string')) THEN
-        RAISE EXCEPTION 'field "steps" of the recipe must be an array of strings or of objects with an "instruction"'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    SELECT coalesce(jsonb_agg(CASE WHEN jsonb_typeof(e) = 'string'
-                                   THEN jsonb_build_object('order', i, 'instruction', e)
-                                   ELSE jsonb_build_object('order', i) || e END ORDER BY i), '[]')
-    INTO steps FROM jsonb_array_elements(steps) WITH ORDINALITY s(e, i);
-    nutrition := coalesce(@extschema@.ng_check_field(recipe, 'nutrition', 'object', false, what), '{}');
-    IF EXISTS (SELECT FROM jsonb_each(nutrition) n WHERE jsonb_typeof(n.value) <> 'number') THEN
-        RAISE EXCEPTION 'field "nutrition" of the recipe must map names to numbers'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    norm := @extschema@.ng_check_recipe(recipe, false);
 
     INSERT INTO @extschema@.recipes (title, category, difficulty_level, prep_time_minutes,
                                      cook_time_minutes, servings, created_by, mongodb_recipe_id)
-    VALUES (recipe ->> 'title', coalesce(recipe ->> 'category', 'main'), coalesce(difficulty, 1),
+    VALUES (recipe ->> 'title', coalesce(recipe ->> 'category', 'main'),
+            coalesce((recipe ->> 'difficultyLevel')::int, 1),
             (recipe ->> 'prepTimeMinutes')::int, (recipe ->> 'cookTimeMinutes')::int,
-            (recipe ->> 'servings')::int, creator, oid)
+            (recipe ->> 'servings')::int, (recipe ->> 'createdBy')::bigint, oid)
     RETURNING id INTO new_id;
 
-    INSERT INTO @extschema@.recipe_content (_id, doc)
-    VALUES (oid, jsonb_strip_nulls(jsonb_build_object(
+    doc := jsonb_strip_nulls(jsonb_build_object(
         'postgresId', new_id, 'title', recipe ->> 'title',
         'description', recipe -> 'description', 'cuisine', recipe -> 'cuisine',
-        'ingredients', ingredients, 'steps', steps, 'nutrition', nutrition,
-        'tags', coalesce(recipe -> 'tags', '[]'),
+        'ingredients', norm -> 'ingredients', 'steps', norm -> 'steps', 'nutrition', norm -> 'nutrition',
+        'tags', norm -> 'tags',
         'createdAt', @extschema@.ng_bson_date(now()),
-        'updatedAt', @extschema@.ng_bson_date(now()))));
+        'updatedAt', @extschema@.ng_bson_date(now())));
+    INSERT INTO @extschema@.recipe_content (_id, doc) VALUES (oid, doc);
+    -- searchable at once (ng_search_recipes, ng_recommend_recipes)
+    PERFORM @extschema@.ng_store_recipe_features(ARRAY[new_id], ARRAY[doc]);
     RETURN new_id;
 END
 $fn$;
@@ -228,7 +180,13 @@ BEGIN
         RAISE EXCEPTION 'field "email" of the user is not an email address'
             USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', u -> 'email');
     END IF;
-    PERFORM @extschema@.ng_check_field(u, 'passwordHash', 'text', true, what);
+    -- a password (stored as its bcrypt hash) or a hash made elsewhere
+    IF (u ? 'password') = (u ? 'passwordHash') THEN
+        RAISE EXCEPTION 'the user needs the field "password" or "passwordHash" (not both)'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM @extschema@.ng_check_field(u, 'passwordHash', 'text', false, what);
+    PERFORM @extschema@.ng_check_field(u, 'password', 'text', false, what);
     FOREACH k IN ARRAY ARRAY['nickname', 'firstName', 'lastName'] LOOP
         PERFORM @extschema@.ng_check_field(u, k, 'text', false, what);
     END LOOP;
@@ -240,8 +198,7 @@ BEGIN
     END IF;
     PERFORM @extschema@.ng_check_field(u, 'heightCm', 'number', false, what);
     PERFORM @extschema@.ng_check_field(u, 'weightKg', 'number', false, what);
-    PERFORM @extschema@.ng_check_field(u, 'dietaryProfile', 'object', false, what);
-    PERFORM @extschema@.ng_check_field(u, 'cookingProfile', 'object', false, what);
+    PERFORM @extschema@.ng_check_profile(u, what);
     IF EXISTS (SELECT FROM @extschema@.users x WHERE lower(x.email) = lower(u ->> 'email')) THEN
         RAISE EXCEPTION 'a user with email "%" already exists', u ->> 'email'
             USING ERRCODE = 'unique_violation';
@@ -251,7 +208,7 @@ BEGIN
     -- document and clears the column
     INSERT INTO @extschema@.users (email, password_hash, nickname, first_name, last_name,
                                    date_of_birth, gender, height_cm, weight_kg, profile)
-    VALUES (u ->> 'email', u ->> 'passwordHash', u ->> 'nickname', u ->> 'firstName',
+    VALUES (u ->> 'email', coalesce(u ->> 'passwordHash', @extschema@.ng_hash_password(u ->> 'password')), u ->> 'nickname', u ->> 'firstName',
             u ->> 'lastName', (u ->> 'dateOfBirth')::date, u ->> 'gender',
             (u ->> 'heightCm')::numeric, (u ->> 'weightKg')::numeric,
             jsonb_strip_nulls(jsonb_build_object('dietaryProfile', u -> 'dietaryProfile',
@@ -261,7 +218,7 @@ BEGIN
 END
 $fn$;
 
-COMMENT ON FUNCTION ng_create_user(jsonb) IS 'create a user (email, passwordHash, nickname, firstName, lastName, dateOfBirth, gender, heightCm, weightKg) and the profile document (dietaryProfile, cookingProfile, defaults filled in) in one transaction; returns the user id';
+COMMENT ON FUNCTION ng_create_user(jsonb) IS 'create a user (email, password or passwordHash, nickname, firstName, lastName, dateOfBirth, gender, heightCm, weightKg) and the profile document (dietaryProfile, cookingProfile, defaults filled in) in one transaction; returns the user id';
 
 CREATE FUNCTION ng_user_full_profile(user_id bigint)
 RETURNS jsonb
@@ -436,56 +393,6 @@ END
 $fn$;
 
 COMMENT ON FUNCTION ng_log_voice_interaction(bigint, jsonb) IS 'append a voice interaction (transcript or command, response, step, stepCompleted, durationMs) to an active session''s document and touch its row; returns the number of interactions';
-
-CREATE FUNCTION ng_finish_cooking_session(session_id bigint)
-RETURNS jsonb
-LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
-SET search_path = pg_catalog, @extschema@, pg_temp
-AS $fn$
-DECLARE
-    s @extschema@.cooking_sessions;
-    d record;
-    stats jsonb;
-    ended timestamptz := now();
-BEGIN
-    PERFORM @extschema@.ng_require_mongo();
-    SELECT * INTO s FROM @extschema@.cooking_sessions x WHERE x.id = session_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'cooking session % does not exist', session_id USING ERRCODE = 'no_data_found';
-    END IF;
-    IF s.status <> 'active' THEN
-        RAISE EXCEPTION 'cooking session % is already %', session_id, s.status
-            USING ERRCODE = 'object_not_in_prerequisite_state';
-    END IF;
-    SELECT x.voice_interactions, x.step_progress, x.session_metadata INTO d
-    FROM @extschema@.cooking_session_details x WHERE x._id = s.mongodb_session_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'the detail document of cooking session % is missing', session_id
-            USING ERRCODE = 'no_data_found', HINT = 'Run nutragenie.ng_repair_consistency(false).';
-    END IF;
-    stats := jsonb_build_object(
-        'durationSeconds', extract(epoch FROM ended - s.started_at)::int,
-        'voiceInteractions', coalesce(jsonb_array_length(d.voice_interactions), 0),
-        'stepsCompleted', coalesce(jsonb_array_length(d.step_progress), 0),
-        'totalSteps', s.total_steps,
-        'completionRate', CASE WHEN s.total_steps > 0
-                               THEN round(coalesce(jsonb_array_length(d.step_progress), 0)::numeric / s.total_steps, 2) END);
-    UPDATE @extschema@.cooking_sessions
-    SET status = 'completed', ended_at = ended, duration_seconds = (stats ->> 'durationSeconds')::int,
-        steps_completed = (stats ->> 'stepsCompleted')::int,
-        voice_interactions = (stats ->> 'voiceInteractions')::int, updated_at = date_trunc('milliseconds', now())
-    WHERE id = s.id;
-    UPDATE @extschema@.cooking_session_details
-    SET summary = stats,
-        session_metadata = coalesce(d.session_metadata, '{}')
-            || jsonb_build_object('status', 'completed', 'endedAt', @extschema@.ng_bson_date(ended)),
-        updated_at = date_trunc('milliseconds', now())
-    WHERE _id = s.mongodb_session_id;
-    RETURN jsonb_build_object('sessionId', s.id) || stats;
-END
-$fn$;
-
-COMMENT ON FUNCTION ng_finish_cooking_session(bigint) IS 'complete an active cooking session: status, end time and summary statistics in PostgreSQL, the summary in its MongoDB document; returns the summary';
 
 -- -------------------------------------------------------------- nutrition
 

@@ -34,9 +34,11 @@
  * fields are sorted by that relation, ties and contradictions broken by
  * name.  So the order depends on which documents were sampled, never on
  * the order they arrived in.  Column names are the paths with "." turned
- * into "_", MongoDB's spelling kept, cut to NAMEDATALEN - 1 bytes on a
- * character boundary; a name already taken (by an earlier column, the root
- * column or a system column such as "xmin") gets "_2", "_3" ... appended.
+ * into "_", MongoDB's spelling kept (or, with option snake_case, camelCase
+ * turned into snake_case: postgresUserId -> postgres_user_id), cut to
+ * NAMEDATALEN - 1 bytes on a character boundary; a name already taken
+ * (by an earlier column, the root column or a system column such as
+ * "xmin") gets "_2", "_3" ... appended.
  * A key that no field path can address (empty, starting with "$",
  * containing ".", or not valid in the database encoding) gets no column;
  * its value is still in the root column.
@@ -112,6 +114,7 @@ typedef struct ImportOptions
 	int			depth;
 	char	   *root_column;	/* NULL: no root column */
 	bool		import_views;
+	bool		snake_case;		/* column names userId -> user_id */
 } ImportOptions;
 
 /* One collection listCollections returned. */
@@ -209,7 +212,7 @@ static HTAB *names_create(void);
 static char *unique_name(HTAB *names, const char *base);
 static bool name_taken(HTAB *names, const char *name);
 static char *clip_name(const char *name, int maxlen);
-static char *path_to_name(const char *path);
+static char *path_to_name(const char *path, bool snake_case);
 
 /*
  * ngImportForeignSchema
@@ -271,7 +274,7 @@ ngImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
  * is in OPTIONS of a server or table.
  */
 static const char *const import_option_names[] = {
-	"sample_size", "depth", "root_column", "import_views", NULL
+	"sample_size", "depth", "root_column", "import_views", "snake_case", NULL
 };
 
 static void
@@ -284,6 +287,7 @@ parse_import_options(List *options, ImportOptions *opts)
 	opts->depth = NG_IMPORT_DEPTH;
 	opts->root_column = NG_IMPORT_ROOT_COLUMN;
 	opts->import_views = false;
+	opts->snake_case = false;
 
 	foreach(lc, options)
 	{
@@ -331,9 +335,12 @@ parse_import_options(List *options, ImportOptions *opts)
 			else
 				opts->root_column = value;
 		}
-		else
+		else if (strcmp(def->defname, "import_views") == 0)
 			opts->import_views = ng_option_parse_bool(def->defname,
 													  defGetString(def));
+		else
+			opts->snake_case = ng_option_parse_bool(def->defname,
+													defGetString(def));
 	}
 }
 
@@ -1049,7 +1056,8 @@ collect_columns(Inference *inf, FieldSet *set, List **columns, HTAB *names)
 			}
 
 			col = palloc(sizeof(ImportColumn));
-			col->name = unique_name(names, path_to_name(fs->path));
+			col->name = unique_name(names, path_to_name(fs->path,
+														 inf->opts->snake_case));
 			col->typid = field_type(fs);
 			col->field = fs->path;
 			*columns = lappend(*columns, col);
@@ -1120,18 +1128,41 @@ clip_name(const char *name, int maxlen)
 }
 
 /*
- * The column name for a field path: dots become underscores.
+ * The column name for a field path: dots become underscores; with
+ * snake_case, camelCase words also become lower-case words joined by
+ * underscores (the field option keeps the path).  Result palloc'd.
  */
 static char *
-path_to_name(const char *path)
+path_to_name(const char *path, bool snake_case)
 {
-	char	   *name = pstrdup(path);
-	char	   *p;
+	StringInfoData buf;
+	const char *p;
 
-	for (p = name; *p; p++)
+	initStringInfo(&buf);
+	for (p = path; *p; p++)
 	{
-		if (*p == '.')
-			*p = '_';
+		unsigned char c = (unsigned char) *p;
+
+		if (c == '.')
+			appendStringInfoChar(&buf, '_');
+		else if (snake_case && c >= 'A' && c <= 'Z')
+		{
+			/*
+			 * A word starts at an ASCII capital after a lower-case letter or
+			 * a digit, or at the last capital of a run followed by a
+			 * lower-case letter: userId -> user_id, HTTPCode -> http_code.
+			 */
+			unsigned char prev = p > path ? (unsigned char) p[-1] : '.';
+			unsigned char next = (unsigned char) p[1];
+
+			if (prev != '.' &&
+				((prev >= 'a' && prev <= 'z') || (prev >= '0' && prev <= '9') ||
+				 (prev >= 'A' && prev <= 'Z' && next >= 'a' && next <= 'z')))
+				appendStringInfoChar(&buf, '_');
+			appendStringInfoChar(&buf, (char) (c - 'A' + 'a'));
+		}
+		else
+			appendStringInfoChar(&buf, (char) c);
 	}
-	return name;
+	return buf.data;
 }

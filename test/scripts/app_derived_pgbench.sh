@@ -24,9 +24,10 @@ PGBENCH=$(command -v pgbench || echo "$("$PG_CONFIG" --bindir)/pgbench")
 q -c "ALTER SYSTEM SET nutragenie.applier_batch_size = 50" -c "SELECT pg_reload_conf()" >/dev/null
 trap 'q -c "ALTER SYSTEM RESET nutragenie.applier_batch_size" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true' EXIT
 
-# 18 seeded users (users 3, 6, .. 18 rated every recipe), 10 recipes, a week
-# of meals each; then BENCH_USERS users without ratings or user_behavior
-# document, whose (user, recipe) pairs the new ratings take one by one
+# 18 seeded users (each rated some recipes: the pairs are kept in
+# ng_derived_bench.seeded for the replacements), 10 recipes, a week of meals
+# each; then BENCH_USERS users without ratings or user_behavior document,
+# whose (user, recipe) pairs the new ratings take one by one
 setup_domain $S 18 $RECIPES 0
 q -v nb="$BENCH_USERS" -v nr="$RECIPES" >/dev/null <<'SQL'
 SET client_min_messages = warning;
@@ -34,6 +35,9 @@ DROP SCHEMA IF EXISTS ng_derived_bench CASCADE;
 CREATE SCHEMA ng_derived_bench;
 CREATE TABLE ng_derived_bench.log (kind text NOT NULL, n int NOT NULL);
 CREATE SEQUENCE ng_derived_bench.pairs;
+CREATE TABLE ng_derived_bench.seeded AS
+SELECT row_number() OVER (ORDER BY user_id, recipe_id) AS n, user_id AS u, recipe_id AS r
+FROM nutragenie.recipe_ratings;
 INSERT INTO nutragenie.users (email, password_hash)
 SELECT 'bench' || g || '@example.com', 'h' FROM generate_series(1, :nb) g;
 CREATE TABLE ng_derived_bench.params AS
@@ -57,6 +61,7 @@ $$;
 SQL
 wait_queue_empty 120
 base_ratings=$(q -c "SELECT count(*) FROM nutragenie.recipe_ratings")
+((base_ratings > 0)) || fail "the seed made no ratings to replace"
 base_entries=$(q -c "SELECT count(*) FROM nutragenie.nutrition_entries")
 nusers=$(q -c "SELECT count(*) FROM nutragenie.users")
 [[ -z $(q -c "SELECT issue FROM ng_check_consistency()") ]] || fail "inconsistent before the run"
@@ -79,10 +84,10 @@ INSERT INTO nutragenie.recipe_ratings (user_id, recipe_id, rating) SELECT p.u, p
 INSERT INTO ng_derived_bench.log VALUES ('ratings', 1);
 END;
 EOF
-# ratings replaced: the seeded raters (3, 6, .. 18), any recipe
+# ratings replaced: one of the seeded ratings
 cat >"$dir/rerate_fn.sql" <<EOF
-\\set u 3 * random(1, 6)
-\\set r random(1, $RECIPES)
+\\set k random(1, $base_ratings)
+SELECT u, r FROM ng_derived_bench.seeded WHERE n = :k \\gset
 \\set v random(1, 5)
 BEGIN;
 SELECT nutragenie.ng_rate_recipe(:u, :r, :v, 'again');
@@ -90,8 +95,8 @@ INSERT INTO ng_derived_bench.log VALUES ('rerate', 1);
 END;
 EOF
 cat >"$dir/rerate_plain.sql" <<EOF
-\\set u 3 * random(1, 6)
-\\set r random(1, $RECIPES)
+\\set k random(1, $base_ratings)
+SELECT u, r FROM ng_derived_bench.seeded WHERE n = :k \\gset
 \\set v random(1, 5)
 WITH c AS (UPDATE nutragenie.recipe_ratings SET rating = :v WHERE user_id = :u AND recipe_id = :r RETURNING 1)
 INSERT INTO ng_derived_bench.log SELECT 'rerate', count(*) FROM c;
