@@ -479,78 +479,52 @@ RETURNS TABLE (issue text, pg_table text, pg_id bigint, collection text, mongo_i
 LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    docs text;      -- one CTE per pair: the documents' _id and back-reference
+    pairs text;     -- the three kinds of issue of every pair
 BEGIN
     PERFORM @extschema@.ng_require_mongo();
-    -- one find per collection, fetching _id, the back-reference and the
-    -- derived values only
-    RETURN QUERY
-    WITH p AS MATERIALIZED (SELECT x._id, x.postgres_user_id AS ref FROM @extschema@.user_profiles x),
-         c AS MATERIALIZED (SELECT x._id, x.postgres_id AS ref, x.rating_analytics AS analytics
-                            FROM @extschema@.recipe_content x),
-         d AS MATERIALIZED (SELECT x._id, x.postgres_session_id AS ref FROM @extschema@.cooking_session_details x),
+    -- Per pair of ng_document_pairs(): rows without their document, back-
+    -- references that disagree, and orphan documents, from one find per
+    -- collection fetching _id and the back-reference only.
+    SELECT string_agg(format('%I AS MATERIALIZED (SELECT x._id, x.%I AS ref FROM @extschema@.%I x)',
+                             'docs_' || p.coll, p.backref, p.coll), ', '),
+           string_agg(format($q$
+        SELECT %1$L AS issue, %2$L AS pg_table, t.id AS pg_id, %3$L AS collection, t.%4$I::text AS mongo_id,
+               CASE %5$s WHEN t.%4$I IS NULL THEN %6$L ELSE 'no document with this _id' END AS detail
+        FROM @extschema@.%2$I t LEFT JOIN %7$I d ON d._id = t.%4$I
+        WHERE d._id IS NULL
+        UNION ALL
+        SELECT %8$L, %2$L, t.id, %3$L, d._id::text, format(%9$L, coalesce(d.ref::text, 'missing'))
+        FROM @extschema@.%2$I t JOIN %7$I d ON d._id = t.%4$I
+        WHERE d.ref IS DISTINCT FROM t.id
+        UNION ALL
+        SELECT %10$L, %2$L, d.ref, %3$L, d._id::text, %11$L
+        FROM %7$I d WHERE NOT EXISTS (SELECT FROM @extschema@.%2$I t WHERE t.%4$I = d._id)$q$,
+                  p.missing_issue, p.tab, p.coll, p.pointer,
+                  CASE WHEN p.source IS NOT NULL
+                       THEN format('WHEN t.%I IS NOT NULL THEN %L', p.source,
+                                   p.source || ' not migrated to MongoDB yet')
+                       ELSE '' END,
+                  p.tab || '.' || p.pointer || ' is NULL', 'docs_' || p.coll,
+                  p.mismatch_issue, p.backref_field || ' is %s',
+                  p.orphan_issue, 'no ' || p.noun || ' refers to this document'),
+                  ' UNION ALL ')
+    INTO docs, pairs
+    FROM @extschema@.ng_document_pairs() p;
+
+    RETURN QUERY EXECUTE
+    'WITH ' || docs || $q$,
+         c AS MATERIALIZED (SELECT x._id, x.rating_analytics AS analytics FROM @extschema@.recipe_content x),
          b AS MATERIALIZED (SELECT x._id, x.rating_stats, x.nutrition_analytics FROM @extschema@.user_behavior x),
          ra AS MATERIALIZED (SELECT * FROM @extschema@.ng_rating_aggregates(ARRAY(SELECT r.id FROM @extschema@.recipes r))),
          rs AS MATERIALIZED (SELECT * FROM @extschema@.ng_rating_stats(ARRAY(SELECT u.id FROM @extschema@.users u))),
          na AS MATERIALIZED (SELECT * FROM @extschema@.ng_nutrition_analytics(ARRAY(SELECT u.id FROM @extschema@.users u))),
-         issues AS (
-        -- users and user_profiles
-        SELECT 'user_without_profile' AS issue, 'users' AS pg_table, u.id AS pg_id,
-               'user_profiles' AS collection, u.mongodb_profile_id::text AS mongo_id,
-               CASE WHEN u.profile IS NOT NULL THEN 'profile not migrated to MongoDB yet'
-                    WHEN u.mongodb_profile_id IS NULL THEN 'users.mongodb_profile_id is NULL'
-                    ELSE 'no document with this _id' END AS detail
-        FROM @extschema@.users u LEFT JOIN p ON p._id = u.mongodb_profile_id
-        WHERE p._id IS NULL
-        UNION ALL
-        SELECT 'profile_backref_mismatch', 'users', u.id, 'user_profiles', p._id::text,
-               format('postgresUserId is %s', coalesce(p.ref::text, 'missing'))
-        FROM @extschema@.users u JOIN p ON p._id = u.mongodb_profile_id
-        WHERE p.ref IS DISTINCT FROM u.id
-        UNION ALL
-        SELECT 'orphan_profile', 'users', p.ref, 'user_profiles', p._id::text,
-               'no user refers to this document'
-        FROM p WHERE NOT EXISTS (SELECT FROM @extschema@.users u
-                                 WHERE u.mongodb_profile_id = p._id)
+         issues AS ($q$ || pairs || $q$
         UNION ALL
         SELECT 'orphan_user_behavior', 'users', b._id, 'user_behavior', b._id::text,
                'no user with this id'
         FROM b WHERE NOT EXISTS (SELECT FROM @extschema@.users u WHERE u.id = b._id)
-        UNION ALL
-        -- recipes and recipe_content
-        SELECT 'recipe_without_content', 'recipes', r.id, 'recipe_content', r.mongodb_recipe_id::text,
-               CASE WHEN r.content IS NOT NULL THEN 'content not migrated to MongoDB yet'
-                    WHEN r.mongodb_recipe_id IS NULL THEN 'recipes.mongodb_recipe_id is NULL'
-                    ELSE 'no document with this _id' END
-        FROM @extschema@.recipes r LEFT JOIN c ON c._id = r.mongodb_recipe_id
-        WHERE c._id IS NULL
-        UNION ALL
-        SELECT 'recipe_backref_mismatch', 'recipes', r.id, 'recipe_content', c._id::text,
-               format('postgresId is %s', coalesce(c.ref::text, 'missing'))
-        FROM @extschema@.recipes r JOIN c ON c._id = r.mongodb_recipe_id
-        WHERE c.ref IS DISTINCT FROM r.id
-        UNION ALL
-        SELECT 'orphan_recipe_content', 'recipes', c.ref, 'recipe_content', c._id::text,
-               'no recipe refers to this document'
-        FROM c WHERE NOT EXISTS (SELECT FROM @extschema@.recipes r
-                                 WHERE r.mongodb_recipe_id = c._id)
-        UNION ALL
-        -- cooking_sessions and cooking_session_details
-        SELECT 'session_without_details', 'cooking_sessions', s.id, 'cooking_session_details',
-               s.mongodb_session_id::text,
-               CASE WHEN s.mongodb_session_id IS NULL THEN 'cooking_sessions.mongodb_session_id is NULL'
-                    ELSE 'no document with this _id' END
-        FROM @extschema@.cooking_sessions s LEFT JOIN d ON d._id = s.mongodb_session_id
-        WHERE d._id IS NULL
-        UNION ALL
-        SELECT 'session_backref_mismatch', 'cooking_sessions', s.id, 'cooking_session_details', d._id::text,
-               format('postgresSessionId is %s', coalesce(d.ref::text, 'missing'))
-        FROM @extschema@.cooking_sessions s JOIN d ON d._id = s.mongodb_session_id
-        WHERE d.ref IS DISTINCT FROM s.id
-        UNION ALL
-        SELECT 'orphan_session_details', 'cooking_sessions', d.ref, 'cooking_session_details', d._id::text,
-               'no cooking session refers to this document'
-        FROM d WHERE NOT EXISTS (SELECT FROM @extschema@.cooking_sessions s
-                                 WHERE s.mongodb_session_id = d._id)
         UNION ALL
         -- derived values: the recipes columns, in PostgreSQL
         SELECT 'rating_drift', 'recipes', r.id, NULL, NULL,
@@ -585,7 +559,7 @@ BEGIN
         FROM @extschema@.users u JOIN na ON na.user_id = u.id LEFT JOIN b ON b._id = u.id
         WHERE b.nutrition_analytics IS DISTINCT FROM na.analytics)
     SELECT * FROM issues i
-    ORDER BY i.issue, i.pg_id NULLS LAST, i.pg_table, i.collection NULLS FIRST, i.mongo_id;
+    ORDER BY i.issue, i.pg_id NULLS LAST, i.pg_table, i.collection NULLS FIRST, i.mongo_id$q$;
 END
 $fn$;
 
@@ -811,7 +785,8 @@ BEGIN
            array_agg(p.coll ORDER BY p.ord), array_agg(p.builder ORDER BY p.ord), array_agg(p.label ORDER BY p.ord)
     INTO tabs, cols, refs, colls, builders, names
     FROM @extschema@.ng_document_pairs() WITH ORDINALITY
-         p(tab, coll, pointer, backref, backref_field, noun, source, builder, migrate_action, create_action, label, ord)
+         p(tab, coll, pointer, backref, backref_field, noun, source, builder, migrate_action, create_action, label,
+           missing_issue, mismatch_issue, orphan_issue, ord)
     WHERE p.source IS NOT NULL;
     FOR i IN 1..2 LOOP
         EXECUTE format('SELECT count(*) FROM @extschema@.%I WHERE %I IS NOT NULL OR %I IS NULL',
@@ -1021,7 +996,8 @@ COMMENT ON FUNCTION ng_create_user(jsonb) IS 'create a user (email, password or 
 
 CREATE FUNCTION ng_document_pairs()
 RETURNS TABLE (tab text, coll text, pointer text, backref text, backref_field text, noun text,
-               source text, builder text, migrate_action text, create_action text, label text)
+               source text, builder text, migrate_action text, create_action text, label text,
+               missing_issue text, mismatch_issue text, orphan_issue text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
@@ -1029,15 +1005,16 @@ AS $$
         ('recipes', 'recipe_content', 'mongodb_recipe_id', 'postgres_id', 'postgresId',
          'recipe', 'content', 'ng_recipe_document',
          'create the content document from recipes.content', 'create a placeholder content document',
-         'recipes'),
+         'recipes', 'recipe_without_content', 'recipe_backref_mismatch', 'orphan_recipe_content'),
         ('users', 'user_profiles', 'mongodb_profile_id', 'postgres_user_id', 'postgresUserId',
          'user', 'profile', 'ng_profile_document',
          'create a profile document from users.profile', 'create a profile document with defaults',
-         'user profiles'),
+         'user profiles', 'user_without_profile', 'profile_backref_mismatch', 'orphan_profile'),
         ('cooking_sessions', 'cooking_session_details', 'mongodb_session_id', 'postgres_session_id',
          'postgresSessionId', 'cooking session', NULL, 'ng_session_document',
          NULL, 'create a detail document from the session row',
-         'cooking session details')
+         'cooking session details', 'session_without_details', 'session_backref_mismatch',
+         'orphan_session_details')
 $$;
 
 COMMENT ON FUNCTION ng_document_pairs() IS 'the pairs of a PostgreSQL table and its MongoDB collection (pointer, back-reference, PostgreSQL-first column, document builder), in migration order';

@@ -8,18 +8,22 @@ ok() { printf 'ok: %s\n' "$*"; }
 # psql with errors fatal, unaligned, quiet; extension schema on the path.
 q() { PGOPTIONS='-c search_path=public,nutragenie' psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
 
-# (a stack reused from before 2.0 holds nutragenie 1.x, whose functions
-# name the old library: start again from the current version)
-psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
-DO $$
-BEGIN
-    IF EXISTS (SELECT FROM pg_extension e JOIN pg_available_extensions a ON a.name = e.extname
-               WHERE e.extname = 'nutragenie' AND e.extversion <> a.default_version) THEN
-        DROP EXTENSION nutragenie CASCADE;
-    END IF;
-END
-$$;
+# A stack reused across builds may hold extensions made by other install
+# scripts (an older version, or the same version number built from other
+# sources): start again whenever the installed scripts are not the ones the
+# database's extensions were created from.
+ext_sum=$(cat "$("${PG_CONFIG:-pg_config}" --sharedir)"/extension/nutragenie*--*.sql | md5sum | cut -c1-32)
+if [[ $(psql -X -qAt -c "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = current_database()") != "nutragenie scripts $ext_sum" ]]; then
+    psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS nutragenie CASCADE;
+DROP EXTENSION IF EXISTS nutragenie_fdw CASCADE;
+CREATE EXTENSION nutragenie CASCADE;
+DO \$\$ BEGIN
+    EXECUTE format('COMMENT ON DATABASE %I IS %L', current_database(), 'nutragenie scripts $ext_sum');
+END \$\$;
 SQL
+fi
 psql -X -q -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION IF NOT EXISTS nutragenie CASCADE' >/dev/null
 
 # now_ms: monotonic-enough wall clock in milliseconds
