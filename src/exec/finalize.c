@@ -70,6 +70,8 @@ typedef struct NgPartialOutput
 typedef struct NgPartialRow
 {
 	char	   *key;			/* the keys' output text, for merging */
+	char	   *dkey;			/* count(DISTINCT col): the value's output
+								 * text, NULL for null or missing */
 	Datum	   *values;			/* the keys (and, merged, the results) */
 	bool	   *isnull;
 	NgPartialValue *parts;		/* per output */
@@ -84,6 +86,9 @@ struct NgPartialGroups
 	List	   *key_columns;	/* Integer: their scan tuple positions */
 	FmgrInfo   *key_out;		/* output functions of the keys */
 	int			ntypes;
+	bool		distinct;		/* partial groups are split by "d" */
+	NgConverter dconv;			/* ... which this reads */
+	FmgrInfo	dout;			/* ... and this writes as text */
 	bool		canary;
 	bool		grouped;		/* there is a GROUP BY */
 	NgPartialRow **rows;
@@ -160,6 +165,17 @@ ng_finalize_begin(const NgScanPlan *plan, NgTableOptions *result_opts,
 		else if (out->kind == NG_OUT_SUM || out->kind == NG_OUT_AVG)
 			ng_converter_init(&out->conv, NUMERICOID, -1, NG_MISMATCH_ERROR,
 							  NG_JSON_RELAXED);
+		else if (out->kind == NG_OUT_COUNT_DISTINCT && !g->distinct)
+		{
+			Oid			fn;
+			bool		varlena;
+
+			g->distinct = true;
+			ng_converter_init(&g->dconv, o->argtype, -1, NG_MISMATCH_ERROR,
+							  NG_JSON_RELAXED);
+			getTypeOutputInfo(o->argtype, &fn, &varlena);
+			fmgr_info(fn, &g->dout);
+		}
 		i++;
 	}
 	g->key_reader = ng_document_reader_create(result_opts, g->key_columns,
@@ -252,6 +268,20 @@ ng_finalize_add(NgPartialGroups *g, const bson_t *doc)
 						   docs, &row->parts[i]);
 		}
 		row->key = key.data;
+
+		/* the distinct value as text: equal text, equal value */
+		if (g->distinct)
+		{
+			bson_iter_t it;
+			bson_iter_t d;
+			bool		isnull = true;
+			Datum		v = (Datum) 0;
+
+			if (bson_iter_init(&it, doc) &&
+				bson_iter_find_descendant(&it, "_id.d", &d))
+				v = ng_bson_to_datum(&g->dconv, &d, &isnull);
+			row->dkey = isnull ? NULL : OutputFunctionCall(&g->dout, v);
+		}
 	}
 
 	if (ok)
@@ -443,17 +473,35 @@ ng_finalize_end(NgPartialGroups *g)
 	for (i = 0; i < g->nrows; i++)
 	{
 		NgPartialRow *row = g->rows[i];
+		NgPartialRow *prev = i > 0 ? g->rows[i - 1] : NULL;
+		bool		new_value;
+		int			j;
 
+		/* rows of a key are sorted by their distinct value, NULL first */
+		new_value = row->dkey != NULL &&
+			(prev == NULL || strcmp(prev->key, row->key) != 0 ||
+			 prev->dkey == NULL || strcmp(prev->dkey, row->dkey) != 0);
 		if (n > 0 && strcmp(g->rows[n - 1]->key, row->key) == 0)
 		{
 			NgPartialRow *into = g->rows[n - 1];
-			int			j;
 
 			for (j = 0; j < g->nout; j++)
-				merge_part(&g->outputs[j], &into->parts[j], &row->parts[j]);
+			{
+				if (g->outputs[j].kind == NG_OUT_COUNT_DISTINCT)
+					into->parts[j].count += new_value ? 1 : 0;
+				else
+					merge_part(&g->outputs[j], &into->parts[j], &row->parts[j]);
+			}
 		}
 		else
+		{
+			for (j = 0; j < g->nout; j++)
+			{
+				if (g->outputs[j].kind == NG_OUT_COUNT_DISTINCT)
+					row->parts[j].count = new_value ? 1 : 0;
+			}
 			g->rows[n++] = row;
+		}
 	}
 	g->nrows = n;
 
@@ -479,8 +527,16 @@ ng_finalize_end(NgPartialGroups *g)
 static int
 compare_rows(const void *a, const void *b)
 {
-	return strcmp((*(NgPartialRow *const *) a)->key,
-				  (*(NgPartialRow *const *) b)->key);
+	const NgPartialRow *ra = *(NgPartialRow *const *) a;
+	const NgPartialRow *rb = *(NgPartialRow *const *) b;
+	int			c = strcmp(ra->key, rb->key);
+
+	if (c != 0)
+		return c;
+	if (ra->dkey == NULL || rb->dkey == NULL)
+		return (ra->dkey == NULL) - (rb->dkey == NULL) == 0 ? 0 :
+			(ra->dkey == NULL ? -1 : 1);
+	return strcmp(ra->dkey, rb->dkey);
 }
 
 /* Merge a partial group's part of one output into another's. */
@@ -590,6 +646,7 @@ finalize_part(NgPartialOutput *out, NgPartialValue *part, Datum *value,
 	{
 		case NG_OUT_COUNT_STAR:
 		case NG_OUT_COUNT:
+		case NG_OUT_COUNT_DISTINCT:
 			*value = Int64GetDatum(part->count);
 			return true;
 

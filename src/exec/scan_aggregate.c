@@ -11,7 +11,10 @@
  * transaction has written the collection, a guard trips, the HAVING filter
  * is too large, or the server rejects the pipeline as unsupported before
  * returning anything.  An aggregation without GROUP BY over no documents
- * still returns its one row (count 0, NULL for min and max).
+ * still returns its one row (count 0, NULL for min and max).  A pipeline
+ * of partial groups (plan/partial.c) is read to its end before the first
+ * row: finalize.c merges and finalizes the groups, or says that they
+ * cannot be made exact, and the outer plan runs instead.
  *
  * Copyright (c) 2026, nutragenie developers
  *
@@ -75,6 +78,9 @@ ng_scan_aggregate_begin(NgScanState *st)
 				break;
 			case NG_OUT_AVG:
 				col->attname = psprintf("avg(\"%s\")", out->field);
+				break;
+			case NG_OUT_COUNT_DISTINCT:
+				col->attname = psprintf("count(DISTINCT \"%s\")", out->field);
 				break;
 			case NG_OUT_NONE:
 				break;

@@ -12,7 +12,10 @@
  * carries the document's overlay number as its ctid.  A find whose pushed
  * sort, skip or limit cannot be used (the overlay, a split filter, a
  * tripped guard) is sent without them and the scan sorts (tuplesort), skips
- * and limits itself.  An empty first result is followed by one check that
+ * and limits itself.  A sort with computed keys (plan/sort.c) is sent as an
+ * aggregation with the find's filter and projection; a server that rejects
+ * it as unsupported before returning anything gets the plain find, and
+ * the scan sorts, skips and limits itself.  An empty first result is followed by one check that
  * the collection exists: MongoDB answers a find on a missing collection
  * with no documents.
  *

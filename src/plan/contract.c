@@ -82,6 +82,7 @@ typedef enum NgOutputIndex
 	NgOutputField,				/* String */
 	NgOutputName,				/* String */
 	NgOutputTypeClass,			/* Integer: NgTypeClass */
+	NgOutputArgType,			/* Integer: Oid */
 	NgOutputCount
 } NgOutputIndex;
 
@@ -361,10 +362,11 @@ outputs_to_list(List *outputs)
 		NgPlanOutput *out = (NgPlanOutput *) lfirst(lc);
 
 		result = lappend(result,
-						 list_make4(makeInteger(out->kind),
-									makeString(pstrdup(out->field)),
-									makeString(pstrdup(out->name)),
-									makeInteger(out->tclass)));
+						 lappend(list_make4(makeInteger(out->kind),
+											makeString(pstrdup(out->field)),
+											makeString(pstrdup(out->name)),
+											makeInteger(out->tclass)),
+								 makeInteger((int) out->argtype)));
 	}
 	return result;
 }
@@ -384,6 +386,7 @@ outputs_from_list(List *list)
 		out->field = strVal(list_nth(item, NgOutputField));
 		out->name = strVal(list_nth(item, NgOutputName));
 		out->tclass = intVal(list_nth(item, NgOutputTypeClass));
+		out->argtype = (Oid) intVal(list_nth(item, NgOutputArgType));
 		result = lappend(result, out);
 	}
 	return result;

@@ -233,6 +233,26 @@ ng_partial_nan_field(List *outputs, int t)
 }
 
 /*
+ * ng_partial_distinct_field
+ *		The column of count(DISTINCT col) outputs (one per aggregation), whose
+ *		value splits the partial groups as "d", or NULL.
+ */
+const char *
+ng_partial_distinct_field(List *outputs)
+{
+	ListCell   *lc;
+
+	foreach(lc, outputs)
+	{
+		NgPlanOutput *out = (NgPlanOutput *) lfirst(lc);
+
+		if (out->kind == NG_OUT_COUNT_DISTINCT)
+			return out->field;
+	}
+	return NULL;
+}
+
+/*
  * ng_partial_needs_canary
  *		Does the $group of this output list hold more than one $sum (so
  *		that "z" checks the server computes every one of them)?
@@ -270,7 +290,8 @@ ng_partial_group_body(bson_t *group, const NgScanPlan *plan)
 	int			t;
 
 	/* one key and no types: the key itself, as an unsplit $group has it */
-	if (list_length(keys) == 1 && ng_partial_type_count(outputs) == 0)
+	if (list_length(keys) == 1 && ng_partial_type_count(outputs) == 0 &&
+		ng_partial_distinct_field(outputs) == NULL)
 	{
 		append_field_ref(group, "_id", strVal(linitial(keys)));
 		goto accumulators;
@@ -299,6 +320,8 @@ ng_partial_group_body(bson_t *group, const NgScanPlan *plan)
 			ntypes++;
 		}
 	}
+	if (ng_partial_distinct_field(outputs) != NULL)
+		append_field_ref(&id, "d", ng_partial_distinct_field(outputs));
 	for (t = 0; t < ntypes; t++)
 	{
 		const char *field = ng_partial_nan_field(outputs, t);

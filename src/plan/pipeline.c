@@ -267,6 +267,7 @@ ng_pipeline_group(bson_t *group, const NgScanPlan *plan)
 			case NG_OUT_KEY:
 			case NG_OUT_SUM:	/* (partial groups only) */
 			case NG_OUT_AVG:
+			case NG_OUT_COUNT_DISTINCT:
 				continue;
 			case NG_OUT_COUNT_STAR:
 				bson_append_document_begin(group, name, -1, &acc);

@@ -94,7 +94,9 @@ typedef enum NgOutputKind
 	NG_OUT_MIN,					/* min(col) */
 	NG_OUT_MAX,					/* max(col) */
 	NG_OUT_SUM,					/* sum(col): partial groups only */
-	NG_OUT_AVG					/* avg(col): partial groups only */
+	NG_OUT_AVG,					/* avg(col): partial groups only */
+	NG_OUT_COUNT_DISTINCT		/* count(DISTINCT col): partial groups
+								 * only */
 } NgOutputKind;
 
 typedef struct NgPlanOutput
@@ -105,6 +107,7 @@ typedef struct NgPlanOutput
 								 * none) */
 	int			tclass;			/* NgTypeClass of the column read
 								 * (NG_TC_NONE for none) */
+	Oid			argtype;		/* count(DISTINCT col): the column's type */
 } NgPlanOutput;
 
 /*
@@ -377,6 +380,7 @@ extern int	ng_partial_type_field(List *outputs, int index);
 extern int	ng_partial_type_count(List *outputs);
 extern const char *ng_partial_nan_field(List *outputs, int t);
 extern bool ng_partial_needs_canary(List *outputs);
+extern const char *ng_partial_distinct_field(List *outputs);
 extern void ng_partial_group_body(bson_t *group, const NgScanPlan *plan);
 
 #endif							/* NG_PLAN_H */

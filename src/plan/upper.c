@@ -7,7 +7,7 @@
  * PostgreSQL offers these through sorted base paths (GetForeignPaths with
  * pathkeys: sort.c, which states the ORDER BY rules and guards) and
  * through upper relations (GetForeignUpperPaths for UPPERREL_GROUP_AGG,
- * UPPERREL_ORDERED and UPPERREL_FINAL, here).  A pushed operation must
+ * UPPERREL_DISTINCT, UPPERREL_ORDERED and UPPERREL_FINAL, here).  A pushed operation must
  * give PostgreSQL's result for every document; what cannot be proven so
  * stays local.  The rules:
  *
@@ -39,16 +39,24 @@
  *	  (a missing field and null both count as NULL); min(col) or max(col) of
  *	  an integer, timestamp or date column (the types whose MongoDB order is
  *	  PostgreSQL's and for which PostgreSQL has min/max), without DISTINCT,
- *	  ORDER BY or FILTER.  sum and avg are not pushed: MongoDB's $sum turns
- *	  to double on int64 overflow, returns 0 where PostgreSQL returns NULL,
- *	  and sums doubles with extra precision, so its results are not always
- *	  PostgreSQL's.
+ *	  ORDER BY or FILTER; or sum/avg of an integer or numeric column, or
+ *	  min/max of float8, numeric or text ("C"), which MongoDB computes
+ *	  exactly only per BSON type: these make the pipeline return partial
+ *	  groups that the scan merges and finalizes (partial.c states the rules
+ *	  and what stays local: float8 sum and avg, always).
+ *	- Partial groups also replace the guards of GROUP BY (a text key, several
+ *	  keys) and the $ifNull of a nested key, when MongoDB is not asked to
+ *	  sort or limit the groups: the merge joins what MongoDB kept apart.
+ *	  Over partial groups HAVING, ORDER BY and LIMIT stay local.
  *	- a HAVING condition is pushed ($match after $group) when, read as a
  *	  condition on the result document's fields, deparse.c would push it as
  *	  a WHERE condition; only with GROUP BY, since without it PostgreSQL
  *	  returns one row even for no input and HAVING applies to that row.
  * Aggregates over no rows without GROUP BY give one row (count 0, NULL for
  * min/max), which the scan adds when the pipeline returns nothing.
+ *
+ * SELECT DISTINCT of columns (UPPERREL_DISTINCT, no DISTINCT ON) is planned
+ * as a GROUP BY of them without aggregates, by the same rules.
  *
  * Fallback.  A pushed operation would miss the documents the current
  * transaction has written but not yet committed (they are only in its
@@ -138,6 +146,8 @@ static void add_grouped_path(PlannerInfo *root, RelOptInfo *input_rel,
 							 bool can_hash);
 static bool aggregate_output(NgRelInfo *fpinfo, Index relid, Aggref *agg,
 							 NgOutput *out);
+static bool distinct_output(NgRelInfo *fpinfo, Index relid, Aggref *agg,
+							NgOutput *out);
 static NgTableOptions *result_options(List *outputs, List *exprs);
 static Node *outputs_to_vars(Node *node, List *exprs);
 static void add_ordered_path(PlannerInfo *root, RelOptInfo *input_rel,
@@ -354,9 +364,22 @@ add_grouped_path(PlannerInfo *root, RelOptInfo *input_rel,
 		if (!aggregate_output(fpinfo, input_rel->relid, (Aggref *) node, out))
 			return;
 		if (out->kind == NG_OUT_SUM || out->kind == NG_OUT_AVG ||
+			out->kind == NG_OUT_COUNT_DISTINCT ||
 			(ng_partial_output_is_typed(out->kind, out->tclass) &&
 			 out->kind != NG_OUT_COUNT))
 			partial = true;
+		/* one distinct column: it splits the partial groups */
+		if (out->kind == NG_OUT_COUNT_DISTINCT)
+		{
+			foreach(lc2, outputs)
+			{
+				NgOutput   *other = (NgOutput *) lfirst(lc2);
+
+				if (other->kind == NG_OUT_COUNT_DISTINCT &&
+					strcmp(other->column->field, out->column->field) != 0)
+					return;
+			}
+		}
 		out->name = psprintf("o%d", list_length(outputs));
 		add_column_to_pathtarget(scan_target, (Expr *) node, 0);
 		outputs = lappend(outputs, out);
@@ -397,7 +420,8 @@ add_grouped_path(PlannerInfo *root, RelOptInfo *input_rel,
 		{
 			NgOutput   *out = (NgOutput *) lfirst(lc);
 
-			if (ng_partial_output_is_typed(out->kind, out->tclass))
+			if (ng_partial_output_is_typed(out->kind, out->tclass) ||
+				out->kind == NG_OUT_COUNT_DISTINCT)
 				typed = true;
 		}
 		i = 0;
@@ -508,11 +532,13 @@ aggregate_output(NgRelInfo *fpinfo, Index relid, Aggref *agg, NgOutput *out)
 	Oid			basetype;
 	NgTypeClass tclass;
 
-	if (agg->aggdistinct != NIL || agg->aggorder != NIL ||
+	if (agg->aggorder != NIL ||
 		agg->aggfilter != NULL || agg->aggvariadic ||
 		agg->agglevelsup != 0 || agg->aggsplit != AGGSPLIT_SIMPLE ||
 		agg->aggkind != AGGKIND_NORMAL)
 		return false;
+	if (agg->aggdistinct != NIL)
+		return distinct_output(fpinfo, relid, agg, out);
 
 	if (agg->aggfnoid == F_COUNT_ && agg->aggstar)
 	{
@@ -601,6 +627,60 @@ aggregate_output(NgRelInfo *fpinfo, Index relid, Aggref *agg, NgOutput *out)
 			out->tclass = tclass;
 			return true;
 	}
+}
+
+/*
+ * count(DISTINCT col): partial groups split by the column's value too
+ * (partial.c), whose distinct values the merge counts.  For the columns
+ * whose equality is the equality of their output text (the GROUP BY
+ * types), under the type's default equality; one distinct column per
+ * aggregation (add_grouped_path checks).
+ */
+static bool
+distinct_output(NgRelInfo *fpinfo, Index relid, Aggref *agg, NgOutput *out)
+{
+	Node	   *arg;
+	NgColumn   *column;
+	Oid			basetype;
+	NgTypeClass tclass;
+	SortGroupClause *sgc;
+	Oid			eqtype;
+
+	if (agg->aggfnoid != F_COUNT_ANY || agg->aggstar ||
+		list_length(agg->args) != 1 || list_length(agg->aggdistinct) != 1)
+		return false;
+	arg = (Node *) ((TargetEntry *) linitial(agg->args))->expr;
+	column = ng_deparse_column(fpinfo->opts, relid, arg, &basetype, &tclass);
+	if (column == NULL || column->mismatch == NG_MISMATCH_NULL ||
+		!ng_field_is_expression_safe(column->field))
+		return false;
+	switch (tclass)
+	{
+		case NG_TC_INT:
+		case NG_TC_OBJECTID:
+		case NG_TC_BOOL:
+		case NG_TC_UUID:
+		case NG_TC_TIMESTAMP:
+		case NG_TC_DATE:
+			eqtype = basetype;
+			break;
+		case NG_TC_TEXT:
+			if (!OidIsValid(agg->inputcollid) ||
+				!get_collation_isdeterministic(agg->inputcollid))
+				return false;
+			eqtype = TEXTOID;
+			break;
+		default:
+			return false;
+	}
+	sgc = (SortGroupClause *) linitial(agg->aggdistinct);
+	if (sgc->eqop != lookup_type_cache(eqtype, TYPECACHE_EQ_OPR)->eq_opr)
+		return false;
+	out->kind = NG_OUT_COUNT_DISTINCT;
+	out->column = column;
+	out->basetype = exprType(arg);
+	out->tclass = tclass;
+	return true;
 }
 
 /*
@@ -1027,6 +1107,8 @@ ng_upper_plan(PlannerInfo *root, RelOptInfo *rel, ForeignPath *best_path,
 			po->field = out->column ? pstrdup(out->column->field) : "";
 			po->name = pstrdup(out->name);
 			po->tclass = out->tclass;
+			po->argtype = (out->kind == NG_OUT_COUNT_DISTINCT) ?
+				out->basetype : InvalidOid;
 			plan->outputs = lappend(plan->outputs, po);
 			i++;
 		}
@@ -1041,6 +1123,7 @@ ng_upper_plan(PlannerInfo *root, RelOptInfo *rel, ForeignPath *best_path,
 			po->field = "";
 			po->name = "";
 			po->tclass = NG_TC_NONE;
+			po->argtype = InvalidOid;
 			plan->outputs = lappend(plan->outputs, po);
 		}
 		plan->grouped = true;

@@ -153,9 +153,10 @@ FROM unnest(ARRAY['SELECT cat, count(n), min(n), max(n), min(ts), max(id) FROM i
 -- and finalized here (fdw_pushdown_partial shows them)
 SELECT explain_plan($$SELECT sum(n), avg(n) FROM items$$, remote_only => true);
 SELECT explain_plan($$SELECT min(cat) FROM items$$, remote_only => true);
--- kept local: DISTINCT inside an aggregate, FILTER, ORDER BY in the
--- aggregate, float8 and expressions as GROUP BY items, grouping sets
+-- (and count(DISTINCT col), the partial groups split by its value)
 SELECT explain_plan($$SELECT count(DISTINCT n) FROM items$$, remote_only => true);
+-- kept local: FILTER, ORDER BY in the aggregate, float8 and expressions as
+-- GROUP BY items, grouping sets
 EXPLAIN (COSTS OFF) SELECT count(*) FILTER (WHERE flag) FROM items;
 EXPLAIN (COSTS OFF) SELECT f, count(*) FROM items GROUP BY f;
 EXPLAIN (COSTS OFF) SELECT n % 2, count(*) FROM items GROUP BY n % 2;

@@ -140,8 +140,20 @@ SELECT same('SELECT k, count(*) FROM %s GROUP BY k');
 -- with ORDER BY and LIMIT on the groups, the guards stay and MongoDB sorts
 EXPLAIN (VERBOSE, COSTS OFF) SELECT cat, count(*) FROM items GROUP BY cat ORDER BY count(*) DESC, cat NULLS FIRST LIMIT 2;
 
+-- count(DISTINCT col): the partial groups are split by the value too, and
+-- the merge counts the distinct values (the ObjectId and the string of the
+-- same hex digits are one)
+EXPLAIN (VERBOSE, COSTS OFF) SELECT k, count(DISTINCT cat), count(*) FROM items GROUP BY k;
+SELECT count(DISTINCT cat), count(DISTINCT s) FROM items;
+SELECT same('SELECT k, count(DISTINCT cat), count(*) FROM %s GROUP BY k');
+SELECT ran_on_server('SELECT k, count(DISTINCT cat), count(*) FROM items GROUP BY k') AS on_server;
+-- SELECT DISTINCT: a GROUP BY without aggregates
+EXPLAIN (VERBOSE, COSTS OFF) SELECT DISTINCT cat FROM items;
+SELECT same('SELECT DISTINCT cat FROM %s');
+SELECT same('SELECT DISTINCT cat, k FROM %s WHERE id > 2');
+
 -- kept local: float8 sum and avg (PostgreSQL adds in scan order),
--- min/max of text under another collation, DISTINCT
+-- min/max of text under another collation, DISTINCT in sum
 EXPLAIN (COSTS OFF) SELECT sum(f), avg(f) FROM items;
 EXPLAIN (COSTS OFF) SELECT min(sd) FROM items GROUP BY cat;
 EXPLAIN (COSTS OFF) SELECT sum(DISTINCT n) FROM items;
