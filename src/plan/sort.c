@@ -65,6 +65,8 @@
 
 #include "plan/plan.h"
 
+static bool computed_keys_allowed(NgTableOptions *opts);
+
 /*
  * A sort key for MongoDB path "field" from a pathkey of its EC; attnum and
  * guard are the caller's to set.
@@ -208,7 +210,8 @@ ng_sort_keys_for_base(PlannerInfo *root, RelOptInfo *baserel,
 			if (tclass != NG_TC_FLOAT8 ||
 				pk->pk_opfamily !=
 				lookup_type_cache(FLOAT8OID, TYPECACHE_BTREE_OPFAMILY)->btree_opf ||
-				!ng_field_is_expression_safe(column->field))
+				!ng_field_is_expression_safe(column->field) ||
+				!computed_keys_allowed(fpinfo->opts))
 				return false;
 			flags = NG_SORT_FLAG_NAN | NG_SORT_FLAG_NULLS;
 		}
@@ -220,7 +223,8 @@ ng_sort_keys_for_base(PlannerInfo *root, RelOptInfo *baserel,
 		if (pk->pk_nulls_first != (ng_pathkey_strategy(pk) == BTLessStrategyNumber) &&
 			!ng_sort_column_nonnull(baserel, column->attnum))
 		{
-			if (!ng_field_is_expression_safe(column->field))
+			if (!ng_field_is_expression_safe(column->field) ||
+				!computed_keys_allowed(fpinfo->opts))
 				return false;
 			flags |= NG_SORT_FLAG_NULLS;
 		}
@@ -305,6 +309,28 @@ ng_sort_column_nonnull(RelOptInfo *baserel, AttrNumber attnum)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * May a sort of this table add computed fields (__ng_s<n>, __ng_n<n>) to
+ * its documents?  Not when a column reads the whole document (it would
+ * show them) or a field of that name (it would read them).
+ */
+static bool
+computed_keys_allowed(NgTableOptions *opts)
+{
+	int			i;
+
+	for (i = 0; i < opts->natts; i++)
+	{
+		NgColumn   *col = &opts->columns[i];
+
+		if (col->field == NULL)
+			continue;
+		if (col->is_root || strncmp(col->field, "__ng_", 5) == 0)
+			return false;
+	}
+	return true;
 }
 
 /* How many sort keys need computed keys. */

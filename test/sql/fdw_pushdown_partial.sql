@@ -169,6 +169,13 @@ SELECT same_order('SELECT id, n FROM %s ORDER BY n, id LIMIT 4 OFFSET 1');
 SELECT same_order('SELECT id, f FROM %s ORDER BY f, id');
 SELECT same_order('SELECT id, s FROM %s ORDER BY s DESC, id');
 SELECT id, n FROM items ORDER BY n DESC, id LIMIT 3;
+-- not with a column reading the whole document (it would show the computed
+-- keys): sorted locally
+CREATE FOREIGN TABLE items_doc (id int OPTIONS (field '_id'), n bigint,
+    doc jsonb OPTIONS (field '$$ROOT'))
+  SERVER partial_srv OPTIONS (collection 'partial_items');
+EXPLAIN (COSTS OFF) SELECT id, doc FROM items_doc ORDER BY n, id;
+SELECT doc FROM items_doc WHERE id = 6 ORDER BY n;
 
 DO $$ BEGIN
   PERFORM nutragenie_fdw.run_command('partial_srv', '{"drop": "partial_items"}');
