@@ -148,6 +148,8 @@ static bool aggregate_output(NgRelInfo *fpinfo, Index relid, Aggref *agg,
 							 NgOutput *out);
 static bool distinct_output(NgRelInfo *fpinfo, Index relid, Aggref *agg,
 							NgOutput *out);
+static bool grouping_equality_is_exact(NgTypeClass tclass, Oid basetype,
+									   Oid collation, Oid eqop);
 static NgTableOptions *result_options(List *outputs, List *exprs);
 static Node *outputs_to_vars(Node *node, List *exprs);
 static void add_ordered_path(PlannerInfo *root, RelOptInfo *input_rel,
@@ -272,36 +274,19 @@ add_grouped_path(PlannerInfo *root, RelOptInfo *input_rel,
 		Oid			basetype;
 		NgTypeClass tclass;
 		NgOutput   *out;
-		Oid			eqtype;
 
 		column = ng_deparse_column(fpinfo->opts, input_rel->relid,
 								   (Node *) tle->expr, &basetype, &tclass);
 		if (column == NULL || column->mismatch == NG_MISMATCH_NULL ||
 			!ng_field_is_expression_safe(column->field))
 			return;
-		switch (tclass)
-		{
-			case NG_TC_INT:
-			case NG_TC_OBJECTID:
-			case NG_TC_BOOL:
-			case NG_TC_UUID:
-			case NG_TC_TIMESTAMP:
-			case NG_TC_DATE:
-				eqtype = basetype;
-				break;
-			case NG_TC_TEXT:
-				if (!OidIsValid(exprCollation((Node *) tle->expr)) ||
-					!get_collation_isdeterministic(exprCollation((Node *) tle->expr)))
-					return;
-				eqtype = TEXTOID;
-				guards = ng_plan_guard_add(guards, column->field,
-										   NG_GUARD_STRING_OBJECTID);
-				break;
-			default:
-				return;
-		}
-		if (sgc->eqop != lookup_type_cache(eqtype, TYPECACHE_EQ_OPR)->eq_opr)
+		if (!grouping_equality_is_exact(tclass, basetype,
+										exprCollation((Node *) tle->expr),
+										sgc->eqop))
 			return;
+		if (tclass == NG_TC_TEXT)
+			guards = ng_plan_guard_add(guards, column->field,
+									   NG_GUARD_STRING_OBJECTID);
 
 		if (strchr(column->field, '.') != NULL)
 			nested_key = true;
@@ -630,6 +615,44 @@ aggregate_output(NgRelInfo *fpinfo, Index relid, Aggref *agg, NgOutput *out)
 }
 
 /*
+ * Is eqop, with this collation, the equality under which MongoDB groups the
+ * values a column of class tclass (base type basetype) reads, up to the
+ * merge of partial groups?  The integer types, bool, objectid, uuid,
+ * timestamps and date under their default equality; text and varchar
+ * under a deterministic collation (a string and an ObjectId of the same
+ * hex digits excepted: guarded, or merged).  Not float8 (0 and -0 are one
+ * group whose key MongoDB and PostgreSQL may print differently) nor
+ * numeric.
+ */
+static bool
+grouping_equality_is_exact(NgTypeClass tclass, Oid basetype, Oid collation,
+						   Oid eqop)
+{
+	Oid			eqtype;
+
+	switch (tclass)
+	{
+		case NG_TC_INT:
+		case NG_TC_OBJECTID:
+		case NG_TC_BOOL:
+		case NG_TC_UUID:
+		case NG_TC_TIMESTAMP:
+		case NG_TC_DATE:
+			eqtype = basetype;
+			break;
+		case NG_TC_TEXT:
+			if (!OidIsValid(collation) ||
+				!get_collation_isdeterministic(collation))
+				return false;
+			eqtype = TEXTOID;
+			break;
+		default:
+			return false;
+	}
+	return eqop == lookup_type_cache(eqtype, TYPECACHE_EQ_OPR)->eq_opr;
+}
+
+/*
  * count(DISTINCT col): partial groups split by the column's value too
  * (partial.c), whose distinct values the merge counts.  For the columns
  * whose equality is the equality of their output text (the GROUP BY
@@ -644,7 +667,6 @@ distinct_output(NgRelInfo *fpinfo, Index relid, Aggref *agg, NgOutput *out)
 	Oid			basetype;
 	NgTypeClass tclass;
 	SortGroupClause *sgc;
-	Oid			eqtype;
 
 	if (agg->aggfnoid != F_COUNT_ANY || agg->aggstar ||
 		list_length(agg->args) != 1 || list_length(agg->aggdistinct) != 1)
@@ -654,27 +676,9 @@ distinct_output(NgRelInfo *fpinfo, Index relid, Aggref *agg, NgOutput *out)
 	if (column == NULL || column->mismatch == NG_MISMATCH_NULL ||
 		!ng_field_is_expression_safe(column->field))
 		return false;
-	switch (tclass)
-	{
-		case NG_TC_INT:
-		case NG_TC_OBJECTID:
-		case NG_TC_BOOL:
-		case NG_TC_UUID:
-		case NG_TC_TIMESTAMP:
-		case NG_TC_DATE:
-			eqtype = basetype;
-			break;
-		case NG_TC_TEXT:
-			if (!OidIsValid(agg->inputcollid) ||
-				!get_collation_isdeterministic(agg->inputcollid))
-				return false;
-			eqtype = TEXTOID;
-			break;
-		default:
-			return false;
-	}
 	sgc = (SortGroupClause *) linitial(agg->aggdistinct);
-	if (sgc->eqop != lookup_type_cache(eqtype, TYPECACHE_EQ_OPR)->eq_opr)
+	if (!grouping_equality_is_exact(tclass, basetype, agg->inputcollid,
+									sgc->eqop))
 		return false;
 	out->kind = NG_OUT_COUNT_DISTINCT;
 	out->column = column;
