@@ -365,6 +365,7 @@ start_scan(NgScanState *st)
 	st->local = false;
 	st->use_outer = false;
 	st->empty_row_due = false;
+	st->partial_groups = NULL;
 	st->scan_docs = 0;
 	st->mongo_done = false;
 	ng_scan_end_local_sort(st);
@@ -384,6 +385,8 @@ start_scan(NgScanState *st)
 	}
 	st->skip_left = offset;
 	st->limit_left = count;
+	st->offset_value = offset;
+	st->count_value = count;
 
 	if (st->remote == NULL)
 	{

@@ -11,7 +11,10 @@
  * transaction has written the collection, a guard trips, the HAVING filter
  * is too large, or the server rejects the pipeline as unsupported before
  * returning anything.  An aggregation without GROUP BY over no documents
- * still returns its one row (count 0, NULL for min and max).
+ * still returns its one row (count 0, NULL for min and max).  A pipeline
+ * of partial groups (plan/partial.c) is read to its end before the first
+ * row: finalize.c merges and finalizes the groups, or says that they
+ * cannot be made exact, and the outer plan runs instead.
  *
  * Copyright (c) 2026, nutragenie developers
  *
@@ -27,6 +30,10 @@
 #include "nodes/makefuncs.h"
 
 #include "exec/scan_state.h"
+
+static bool run_outer_instead(NgScanState *st, TupleTableSlot *slot,
+							  const char *why);
+static bool next_partial_row(NgScanState *st, TupleTableSlot *slot);
 
 /*
  * ng_scan_aggregate_begin
@@ -65,6 +72,15 @@ ng_scan_aggregate_begin(NgScanState *st)
 				break;
 			case NG_OUT_MAX:
 				col->attname = psprintf("max(\"%s\")", out->field);
+				break;
+			case NG_OUT_SUM:
+				col->attname = psprintf("sum(\"%s\")", out->field);
+				break;
+			case NG_OUT_AVG:
+				col->attname = psprintf("avg(\"%s\")", out->field);
+				break;
+			case NG_OUT_COUNT_DISTINCT:
+				col->attname = psprintf("count(DISTINCT \"%s\")", out->field);
 				break;
 			case NG_OUT_NONE:
 				break;
@@ -146,6 +162,8 @@ ng_scan_next_group_row(NgScanState *st, TupleTableSlot *slot)
 {
 	const bson_t *doc;
 
+	if (st->plan->partial)
+		return next_partial_row(st, slot);
 	ExecClearTuple(slot);
 	if (st->empty_row_due)
 	{
@@ -178,15 +196,7 @@ ng_scan_next_group_row(NgScanState *st, TupleTableSlot *slot)
 		if (ng_coll_cursor_failed(st->remote, &error))
 		{
 			if (st->scan_docs == 0 && ng_coll_error_is_unsupported(&error))
-			{
-				ereport(DEBUG1,
-						(errmsg_internal("aggregating foreign table \"%s\" locally: %s",
-										 st->opts->relname, error.message)));
-				ng_coll_close_cursor(st->remote);
-				st->use_outer = true;
-				st->fallbacks++;
-				return ng_scan_next_outer_row(st, slot);
-			}
+				return run_outer_instead(st, slot, error.message);
 			ng_scan_report_cursor_error(st, &error);
 		}
 		st->mongo_done = true;
@@ -206,6 +216,79 @@ ng_scan_next_group_row(NgScanState *st, TupleTableSlot *slot)
 	st->scan_docs++;
 	CHECK_FOR_INTERRUPTS();
 	ng_scan_convert_document(st, doc, slot, st->ncols);
+	ExecStoreVirtualTuple(slot);
+	return true;
+}
+
+/*
+ * Give the scan over to the outer plan, before any row was returned, and
+ * return its first row; why says why, for DEBUG1.
+ */
+static bool
+run_outer_instead(NgScanState *st, TupleTableSlot *slot, const char *why)
+{
+	ereport(DEBUG1,
+			(errmsg_internal("aggregating foreign table \"%s\" locally: %s",
+							 st->opts->relname, why)));
+	ng_coll_close_cursor(st->remote);
+	st->use_outer = true;
+	st->fallbacks++;
+	return ng_scan_next_outer_row(st, slot);
+}
+
+/*
+ * The next merged group of an aggregation that returns partial groups
+ * (plan/partial.c).  The first call reads them all and finalize.c merges
+ * them; if they cannot be finalized exactly, or the server rejects the
+ * pipeline, the scan runs its outer plan instead, having returned nothing.
+ */
+static bool
+next_partial_row(NgScanState *st, TupleTableSlot *slot)
+{
+	NgPartialGroups *g = st->partial_groups;
+
+	ExecClearTuple(slot);
+	if (g == NULL)
+	{
+		const bson_t *doc;
+		bson_error_t error;
+		bool		ok = true;
+
+		if (st->partial_cxt == NULL)
+			st->partial_cxt = AllocSetContextCreate(st->scan_cxt,
+													"nutragenie partial groups",
+													ALLOCSET_DEFAULT_SIZES);
+		else
+			MemoryContextReset(st->partial_cxt);
+		g = ng_finalize_begin(st->plan, st->result_opts, st->partial_cxt);
+		while (ok && ng_coll_next(st->remote, &doc))
+		{
+			st->docs_fetched++;
+			st->scan_docs++;
+			CHECK_FOR_INTERRUPTS();
+			ok = ng_finalize_add(g, doc);
+		}
+		if (ok && ng_coll_cursor_failed(st->remote, &error))
+		{
+			if (st->scan_docs == 0 && ng_coll_error_is_unsupported(&error))
+				return run_outer_instead(st, slot, error.message);
+			ng_scan_report_cursor_error(st, &error);
+		}
+		if (ok)
+		{
+			ng_finalize_end(g);
+			ok = ng_finalize_check(g);
+		}
+		if (!ok)
+			return run_outer_instead(st, slot,
+									 "a partial group cannot be finalized exactly");
+		if (st->scan_docs == 0 && !st->coll_verified)
+			ng_scan_verify_collection(st);
+		st->mongo_done = true;
+		st->partial_groups = g;
+	}
+	if (!ng_finalize_next(g, slot->tts_values, slot->tts_isnull))
+		return false;
 	ExecStoreVirtualTuple(slot);
 	return true;
 }

@@ -114,10 +114,27 @@ ngExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		{
 			ng_scan_build_projection(st, &projection,
 									 ng_filter_parts_lossy(parts));
-			BSON_APPEND_UTF8(&command, "find", st->opts->collection);
-			BSON_APPEND_DOCUMENT(&command, "filter", &filter);
-			ng_pipeline_find_options(&command, &projection, st->sort_keys,
-									 &skip, &limit);
+			if (ng_pipeline_sort_is_computed(st->sort_keys))
+			{
+				bson_t		pipeline;
+				bson_t		cursor;
+
+				BSON_APPEND_UTF8(&command, "aggregate", st->opts->collection);
+				bson_append_array_unsafe_begin(&command, "pipeline", -1,
+											   &pipeline);
+				ng_pipeline_sorted_stages(&pipeline, &filter, &projection,
+										  st->sort_keys, &skip, &limit);
+				bson_append_array_end(&command, &pipeline);
+				BSON_APPEND_DOCUMENT_BEGIN(&command, "cursor", &cursor);
+				bson_append_document_end(&command, &cursor);
+			}
+			else
+			{
+				BSON_APPEND_UTF8(&command, "find", st->opts->collection);
+				BSON_APPEND_DOCUMENT(&command, "filter", &filter);
+				ng_pipeline_find_options(&command, &projection, st->sort_keys,
+										 &skip, &limit);
+			}
 		}
 		json = ng_bson_as_json(&command);
 	}
@@ -141,19 +158,33 @@ ngExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	if (split != NULL)
 		ExplainPropertyText("MongoDB Filter Split", split, es);
 
-	if (st->grouped || st->guards != NIL)
+	if (st->grouped || st->guards != NIL ||
+		ng_pipeline_sort_is_computed(st->sort_keys))
 	{
 		StringInfoData buf;
+		bool		first = true;
 
 		initStringInfo(&buf);
 		if (st->grouped)
+		{
 			appendStringInfoString(&buf, "the plan below, if the transaction has written the collection or the server cannot run the pipeline");
+			if (st->plan->partial)
+				appendStringInfoString(&buf, ", or if its partial groups cannot be finalized exactly");
+			first = false;
+		}
 		else
 			appendStringInfoString(&buf, "sort locally");
+		if (!st->grouped && ng_pipeline_sort_is_computed(st->sort_keys))
+		{
+			appendStringInfoString(&buf, " if the server cannot run the pipeline");
+			first = false;
+		}
 		foreach(lc, st->guards)
-			appendStringInfo(&buf, "%s if %s",
-							 (!st->grouped && foreach_current_index(lc) == 0) ? "" : ", or",
+		{
+			appendStringInfo(&buf, "%s if %s", first ? "" : ", or",
 							 ng_pipeline_guard_describe(lfirst(lc)));
+			first = false;
+		}
 		ExplainPropertyText("MongoDB Fallback", buf.data, es);
 	}
 

@@ -12,7 +12,10 @@
  * carries the document's overlay number as its ctid.  A find whose pushed
  * sort, skip or limit cannot be used (the overlay, a split filter, a
  * tripped guard) is sent without them and the scan sorts (tuplesort), skips
- * and limits itself.  An empty first result is followed by one check that
+ * and limits itself.  A sort with computed keys (plan/sort.c) is sent as an
+ * aggregation with the find's filter and projection; a server that rejects
+ * it as unsupported before returning anything gets the plain find, and
+ * the scan sorts, skips and limits itself.  An empty first result is followed by one check that
  * the collection exists: MongoDB answers a find on a missing collection
  * with no documents.
  *
@@ -33,6 +36,11 @@
 #include "exec/scan_state.h"
 
 static bool send_next_part(NgScanState *st);
+static void send_sorted_aggregate(NgScanState *st, const bson_t *filter,
+								  const bson_t *projection,
+								  const NgLimitValue *skip,
+								  const NgLimitValue *limit);
+static bool sort_locally_instead(NgScanState *st, const bson_error_t *error);
 static bool lock_and_reread(NgScanState *st, const bson_t *doc,
 							bson_t *fresh, uint32 *ref);
 static void set_row_ref(NgScanState *st, TupleTableSlot *slot, uint32 ref);
@@ -114,6 +122,11 @@ ng_scan_send_find(NgScanState *st, const bson_t *filter, bool pushed)
 	PG_TRY();
 	{
 		ng_scan_build_projection(st, &projection, st->lossy);
+		if (pushed && ng_pipeline_sort_is_computed(st->sort_keys))
+		{
+			send_sorted_aggregate(st, filter, &projection, &skip, &limit);
+			goto sent;
+		}
 		ng_pipeline_find_options(&opts, &projection,
 								 pushed ? st->sort_keys : NIL, &skip, &limit);
 		BSON_APPEND_INT32(&opts, "batchSize", st->opts->batch_size);
@@ -130,6 +143,8 @@ ng_scan_send_find(NgScanState *st, const bson_t *filter, bool pushed)
 							   filter->len, opts.len),
 					 errhint("Lower \"nutragenie.max_filter_size\".")));
 		ng_coll_find(st->remote, filter, &opts);
+sent:
+		;
 	}
 	PG_FINALLY();
 	{
@@ -138,6 +153,88 @@ ng_scan_send_find(NgScanState *st, const bson_t *filter, bool pushed)
 	}
 	PG_END_TRY();
 	st->finds++;
+}
+
+/*
+ * Send a sorted find whose sort needs computed keys as an aggregation
+ * (pipeline.c): the same documents, with the same projection.
+ */
+static void
+send_sorted_aggregate(NgScanState *st, const bson_t *filter,
+					  const bson_t *projection, const NgLimitValue *skip,
+					  const NgLimitValue *limit)
+{
+	bson_t		command;
+	bson_t		pipeline;
+	bson_t		opts;
+
+	bson_init(&command);
+	bson_init(&opts);
+	bson_append_array_unsafe_begin(&command, "pipeline", -1, &pipeline);
+	ng_pipeline_sorted_stages(&pipeline, filter, projection, st->sort_keys,
+							  skip, limit);
+	bson_append_array_end(&command, &pipeline);
+	BSON_APPEND_INT32(&opts, "batchSize", st->opts->batch_size);
+	BSON_APPEND_BOOL(&opts, "allowDiskUse", true);
+	if ((Size) command.len > NG_MAX_COMMAND_BYTES)
+	{
+		uint32		len = command.len;
+
+		bson_destroy(&command);
+		bson_destroy(&opts);
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("MongoDB aggregate for foreign table \"%s\" would exceed the server's 16 MB command limit",
+						st->opts->relname),
+				 errdetail("The command takes %u bytes.", len),
+				 errhint("Lower \"nutragenie.max_filter_size\".")));
+	}
+	PG_TRY();
+	{
+		ng_coll_aggregate(st->remote, &command, &opts);
+	}
+	PG_FINALLY();
+	{
+		bson_destroy(&command);
+		bson_destroy(&opts);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Did the server reject a sort with computed keys as unsupported before
+ * returning anything?  Then send the plain find, and sort, skip and limit
+ * here (true).
+ */
+static bool
+sort_locally_instead(NgScanState *st, const bson_error_t *error)
+{
+	bson_t		filter;
+
+	if (st->local || st->scan_docs != 0 ||
+		!ng_pipeline_sort_is_computed(st->sort_keys) ||
+		!ng_coll_error_is_unsupported(error))
+		return false;
+	ereport(DEBUG1,
+			(errmsg_internal("sorting foreign table \"%s\" locally: %s",
+							 st->opts->relname, error->message)));
+	ng_coll_close_cursor(st->remote);
+	st->local = true;
+	st->fallbacks++;
+	st->skip_left = st->offset_value;
+	st->limit_left = st->count_value;
+	bson_init(&filter);
+	PG_TRY();
+	{
+		ng_filter_parts_append(&filter, st->parts, 0);
+		ng_scan_send_find(st, &filter, false);
+	}
+	PG_FINALLY();
+	{
+		bson_destroy(&filter);
+	}
+	PG_END_TRY();
+	return true;
 }
 
 /*
@@ -196,7 +293,11 @@ ng_scan_next_row(NgScanState *st, TupleTableSlot *slot)
 				bson_error_t error;
 
 				if (ng_coll_cursor_failed(st->remote, &error))
+				{
+					if (sort_locally_instead(st, &error))
+						return ng_scan_next_local_row(st, slot);
 					ng_scan_report_cursor_error(st, &error);
+				}
 				if (send_next_part(st))
 					continue;
 				if (st->scan_docs == 0 && !st->coll_verified && !st->overlay)

@@ -23,6 +23,7 @@
 #include "bson/bson_map.h"
 #include "conn/cursor.h"
 #include "exec/exec.h"
+#include "exec/finalize.h"
 #include "write/write.h"
 
 /* A run-time value expression of the pushed conditions and its state. */
@@ -104,6 +105,8 @@ typedef struct NgScanState
 	bool		local;			/* sort, skip, limit done here */
 	int64		skip_left;		/* local OFFSET still to skip */
 	int64		limit_left;		/* local LIMIT left, -1: none */
+	int64		offset_value;	/* this (re)scan's OFFSET and LIMIT (-1: */
+	int64		count_value;	/* none), should it sort locally after all */
 	Tuplesortstate *sorter;		/* local sort */
 	TupleTableSlot *sort_slot;
 	bool		sorted;
@@ -112,6 +115,10 @@ typedef struct NgScanState
 	bool		use_outer;		/* the outer plan runs */
 	bool		empty_row_due;	/* no GROUP BY, no documents: return its
 								 * one row */
+	MemoryContext partial_cxt;	/* partial groups (finalize.c), reset per
+								 * (re)scan */
+	NgPartialGroups *partial_groups;	/* merged groups; NULL until all
+										 * are read */
 } NgScanState;
 
 /* in scan.c */

@@ -54,6 +54,7 @@ typedef enum NgSortKeyIndex
 	NgSortKeyAttno,				/* Integer */
 	NgSortKeySortop,			/* Integer: Oid */
 	NgSortKeyCollation,			/* Integer: Oid */
+	NgSortKeyFlags,				/* Integer: NG_SORT_FLAG_* */
 	NgSortKeyCount
 } NgSortKeyIndex;
 
@@ -70,6 +71,7 @@ typedef enum NgGroupIndex
 {
 	NgGroupFields,				/* List of String */
 	NgGroupOutputs,				/* List of outputs (NgOutputIndex) */
+	NgGroupPartial,				/* Integer: 1 for partial groups */
 	NgGroupCount
 } NgGroupIndex;
 
@@ -79,6 +81,8 @@ typedef enum NgOutputIndex
 	NgOutputKindSlot,			/* Integer: NgOutputKind */
 	NgOutputField,				/* String */
 	NgOutputName,				/* String */
+	NgOutputTypeClass,			/* Integer: NgTypeClass */
+	NgOutputArgType,			/* Integer: Oid */
 	NgOutputCount
 } NgOutputIndex;
 
@@ -137,8 +141,9 @@ ng_scan_plan_to_list(const NgScanPlan *plan)
 		limit = list_make2(makeInteger(plan->limit_index),
 						   makeInteger(plan->offset_index));
 	if (plan->grouped)
-		group = list_make2(plan->group_fields,
-						   outputs_to_list(plan->outputs));
+		group = list_make3(plan->group_fields,
+						   outputs_to_list(plan->outputs),
+						   makeInteger(plan->partial ? 1 : 0));
 
 	list = lappend(list, ng_options_to_list(plan->opts));
 	list = lappend(list, plan->retrieved);
@@ -192,6 +197,7 @@ ng_scan_plan_from_list(List *list)
 		plan->grouped = true;
 		plan->group_fields = list_nth(group, NgGroupFields);
 		plan->outputs = outputs_from_list(list_nth(group, NgGroupOutputs));
+		plan->partial = intVal(list_nth(group, NgGroupPartial)) != 0;
 	}
 	plan->guards = guards_from_list(list_nth(list, NgScanPrivateGuards));
 	if (batch != NIL)
@@ -280,6 +286,7 @@ sort_keys_to_list(List *keys)
 		item = lappend(item, makeInteger(key->attno));
 		item = lappend(item, makeInteger((int) key->sortop));
 		item = lappend(item, makeInteger((int) key->collation));
+		item = lappend(item, makeInteger(key->flags));
 		Assert(list_length(item) == NgSortKeyCount);
 		result = lappend(result, item);
 	}
@@ -303,6 +310,7 @@ sort_keys_from_list(List *list)
 		key->attno = (AttrNumber) intVal(list_nth(item, NgSortKeyAttno));
 		key->sortop = (Oid) intVal(list_nth(item, NgSortKeySortop));
 		key->collation = (Oid) intVal(list_nth(item, NgSortKeyCollation));
+		key->flags = intVal(list_nth(item, NgSortKeyFlags));
 		result = lappend(result, key);
 	}
 	return result;
@@ -354,9 +362,11 @@ outputs_to_list(List *outputs)
 		NgPlanOutput *out = (NgPlanOutput *) lfirst(lc);
 
 		result = lappend(result,
-						 list_make3(makeInteger(out->kind),
-									makeString(pstrdup(out->field)),
-									makeString(pstrdup(out->name))));
+						 lappend(list_make4(makeInteger(out->kind),
+											makeString(pstrdup(out->field)),
+											makeString(pstrdup(out->name)),
+											makeInteger(out->tclass)),
+								 makeInteger((int) out->argtype)));
 	}
 	return result;
 }
@@ -375,6 +385,8 @@ outputs_from_list(List *list)
 		out->kind = (NgOutputKind) intVal(list_nth(item, NgOutputKindSlot));
 		out->field = strVal(list_nth(item, NgOutputField));
 		out->name = strVal(list_nth(item, NgOutputName));
+		out->tclass = intVal(list_nth(item, NgOutputTypeClass));
+		out->argtype = (Oid) intVal(list_nth(item, NgOutputArgType));
 		result = lappend(result, out);
 	}
 	return result;

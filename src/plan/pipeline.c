@@ -46,6 +46,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "nodes/pg_list.h"
 #include "nodes/value.h"
 
@@ -56,6 +58,9 @@ static void append_limit_value(bson_t *doc, const char *key,
 static void append_field_ref(bson_t *doc, const char *key, const char *field);
 static void append_stage(bson_t *array, int *n, const char *name,
 						 const bson_t *body);
+static void append_limit_stages(bson_t *array, int *n,
+								const NgLimitValue *skip,
+								const NgLimitValue *limit);
 
 /*
  * ng_pipeline_sort
@@ -70,8 +75,134 @@ ng_pipeline_sort(bson_t *sort, List *sort_keys)
 	foreach(lc, sort_keys)
 	{
 		NgPlanSortKey *key = (NgPlanSortKey *) lfirst(lc);
+		char		name[32];
 
+		/* true (null or missing) first for NULLS FIRST */
+		if (key->flags & NG_SORT_FLAG_NULLS)
+		{
+			snprintf(name, sizeof(name), "__ng_s%d", foreach_current_index(lc));
+			bson_append_int32(sort, name, -1, key->nulls_first ? -1 : 1);
+		}
+		/* NaN is PostgreSQL's greatest float8: last ascending */
+		if (key->flags & NG_SORT_FLAG_NAN)
+		{
+			snprintf(name, sizeof(name), "__ng_n%d", foreach_current_index(lc));
+			bson_append_int32(sort, name, -1, key->descending ? -1 : 1);
+		}
 		bson_append_int32(sort, key->field, -1, key->descending ? -1 : 1);
+	}
+}
+
+/*
+ * ng_pipeline_sort_is_computed
+ *		Does the sort need computed keys, i.e. an aggregation instead of a
+ *		find?
+ */
+bool
+ng_pipeline_sort_is_computed(List *sort_keys)
+{
+	ListCell   *lc;
+
+	foreach(lc, sort_keys)
+	{
+		if (((NgPlanSortKey *) lfirst(lc))->flags != 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * ng_pipeline_sorted_stages
+ *		Append to "array" the stages of a sorted find that needs computed
+ *		sort keys (sort.c):
+ *
+ *	SELECT id, f FROM t ORDER BY f LIMIT 5	(ASC NULLS LAST, float8)
+ *
+ *	[{$match: filter},
+ *	 {$addFields: {__ng_s0: {$lte: ["$f", null]},
+ *				   __ng_n0: {$lt: ["$f", -Infinity]}}},
+ *	 {$sort: {__ng_s0: 1, __ng_n0: 1, f: 1}}, {$limit: 5},
+ *	 {$project: {_id: 1, f: 1}}]
+ *
+ * __ng_s is true for null and missing (nothing else compares below null),
+ * so sorting on it puts them first or last; __ng_n is true for NaN (the
+ * only number below -Infinity in MongoDB's order; null and missing too, but
+ * __ng_s sorts those apart first), so NaN sorts above every number, as in
+ * PostgreSQL.  The projection is the find's.
+ */
+void
+ng_pipeline_sorted_stages(bson_t *array, const bson_t *filter,
+						  const bson_t *projection, List *sort_keys,
+						  const NgLimitValue *skip, const NgLimitValue *limit)
+{
+	int			n = 0;
+	bson_t		body;
+	ListCell   *lc;
+
+	if (filter != NULL && !bson_empty(filter))
+		append_stage(array, &n, "$match", filter);
+
+	bson_init(&body);
+	foreach(lc, sort_keys)
+	{
+		NgPlanSortKey *key = (NgPlanSortKey *) lfirst(lc);
+		char		name[32];
+		bson_t		expr;
+		bson_t		args;
+
+		if (key->flags & NG_SORT_FLAG_NULLS)
+		{
+			snprintf(name, sizeof(name), "__ng_s%d", foreach_current_index(lc));
+			bson_append_document_begin(&body, name, -1, &expr);
+			bson_append_array_unsafe_begin(&expr, "$lte", 4, &args);
+			append_field_ref(&args, "0", key->field);
+			bson_append_null(&args, "1", 1);
+			bson_append_array_end(&expr, &args);
+			bson_append_document_end(&body, &expr);
+		}
+		if (key->flags & NG_SORT_FLAG_NAN)
+		{
+			snprintf(name, sizeof(name), "__ng_n%d", foreach_current_index(lc));
+			bson_append_document_begin(&body, name, -1, &expr);
+			bson_append_array_unsafe_begin(&expr, "$lt", 3, &args);
+			append_field_ref(&args, "0", key->field);
+			bson_append_double(&args, "1", 1, -INFINITY);
+			bson_append_array_end(&expr, &args);
+			bson_append_document_end(&body, &expr);
+		}
+	}
+	append_stage(array, &n, "$addFields", &body);
+	bson_destroy(&body);
+
+	bson_init(&body);
+	ng_pipeline_sort(&body, sort_keys);
+	append_stage(array, &n, "$sort", &body);
+	bson_destroy(&body);
+
+	append_limit_stages(array, &n, skip, limit);
+	if (projection != NULL && !bson_empty(projection))
+		append_stage(array, &n, "$project", projection);
+}
+
+/*
+ * ng_field_is_expression_safe
+ *		Can "$" + field name the field in an aggregation expression?  Not
+ *		when a segment starts with "$" or is empty.
+ */
+bool
+ng_field_is_expression_safe(const char *field)
+{
+	const char *p = field;
+
+	for (;;)
+	{
+		const char *dot = strchr(p, '.');
+
+		if (*p == '$' || *p == '.' || *p == '\0')
+			return false;
+		if (dot == NULL)
+			return true;
+		p = dot + 1;
 	}
 }
 
@@ -86,6 +217,11 @@ ng_pipeline_group(bson_t *group, const NgScanPlan *plan)
 	List	   *keys = plan->group_fields;
 	ListCell   *lc;
 
+	if (plan->partial)
+	{
+		ng_partial_group_body(group, plan);
+		return;
+	}
 	if (keys == NIL)
 		bson_append_null(group, "_id", 3);
 	else if (list_length(keys) == 1 && strchr(strVal(linitial(keys)), '.') == NULL)
@@ -129,6 +265,9 @@ ng_pipeline_group(bson_t *group, const NgScanPlan *plan)
 		{
 			case NG_OUT_NONE:
 			case NG_OUT_KEY:
+			case NG_OUT_SUM:	/* (partial groups only) */
+			case NG_OUT_AVG:
+			case NG_OUT_COUNT_DISTINCT:
 				continue;
 			case NG_OUT_COUNT_STAR:
 				bson_append_document_begin(group, name, -1, &acc);
@@ -227,13 +366,21 @@ ng_pipeline_stages(bson_t *array, const bson_t *filter,
 		append_stage(array, &n, "$sort", &body);
 		bson_destroy(&body);
 	}
+	append_limit_stages(array, &n, skip, limit);
+}
+
+/* Append $skip and $limit stages, each only when there is one. */
+static void
+append_limit_stages(bson_t *array, int *n, const NgLimitValue *skip,
+					const NgLimitValue *limit)
+{
 	if (skip != NULL && skip->present)
 	{
 		char		key[16];
 		const char *idx;
 		bson_t		stage;
 
-		bson_uint32_to_string(n++, &idx, key, sizeof(key));
+		bson_uint32_to_string((*n)++, &idx, key, sizeof(key));
 		bson_append_document_begin(array, idx, -1, &stage);
 		append_limit_value(&stage, "$skip", skip);
 		bson_append_document_end(array, &stage);
@@ -244,7 +391,7 @@ ng_pipeline_stages(bson_t *array, const bson_t *filter,
 		const char *idx;
 		bson_t		stage;
 
-		bson_uint32_to_string(n++, &idx, key, sizeof(key));
+		bson_uint32_to_string((*n)++, &idx, key, sizeof(key));
 		bson_append_document_begin(array, idx, -1, &stage);
 		append_limit_value(&stage, "$limit", limit);
 		bson_append_document_end(array, &stage);

@@ -71,7 +71,17 @@ typedef struct NgPlanSortKey
 								 * sorting locally) */
 	Oid			sortop;
 	Oid			collation;
+	int			flags;			/* NG_SORT_FLAG_*: computed keys sorted on
+								 * before the field (pipeline.c) */
 } NgPlanSortKey;
+
+/*
+ * Computed sort keys: a sort with any of them is sent as an aggregation
+ * ($addFields, $sort) instead of a find.
+ */
+#define NG_SORT_FLAG_NULLS	1	/* "null or missing" first or last, as the
+								 * key's NULLS FIRST/LAST says */
+#define NG_SORT_FLAG_NAN	2	/* NaN above every number (float8) */
 
 /* What one column of an aggregation's scan tuple holds. */
 typedef enum NgOutputKind
@@ -82,7 +92,11 @@ typedef enum NgOutputKind
 	NG_OUT_COUNT_STAR,			/* count(*) */
 	NG_OUT_COUNT,				/* count(col) */
 	NG_OUT_MIN,					/* min(col) */
-	NG_OUT_MAX					/* max(col) */
+	NG_OUT_MAX,					/* max(col) */
+	NG_OUT_SUM,					/* sum(col): partial groups only */
+	NG_OUT_AVG,					/* avg(col): partial groups only */
+	NG_OUT_COUNT_DISTINCT		/* count(DISTINCT col): partial groups
+								 * only */
 } NgOutputKind;
 
 typedef struct NgPlanOutput
@@ -91,6 +105,9 @@ typedef struct NgPlanOutput
 	char	   *field;			/* the field read from ("" for none) */
 	char	   *name;			/* its name in the result document ("" for
 								 * none) */
+	int			tclass;			/* NgTypeClass of the column read
+								 * (NG_TC_NONE for none) */
+	Oid			argtype;		/* count(DISTINCT col): the column's type */
 } NgPlanOutput;
 
 /*
@@ -117,7 +134,10 @@ typedef struct NgScanPlan
 								 * none */
 	int			offset_index;	/* ... of the OFFSET value, -1: none */
 	List	   *sort_keys;		/* NgPlanSortKey *; NIL: no sort pushed */
-	bool		grouped;		/* an aggregation: see the next two */
+	bool		grouped;		/* an aggregation: see the next three */
+	bool		partial;		/* its pipeline returns partial groups
+								 * (partial.c) that the scan merges and
+								 * finalizes (exec/finalize.c) */
 	List	   *group_fields;	/* String: paths of the GROUP BY columns */
 	List	   *outputs;		/* NgPlanOutput *, one per scan tuple column */
 	List	   *guards;			/* NgPlanGuard * */
@@ -247,6 +267,7 @@ typedef struct NgSortKey
 	Expr	   *expr;			/* the column, or the aggregation output */
 	AttrNumber	attnum;			/* base column (0 for grouped outputs) */
 	bool		guard;			/* text: strings and ObjectIds may mix */
+	int			flags;			/* NG_SORT_FLAG_*: computed keys */
 } NgSortKey;
 
 extern void ng_sort_add_paths(PlannerInfo *root, RelOptInfo *baserel,
@@ -263,6 +284,7 @@ extern bool ng_sort_type_is_exact(NgTypeClass tclass, Oid basetype,
 								  Oid opfamily, Oid collation);
 extern bool ng_sort_column_nonnull(RelOptInfo *baserel, AttrNumber attnum);
 extern int	ng_sort_guarded_keys(List *keys);
+extern int	ng_sort_computed_keys(List *keys);
 extern List *ng_sort_plan_keys(List *keys, List *scan_tlist);
 
 /* in upper.c */
@@ -339,8 +361,26 @@ extern void ng_pipeline_stages(bson_t *array, const bson_t *filter,
 							   const NgScanPlan *plan, const bson_t *having,
 							   const NgLimitValue *skip,
 							   const NgLimitValue *limit);
+extern bool ng_pipeline_sort_is_computed(List *sort_keys);
+extern void ng_pipeline_sorted_stages(bson_t *array, const bson_t *filter,
+									  const bson_t *projection,
+									  List *sort_keys,
+									  const NgLimitValue *skip,
+									  const NgLimitValue *limit);
+extern bool ng_field_is_expression_safe(const char *field);
 extern char *ng_pipeline_guard_describe(const NgPlanGuard *guard);
 extern void ng_pipeline_guard_filter(bson_t *doc, const bson_t *filter,
 									 const NgPlanGuard *guard, bool second);
+
+/* in partial.c */
+extern NgOutputKind ng_partial_output_kind(Oid aggfnoid, NgTypeClass tclass,
+										   int32 typmod, Oid collation);
+extern bool ng_partial_output_is_typed(NgOutputKind kind, int tclass);
+extern int	ng_partial_type_field(List *outputs, int index);
+extern int	ng_partial_type_count(List *outputs);
+extern const char *ng_partial_nan_field(List *outputs, int t);
+extern bool ng_partial_needs_canary(List *outputs);
+extern const char *ng_partial_distinct_field(List *outputs);
+extern void ng_partial_group_body(bson_t *group, const NgScanPlan *plan);
 
 #endif							/* NG_PLAN_H */

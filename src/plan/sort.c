@@ -16,15 +16,23 @@
  *	text, varchar (no typmod)	under "C"/"POSIX" (or text_pattern_ops), in a
  *								UTF-8 database; guarded (below)
  *
- * and when its NULL placement is MongoDB's: ASC NULLS FIRST or DESC NULLS
+ *	float8						with a computed key (below)
+ *
+ * A find's sort has MongoDB's NULL placement: ASC NULLS FIRST or DESC NULLS
  * LAST, or either placement when a WHERE condition proves the column NOT
- * NULL for the rows returned (col IS NOT NULL, col > 5, ...).  PostgreSQL's
- * defaults (ASC NULLS LAST, DESC NULLS FIRST) are therefore pushed only with
- * such a condition.  Not pushed: float8 and numeric (MongoDB sorts NaN below
- * every number, PostgreSQL above; decimal128 and double values with the
- * same numeric reading may sort apart), columns with type_mismatch 'null'
- * (an unfit value reads as NULL but sorts by its BSON type), $$ROOT,
- * expressions.  The whole ORDER BY is pushed or none of it.
+ * NULL for the rows returned (col IS NOT NULL, col > 5, ...).  Otherwise
+ * (PostgreSQL's defaults, ASC NULLS LAST and DESC NULLS FIRST) the sort
+ * takes a computed key: the find becomes an aggregation that first sorts on
+ * {$lte: ["$col", null]}, true for null and missing (pipeline.c).  float8
+ * always takes one more, {$lt: ["$col", -Infinity]}, true for NaN (and null
+ * and missing, sorted apart before it): MongoDB sorts NaN below every
+ * number, PostgreSQL above.  A server without these expressions (FerretDB
+ * 1.x) rejects the pipeline, and the scan sorts locally.  Not pushed:
+ * numeric (decimal128 and double values with the same numeric reading,
+ * 0.1, sort apart in MongoDB, and which one comes first decides the order
+ * of the next key), columns with type_mismatch 'null' (an unfit value reads
+ * as NULL but sorts by its BSON type), $$ROOT, expressions.  The whole
+ * ORDER BY is pushed or none of it.
  *
  * Guards.  A text column also reads ObjectIds (as hex), which MongoDB sorts
  * after every string and never groups with the string of the same hex.  So
@@ -44,6 +52,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_opfamily.h"
+#include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
@@ -55,6 +64,8 @@
 #include "utils/typcache.h"
 
 #include "plan/plan.h"
+
+static bool computed_keys_allowed(NgTableOptions *opts);
 
 /*
  * A sort key for MongoDB path "field" from a pathkey of its EC; attnum and
@@ -98,6 +109,8 @@ ng_sort_add_paths(PlannerInfo *root, RelOptInfo *baserel,
 		return;
 
 	extra = ng_cost_server_work(baserel->rows, ng_sort_guarded_keys(keys));
+	if (ng_sort_computed_keys(keys) > 0)
+		extra += ng_cost_server_work(baserel->rows, 0);	/* $addFields */
 
 	add_path(baserel, (Path *)
 			 ng_create_foreignscan_path(root, baserel, NULL, baserel->rows,
@@ -165,6 +178,7 @@ ng_sort_keys_for_base(PlannerInfo *root, RelOptInfo *baserel,
 		NgSortKey  *key;
 		ListCell   *lc2;
 		bool		seen = false;
+		int			flags = 0;
 
 		if (ec->ec_has_volatile)
 			return false;
@@ -191,12 +205,29 @@ ng_sort_keys_for_base(PlannerInfo *root, RelOptInfo *baserel,
 			return false;
 		if (!ng_sort_type_is_exact(tclass, basetype, pk->pk_opfamily,
 								   ec->ec_collation))
-			return false;
+		{
+			/* float8: NaN sorted apart by a computed key, and so are nulls */
+			if (tclass != NG_TC_FLOAT8 ||
+				pk->pk_opfamily !=
+				lookup_type_cache(FLOAT8OID, TYPECACHE_BTREE_OPFAMILY)->btree_opf ||
+				!ng_field_is_expression_safe(column->field) ||
+				!computed_keys_allowed(fpinfo->opts))
+				return false;
+			flags = NG_SORT_FLAG_NAN | NG_SORT_FLAG_NULLS;
+		}
 
-		/* MongoDB: ascending puts null and missing first, descending last */
+		/*
+		 * MongoDB: ascending puts null and missing first, descending last;
+		 * PostgreSQL's other placement takes a computed key
+		 */
 		if (pk->pk_nulls_first != (ng_pathkey_strategy(pk) == BTLessStrategyNumber) &&
 			!ng_sort_column_nonnull(baserel, column->attnum))
-			return false;
+		{
+			if (!ng_field_is_expression_safe(column->field) ||
+				!computed_keys_allowed(fpinfo->opts))
+				return false;
+			flags |= NG_SORT_FLAG_NULLS;
+		}
 
 		foreach(lc2, fields)
 		{
@@ -219,6 +250,7 @@ ng_sort_keys_for_base(PlannerInfo *root, RelOptInfo *baserel,
 		key = ng_sort_key_make(pk, ec, datatype, expr, column->field);
 		key->attnum = column->attnum;
 		key->guard = (tclass == NG_TC_TEXT);
+		key->flags = flags;
 		if (!OidIsValid(key->sortop))
 			return false;
 		*keys = lappend(*keys, key);
@@ -279,6 +311,43 @@ ng_sort_column_nonnull(RelOptInfo *baserel, AttrNumber attnum)
 	return false;
 }
 
+/*
+ * May a sort of this table add computed fields (__ng_s<n>, __ng_n<n>) to
+ * its documents?  Not when a column reads the whole document (it would
+ * show them) or a field of that name (it would read them).
+ */
+static bool
+computed_keys_allowed(NgTableOptions *opts)
+{
+	int			i;
+
+	for (i = 0; i < opts->natts; i++)
+	{
+		NgColumn   *col = &opts->columns[i];
+
+		if (col->field == NULL)
+			continue;
+		if (col->is_root || strncmp(col->field, "__ng_", 5) == 0)
+			return false;
+	}
+	return true;
+}
+
+/* How many sort keys need computed keys. */
+int
+ng_sort_computed_keys(List *keys)
+{
+	ListCell   *lc;
+	int			n = 0;
+
+	foreach(lc, keys)
+	{
+		if (((NgSortKey *) lfirst(lc))->flags != 0)
+			n++;
+	}
+	return n;
+}
+
 /* How many sort keys need a guard. */
 int
 ng_sort_guarded_keys(List *keys)
@@ -328,6 +397,7 @@ ng_sort_plan_keys(List *keys, List *scan_tlist)
 		pk->attno = attno;
 		pk->sortop = key->sortop;
 		pk->collation = key->collation;
+		pk->flags = key->flags;
 		result = lappend(result, pk);
 	}
 	return result;

@@ -7,7 +7,7 @@
  * PostgreSQL offers these through sorted base paths (GetForeignPaths with
  * pathkeys: sort.c, which states the ORDER BY rules and guards) and
  * through upper relations (GetForeignUpperPaths for UPPERREL_GROUP_AGG,
- * UPPERREL_ORDERED and UPPERREL_FINAL, here).  A pushed operation must
+ * UPPERREL_DISTINCT, UPPERREL_ORDERED and UPPERREL_FINAL, here).  A pushed operation must
  * give PostgreSQL's result for every document; what cannot be proven so
  * stays local.  The rules:
  *
@@ -39,16 +39,24 @@
  *	  (a missing field and null both count as NULL); min(col) or max(col) of
  *	  an integer, timestamp or date column (the types whose MongoDB order is
  *	  PostgreSQL's and for which PostgreSQL has min/max), without DISTINCT,
- *	  ORDER BY or FILTER.  sum and avg are not pushed: MongoDB's $sum turns
- *	  to double on int64 overflow, returns 0 where PostgreSQL returns NULL,
- *	  and sums doubles with extra precision, so its results are not always
- *	  PostgreSQL's.
+ *	  ORDER BY or FILTER; or sum/avg of an integer or numeric column, or
+ *	  min/max of float8, numeric or text ("C"), which MongoDB computes
+ *	  exactly only per BSON type: these make the pipeline return partial
+ *	  groups that the scan merges and finalizes (partial.c states the rules
+ *	  and what stays local: float8 sum and avg, always).
+ *	- Partial groups also replace the guards of GROUP BY (a text key, several
+ *	  keys) and the $ifNull of a nested key, when MongoDB is not asked to
+ *	  sort or limit the groups: the merge joins what MongoDB kept apart.
+ *	  Over partial groups HAVING, ORDER BY and LIMIT stay local.
  *	- a HAVING condition is pushed ($match after $group) when, read as a
  *	  condition on the result document's fields, deparse.c would push it as
  *	  a WHERE condition; only with GROUP BY, since without it PostgreSQL
  *	  returns one row even for no input and HAVING applies to that row.
  * Aggregates over no rows without GROUP BY give one row (count 0, NULL for
  * min/max), which the scan adds when the pipeline returns nothing.
+ *
+ * SELECT DISTINCT of columns (UPPERREL_DISTINCT, no DISTINCT ON) is planned
+ * as a GROUP BY of them without aggregates, by the same rules.
  *
  * Fallback.  A pushed operation would miss the documents the current
  * transaction has written but not yet committed (they are only in its
@@ -111,6 +119,7 @@ typedef struct NgUpperInfo
 
 	/* aggregation */
 	bool		grouped;
+	bool		partial;		/* partial groups, merged by the scan */
 	List	   *group_fields;	/* String: GROUP BY column paths */
 	PathTarget *scan_target;	/* scan tuple: keys, then aggregates */
 	List	   *outputs;		/* NgOutput *, parallel to scan_target */
@@ -130,12 +139,17 @@ typedef struct NgUpperInfo
 	Node	   *limit_offset;
 } NgUpperInfo;
 
-static bool field_is_expression_safe(const char *field);
 static void add_grouped_path(PlannerInfo *root, RelOptInfo *input_rel,
-							 RelOptInfo *grouped_rel,
-							 GroupPathExtraData *extra);
+							 RelOptInfo *grouped_rel, PathTarget *target,
+							 List *group_clause, List *having,
+							 List *group_pathkeys, bool can_sort,
+							 bool can_hash);
 static bool aggregate_output(NgRelInfo *fpinfo, Index relid, Aggref *agg,
 							 NgOutput *out);
+static bool distinct_output(NgRelInfo *fpinfo, Index relid, Aggref *agg,
+							NgOutput *out);
+static bool grouping_equality_is_exact(NgTypeClass tclass, Oid basetype,
+									   Oid collation, Oid eqop);
 static NgTableOptions *result_options(List *outputs, List *exprs);
 static Node *outputs_to_vars(Node *node, List *exprs);
 static void add_ordered_path(PlannerInfo *root, RelOptInfo *input_rel,
@@ -147,27 +161,6 @@ static void add_final_path(PlannerInfo *root, RelOptInfo *input_rel,
 static bool limit_value_is_pushable(Node *node);
 static bool target_is_plain(NgUpperInfo *info, PathTarget *target);
 static NgUpperInfo *copy_info(NgUpperInfo *info);
-
-/*
- * Can "$" + field name the field in an aggregation expression?  Not when a
- * segment starts with "$" or is empty.
- */
-static bool
-field_is_expression_safe(const char *field)
-{
-	const char *p = field;
-
-	for (;;)
-	{
-		const char *dot = strchr(p, '.');
-
-		if (*p == '$' || *p == '.' || *p == '\0')
-			return false;
-		if (dot == NULL)
-			return true;
-		p = dot + 1;
-	}
-}
 
 /*
  * ngGetForeignUpperPaths
@@ -185,8 +178,30 @@ ngGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 	switch (stage)
 	{
 		case UPPERREL_GROUP_AGG:
-			add_grouped_path(root, input_rel, output_rel,
-							 (GroupPathExtraData *) extra);
+			{
+				GroupPathExtraData *gextra = (GroupPathExtraData *) extra;
+
+				if (gextra->patype == PARTITIONWISE_AGGREGATE_NONE)
+					add_grouped_path(root, input_rel, output_rel,
+									 output_rel->reltarget,
+									 root->parse->groupClause,
+									 (List *) gextra->havingQual,
+									 root->group_pathkeys,
+									 (gextra->flags & GROUPING_CAN_USE_SORT) != 0,
+									 (gextra->flags & GROUPING_CAN_USE_HASH) != 0);
+				break;
+			}
+		case UPPERREL_DISTINCT:
+			/* SELECT DISTINCT columns of the table: GROUP BY them */
+			if (!root->parse->hasDistinctOn && !root->parse->hasAggs &&
+				root->parse->groupClause == NIL &&
+				*(NgRelKind *) input_rel->fdw_private == NG_REL_BASE)
+				add_grouped_path(root, input_rel, output_rel,
+								 root->upper_targets[UPPERREL_DISTINCT],
+								 root->parse->distinctClause, NIL,
+								 root->distinct_pathkeys,
+								 grouping_is_sortable(root->parse->distinctClause),
+								 grouping_is_hashable(root->parse->distinctClause));
 			break;
 		case UPPERREL_ORDERED:
 			add_ordered_path(root, input_rel, output_rel);
@@ -201,23 +216,26 @@ ngGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 }
 
 /*
- * GROUP BY and aggregates over the foreign table.
+ * GROUP BY and aggregates over the foreign table, or SELECT DISTINCT of its
+ * columns (a GROUP BY without aggregates): target is the upper relation's
+ * output, group_clause the grouping, having its HAVING conditions;
+ * group_pathkeys, can_sort and can_hash say how the local plan may group.
  */
 static void
 add_grouped_path(PlannerInfo *root, RelOptInfo *input_rel,
-				 RelOptInfo *grouped_rel, GroupPathExtraData *extra)
+				 RelOptInfo *grouped_rel, PathTarget *target,
+				 List *group_clause, List *having, List *group_pathkeys,
+				 bool can_sort, bool can_hash)
 {
 	Query	   *parse = root->parse;
 	NgRelInfo  *fpinfo = (NgRelInfo *) input_rel->fdw_private;
 	NgUpperInfo *info;
-	PathTarget *target = grouped_rel->reltarget;
 	PathTarget *scan_target;
 	List	   *outputs = NIL;
 	List	   *group_fields = NIL;
 	List	   *guards = NIL;
 	List	   *group_exprs = NIL;
 	List	   *aggs;
-	List	   *having = (List *) extra->havingQual;
 	List	   *having_remote = NIL;
 	List	   *having_local = NIL;
 	NgTableOptions *out_opts;
@@ -231,15 +249,24 @@ add_grouped_path(PlannerInfo *root, RelOptInfo *input_rel,
 	AggStrategy strategy;
 	AggClauseCosts aggcosts;
 	int			i;
+	bool		partial = false;
+	bool		nested_key = false;
+
+	/*
+	 * Partial groups (partial.c) replace the guards of GROUP BY, and their
+	 * round trips, unless MongoDB is to sort or limit the groups (the scan
+	 * returns merged groups in no particular order).
+	 */
+	bool		fold = parse->sortClause == NIL &&
+		parse->limitCount == NULL && parse->limitOffset == NULL;
 
 	if (fpinfo->kind != NG_REL_BASE || fpinfo->local_conds != NIL ||
-		parse->groupingSets != NIL || extra->patype != PARTITIONWISE_AGGREGATE_NONE ||
-		!IS_SIMPLE_REL(input_rel))
+		parse->groupingSets != NIL || !IS_SIMPLE_REL(input_rel))
 		return;
 
 	/* the scan tuple: GROUP BY columns first */
 	scan_target = create_empty_pathtarget();
-	foreach(lc, parse->groupClause)
+	foreach(lc, group_clause)
 	{
 		SortGroupClause *sgc = (SortGroupClause *) lfirst(lc);
 		TargetEntry *tle = get_sortgroupclause_tle(sgc, root->processed_tlist);
@@ -247,37 +274,22 @@ add_grouped_path(PlannerInfo *root, RelOptInfo *input_rel,
 		Oid			basetype;
 		NgTypeClass tclass;
 		NgOutput   *out;
-		Oid			eqtype;
 
 		column = ng_deparse_column(fpinfo->opts, input_rel->relid,
 								   (Node *) tle->expr, &basetype, &tclass);
 		if (column == NULL || column->mismatch == NG_MISMATCH_NULL ||
-			!field_is_expression_safe(column->field))
+			!ng_field_is_expression_safe(column->field))
 			return;
-		switch (tclass)
-		{
-			case NG_TC_INT:
-			case NG_TC_OBJECTID:
-			case NG_TC_BOOL:
-			case NG_TC_UUID:
-			case NG_TC_TIMESTAMP:
-			case NG_TC_DATE:
-				eqtype = basetype;
-				break;
-			case NG_TC_TEXT:
-				if (!OidIsValid(exprCollation((Node *) tle->expr)) ||
-					!get_collation_isdeterministic(exprCollation((Node *) tle->expr)))
-					return;
-				eqtype = TEXTOID;
-				guards = ng_plan_guard_add(guards, column->field,
-										   NG_GUARD_STRING_OBJECTID);
-				break;
-			default:
-				return;
-		}
-		if (sgc->eqop != lookup_type_cache(eqtype, TYPECACHE_EQ_OPR)->eq_opr)
+		if (!grouping_equality_is_exact(tclass, basetype,
+										exprCollation((Node *) tle->expr),
+										sgc->eqop))
 			return;
+		if (tclass == NG_TC_TEXT)
+			guards = ng_plan_guard_add(guards, column->field,
+									   NG_GUARD_STRING_OBJECTID);
 
+		if (strchr(column->field, '.') != NULL)
+			nested_key = true;
 		out = palloc0(sizeof(NgOutput));
 		out->kind = NG_OUT_KEY;
 		out->column = column;
@@ -336,6 +348,23 @@ add_grouped_path(PlannerInfo *root, RelOptInfo *input_rel,
 		out = palloc0(sizeof(NgOutput));
 		if (!aggregate_output(fpinfo, input_rel->relid, (Aggref *) node, out))
 			return;
+		if (out->kind == NG_OUT_SUM || out->kind == NG_OUT_AVG ||
+			out->kind == NG_OUT_COUNT_DISTINCT ||
+			(ng_partial_output_is_typed(out->kind, out->tclass) &&
+			 out->kind != NG_OUT_COUNT))
+			partial = true;
+		/* one distinct column: it splits the partial groups */
+		if (out->kind == NG_OUT_COUNT_DISTINCT)
+		{
+			foreach(lc2, outputs)
+			{
+				NgOutput   *other = (NgOutput *) lfirst(lc2);
+
+				if (other->kind == NG_OUT_COUNT_DISTINCT &&
+					strcmp(other->column->field, out->column->field) != 0)
+					return;
+			}
+		}
 		out->name = psprintf("o%d", list_length(outputs));
 		add_column_to_pathtarget(scan_target, (Expr *) node, 0);
 		outputs = lappend(outputs, out);
@@ -362,6 +391,36 @@ add_grouped_path(PlannerInfo *root, RelOptInfo *input_rel,
 	}
 	set_pathtarget_cost_width(root, scan_target);
 
+	if (fold && (guards != NIL || nested_key))
+		partial = true;
+	if (partial)
+	{
+		/*
+		 * Keys are _id.k0, _id.k1 ..., a single key without types the _id
+		 * itself (partial.c); the merge makes the guards needless.
+		 */
+		bool		typed = false;
+
+		foreach(lc, outputs)
+		{
+			NgOutput   *out = (NgOutput *) lfirst(lc);
+
+			if (ng_partial_output_is_typed(out->kind, out->tclass) ||
+				out->kind == NG_OUT_COUNT_DISTINCT)
+				typed = true;
+		}
+		i = 0;
+		foreach(lc, outputs)
+		{
+			NgOutput   *out = (NgOutput *) lfirst(lc);
+
+			if (out->kind == NG_OUT_KEY)
+				out->name = (list_length(group_fields) == 1 && !typed) ?
+					pstrdup("_id") : psprintf("_id.k%d", i++);
+		}
+		guards = NIL;
+	}
+
 	/* HAVING: pushed when it reads as an exact condition on the result */
 	out_opts = result_options(outputs, scan_target->exprs);
 	foreach(lc, having)
@@ -381,7 +440,7 @@ add_grouped_path(PlannerInfo *root, RelOptInfo *input_rel,
 			if (!IsA(var, Var) || var->varno != INDEX_VAR)
 				clean = false;
 		}
-		if (parse->groupClause != NIL && clean &&
+		if (group_clause != NIL && clean && !partial &&
 			ng_is_foreign_expr_on(out_opts, INDEX_VAR, (Expr *) mapped,
 								  &recheck))
 		{
@@ -395,21 +454,21 @@ add_grouped_path(PlannerInfo *root, RelOptInfo *input_rel,
 
 	/* the local plan, for the scans that cannot use the pipeline */
 	sub = input_rel->cheapest_total_path;
-	if (parse->groupClause == NIL)
+	if (group_clause == NIL)
 		strategy = AGG_PLAIN;
-	else if (extra->flags & GROUPING_CAN_USE_SORT)
+	else if (can_sort)
 	{
-		if (!pathkeys_contained_in(root->group_pathkeys, sub->pathkeys))
+		if (!pathkeys_contained_in(group_pathkeys, sub->pathkeys))
 			sub = (Path *) create_sort_path(root, grouped_rel, sub,
-											root->group_pathkeys, -1.0);
+											group_pathkeys, -1.0);
 		strategy = AGG_SORTED;
 	}
-	else if (extra->flags & GROUPING_CAN_USE_HASH)
+	else if (can_hash)
 		strategy = AGG_HASHED;
 	else
 		return;
 
-	if (parse->groupClause == NIL)
+	if (group_clause == NIL)
 		groups = 1;
 	else
 		groups = estimate_num_groups(root, group_exprs, input_rows, NULL, NULL);
@@ -421,6 +480,7 @@ add_grouped_path(PlannerInfo *root, RelOptInfo *input_rel,
 	info->baserel = input_rel;
 	info->base = fpinfo;
 	info->grouped = true;
+	info->partial = partial;
 	info->group_fields = group_fields;
 	info->scan_target = scan_target;
 	info->outputs = outputs;
@@ -429,7 +489,7 @@ add_grouped_path(PlannerInfo *root, RelOptInfo *input_rel,
 	info->guards = guards;
 	info->fallback = (Path *)
 		create_agg_path(root, grouped_rel, sub, scan_target, strategy,
-						AGGSPLIT_SIMPLE, parse->groupClause, having,
+						AGGSPLIT_SIMPLE, group_clause, having,
 						&aggcosts, groups);
 
 	rows = clamp_row_est(groups *
@@ -457,11 +517,13 @@ aggregate_output(NgRelInfo *fpinfo, Index relid, Aggref *agg, NgOutput *out)
 	Oid			basetype;
 	NgTypeClass tclass;
 
-	if (agg->aggdistinct != NIL || agg->aggorder != NIL ||
+	if (agg->aggorder != NIL ||
 		agg->aggfilter != NULL || agg->aggvariadic ||
 		agg->agglevelsup != 0 || agg->aggsplit != AGGSPLIT_SIMPLE ||
 		agg->aggkind != AGGKIND_NORMAL)
 		return false;
+	if (agg->aggdistinct != NIL)
+		return distinct_output(fpinfo, relid, agg, out);
 
 	if (agg->aggfnoid == F_COUNT_ && agg->aggstar)
 	{
@@ -487,7 +549,7 @@ aggregate_output(NgRelInfo *fpinfo, Index relid, Aggref *agg, NgOutput *out)
 			column = ng_options_column(fpinfo->opts, var->varattno);
 			if (column == NULL || column->is_root ||
 				column->mismatch == NG_MISMATCH_NULL ||
-				!field_is_expression_safe(column->field))
+				!ng_field_is_expression_safe(column->field))
 				return false;
 			out->kind = NG_OUT_COUNT;
 			out->column = column;
@@ -508,7 +570,7 @@ aggregate_output(NgRelInfo *fpinfo, Index relid, Aggref *agg, NgOutput *out)
 			column = ng_deparse_column(fpinfo->opts, relid, arg, &basetype,
 									   &tclass);
 			if (column == NULL || column->mismatch == NG_MISMATCH_NULL ||
-				!field_is_expression_safe(column->field) ||
+				!ng_field_is_expression_safe(column->field) ||
 				(tclass != NG_TC_INT && tclass != NG_TC_TIMESTAMP &&
 				 tclass != NG_TC_DATE) ||
 				basetype != linitial_oid(agg->aggargtypes))
@@ -533,8 +595,96 @@ aggregate_output(NgRelInfo *fpinfo, Index relid, Aggref *agg, NgOutput *out)
 			return true;
 
 		default:
+			/* sum, avg, min/max of float8, numeric, text: partial groups */
+			column = ng_deparse_column(fpinfo->opts, relid, arg, &basetype,
+									   &tclass);
+			if (column == NULL || column->mismatch == NG_MISMATCH_NULL ||
+				!ng_field_is_expression_safe(column->field) ||
+				basetype != linitial_oid(agg->aggargtypes))
+				return false;
+			out->kind = ng_partial_output_kind(agg->aggfnoid, tclass,
+											   column->typmod,
+											   agg->inputcollid);
+			if (out->kind == NG_OUT_NONE)
+				return false;
+			out->column = column;
+			out->basetype = basetype;
+			out->tclass = tclass;
+			return true;
+	}
+}
+
+/*
+ * Is eqop, with this collation, the equality under which MongoDB groups the
+ * values a column of class tclass (base type basetype) reads, up to the
+ * merge of partial groups?  The integer types, bool, objectid, uuid,
+ * timestamps and date under their default equality; text and varchar
+ * under a deterministic collation (a string and an ObjectId of the same
+ * hex digits excepted: guarded, or merged).  Not float8 (0 and -0 are one
+ * group whose key MongoDB and PostgreSQL may print differently) nor
+ * numeric.
+ */
+static bool
+grouping_equality_is_exact(NgTypeClass tclass, Oid basetype, Oid collation,
+						   Oid eqop)
+{
+	Oid			eqtype;
+
+	switch (tclass)
+	{
+		case NG_TC_INT:
+		case NG_TC_OBJECTID:
+		case NG_TC_BOOL:
+		case NG_TC_UUID:
+		case NG_TC_TIMESTAMP:
+		case NG_TC_DATE:
+			eqtype = basetype;
+			break;
+		case NG_TC_TEXT:
+			if (!OidIsValid(collation) ||
+				!get_collation_isdeterministic(collation))
+				return false;
+			eqtype = TEXTOID;
+			break;
+		default:
 			return false;
 	}
+	return eqop == lookup_type_cache(eqtype, TYPECACHE_EQ_OPR)->eq_opr;
+}
+
+/*
+ * count(DISTINCT col): partial groups split by the column's value too
+ * (partial.c), whose distinct values the merge counts.  For the columns
+ * whose equality is the equality of their output text (the GROUP BY
+ * types), under the type's default equality; one distinct column per
+ * aggregation (add_grouped_path checks).
+ */
+static bool
+distinct_output(NgRelInfo *fpinfo, Index relid, Aggref *agg, NgOutput *out)
+{
+	Node	   *arg;
+	NgColumn   *column;
+	Oid			basetype;
+	NgTypeClass tclass;
+	SortGroupClause *sgc;
+
+	if (agg->aggfnoid != F_COUNT_ANY || agg->aggstar ||
+		list_length(agg->args) != 1 || list_length(agg->aggdistinct) != 1)
+		return false;
+	arg = (Node *) ((TargetEntry *) linitial(agg->args))->expr;
+	column = ng_deparse_column(fpinfo->opts, relid, arg, &basetype, &tclass);
+	if (column == NULL || column->mismatch == NG_MISMATCH_NULL ||
+		!ng_field_is_expression_safe(column->field))
+		return false;
+	sgc = (SortGroupClause *) linitial(agg->aggdistinct);
+	if (!grouping_equality_is_exact(tclass, basetype, agg->inputcollid,
+									sgc->eqop))
+		return false;
+	out->kind = NG_OUT_COUNT_DISTINCT;
+	out->column = column;
+	out->basetype = exprType(arg);
+	out->tclass = tclass;
+	return true;
 }
 
 /*
@@ -590,6 +740,7 @@ ng_upper_result_options(List *plan_outputs, List *scan_tlist)
 
 		out->kind = o->kind;
 		out->name = o->name;
+		out->tclass = (NgTypeClass) o->tclass;
 		outputs = lappend(outputs, out);
 	}
 	foreach(lc, scan_tlist)
@@ -656,7 +807,8 @@ add_ordered_path(PlannerInfo *root, RelOptInfo *input_rel,
 
 	/* over a pushed aggregation with GROUP BY (no GROUP BY: one row) */
 	info = (NgUpperInfo *) input_rel->fdw_private;
-	if (!info->grouped || info->sort_keys != NIL || info->limited ||
+	if (!info->grouped || info->partial || info->sort_keys != NIL ||
+		info->limited ||
 		info->group_fields == NIL ||
 		!grouped_sort_keys(root, info, root->sort_pathkeys, &keys))
 		return;
@@ -816,7 +968,7 @@ add_final_path(PlannerInfo *root, RelOptInfo *input_rel,
 	else
 	{
 		info = (NgUpperInfo *) input_rel->fdw_private;
-		if (info->limited)
+		if (info->limited || info->partial)
 			return;
 		if (!info->grouped && !info->sortable)
 			return;
@@ -958,6 +1110,9 @@ ng_upper_plan(PlannerInfo *root, RelOptInfo *rel, ForeignPath *best_path,
 			po->kind = out->kind;
 			po->field = out->column ? pstrdup(out->column->field) : "";
 			po->name = pstrdup(out->name);
+			po->tclass = out->tclass;
+			po->argtype = (out->kind == NG_OUT_COUNT_DISTINCT) ?
+				out->basetype : InvalidOid;
 			plan->outputs = lappend(plan->outputs, po);
 			i++;
 		}
@@ -971,9 +1126,12 @@ ng_upper_plan(PlannerInfo *root, RelOptInfo *rel, ForeignPath *best_path,
 			po->kind = NG_OUT_NONE;
 			po->field = "";
 			po->name = "";
+			po->tclass = NG_TC_NONE;
+			po->argtype = InvalidOid;
 			plan->outputs = lappend(plan->outputs, po);
 		}
 		plan->grouped = true;
+		plan->partial = info->partial;
 		plan->group_fields = info->group_fields;
 		qual = info->having_local;
 	}

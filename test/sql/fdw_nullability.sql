@@ -39,7 +39,8 @@ EXPLAIN (COSTS OFF) SELECT id FROM items WHERE n + m > 0 ORDER BY n, m;
 SELECT id, n FROM items WHERE n > -5 ORDER BY n;
 SELECT id, n FROM items WHERE n IN (0, 4, 9) ORDER BY n DESC;
 SELECT id, n, m FROM items WHERE n + m > 0 ORDER BY n, m;
--- conditions that do not prove it: the sort stays local
+-- conditions that do not prove it: the sort takes a computed "null or
+-- missing" key (an aggregation; sorted locally where the server lacks it)
 EXPLAIN (COSTS OFF) SELECT id FROM items WHERE n IS DISTINCT FROM 4 ORDER BY n;
 EXPLAIN (COSTS OFF) SELECT id FROM items WHERE n > 0 OR m > 0 ORDER BY n;
 EXPLAIN (COSTS OFF) SELECT id FROM items WHERE m > 0 ORDER BY n;

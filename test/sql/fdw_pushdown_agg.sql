@@ -89,18 +89,23 @@ SELECT n, count(*) FROM items GROUP BY n ORDER BY n;
 SELECT same('SELECT n, count(*) FROM %s GROUP BY n');
 SELECT same('SELECT flag, count(*) FROM %s WHERE n < 5 GROUP BY flag');
 SELECT same('SELECT ts, count(*) FROM %s GROUP BY ts');
--- a text column is checked first for ObjectIds among its strings
+-- a text column reads ObjectIds too: grouped by MongoDB as it is, the
+-- groups of a string and of an ObjectId of the same hex digits are merged
+-- here (partial groups, fdw_pushdown_partial), without a check first
 SELECT explain_analyze($$SELECT cat, count(*) FROM items GROUP BY cat$$);
 SELECT cat, count(*) FROM items GROUP BY cat ORDER BY cat;
 
--- several GROUP BY columns: MongoDB's compound _id keeps a missing field
--- apart from a null one; checked first, and aggregated locally when a
--- field is missing in some documents and null in others ...
-SELECT explain_analyze($$SELECT n, flag, count(*) FROM items GROUP BY n, flag$$);
+-- several GROUP BY columns: MongoDB's compound _id may keep a missing
+-- field apart from a null one (FerretDB 1.x does, DocumentDB does not);
+-- the groups are merged here, so MongoDB groups either way ...
+SELECT explain_plan($$SELECT n, flag, count(*) FROM items GROUP BY n, flag$$, remote_only => true);
 SELECT same('SELECT n, flag, count(*) FROM %s GROUP BY n, flag');
--- ... and by MongoDB otherwise
-SELECT explain_analyze($$SELECT n, flag, count(*) FROM items WHERE n IS NOT NULL GROUP BY n, flag$$);
 SELECT same('SELECT n, flag, count(*) FROM %s WHERE n IS NOT NULL GROUP BY n, flag');
+-- ... but with ORDER BY/LIMIT on the groups (MongoDB sorts), checked
+-- first, and aggregated locally when a field is missing in some documents
+-- and null in others
+SELECT explain_analyze($$SELECT n, flag, count(*) FROM items GROUP BY n, flag ORDER BY count(*) DESC LIMIT 2$$);
+SELECT same('SELECT n, flag, count(*) FROM %s GROUP BY n, flag ORDER BY count(*) DESC, n NULLS FIRST, flag NULLS FIRST LIMIT 2');
 
 -- HAVING: sent as a $match on the result when it is exact, else local
 EXPLAIN (VERBOSE, COSTS OFF) SELECT n, count(*) FROM items GROUP BY n HAVING count(*) > 420;
@@ -144,14 +149,17 @@ FROM unnest(ARRAY['SELECT cat, count(n), min(n), max(n), min(ts), max(id) FROM i
                   'SELECT count(n), count(flag), min(ts), max(ts) FROM items',
                   'SELECT n, count(*) FROM items GROUP BY n HAVING max(id) > 2990']) q;
 
--- kept local: sum and avg, DISTINCT, FILTER, ORDER BY in the aggregate,
--- float8 and expressions as GROUP BY items, min/max of text, grouping sets
-EXPLAIN (COSTS OFF) SELECT sum(n), avg(n) FROM items;
+-- sum, avg and min/max of text ("C") are pushed as partial groups, merged
+-- and finalized here (fdw_pushdown_partial shows them)
+SELECT explain_plan($$SELECT sum(n), avg(n) FROM items$$, remote_only => true);
+SELECT explain_plan($$SELECT min(cat) FROM items$$, remote_only => true);
+-- (and count(DISTINCT col), the partial groups split by its value)
 SELECT explain_plan($$SELECT count(DISTINCT n) FROM items$$, remote_only => true);
+-- kept local: FILTER, ORDER BY in the aggregate, float8 and expressions as
+-- GROUP BY items, grouping sets
 EXPLAIN (COSTS OFF) SELECT count(*) FILTER (WHERE flag) FROM items;
 EXPLAIN (COSTS OFF) SELECT f, count(*) FROM items GROUP BY f;
 EXPLAIN (COSTS OFF) SELECT n % 2, count(*) FROM items GROUP BY n % 2;
-SELECT explain_plan($$SELECT min(cat) FROM items$$);
 EXPLAIN (COSTS OFF) SELECT n, count(*) FROM items GROUP BY ROLLUP (n);
 SELECT same('SELECT sum(n), avg(n), count(DISTINCT n), count(*) FILTER (WHERE flag) FROM %s');
 
@@ -162,9 +170,9 @@ EXPLAIN (COSTS OFF) EXECUTE big(420);
 EXECUTE big(420);
 RESET plan_cache_mode;
 
--- Guard: a text column reads an ObjectId as its hex digits, so PostgreSQL
--- puts the ObjectId and the string of the same digits into one group;
--- MongoDB does not.  Found by the check; aggregated locally.
+-- A text column reads an ObjectId as its hex digits, so PostgreSQL puts
+-- the ObjectId and the string of the same digits into one group; MongoDB
+-- does not.  Its two groups are merged here.
 SELECT nutragenie_fdw.run_command('agg_srv', $$
 {"insert": "agg_mixed", "documents": [
   {"_id": 1, "k": "650000000000000000000001"},
