@@ -14,6 +14,7 @@
 #ifndef NG_FINALIZE_H
 #define NG_FINALIZE_H
 
+#include "bson/bson_map.h"
 #include "plan/plan.h"
 
 typedef struct NgPartialGroups NgPartialGroups;
