@@ -50,8 +50,33 @@
 #include "bson/bson_int.h"
 
 /*
+ * A finished value inside an open jsonb container, as jsonb bytes in the
+ * sink's buffer (see the jsonb writer below).
+ */
+typedef struct JbItem
+{
+	const char *key;			/* object members: the key (not terminated) */
+	int			keylen;
+	int			order;			/* position among the container's members */
+	uint32		type;			/* JENTRY_IS... */
+	uint32		off;			/* the bytes: jb.data[off, off + len) */
+	uint32		len;
+	bool		align;			/* starts at a 4-byte boundary */
+} JbItem;
+
+/* An open jsonb array or object. */
+typedef struct JbLevel
+{
+	bool		is_array;
+	int			first;			/* index of its first item in items[] */
+	uint32		start;			/* where its values start in jb (aligned) */
+	const char *key;			/* the key given for the next member */
+	int			keylen;
+} JbLevel;
+
+/*
  * Where a json or jsonb value is being built: text (json columns, error
- * messages) or a JsonbValue tree (jsonb columns).
+ * messages) or jsonb's binary format (jsonb columns).
  */
 typedef struct JsonSink
 {
@@ -64,10 +89,15 @@ typedef struct JsonSink
 	/* text output */
 	StringInfoData buf;
 	bool		need_comma;
-	/* jsonb output */
-	JsonbParseState *state;
-	JsonbValue *result;
-	JsonbValue	root_scalar;
+	/* jsonb output: the varlena being written, and its open containers */
+	StringInfoData jb;
+	JbItem	   *items;
+	int			nitems;
+	int			maxitems;
+	JbLevel    *levels;
+	int			nlevels;
+	int			maxlevels;
+	StringInfoData scratch;		/* a container's values while reordering */
 } JsonSink;
 
 /* ng_bson_value_to_text renders at most about this many bytes */
@@ -75,6 +105,12 @@ typedef struct JsonSink
 
 static void sink_init(JsonSink *s, NgJsonMode mode, bool as_text,
 					  bool lenient);
+static void jb_pad(StringInfo buf);
+static void jb_push_item(JsonSink *s, uint32 type, uint32 off, uint32 len,
+						 bool align);
+static void jb_close(JsonSink *s);
+static int	jb_item_cmp(const void *a, const void *b);
+static Jsonb *jb_finish(JsonSink *s);
 static void sink_comma(JsonSink *s);
 static void sink_scalar(JsonSink *s, JsonbValue *jv);
 static void sink_begin(JsonSink *s, bool is_array);
@@ -127,7 +163,7 @@ ng_extjson_datum(NgJsonMode mode, bool as_text, const bson_value_t *v,
 		SET_VARSIZE(s.buf.data, s.buf.len);
 		return PointerGetDatum(s.buf.data);
 	}
-	return JsonbPGetDatum(JsonbValueToJsonb(s.result));
+	return JsonbPGetDatum(jb_finish(&s));
 }
 
 
@@ -153,6 +189,249 @@ sink_init(JsonSink *s, NgJsonMode mode, bool as_text, bool lenient)
 	s->lenient = lenient;
 	if (as_text)
 		initStringInfo(&s->buf);
+	else
+	{
+		initStringInfo(&s->jb);
+		appendStringInfoSpaces(&s->jb, VARHDRSZ);	/* the varlena header */
+		s->maxitems = 32;
+		s->items = palloc(sizeof(JbItem) * s->maxitems);
+		s->maxlevels = 8;
+		s->levels = palloc(sizeof(JbLevel) * s->maxlevels);
+	}
+}
+
+/* ----------------------------------------------------------------
+ *		The jsonb writer
+ *
+ * jsonb columns are written straight in jsonb's binary format, the bytes
+ * JsonbValueToJsonb would produce from the same values (a test compares
+ * them), without a JsonbValue tree.  A container is a header word, one
+ * JEntry per element (objects: all keys' JEntries, then all values'), then
+ * the keys' bytes, then the values' bytes; numerics and containers start
+ * at a 4-byte boundary (the padding counts in the preceding JEntry's
+ * length), and every JB_OFFSET_STRIDE-th JEntry holds an end offset rather
+ * than a length.  Object keys are sorted by length, then bytes, and of
+ * duplicate keys the last one is kept, as jsonb always does.
+ *
+ * Values are written in document order, each finished value becoming a
+ * JbItem; when a container closes, its items' bytes are laid out behind
+ * the header, the JEntries and the keys, in key order for an object.
+ * Strings are checked (and converted) in document order, so the first
+ * invalid string raises, as before.
+ * ----------------------------------------------------------------
+ */
+
+/* Pad the buffer with zeros to a 4-byte boundary. */
+static inline void
+jb_pad(StringInfo buf)
+{
+	int			padlen = INTALIGN(buf->len) - buf->len;
+
+	if (padlen > 0)
+	{
+		enlargeStringInfo(buf, padlen);
+		memset(buf->data + buf->len, 0, padlen);
+		buf->len += padlen;
+	}
+}
+
+/*
+ * jb_push_item
+ *		Record a finished value: a member of the innermost open container
+ *		(under the key given last), or the whole result.
+ */
+static void
+jb_push_item(JsonSink *s, uint32 type, uint32 off, uint32 len, bool align)
+{
+	JbItem	   *item;
+
+	if (s->nitems == s->maxitems)
+	{
+		s->maxitems *= 2;
+		s->items = repalloc(s->items, sizeof(JbItem) * s->maxitems);
+	}
+	item = &s->items[s->nitems];
+	item->type = type;
+	item->off = off;
+	item->len = len;
+	item->align = align;
+	if (s->nlevels > 0)
+	{
+		JbLevel    *level = &s->levels[s->nlevels - 1];
+
+		item->key = level->key;
+		item->keylen = level->keylen;
+		item->order = s->nitems - level->first;
+	}
+	else
+	{
+		item->key = NULL;
+		item->keylen = 0;
+		item->order = 0;
+	}
+	s->nitems++;
+}
+
+/* Order object members as jsonb does: key length, key bytes, then order. */
+static int
+jb_item_cmp(const void *a, const void *b)
+{
+	const JbItem *ia = (const JbItem *) a;
+	const JbItem *ib = (const JbItem *) b;
+	int			cmp;
+
+	if (ia->keylen != ib->keylen)
+		return ia->keylen < ib->keylen ? -1 : 1;
+	cmp = memcmp(ia->key, ib->key, ia->keylen);
+	if (cmp != 0)
+		return cmp;
+	return ia->order < ib->order ? -1 : (ia->order > ib->order ? 1 : 0);
+}
+
+/*
+ * jb_close
+ *		Close the innermost container: lay out its header, JEntries, keys
+ *		and values at its start, and record it as a value of its parent.
+ */
+static void
+jb_close(JsonSink *s)
+{
+	JbLevel    *level = &s->levels[s->nlevels - 1];
+	JbItem	   *items = &s->items[level->first];
+	int			n = s->nitems - level->first;
+	uint32		start = level->start;
+	uint32		header;
+	int			nentries;
+	uint32		jentries;
+	uint32		totallen = 0;
+	int			i;
+
+	if (!level->is_array && n > 1)
+	{
+		int			m = 1;
+
+		/* few members: insertion sort; the order field breaks ties */
+		if (n <= 16)
+		{
+			for (i = 1; i < n; i++)
+			{
+				JbItem		tmp = items[i];
+				int			j = i;
+
+				while (j > 0 && jb_item_cmp(&items[j - 1], &tmp) > 0)
+				{
+					items[j] = items[j - 1];
+					j--;
+				}
+				items[j] = tmp;
+			}
+		}
+		else
+			qsort(items, n, sizeof(JbItem), jb_item_cmp);
+
+		/* of equal keys, keep the last */
+		for (i = 1; i < n; i++)
+		{
+			if (items[i].keylen == items[m - 1].keylen &&
+				memcmp(items[i].key, items[m - 1].key, items[i].keylen) == 0)
+				items[m - 1] = items[i];
+			else
+				items[m++] = items[i];
+		}
+		n = m;
+	}
+
+	/* the values, in document order, move aside */
+	if (s->scratch.data == NULL)
+		initStringInfo(&s->scratch);
+	resetStringInfo(&s->scratch);
+	appendBinaryStringInfo(&s->scratch, s->jb.data + start, s->jb.len - start);
+	s->jb.len = start;
+
+	header = (uint32) n | (level->is_array ? JB_FARRAY : JB_FOBJECT);
+	appendBinaryStringInfo(&s->jb, (char *) &header, sizeof(uint32));
+	nentries = level->is_array ? n : 2 * n;
+	jentries = s->jb.len;
+	enlargeStringInfo(&s->jb, sizeof(JEntry) * nentries);
+	s->jb.len += sizeof(JEntry) * nentries;
+
+	for (i = 0; i < nentries; i++)
+	{
+		JbItem	   *item = &items[level->is_array ? i : i % n];
+		bool		is_key = (!level->is_array && i < n);
+		uint32		len;
+		JEntry		meta;
+
+		if (is_key)
+		{
+			appendBinaryStringInfo(&s->jb, item->key, item->keylen);
+			len = item->keylen;
+			meta = JENTRY_ISSTRING;
+		}
+		else
+		{
+			uint32		before = s->jb.len;
+
+			if (item->align)
+				jb_pad(&s->jb);
+			appendBinaryStringInfo(&s->jb, s->scratch.data + (item->off - start),
+								   item->len);
+			len = s->jb.len - before;
+			meta = item->type;
+		}
+		totallen += len;
+		if (totallen > JENTRY_OFFLENMASK)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("total size of jsonb %s elements exceeds the maximum of %d bytes",
+							level->is_array ? "array" : "object",
+							JENTRY_OFFLENMASK)));
+		if ((i % JB_OFFSET_STRIDE) == 0)
+			meta |= JENTRY_HAS_OFF | totallen;
+		else
+			meta |= len;
+		memcpy(s->jb.data + jentries + sizeof(JEntry) * i, &meta,
+			   sizeof(JEntry));
+	}
+
+	s->nitems = level->first;
+	s->nlevels--;
+	jb_push_item(s, JENTRY_ISCONTAINER, start, s->jb.len - start, true);
+}
+
+/*
+ * jb_finish
+ *		The finished jsonb: the root container as written, or a scalar
+ *		wrapped in a one-element raw-scalar array, as jsonb stores scalars.
+ */
+static Jsonb *
+jb_finish(JsonSink *s)
+{
+	JbItem		root = s->items[0];
+
+	Assert(s->nlevels == 0 && s->nitems == 1);
+	if (root.type != JENTRY_ISCONTAINER)
+	{
+		uint32		header = 1 | JB_FARRAY | JB_FSCALAR;
+		JEntry		meta;
+
+		if (s->scratch.data == NULL)
+			initStringInfo(&s->scratch);
+		resetStringInfo(&s->scratch);
+		appendBinaryStringInfo(&s->scratch, s->jb.data + root.off, root.len);
+		s->jb.len = VARHDRSZ;
+		appendBinaryStringInfo(&s->jb, (char *) &header, sizeof(uint32));
+		s->jb.len += sizeof(JEntry);
+		if (root.align)
+			jb_pad(&s->jb);
+		appendBinaryStringInfo(&s->jb, s->scratch.data, root.len);
+		/* the only JEntry is at a stride boundary: it holds the end offset */
+		meta = root.type | JENTRY_HAS_OFF |
+			(s->jb.len - VARHDRSZ - sizeof(uint32) - sizeof(JEntry));
+		memcpy(s->jb.data + VARHDRSZ + sizeof(uint32), &meta, sizeof(JEntry));
+	}
+	SET_VARSIZE(s->jb.data, s->jb.len);
+	return (Jsonb *) s->jb.data;
 }
 
 /* Text output: separate this item from the previous one. */
@@ -172,16 +451,36 @@ sink_comma(JsonSink *s)
 static void
 sink_scalar(JsonSink *s, JsonbValue *jv)
 {
-	if (s->state == NULL)
+	uint32		off;
+
+	switch (jv->type)
 	{
-		/* JsonbValueToJsonb wraps a top-level scalar itself */
-		s->root_scalar = *jv;
-		s->result = &s->root_scalar;
+		case jbvString:
+			off = s->jb.len;
+			appendBinaryStringInfo(&s->jb, jv->val.string.val,
+								   jv->val.string.len);
+			jb_push_item(s, JENTRY_ISSTRING, off, jv->val.string.len, false);
+			break;
+		case jbvNumeric:
+			{
+				uint32		len = VARSIZE_ANY(jv->val.numeric);
+
+				jb_pad(&s->jb);
+				off = s->jb.len;
+				appendBinaryStringInfo(&s->jb, (char *) jv->val.numeric, len);
+				jb_push_item(s, JENTRY_ISNUMERIC, off, len, true);
+				break;
+			}
+		case jbvBool:
+			jb_push_item(s, jv->val.boolean ? JENTRY_ISBOOL_TRUE :
+						 JENTRY_ISBOOL_FALSE, s->jb.len, 0, false);
+			break;
+		case jbvNull:
+			jb_push_item(s, JENTRY_ISNULL, s->jb.len, 0, false);
+			break;
+		default:
+			elog(ERROR, "unexpected jsonb value type: %d", (int) jv->type);
 	}
-	else
-		(void) pushJsonbValue(&s->state,
-							  s->state->contVal.type == jbvArray ?
-							  WJB_ELEM : WJB_VALUE, jv);
 }
 
 /* Open an array or object. */
@@ -195,9 +494,22 @@ sink_begin(JsonSink *s, bool is_array)
 		s->need_comma = false;
 	}
 	else
-		(void) pushJsonbValue(&s->state,
-							  is_array ? WJB_BEGIN_ARRAY : WJB_BEGIN_OBJECT,
-							  NULL);
+	{
+		JbLevel    *level;
+
+		if (s->nlevels == s->maxlevels)
+		{
+			s->maxlevels *= 2;
+			s->levels = repalloc(s->levels, sizeof(JbLevel) * s->maxlevels);
+		}
+		jb_pad(&s->jb);
+		level = &s->levels[s->nlevels++];
+		level->is_array = is_array;
+		level->first = s->nitems;
+		level->start = s->jb.len;
+		level->key = NULL;
+		level->keylen = 0;
+	}
 }
 
 /* Close the innermost array or object. */
@@ -210,9 +522,7 @@ sink_end(JsonSink *s, bool is_array)
 		s->need_comma = true;
 	}
 	else
-		s->result = pushJsonbValue(&s->state,
-								   is_array ? WJB_END_ARRAY : WJB_END_OBJECT,
-								   NULL);
+		jb_close(s);
 }
 
 /*
@@ -241,19 +551,17 @@ sink_key(JsonSink *s, const char *key, int len, bool from_bson)
 	}
 	else
 	{
-		JsonbValue	jv;
+		JbLevel    *level = &s->levels[s->nlevels - 1];
 
 		if (from_bson)
 			key = ng_bson_server_string(key, len, &len);
-		jv.type = jbvString;
 
 		/*
-		 * Points into the document, which outlives the JsonbValue tree, or is
-		 * one of our string literals.
+		 * Points into the document, which outlives the sink, or is one of our
+		 * string literals.
 		 */
-		jv.val.string.val = (char *) key;
-		jv.val.string.len = len;
-		(void) pushJsonbValue(&s->state, WJB_KEY, &jv);
+		level->key = key;
+		level->keylen = len;
 	}
 }
 
@@ -279,14 +587,9 @@ sink_string(JsonSink *s, const char *str, int len, bool from_bson)
 	{
 		JsonbValue	jv;
 
-		/*
-		 * A string from the document outlives the JsonbValue tree; our own
-		 * strings are often in the caller's stack buffers: copy those.
-		 */
+		/* copied into the jsonb at once */
 		if (from_bson)
 			str = ng_bson_server_string(str, len, &len);
-		else
-			str = pnstrdup(str, len);
 		jv.type = jbvString;
 		jv.val.string.val = (char *) str;
 		jv.val.string.len = len;

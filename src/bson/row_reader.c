@@ -54,7 +54,12 @@ typedef struct NgDocColumn
 	NgConverter conv;
 	/* for dotted paths, per document: what the walk found */
 	NgPathState state;
-	bson_iter_t iter;
+
+	/*
+	 * The iterator at the value (PATH_FOUND), as bytes: bson_iter_t asks for
+	 * an alignment palloc does not give, so it is copied in and out.
+	 */
+	char		iter[sizeof(bson_iter_t)];
 } NgDocColumn;
 
 /*
@@ -407,7 +412,7 @@ walk_subdocument(NgDocReader *reader, PathNode *node, const bson_iter_t *iter)
 			NgDocColumn *dc = &reader->cols[next->here[i]];
 
 			dc->state = PATH_FOUND;
-			dc->iter = child;
+			memcpy(dc->iter, &child, sizeof(bson_iter_t));
 		}
 		if (next->nbelow > 0)
 		{
@@ -453,9 +458,14 @@ convert_column(NgDocReader *reader, NgDocColumn *dc, const bson_iter_t *iter,
 		case PATH_NULL:
 			break;
 		case PATH_FOUND:
-			values[dc->attidx] = ng_bson_to_datum(&dc->conv, &dc->iter,
-												  &isnull[dc->attidx]);
-			break;
+			{
+				bson_iter_t found;
+
+				memcpy(&found, dc->iter, sizeof(bson_iter_t));
+				values[dc->attidx] = ng_bson_to_datum(&dc->conv, &found,
+													  &isnull[dc->attidx]);
+				break;
+			}
 		case PATH_ARRAY:
 			if (dc->col->mismatch == NG_MISMATCH_NULL)
 				break;
