@@ -5,8 +5,9 @@
  *
  * json and jsonb columns receive Extended JSON v2 (relaxed or canonical).
  * Both are rendered by one walker here, so a json and a jsonb column show
- * the same content; the walker builds a jsonb directly with pushJsonbValue
- * rather than going through text.  Doubles are written with the shortest
+ * the same content; the walker writes jsonb's binary format itself (the
+ * bytes PostgreSQL's jsonb input would give) rather than going through text
+ * or a JsonbValue tree.  Doubles are written with the shortest
  * decimal that reads back as the same double.  The same walker, in a lenient
  * text mode that never raises, renders values for error messages
  * (ng_bson_value_to_text).
