@@ -99,7 +99,12 @@ typedef struct JsonSink
 	int			nlevels;
 	int			maxlevels;
 	StringInfoData scratch;		/* a container's values while reordering */
+	JbItem	   *sortbuf;		/* room for 64 items while sorting */
 } JsonSink;
+
+/* integers whose jsonb numerics small_int_numeric keeps */
+#define NG_SMALL_INT_MIN	(-128)
+#define NG_SMALL_INT_MAX	1023
 
 /* ng_bson_value_to_text renders at most about this many bytes */
 #define NG_VALUE_TEXT_MAX	100
@@ -111,6 +116,8 @@ static void jb_push_item(JsonSink *s, uint32 type, uint32 off, uint32 len,
 						 bool align);
 static void jb_close(JsonSink *s);
 static int	jb_item_cmp(const void *a, const void *b);
+static inline uint64 jb_sort_key(const JbItem *item);
+static void jb_sort_members(JsonSink *s, JbItem *items, int n);
 static Jsonb *jb_finish(JsonSink *s);
 static void sink_comma(JsonSink *s);
 static void sink_scalar(JsonSink *s, JsonbValue *jv);
@@ -121,6 +128,7 @@ static void sink_string(JsonSink *s, const char *str, int len,
 						bool from_bson);
 static void sink_number(JsonSink *s, const char *str, int len);
 static void sink_int(JsonSink *s, int64 val);
+static Numeric small_int_numeric(int64 val);
 static void sink_bool(JsonSink *s, bool val);
 static void sink_null(JsonSink *s);
 static void sink_wrapped_string(JsonSink *s, const char *key,
@@ -129,6 +137,7 @@ static void append_json_chars(StringInfo buf, const char *s, int len,
 							  bool ascii_only);
 static void append_lenient_string(StringInfo buf, const char *s, int len);
 static void json_value(JsonSink *s, const bson_value_t *v);
+static void json_iter_value(JsonSink *s, bson_iter_t *it);
 static void json_container(JsonSink *s, const uint8_t *data, uint32_t len,
 						   bool is_array);
 static void json_double(JsonSink *s, double d);
@@ -198,6 +207,7 @@ sink_init(JsonSink *s, NgJsonMode mode, bool as_text, bool lenient)
 		s->items = palloc(sizeof(JbItem) * s->maxitems);
 		s->maxlevels = 8;
 		s->levels = palloc(sizeof(JbLevel) * s->maxlevels);
+		s->sortbuf = palloc(sizeof(JbItem) * 64);
 	}
 }
 
@@ -290,6 +300,78 @@ jb_item_cmp(const void *a, const void *b)
 }
 
 /*
+ * jb_sort_key
+ *		A 64-bit key ordering members as jb_item_cmp does as far as it goes:
+ *		the key length, then its first six bytes.  Equal sort keys are
+ *		compared in full.
+ */
+static inline uint64
+jb_sort_key(const JbItem *item)
+{
+	uint64		k = (uint64) Min(item->keylen, 0xFFFF) << 48;
+	int			i;
+
+	for (i = 0; i < 6 && i < item->keylen; i++)
+		k |= (uint64) (unsigned char) item->key[i] << (40 - 8 * i);
+	return k;
+}
+
+/*
+ * jb_sort_members
+ *		Sort an object's members as jsonb does (jb_item_cmp): an insertion
+ *		sort on 64-bit sort keys for the usual few dozen members, qsort
+ *		beyond.  Members arrive in document order, so equal keys keep it.
+ */
+static void
+jb_sort_members(JsonSink *s, JbItem *items, int n)
+{
+	typedef struct
+	{
+		uint64		key;
+		int			idx;
+	} SortSlot;
+	SortSlot	slots_buf[64];
+	SortSlot   *slots;
+	JbItem	   *sorted;
+	bool		moved = false;
+	int			i;
+
+	if (n > 64)
+	{
+		qsort(items, n, sizeof(JbItem), jb_item_cmp);
+		return;
+	}
+
+	slots = slots_buf;
+	for (i = 0; i < n; i++)
+	{
+		SortSlot	tmp;
+		int			j = i;
+
+		tmp.key = jb_sort_key(&items[i]);
+		tmp.idx = i;
+		while (j > 0 &&
+			   (slots[j - 1].key > tmp.key ||
+				(slots[j - 1].key == tmp.key &&
+				 jb_item_cmp(&items[slots[j - 1].idx], &items[i]) > 0)))
+		{
+			slots[j] = slots[j - 1];
+			j--;
+		}
+		if (j != i)
+			moved = true;
+		slots[j] = tmp;
+	}
+	if (!moved)
+		return;
+
+	sorted = s->sortbuf;
+	for (i = 0; i < n; i++)
+		sorted[i] = items[slots[i].idx];
+	memcpy(items, sorted, sizeof(JbItem) * n);
+}
+
+/*
  * jb_close
  *		Close the innermost container: lay out its header, JEntries, keys
  *		and values at its start, and record it as a value of its parent.
@@ -301,34 +383,20 @@ jb_close(JsonSink *s)
 	JbItem	   *items = &s->items[level->first];
 	int			n = s->nitems - level->first;
 	uint32		start = level->start;
+	uint32		rlen = s->jb.len - start;
 	uint32		header;
 	int			nentries;
 	uint32		jentries;
 	uint32		totallen = 0;
+	uint32		keybytes = 0;
+	char	   *out;
 	int			i;
 
 	if (!level->is_array && n > 1)
 	{
 		int			m = 1;
 
-		/* few members: insertion sort; the order field breaks ties */
-		if (n <= 16)
-		{
-			for (i = 1; i < n; i++)
-			{
-				JbItem		tmp = items[i];
-				int			j = i;
-
-				while (j > 0 && jb_item_cmp(&items[j - 1], &tmp) > 0)
-				{
-					items[j] = items[j - 1];
-					j--;
-				}
-				items[j] = tmp;
-			}
-		}
-		else
-			qsort(items, n, sizeof(JbItem), jb_item_cmp);
+		jb_sort_members(s, items, n);
 
 		/* of equal keys, keep the last */
 		for (i = 1; i < n; i++)
@@ -341,31 +409,40 @@ jb_close(JsonSink *s)
 		}
 		n = m;
 	}
+	if (!level->is_array)
+		for (i = 0; i < n; i++)
+			keybytes += items[i].keylen;
 
 	/* the values, in document order, move aside */
 	if (s->scratch.data == NULL)
 		initStringInfo(&s->scratch);
 	resetStringInfo(&s->scratch);
-	appendBinaryStringInfo(&s->scratch, s->jb.data + start, s->jb.len - start);
+	enlargeStringInfo(&s->scratch, rlen);
+	memcpy(s->scratch.data, s->jb.data + start, rlen);
 	s->jb.len = start;
 
-	header = (uint32) n | (level->is_array ? JB_FARRAY : JB_FOBJECT);
-	appendBinaryStringInfo(&s->jb, (char *) &header, sizeof(uint32));
 	nentries = level->is_array ? n : 2 * n;
+	/* header, JEntries, keys, values and at most 3 bytes of padding each */
+	enlargeStringInfo(&s->jb, sizeof(uint32) + sizeof(JEntry) * nentries +
+					  keybytes + rlen + 3 * n);
+	out = s->jb.data;
+
+	header = (uint32) n | (level->is_array ? JB_FARRAY : JB_FOBJECT);
+	memcpy(out + s->jb.len, &header, sizeof(uint32));
+	s->jb.len += sizeof(uint32);
 	jentries = s->jb.len;
-	enlargeStringInfo(&s->jb, sizeof(JEntry) * nentries);
 	s->jb.len += sizeof(JEntry) * nentries;
 
 	for (i = 0; i < nentries; i++)
 	{
 		JbItem	   *item = &items[level->is_array ? i : i % n];
-		bool		is_key = (!level->is_array && i < n);
 		uint32		len;
 		JEntry		meta;
 
-		if (is_key)
+		if (!level->is_array && i < n)
 		{
-			appendBinaryStringInfo(&s->jb, item->key, item->keylen);
+			memcpy(out + s->jb.len, item->key, item->keylen);
+			s->jb.len += item->keylen;
 			len = item->keylen;
 			meta = JENTRY_ISSTRING;
 		}
@@ -374,9 +451,11 @@ jb_close(JsonSink *s)
 			uint32		before = s->jb.len;
 
 			if (item->align)
-				jb_pad(&s->jb);
-			appendBinaryStringInfo(&s->jb, s->scratch.data + (item->off - start),
-								   item->len);
+				while (s->jb.len % sizeof(uint32) != 0)
+					out[s->jb.len++] = '\0';
+			memcpy(out + s->jb.len, s->scratch.data + (item->off - start),
+				   item->len);
+			s->jb.len += item->len;
 			len = s->jb.len - before;
 			meta = item->type;
 		}
@@ -391,9 +470,9 @@ jb_close(JsonSink *s)
 			meta |= JENTRY_HAS_OFF | totallen;
 		else
 			meta |= len;
-		memcpy(s->jb.data + jentries + sizeof(JEntry) * i, &meta,
-			   sizeof(JEntry));
+		memcpy(out + jentries + sizeof(JEntry) * i, &meta, sizeof(JEntry));
 	}
+	out[s->jb.len] = '\0';
 
 	s->nitems = level->first;
 	s->nlevels--;
@@ -458,8 +537,11 @@ sink_scalar(JsonSink *s, JsonbValue *jv)
 	{
 		case jbvString:
 			off = s->jb.len;
-			appendBinaryStringInfo(&s->jb, jv->val.string.val,
-								   jv->val.string.len);
+			if (s->jb.len + jv->val.string.len >= s->jb.maxlen)
+				enlargeStringInfo(&s->jb, jv->val.string.len);
+			memcpy(s->jb.data + s->jb.len, jv->val.string.val,
+				   jv->val.string.len);
+			s->jb.len += jv->val.string.len;
 			jb_push_item(s, JENTRY_ISSTRING, off, jv->val.string.len, false);
 			break;
 		case jbvNumeric:
@@ -634,9 +716,36 @@ sink_int(JsonSink *s, int64 val)
 		JsonbValue	jv;
 
 		jv.type = jbvNumeric;
-		jv.val.numeric = int64_to_numeric(val);
+		jv.val.numeric = small_int_numeric(val);
+		if (jv.val.numeric == NULL)
+			jv.val.numeric = int64_to_numeric(val);
 		sink_scalar(s, &jv);
 	}
+}
+
+/*
+ * small_int_numeric
+ *		int64_to_numeric's result for small integers, made once per backend
+ *		(in TopMemoryContext) and shared: counts and quantities repeat in
+ *		every document.  NULL for other values.
+ */
+static Numeric
+small_int_numeric(int64 val)
+{
+	static Numeric cache[NG_SMALL_INT_MAX - NG_SMALL_INT_MIN + 1];
+	Numeric    *slot;
+
+	if (val < NG_SMALL_INT_MIN || val > NG_SMALL_INT_MAX)
+		return NULL;
+	slot = &cache[val - NG_SMALL_INT_MIN];
+	if (*slot == NULL)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+
+		*slot = int64_to_numeric(val);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	return *slot;
 }
 
 /* Add true or false. */
@@ -938,6 +1047,57 @@ json_value(JsonSink *s, const bson_value_t *v)
 }
 
 /*
+ * json_iter_value
+ *		json_value for the value at an iterator: the common types are read
+ *		in place, the others decoded first.
+ */
+static void
+json_iter_value(JsonSink *s, bson_iter_t *it)
+{
+	switch (bson_iter_type_unsafe(it))
+	{
+		case BSON_TYPE_UTF8:
+			{
+				uint32		len;
+				const char *str = bson_iter_utf8(it, &len);
+
+				sink_string(s, str, (int) len, true);
+				return;
+			}
+		case BSON_TYPE_DOCUMENT:
+		case BSON_TYPE_ARRAY:
+			{
+				uint32		len;
+				const uint8_t *data;
+
+				if (bson_iter_type_unsafe(it) == BSON_TYPE_DOCUMENT)
+					bson_iter_document(it, &len, &data);
+				else
+					bson_iter_array(it, &len, &data);
+				json_container(s, data, len,
+							   bson_iter_type_unsafe(it) == BSON_TYPE_ARRAY);
+				return;
+			}
+		case BSON_TYPE_INT32:
+			if (s->mode != NG_JSON_CANONICAL)
+			{
+				sink_int(s, bson_iter_int32(it));
+				return;
+			}
+			break;
+		case BSON_TYPE_BOOL:
+			sink_bool(s, bson_iter_bool(it));
+			return;
+		case BSON_TYPE_NULL:
+			sink_null(s);
+			return;
+		default:
+			break;
+	}
+	json_value(s, bson_iter_value(it));
+}
+
+/*
  * json_container
  *		Render a BSON document or array (raw bytes) as an object or array.
  *
@@ -968,8 +1128,9 @@ json_container(JsonSink *s, const uint8_t *data, uint32_t len, bool is_array)
 			break;
 		}
 		if (!is_array)
-			sink_key(s, bson_iter_key(&it), bson_iter_key_len(&it), true);
-		json_value(s, bson_iter_value(&it));
+			sink_key(s, bson_iter_key_unsafe(&it),
+					 (int) (it.d1 - it.key - 1), true);
+		json_iter_value(s, &it);
 	}
 	if (it.err_off != 0)
 	{

@@ -110,6 +110,7 @@ static void walk_subdocument(NgDocReader *reader, PathNode *node,
 							 const bson_iter_t *iter);
 static void mark_array(NgDocReader *reader, PathNode *node);
 static inline uint32 key_hash(const char *key, int keylen);
+static inline int iter_key_len(const bson_iter_t *iter);
 static void convert_column(NgDocReader *reader, NgDocColumn *dc,
 						   const bson_iter_t *iter, Datum *values,
 						   bool *isnull);
@@ -283,17 +284,26 @@ path_add_column(int **list, int *n, int colidx)
 
 /*
  * key_hash
- *		A cheap hash of a field name for the path tables.
+ *		A cheap hash of a field name for the path tables: its length and its
+ *		first and last bytes (the tables are small; a probe compares keys).
  */
 static inline uint32
 key_hash(const char *key, int keylen)
 {
-	uint32		h = (uint32) keylen;
-	int			i;
+	uint32		h = (uint32) keylen * 0x9E3779B1;
 
-	for (i = 0; i < keylen; i++)
-		h = h * 31 + (unsigned char) key[i];
-	return h ^ (h >> 7);
+	if (keylen > 0)
+		h ^= (uint32) (unsigned char) key[0] * 0x85EBCA77 +
+			(uint32) (unsigned char) key[keylen - 1] * 0xC2B2AE3D;
+	return h ^ (h >> 15);
+}
+
+/* The current key of an iterator (valid after bson_iter_next). */
+static inline int
+iter_key_len(const bson_iter_t *iter)
+{
+	/* the key is NUL-terminated just before the value at d1 */
+	return (int) (iter->d1 - iter->key - 1);
 }
 
 /*
@@ -350,8 +360,8 @@ ng_document_to_values(NgDocReader *reader, const bson_t *doc,
 		{
 			PathNode   *node;
 
-			node = path_child(&reader->tree, bson_iter_key(&iter),
-							  (int) bson_iter_key_len(&iter), false);
+			node = path_child(&reader->tree, bson_iter_key_unsafe(&iter),
+							  iter_key_len(&iter), false);
 			if (node == NULL || node->seen == serial)
 				continue;		/* not wanted, or a later duplicate */
 			node->seen = serial;
@@ -400,8 +410,8 @@ walk_subdocument(NgDocReader *reader, PathNode *node, const bson_iter_t *iter)
 		PathNode   *next;
 		int			i;
 
-		next = path_child(node, bson_iter_key(&child),
-						  (int) bson_iter_key_len(&child), false);
+		next = path_child(node, bson_iter_key_unsafe(&child),
+						  iter_key_len(&child), false);
 		if (next == NULL || next->seen == serial)
 			continue;
 		next->seen = serial;
