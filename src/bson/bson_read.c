@@ -34,6 +34,9 @@
 #include "postgres.h"
 
 #include <math.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
@@ -632,20 +635,33 @@ ng_bson_report_corrupt(void)
 
 /*
  * is_plain_ascii
- *		Whether s[0..len) is all ASCII without NUL bytes, eight bytes at a
- *		time: most strings are, and they need no further UTF-8 check.
+ *		Whether s[0..len) is all ASCII without NUL bytes: most strings are,
+ *		and they need no further UTF-8 check.  Sixteen bytes at a time with
+ *		SSE2 (every x86-64 has it), eight otherwise.
  */
 static inline bool
 is_plain_ascii(const char *s, int len)
 {
 	const char *end = s + len;
 
+#ifdef __SSE2__
+	const __m128i zero = _mm_setzero_si128();
+
+	while (end - s >= 16)
+	{
+		__m128i		v = _mm_loadu_si128((const __m128i *) s);
+
+		/* a high bit set, or a zero byte */
+		if (_mm_movemask_epi8(_mm_or_si128(v, _mm_cmpeq_epi8(v, zero))) != 0)
+			return false;
+		s += 16;
+	}
+#endif
 	while (end - s >= 8)
 	{
 		uint64		w;
 
 		memcpy(&w, s, 8);
-		/* a high bit set, or a zero byte */
 		if ((w | ((w - UINT64CONST(0x0101010101010101)) & ~w)) &
 			UINT64CONST(0x8080808080808080))
 			return false;

@@ -398,14 +398,18 @@ jb_close(JsonSink *s)
 
 		jb_sort_members(s, items, n);
 
-		/* of equal keys, keep the last */
+		/* of equal keys, keep the last (items move only after a duplicate) */
 		for (i = 1; i < n; i++)
 		{
 			if (items[i].keylen == items[m - 1].keylen &&
 				memcmp(items[i].key, items[m - 1].key, items[i].keylen) == 0)
 				items[m - 1] = items[i];
 			else
-				items[m++] = items[i];
+			{
+				if (m != i)
+					items[m] = items[i];
+				m++;
+			}
 		}
 		n = m;
 	}
@@ -435,7 +439,7 @@ jb_close(JsonSink *s)
 
 	for (i = 0; i < nentries; i++)
 	{
-		JbItem	   *item = &items[level->is_array ? i : i % n];
+		JbItem	   *item = &items[level->is_array || i < n ? i : i - n];
 		uint32		len;
 		JEntry		meta;
 
@@ -548,9 +552,14 @@ sink_scalar(JsonSink *s, JsonbValue *jv)
 			{
 				uint32		len = VARSIZE_ANY(jv->val.numeric);
 
-				jb_pad(&s->jb);
+				/* room for the padding too */
+				if (s->jb.len + len + 3 >= s->jb.maxlen)
+					enlargeStringInfo(&s->jb, len + 3);
+				while (s->jb.len % sizeof(uint32) != 0)
+					s->jb.data[s->jb.len++] = '\0';
 				off = s->jb.len;
-				appendBinaryStringInfo(&s->jb, (char *) jv->val.numeric, len);
+				memcpy(s->jb.data + off, jv->val.numeric, len);
+				s->jb.len += len;
 				jb_push_item(s, JENTRY_ISNUMERIC, off, len, true);
 				break;
 			}

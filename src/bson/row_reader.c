@@ -229,7 +229,9 @@ path_child(PathNode *node, const char *key, int keylen, bool create)
 		h = key_hash(key, keylen) & node->mask;
 		while ((child = node->slots[h]) != NULL)
 		{
-			if (child->keylen == keylen && memcmp(child->key, key, keylen) == 0)
+			if (child->keylen == keylen &&
+				(keylen == 0 || child->key[0] == key[0]) &&
+				memcmp(child->key, key, keylen) == 0)
 				return child;
 			h = (h + 1) & node->mask;
 		}
