@@ -103,8 +103,9 @@ struct NgDocReader
 	NgDocColumn *current;
 };
 
-static PathNode *path_child(PathNode *node, const char *key, int keylen,
-							bool create);
+static inline PathNode *path_lookup(const PathNode *node, const char *key,
+									int keylen);
+static PathNode *path_child(PathNode *node, const char *key, int keylen);
 static void path_add_column(int **list, int *n, int colidx);
 static void walk_subdocument(NgDocReader *reader, PathNode *node,
 							 const bson_iter_t *iter);
@@ -195,7 +196,7 @@ ng_document_reader_create(NgTableOptions *opts, List *attnums,
 			const char *dot = strchr(seg, '.');
 			int			len = dot ? (int) (dot - seg) : (int) strlen(seg);
 
-			node = path_child(node, seg, len, true);
+			node = path_child(node, seg, len);
 			if (top == NULL)
 			{
 				/* the columns under a top-level field, in column order */
@@ -215,29 +216,40 @@ ng_document_reader_create(NgTableOptions *opts, List *attnums,
 }
 
 /*
- * path_child
- *		The child of node for key, or NULL; with create, add it if missing.
+ * path_lookup
+ *		The child of node for key, or NULL.  Called for every key of every
+ *		document: kept inline.
  */
-static PathNode *
-path_child(PathNode *node, const char *key, int keylen, bool create)
+static pg_attribute_always_inline PathNode *
+path_lookup(const PathNode *node, const char *key, int keylen)
 {
 	uint32		h;
 	PathNode   *child;
 
-	if (node->slots != NULL)
-	{
-		h = key_hash(key, keylen) & node->mask;
-		while ((child = node->slots[h]) != NULL)
-		{
-			if (child->keylen == keylen &&
-				(keylen == 0 || child->key[0] == key[0]) &&
-				memcmp(child->key, key, keylen) == 0)
-				return child;
-			h = (h + 1) & node->mask;
-		}
-	}
-	if (!create)
+	if (node->slots == NULL)
 		return NULL;
+	h = key_hash(key, keylen) & node->mask;
+	while ((child = node->slots[h]) != NULL)
+	{
+		if (child->keylen == keylen && memcmp(child->key, key, keylen) == 0)
+			return child;
+		h = (h + 1) & node->mask;
+	}
+	return NULL;
+}
+
+/*
+ * path_child
+ *		The child of node for key, added if missing (while preparing).
+ */
+static PathNode *
+path_child(PathNode *node, const char *key, int keylen)
+{
+	uint32		h;
+	PathNode   *child = path_lookup(node, key, keylen);
+
+	if (child != NULL)
+		return child;
 
 	/* keep the table at most half full */
 	if (node->slots == NULL || (node->nchildren + 1) * 2 > (int) node->mask + 1)
@@ -362,8 +374,8 @@ ng_document_to_values(NgDocReader *reader, const bson_t *doc,
 		{
 			PathNode   *node;
 
-			node = path_child(&reader->tree, bson_iter_key_unsafe(&iter),
-							  iter_key_len(&iter), false);
+			node = path_lookup(&reader->tree, bson_iter_key_unsafe(&iter),
+							   iter_key_len(&iter));
 			if (node == NULL || node->seen == serial)
 				continue;		/* not wanted, or a later duplicate */
 			node->seen = serial;
@@ -412,8 +424,8 @@ walk_subdocument(NgDocReader *reader, PathNode *node, const bson_iter_t *iter)
 		PathNode   *next;
 		int			i;
 
-		next = path_child(node, bson_iter_key_unsafe(&child),
-						  iter_key_len(&child), false);
+		next = path_lookup(node, bson_iter_key_unsafe(&child),
+						   iter_key_len(&child));
 		if (next == NULL || next->seen == serial)
 			continue;
 		next->seen = serial;
