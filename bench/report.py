@@ -1250,6 +1250,10 @@ def callgrind_section(res):
             for row in p["top_self"][:12]:
                 w(f"| {_fn(row)} | {row['object']} | {_n(row['self'])} | {_n(row['inclusive'])} |")
             w("")
+    if cg:
+        steps_path = Path(__file__).resolve().parent / "callgrind_steps.json"
+        if steps_path.exists():
+            callgrind_steps(w, json.loads(steps_path.read_text()), cg["cases"], m.get("commit") or "this run")
     if wall:
         if res.get("wall_reused"):
             w("> The wall-clock results are those of an earlier run (`NG_BENCH_CG_WALL=0`).")
@@ -1327,6 +1331,42 @@ def callgrind_section(res):
         w("")
     w(CG_END)
     return "\n".join(L)
+
+
+def callgrind_steps(w, steps, c, commit):
+    """Issue 13's read-path steps (bench/callgrind_steps.json), this run last, and its functions before/after."""
+    w("#### The read path step by step (issue 13)")
+    w("")
+    w("Instructions per document of the two nutragenie cases at each step (`bench/callgrind_steps.json` "
+      "keeps the earlier runs of `bash bench/callgrind.sh`; the last row is this run):")
+    w("")
+    w("| commit | change | 23 typed columns | `$$ROOT` |")
+    w("|---|---|---|---|")
+    for st in steps["steps"]:
+        w(f"| {st['commit']} | {st['change']} | {_n(st['nutragenie'])} | {_n(st['nutragenie_root'])} |")
+    w(f"| {commit} | this run | **{_n(c['nutragenie']['ir_per_doc'])}** | **{_n(c['nutragenie_root']['ir_per_doc'])}** |")
+    w("")
+
+    def lookup(prof, name):
+        for lst in (prof["per_object"].get("nutragenie", {}).get("self", []),
+                    prof["per_object"].get("nutragenie", {}).get("inclusive", []),
+                    prof["top_self"], prof.get("top_inclusive", [])):
+            for row in lst:
+                if row.get("function") == name:
+                    return row
+        return None
+
+    w("The costliest functions before the work, per document (self / inclusive), and now (– : no longer "
+      "called, or outside this run's top lists):")
+    w("")
+    w("| case | function | before | now |")
+    w("|---|---|---|---|")
+    for key, label in (("nutragenie", "23 columns"), ("nutragenie_root", "`$$ROOT`")):
+        for name, slf, inc in steps["before_functions"][key]:
+            row = lookup(c[key]["profile"], name)
+            now = f"{_n(row['self'])} / {_n(row['inclusive'])}" if row else "–"
+            w(f"| {label} | `{name}` | {_n(slf)} / {_n(inc)} | {now} |")
+    w("")
 
 
 def write_callgrind(res, md_path):

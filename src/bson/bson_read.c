@@ -34,6 +34,9 @@
 #include "postgres.h"
 
 #include <math.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
@@ -288,9 +291,69 @@ ng_converter_init(NgConverter *conv, Oid typid, int32 typmod,
 Datum
 ng_bson_to_datum(NgConverter *conv, const bson_iter_t *iter, bool *isnull)
 {
-	/* bson_iter_value wants an iterator it may write to */
-	bson_iter_t it = *iter;
+	bson_iter_t it;
 
+	/*
+	 * The common pairs of BSON type and column type, read straight from the
+	 * iterator; each gives what convert_value gives for the decoded value.
+	 */
+	switch (bson_iter_type(iter))
+	{
+		case BSON_TYPE_UTF8:
+			if (conv->kind == CONV_TEXT)
+			{
+				uint32		len;
+				const char *str = bson_iter_utf8(iter, &len);
+				int			outlen;
+
+				str = ng_bson_server_string(str, (int) len, &outlen);
+				*isnull = false;
+				return PointerGetDatum(cstring_to_text_with_len(str, outlen));
+			}
+			break;
+		case BSON_TYPE_INT32:
+			if (conv->kind == CONV_INT4)
+			{
+				*isnull = false;
+				return Int32GetDatum(bson_iter_int32(iter));
+			}
+			if (conv->kind == CONV_INT8)
+			{
+				*isnull = false;
+				return Int64GetDatum((int64) bson_iter_int32(iter));
+			}
+			break;
+		case BSON_TYPE_INT64:
+			if (conv->kind == CONV_INT8)
+			{
+				*isnull = false;
+				return Int64GetDatum(bson_iter_int64(iter));
+			}
+			break;
+		case BSON_TYPE_DOUBLE:
+			if (conv->kind == CONV_FLOAT8)
+			{
+				*isnull = false;
+				return Float8GetDatum(bson_iter_double(iter));
+			}
+			break;
+		case BSON_TYPE_BOOL:
+			if (conv->kind == CONV_BOOL)
+			{
+				*isnull = false;
+				return BoolGetDatum(bson_iter_bool(iter));
+			}
+			break;
+		case BSON_TYPE_NULL:
+		case BSON_TYPE_UNDEFINED:
+			*isnull = true;
+			return (Datum) 0;
+		default:
+			break;
+	}
+
+	/* bson_iter_value wants an iterator it may write to */
+	it = *iter;
 	return convert_value(conv, bson_iter_value(&it), isnull);
 }
 
@@ -571,6 +634,49 @@ ng_bson_report_corrupt(void)
 }
 
 /*
+ * is_plain_ascii
+ *		Whether s[0..len) is all ASCII without NUL bytes: most strings are,
+ *		and they need no further UTF-8 check.  Sixteen bytes at a time with
+ *		SSE2 (every x86-64 has it), eight otherwise.
+ */
+static inline bool
+is_plain_ascii(const char *s, int len)
+{
+	const char *end = s + len;
+
+#ifdef __SSE2__
+	const __m128i zero = _mm_setzero_si128();
+
+	while (end - s >= 16)
+	{
+		__m128i		v = _mm_loadu_si128((const __m128i *) s);
+
+		/* a high bit set, or a zero byte */
+		if (_mm_movemask_epi8(_mm_or_si128(v, _mm_cmpeq_epi8(v, zero))) != 0)
+			return false;
+		s += 16;
+	}
+#endif
+	while (end - s >= 8)
+	{
+		uint64		w;
+
+		memcpy(&w, s, 8);
+		if ((w | ((w - UINT64CONST(0x0101010101010101)) & ~w)) &
+			UINT64CONST(0x8080808080808080))
+			return false;
+		s += 8;
+	}
+	while (s < end)
+	{
+		if ((unsigned char) ((unsigned char) *s - 1) >= 0x7F)
+			return false;
+		s++;
+	}
+	return true;
+}
+
+/*
  * ng_bson_server_string
  *		Check a UTF-8 string from BSON and return it in the server encoding.
  *
@@ -587,7 +693,9 @@ ng_bson_server_string(const char *s, int len, int *outlen)
 
 	if (likely(GetDatabaseEncoding() == PG_UTF8))
 	{
-		(void) pg_verifymbstr(s, len, false);
+		/* plain ASCII without NULs is valid; anything else is checked fully */
+		if (!is_plain_ascii(s, len))
+			(void) pg_verifymbstr(s, len, false);
 		*outlen = len;
 		return s;
 	}

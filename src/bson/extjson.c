@@ -5,8 +5,9 @@
  *
  * json and jsonb columns receive Extended JSON v2 (relaxed or canonical).
  * Both are rendered by one walker here, so a json and a jsonb column show
- * the same content; the walker builds a jsonb directly with pushJsonbValue
- * rather than going through text.  Doubles are written with the shortest
+ * the same content; the walker writes jsonb's binary format itself (the
+ * bytes PostgreSQL's jsonb input would give) rather than going through text
+ * or a JsonbValue tree.  Doubles are written with the shortest
  * decimal that reads back as the same double.  The same walker, in a lenient
  * text mode that never raises, renders values for error messages
  * (ng_bson_value_to_text).
@@ -50,8 +51,33 @@
 #include "bson/bson_int.h"
 
 /*
+ * A finished value inside an open jsonb container, as jsonb bytes in the
+ * sink's buffer (see the jsonb writer below).
+ */
+typedef struct JbItem
+{
+	const char *key;			/* object members: the key (not terminated) */
+	int			keylen;
+	int			order;			/* position among the container's members */
+	uint32		type;			/* JENTRY_IS... */
+	uint32		off;			/* the bytes: jb.data[off, off + len) */
+	uint32		len;
+	bool		align;			/* starts at a 4-byte boundary */
+} JbItem;
+
+/* An open jsonb array or object. */
+typedef struct JbLevel
+{
+	bool		is_array;
+	int			first;			/* index of its first item in items[] */
+	uint32		start;			/* where its values start in jb (aligned) */
+	const char *key;			/* the key given for the next member */
+	int			keylen;
+} JbLevel;
+
+/*
  * Where a json or jsonb value is being built: text (json columns, error
- * messages) or a JsonbValue tree (jsonb columns).
+ * messages) or jsonb's binary format (jsonb columns).
  */
 typedef struct JsonSink
 {
@@ -64,17 +90,35 @@ typedef struct JsonSink
 	/* text output */
 	StringInfoData buf;
 	bool		need_comma;
-	/* jsonb output */
-	JsonbParseState *state;
-	JsonbValue *result;
-	JsonbValue	root_scalar;
+	/* jsonb output: the varlena being written, and its open containers */
+	StringInfoData jb;
+	JbItem	   *items;
+	int			nitems;
+	int			maxitems;
+	JbLevel    *levels;
+	int			nlevels;
+	int			maxlevels;
+	StringInfoData scratch;		/* a container's values while reordering */
+	JbItem	   *sortbuf;		/* room for 64 items while sorting */
 } JsonSink;
+
+/* integers whose jsonb numerics small_int_numeric keeps */
+#define NG_SMALL_INT_MIN	(-128)
+#define NG_SMALL_INT_MAX	1023
 
 /* ng_bson_value_to_text renders at most about this many bytes */
 #define NG_VALUE_TEXT_MAX	100
 
 static void sink_init(JsonSink *s, NgJsonMode mode, bool as_text,
 					  bool lenient);
+static void jb_pad(StringInfo buf);
+static void jb_push_item(JsonSink *s, uint32 type, uint32 off, uint32 len,
+						 bool align);
+static void jb_close(JsonSink *s);
+static int	jb_item_cmp(const void *a, const void *b);
+static inline uint64 jb_sort_key(const JbItem *item);
+static void jb_sort_members(JsonSink *s, JbItem *items, int n);
+static Jsonb *jb_finish(JsonSink *s);
 static void sink_comma(JsonSink *s);
 static void sink_scalar(JsonSink *s, JsonbValue *jv);
 static void sink_begin(JsonSink *s, bool is_array);
@@ -84,6 +128,7 @@ static void sink_string(JsonSink *s, const char *str, int len,
 						bool from_bson);
 static void sink_number(JsonSink *s, const char *str, int len);
 static void sink_int(JsonSink *s, int64 val);
+static Numeric small_int_numeric(int64 val);
 static void sink_bool(JsonSink *s, bool val);
 static void sink_null(JsonSink *s);
 static void sink_wrapped_string(JsonSink *s, const char *key,
@@ -92,6 +137,7 @@ static void append_json_chars(StringInfo buf, const char *s, int len,
 							  bool ascii_only);
 static void append_lenient_string(StringInfo buf, const char *s, int len);
 static void json_value(JsonSink *s, const bson_value_t *v);
+static void json_iter_value(JsonSink *s, bson_iter_t *it);
 static void json_container(JsonSink *s, const uint8_t *data, uint32_t len,
 						   bool is_array);
 static void json_double(JsonSink *s, double d);
@@ -127,7 +173,7 @@ ng_extjson_datum(NgJsonMode mode, bool as_text, const bson_value_t *v,
 		SET_VARSIZE(s.buf.data, s.buf.len);
 		return PointerGetDatum(s.buf.data);
 	}
-	return JsonbPGetDatum(JsonbValueToJsonb(s.result));
+	return JsonbPGetDatum(jb_finish(&s));
 }
 
 
@@ -153,6 +199,323 @@ sink_init(JsonSink *s, NgJsonMode mode, bool as_text, bool lenient)
 	s->lenient = lenient;
 	if (as_text)
 		initStringInfo(&s->buf);
+	else
+	{
+		initStringInfo(&s->jb);
+		appendStringInfoSpaces(&s->jb, VARHDRSZ);	/* the varlena header */
+		s->maxitems = 32;
+		s->items = palloc(sizeof(JbItem) * s->maxitems);
+		s->maxlevels = 8;
+		s->levels = palloc(sizeof(JbLevel) * s->maxlevels);
+		s->sortbuf = palloc(sizeof(JbItem) * 64);
+	}
+}
+
+/* ----------------------------------------------------------------
+ *		The jsonb writer
+ *
+ * jsonb columns are written straight in jsonb's binary format, the bytes
+ * JsonbValueToJsonb would produce from the same values (a test compares
+ * them), without a JsonbValue tree.  A container is a header word, one
+ * JEntry per element (objects: all keys' JEntries, then all values'), then
+ * the keys' bytes, then the values' bytes; numerics and containers start
+ * at a 4-byte boundary (the padding counts in the preceding JEntry's
+ * length), and every JB_OFFSET_STRIDE-th JEntry holds an end offset rather
+ * than a length.  Object keys are sorted by length, then bytes, and of
+ * duplicate keys the last one is kept, as jsonb always does.
+ *
+ * Values are written in document order, each finished value becoming a
+ * JbItem; when a container closes, its items' bytes are laid out behind
+ * the header, the JEntries and the keys, in key order for an object.
+ * Strings are checked (and converted) in document order, so the first
+ * invalid string raises, as before.
+ * ----------------------------------------------------------------
+ */
+
+/* Pad the buffer with zeros to a 4-byte boundary. */
+static inline void
+jb_pad(StringInfo buf)
+{
+	int			padlen = INTALIGN(buf->len) - buf->len;
+
+	if (padlen > 0)
+	{
+		enlargeStringInfo(buf, padlen);
+		memset(buf->data + buf->len, 0, padlen);
+		buf->len += padlen;
+	}
+}
+
+/*
+ * jb_push_item
+ *		Record a finished value: a member of the innermost open container
+ *		(under the key given last), or the whole result.
+ */
+static void
+jb_push_item(JsonSink *s, uint32 type, uint32 off, uint32 len, bool align)
+{
+	JbItem	   *item;
+
+	if (s->nitems == s->maxitems)
+	{
+		s->maxitems *= 2;
+		s->items = repalloc(s->items, sizeof(JbItem) * s->maxitems);
+	}
+	item = &s->items[s->nitems];
+	item->type = type;
+	item->off = off;
+	item->len = len;
+	item->align = align;
+	if (s->nlevels > 0)
+	{
+		JbLevel    *level = &s->levels[s->nlevels - 1];
+
+		item->key = level->key;
+		item->keylen = level->keylen;
+		item->order = s->nitems - level->first;
+	}
+	else
+	{
+		item->key = NULL;
+		item->keylen = 0;
+		item->order = 0;
+	}
+	s->nitems++;
+}
+
+/* Order object members as jsonb does: key length, key bytes, then order. */
+static int
+jb_item_cmp(const void *a, const void *b)
+{
+	const JbItem *ia = (const JbItem *) a;
+	const JbItem *ib = (const JbItem *) b;
+	int			cmp;
+
+	if (ia->keylen != ib->keylen)
+		return ia->keylen < ib->keylen ? -1 : 1;
+	cmp = memcmp(ia->key, ib->key, ia->keylen);
+	if (cmp != 0)
+		return cmp;
+	return ia->order < ib->order ? -1 : (ia->order > ib->order ? 1 : 0);
+}
+
+/*
+ * jb_sort_key
+ *		A 64-bit key ordering members as jb_item_cmp does as far as it goes:
+ *		the key length, then its first six bytes.  Equal sort keys are
+ *		compared in full.
+ */
+static inline uint64
+jb_sort_key(const JbItem *item)
+{
+	uint64		k = (uint64) Min(item->keylen, 0xFFFF) << 48;
+	int			i;
+
+	for (i = 0; i < 6 && i < item->keylen; i++)
+		k |= (uint64) (unsigned char) item->key[i] << (40 - 8 * i);
+	return k;
+}
+
+/*
+ * jb_sort_members
+ *		Sort an object's members as jsonb does (jb_item_cmp): an insertion
+ *		sort on 64-bit sort keys for the usual few dozen members, qsort
+ *		beyond.  Members arrive in document order, so equal keys keep it.
+ */
+static void
+jb_sort_members(JsonSink *s, JbItem *items, int n)
+{
+	typedef struct
+	{
+		uint64		key;
+		int			idx;
+	} SortSlot;
+	SortSlot	slots_buf[64];
+	SortSlot   *slots;
+	JbItem	   *sorted;
+	bool		moved = false;
+	int			i;
+
+	if (n > 64)
+	{
+		qsort(items, n, sizeof(JbItem), jb_item_cmp);
+		return;
+	}
+
+	slots = slots_buf;
+	for (i = 0; i < n; i++)
+	{
+		SortSlot	tmp;
+		int			j = i;
+
+		tmp.key = jb_sort_key(&items[i]);
+		tmp.idx = i;
+		while (j > 0 &&
+			   (slots[j - 1].key > tmp.key ||
+				(slots[j - 1].key == tmp.key &&
+				 jb_item_cmp(&items[slots[j - 1].idx], &items[i]) > 0)))
+		{
+			slots[j] = slots[j - 1];
+			j--;
+		}
+		if (j != i)
+			moved = true;
+		slots[j] = tmp;
+	}
+	if (!moved)
+		return;
+
+	sorted = s->sortbuf;
+	for (i = 0; i < n; i++)
+		sorted[i] = items[slots[i].idx];
+	memcpy(items, sorted, sizeof(JbItem) * n);
+}
+
+/*
+ * jb_close
+ *		Close the innermost container: lay out its header, JEntries, keys
+ *		and values at its start, and record it as a value of its parent.
+ */
+static void
+jb_close(JsonSink *s)
+{
+	JbLevel    *level = &s->levels[s->nlevels - 1];
+	JbItem	   *items = &s->items[level->first];
+	int			n = s->nitems - level->first;
+	uint32		start = level->start;
+	uint32		rlen = s->jb.len - start;
+	uint32		header;
+	int			nentries;
+	uint32		jentries;
+	uint32		totallen = 0;
+	uint32		keybytes = 0;
+	char	   *out;
+	int			i;
+
+	if (!level->is_array && n > 1)
+	{
+		int			m = 1;
+
+		jb_sort_members(s, items, n);
+
+		/* of equal keys, keep the last (items move only after a duplicate) */
+		for (i = 1; i < n; i++)
+		{
+			if (items[i].keylen == items[m - 1].keylen &&
+				memcmp(items[i].key, items[m - 1].key, items[i].keylen) == 0)
+				items[m - 1] = items[i];
+			else
+			{
+				if (m != i)
+					items[m] = items[i];
+				m++;
+			}
+		}
+		n = m;
+	}
+	if (!level->is_array)
+		for (i = 0; i < n; i++)
+			keybytes += items[i].keylen;
+
+	/* the values, in document order, move aside */
+	if (s->scratch.data == NULL)
+		initStringInfo(&s->scratch);
+	resetStringInfo(&s->scratch);
+	enlargeStringInfo(&s->scratch, rlen);
+	memcpy(s->scratch.data, s->jb.data + start, rlen);
+	s->jb.len = start;
+
+	nentries = level->is_array ? n : 2 * n;
+	/* header, JEntries, keys, values and at most 3 bytes of padding each */
+	enlargeStringInfo(&s->jb, sizeof(uint32) + sizeof(JEntry) * nentries +
+					  keybytes + rlen + 3 * n);
+	out = s->jb.data;
+
+	header = (uint32) n | (level->is_array ? JB_FARRAY : JB_FOBJECT);
+	memcpy(out + s->jb.len, &header, sizeof(uint32));
+	s->jb.len += sizeof(uint32);
+	jentries = s->jb.len;
+	s->jb.len += sizeof(JEntry) * nentries;
+
+	for (i = 0; i < nentries; i++)
+	{
+		JbItem	   *item = &items[level->is_array || i < n ? i : i - n];
+		uint32		len;
+		JEntry		meta;
+
+		if (!level->is_array && i < n)
+		{
+			memcpy(out + s->jb.len, item->key, item->keylen);
+			s->jb.len += item->keylen;
+			len = item->keylen;
+			meta = JENTRY_ISSTRING;
+		}
+		else
+		{
+			uint32		before = s->jb.len;
+
+			if (item->align)
+				while (s->jb.len % sizeof(uint32) != 0)
+					out[s->jb.len++] = '\0';
+			memcpy(out + s->jb.len, s->scratch.data + (item->off - start),
+				   item->len);
+			s->jb.len += item->len;
+			len = s->jb.len - before;
+			meta = item->type;
+		}
+		totallen += len;
+		if (totallen > JENTRY_OFFLENMASK)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("total size of jsonb %s elements exceeds the maximum of %d bytes",
+							level->is_array ? "array" : "object",
+							JENTRY_OFFLENMASK)));
+		if ((i % JB_OFFSET_STRIDE) == 0)
+			meta |= JENTRY_HAS_OFF | totallen;
+		else
+			meta |= len;
+		memcpy(out + jentries + sizeof(JEntry) * i, &meta, sizeof(JEntry));
+	}
+	out[s->jb.len] = '\0';
+
+	s->nitems = level->first;
+	s->nlevels--;
+	jb_push_item(s, JENTRY_ISCONTAINER, start, s->jb.len - start, true);
+}
+
+/*
+ * jb_finish
+ *		The finished jsonb: the root container as written, or a scalar
+ *		wrapped in a one-element raw-scalar array, as jsonb stores scalars.
+ */
+static Jsonb *
+jb_finish(JsonSink *s)
+{
+	JbItem		root = s->items[0];
+
+	Assert(s->nlevels == 0 && s->nitems == 1);
+	if (root.type != JENTRY_ISCONTAINER)
+	{
+		uint32		header = 1 | JB_FARRAY | JB_FSCALAR;
+		JEntry		meta;
+
+		if (s->scratch.data == NULL)
+			initStringInfo(&s->scratch);
+		resetStringInfo(&s->scratch);
+		appendBinaryStringInfo(&s->scratch, s->jb.data + root.off, root.len);
+		s->jb.len = VARHDRSZ;
+		appendBinaryStringInfo(&s->jb, (char *) &header, sizeof(uint32));
+		s->jb.len += sizeof(JEntry);
+		if (root.align)
+			jb_pad(&s->jb);
+		appendBinaryStringInfo(&s->jb, s->scratch.data, root.len);
+		/* the only JEntry is at a stride boundary: it holds the end offset */
+		meta = root.type | JENTRY_HAS_OFF |
+			(s->jb.len - VARHDRSZ - sizeof(uint32) - sizeof(JEntry));
+		memcpy(s->jb.data + VARHDRSZ + sizeof(uint32), &meta, sizeof(JEntry));
+	}
+	SET_VARSIZE(s->jb.data, s->jb.len);
+	return (Jsonb *) s->jb.data;
 }
 
 /* Text output: separate this item from the previous one. */
@@ -172,16 +535,44 @@ sink_comma(JsonSink *s)
 static void
 sink_scalar(JsonSink *s, JsonbValue *jv)
 {
-	if (s->state == NULL)
+	uint32		off;
+
+	switch (jv->type)
 	{
-		/* JsonbValueToJsonb wraps a top-level scalar itself */
-		s->root_scalar = *jv;
-		s->result = &s->root_scalar;
+		case jbvString:
+			off = s->jb.len;
+			if (s->jb.len + jv->val.string.len >= s->jb.maxlen)
+				enlargeStringInfo(&s->jb, jv->val.string.len);
+			memcpy(s->jb.data + s->jb.len, jv->val.string.val,
+				   jv->val.string.len);
+			s->jb.len += jv->val.string.len;
+			jb_push_item(s, JENTRY_ISSTRING, off, jv->val.string.len, false);
+			break;
+		case jbvNumeric:
+			{
+				uint32		len = VARSIZE_ANY(jv->val.numeric);
+
+				/* room for the padding too */
+				if (s->jb.len + len + 3 >= s->jb.maxlen)
+					enlargeStringInfo(&s->jb, len + 3);
+				while (s->jb.len % sizeof(uint32) != 0)
+					s->jb.data[s->jb.len++] = '\0';
+				off = s->jb.len;
+				memcpy(s->jb.data + off, jv->val.numeric, len);
+				s->jb.len += len;
+				jb_push_item(s, JENTRY_ISNUMERIC, off, len, true);
+				break;
+			}
+		case jbvBool:
+			jb_push_item(s, jv->val.boolean ? JENTRY_ISBOOL_TRUE :
+						 JENTRY_ISBOOL_FALSE, s->jb.len, 0, false);
+			break;
+		case jbvNull:
+			jb_push_item(s, JENTRY_ISNULL, s->jb.len, 0, false);
+			break;
+		default:
+			elog(ERROR, "unexpected jsonb value type: %d", (int) jv->type);
 	}
-	else
-		(void) pushJsonbValue(&s->state,
-							  s->state->contVal.type == jbvArray ?
-							  WJB_ELEM : WJB_VALUE, jv);
 }
 
 /* Open an array or object. */
@@ -195,9 +586,22 @@ sink_begin(JsonSink *s, bool is_array)
 		s->need_comma = false;
 	}
 	else
-		(void) pushJsonbValue(&s->state,
-							  is_array ? WJB_BEGIN_ARRAY : WJB_BEGIN_OBJECT,
-							  NULL);
+	{
+		JbLevel    *level;
+
+		if (s->nlevels == s->maxlevels)
+		{
+			s->maxlevels *= 2;
+			s->levels = repalloc(s->levels, sizeof(JbLevel) * s->maxlevels);
+		}
+		jb_pad(&s->jb);
+		level = &s->levels[s->nlevels++];
+		level->is_array = is_array;
+		level->first = s->nitems;
+		level->start = s->jb.len;
+		level->key = NULL;
+		level->keylen = 0;
+	}
 }
 
 /* Close the innermost array or object. */
@@ -210,9 +614,7 @@ sink_end(JsonSink *s, bool is_array)
 		s->need_comma = true;
 	}
 	else
-		s->result = pushJsonbValue(&s->state,
-								   is_array ? WJB_END_ARRAY : WJB_END_OBJECT,
-								   NULL);
+		jb_close(s);
 }
 
 /*
@@ -241,19 +643,17 @@ sink_key(JsonSink *s, const char *key, int len, bool from_bson)
 	}
 	else
 	{
-		JsonbValue	jv;
+		JbLevel    *level = &s->levels[s->nlevels - 1];
 
 		if (from_bson)
 			key = ng_bson_server_string(key, len, &len);
-		jv.type = jbvString;
 
 		/*
-		 * Points into the document, which outlives the JsonbValue tree, or is
-		 * one of our string literals.
+		 * Points into the document, which outlives the sink, or is one of our
+		 * string literals.
 		 */
-		jv.val.string.val = (char *) key;
-		jv.val.string.len = len;
-		(void) pushJsonbValue(&s->state, WJB_KEY, &jv);
+		level->key = key;
+		level->keylen = len;
 	}
 }
 
@@ -279,14 +679,9 @@ sink_string(JsonSink *s, const char *str, int len, bool from_bson)
 	{
 		JsonbValue	jv;
 
-		/*
-		 * A string from the document outlives the JsonbValue tree; our own
-		 * strings are often in the caller's stack buffers: copy those.
-		 */
+		/* copied into the jsonb at once */
 		if (from_bson)
 			str = ng_bson_server_string(str, len, &len);
-		else
-			str = pnstrdup(str, len);
 		jv.type = jbvString;
 		jv.val.string.val = (char *) str;
 		jv.val.string.len = len;
@@ -330,9 +725,36 @@ sink_int(JsonSink *s, int64 val)
 		JsonbValue	jv;
 
 		jv.type = jbvNumeric;
-		jv.val.numeric = int64_to_numeric(val);
+		jv.val.numeric = small_int_numeric(val);
+		if (jv.val.numeric == NULL)
+			jv.val.numeric = int64_to_numeric(val);
 		sink_scalar(s, &jv);
 	}
+}
+
+/*
+ * small_int_numeric
+ *		int64_to_numeric's result for small integers, made once per backend
+ *		(in TopMemoryContext) and shared: counts and quantities repeat in
+ *		every document.  NULL for other values.
+ */
+static Numeric
+small_int_numeric(int64 val)
+{
+	static Numeric cache[NG_SMALL_INT_MAX - NG_SMALL_INT_MIN + 1];
+	Numeric    *slot;
+
+	if (val < NG_SMALL_INT_MIN || val > NG_SMALL_INT_MAX)
+		return NULL;
+	slot = &cache[val - NG_SMALL_INT_MIN];
+	if (*slot == NULL)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+
+		*slot = int64_to_numeric(val);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	return *slot;
 }
 
 /* Add true or false. */
@@ -634,6 +1056,57 @@ json_value(JsonSink *s, const bson_value_t *v)
 }
 
 /*
+ * json_iter_value
+ *		json_value for the value at an iterator: the common types are read
+ *		in place, the others decoded first.
+ */
+static void
+json_iter_value(JsonSink *s, bson_iter_t *it)
+{
+	switch (bson_iter_type_unsafe(it))
+	{
+		case BSON_TYPE_UTF8:
+			{
+				uint32		len;
+				const char *str = bson_iter_utf8(it, &len);
+
+				sink_string(s, str, (int) len, true);
+				return;
+			}
+		case BSON_TYPE_DOCUMENT:
+		case BSON_TYPE_ARRAY:
+			{
+				uint32		len;
+				const uint8_t *data;
+
+				if (bson_iter_type_unsafe(it) == BSON_TYPE_DOCUMENT)
+					bson_iter_document(it, &len, &data);
+				else
+					bson_iter_array(it, &len, &data);
+				json_container(s, data, len,
+							   bson_iter_type_unsafe(it) == BSON_TYPE_ARRAY);
+				return;
+			}
+		case BSON_TYPE_INT32:
+			if (s->mode != NG_JSON_CANONICAL)
+			{
+				sink_int(s, bson_iter_int32(it));
+				return;
+			}
+			break;
+		case BSON_TYPE_BOOL:
+			sink_bool(s, bson_iter_bool(it));
+			return;
+		case BSON_TYPE_NULL:
+			sink_null(s);
+			return;
+		default:
+			break;
+	}
+	json_value(s, bson_iter_value(it));
+}
+
+/*
  * json_container
  *		Render a BSON document or array (raw bytes) as an object or array.
  *
@@ -664,8 +1137,9 @@ json_container(JsonSink *s, const uint8_t *data, uint32_t len, bool is_array)
 			break;
 		}
 		if (!is_array)
-			sink_key(s, bson_iter_key(&it), bson_iter_key_len(&it), true);
-		json_value(s, bson_iter_value(&it));
+			sink_key(s, bson_iter_key_unsafe(&it),
+					 (int) (it.d1 - it.key - 1), true);
+		json_iter_value(s, &it);
 	}
 	if (it.err_off != 0)
 	{
