@@ -24,6 +24,7 @@
 
 #include "conn/conn.h"
 #include "exec/exec.h"
+#include "stats/remote_stats.h"
 #include "write/write.h"
 
 NG_MODULE_MAGIC;
@@ -74,6 +75,7 @@ _PG_init(void)
 
 	ng_applier_define_gucs();
 	ng_cache_define_gucs();
+	ng_stats_define_gucs();
 	ng_batchjoin_init();
 	ng_batchjoin_exec_init();
 
@@ -83,6 +85,7 @@ _PG_init(void)
 	{
 		ng_applier_shmem_init();
 		ng_cache_shmem_init();
+		ng_stats_shmem_init();
 	}
 
 	ng_conn_init_driver();
