@@ -5,7 +5,10 @@
 #   a full scan of N documents converting five columns, and the same scan of
 #   an empty collection, each with nutragenie.track_remote_stats on and off,
 #   in a single-user backend (`postgres --single`); per document:
-#   (instructions of the N-document run - those of the empty run) / N.
+#   (instructions of the N-document run - those of the empty run) / N;
+#   and the same scan's wall clock, on and off alternating (medians).
+# Under valgrind clock_gettime is a system call whose kernel side callgrind
+# does not count: the wall clock shows the clock readings' real cost.
 # Usage (as root, with the stack of your build running and its env exported):
 #   eval "$(NG_STACK_DIR=DIR test/stack env)"; NG_STACK_DIR=DIR bash bench/stats_overhead.sh
 # Environment: NG_STATS_DOCS [50000]; PG_CONFIG (the stack's PostgreSQL).
@@ -46,6 +49,21 @@ CREATE FOREIGN TABLE cg_empty (id int OPTIONS (field '_id'), n int, s text, f fl
   SERVER cg_srv OPTIONS (collection 'cg_empty', batch_size '1000');
 SQL
 
+# wall clock: alternating runs of the same scan, on and off, medians
+RUNS=${NG_STATS_RUNS:-7}
+wall() {   # wall TRACK: milliseconds of one scan of cg_docs
+    psql -X -q -At -d ng_stats_cg <<SQL | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -1
+SET nutragenie.track_remote_stats = $1;
+SELECT count(*) FROM (SELECT * FROM cg_docs OFFSET 0) s;
+\timing on
+SELECT count(*), sum(num_nonnulls(id, n, s, f, b)) FROM (SELECT * FROM cg_docs OFFSET 0) s;
+SQL
+}
+on_ms=(); off_ms=()
+for ((i = 0; i < RUNS; i++)); do on_ms+=("$(wall on)"); off_ms+=("$(wall off)"); done
+median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+wall_on=$(median "${on_ms[@]}"); wall_off=$(median "${off_ms[@]}")
+
 stack stop-pg >/dev/null
 trap 'stack start-pg >/dev/null' EXIT
 run() {   # run TAG TRACK TABLE: prints the instructions of one single-user run
@@ -64,4 +82,5 @@ echo "documents: $N"
 echo "track_remote_stats = on:  $on instructions per document ($on_full - $on_empty)"
 echo "track_remote_stats = off: $off instructions per document ($off_full - $off_empty)"
 echo "overhead: $((on - off)) instructions per document ($(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.1f", (a - b) * 100 / b }') %)"
+echo "wall clock, median of $RUNS alternating runs: on $wall_on ms, off $wall_off ms (on: ${on_ms[*]}; off: ${off_ms[*]})"
 echo "callgrind files: $OUT"

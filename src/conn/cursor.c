@@ -34,6 +34,7 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
 #include "utils/memutils.h"
 
 #include "cursor.h"
@@ -84,7 +85,7 @@ ng_coll_open(Oid serverid, Oid userid, const char *database,
 	MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
 
 	h->database = pstrdup(database);
-	h->userid = userid;
+	h->userid = OidIsValid(userid) ? userid : GetUserId();
 	h->mode = NG_STATS_DIRECT;
 	cb->func = release_callback;
 	cb->arg = h;
