@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # bench/stats_overhead.sh: the cost of nutragenie_fdw.remote_stats per
-# document, in instructions (valgrind --tool=callgrind), on a test/stack
-# stack (PostgreSQL 15 + FerretDB 1.24 by default):
-#   a full scan of N documents converting five columns, and the same scan of
-#   an empty collection, each with nutragenie.track_remote_stats on and off,
-#   in a single-user backend (`postgres --single`); per document:
-#   (instructions of the N-document run - those of the empty run) / N;
-#   and the same scan's wall clock, on and off alternating (medians).
+# document, on a test/stack stack (PostgreSQL + FerretDB), for three
+# settings: nutragenie.track_remote_stats off; on with
+# nutragenie.track_remote_timing off (counts only); both on (the default):
+#   1. the backend's CPU time (utime + stime, the server's excluded) of a
+#      full scan of N documents converting five columns, alternating rounds;
+#   2. instructions (valgrind --tool=callgrind) of the same scan and of one of
+#      an empty collection in a single-user backend (`postgres --single`):
+#      (instructions of the N-document run - those of the empty run) / N.
 # Under valgrind clock_gettime is a system call whose kernel side callgrind
-# does not count: the wall clock shows the clock readings' real cost.
+# does not count: the CPU time shows the clock readings' real cost.
 # Usage (as root, with the stack of your build running and its env exported):
 #   eval "$(NG_STACK_DIR=DIR test/stack env)"; NG_STACK_DIR=DIR bash bench/stats_overhead.sh
-# Environment: NG_STATS_DOCS [50000]; PG_CONFIG (the stack's PostgreSQL).
-# The stack's PostgreSQL is stopped for the single-user runs and restarted.
+# Environment: NG_STATS_DOCS [50000], NG_STATS_ROUNDS [4]; PG_CONFIG (the
+# stack's PostgreSQL).  The stack's PostgreSQL is stopped for the
+# single-user runs and restarted.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 N=${NG_STATS_DOCS:-50000}
@@ -49,38 +51,55 @@ CREATE FOREIGN TABLE cg_empty (id int OPTIONS (field '_id'), n int, s text, f fl
   SERVER cg_srv OPTIONS (collection 'cg_empty', batch_size '1000');
 SQL
 
-# wall clock: alternating runs of the same scan, on and off, medians
-RUNS=${NG_STATS_RUNS:-7}
-wall() {   # wall TRACK: milliseconds of one scan of cg_docs
-    psql -X -q -At -d ng_stats_cg <<SQL | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -1
-SET nutragenie.track_remote_stats = $1;
-SELECT count(*) FROM (SELECT * FROM cg_docs OFFSET 0) s;
-\timing on
-SELECT count(*), sum(num_nonnulls(id, n, s, f, b)) FROM (SELECT * FROM cg_docs OFFSET 0) s;
-SQL
-}
-on_ms=(); off_ms=()
-for ((i = 0; i < RUNS; i++)); do on_ms+=("$(wall on)"); off_ms+=("$(wall off)"); done
-median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-wall_on=$(median "${on_ms[@]}"); wall_off=$(median "${off_ms[@]}")
+# the backend's CPU time (utime + stime of /proc/self/stat, in ticks of
+# 1/100 s; the server's time excluded), ROUNDS alternating rounds of five
+# scans per setting
+ROUNDS=${NG_STATS_ROUNDS:-4}
+SETTINGS=("track_remote_stats = off" "track_remote_stats = on, track_remote_timing = off"
+          "track_remote_stats = on, track_remote_timing = on")
+set_sql() { sed -e 's/^/SET nutragenie./; s/, /; SET nutragenie./g; s/$/;/' <<<"$1"; }
+{
+    echo "CREATE TEMP VIEW cpu AS SELECT (f[12])::bigint + (f[13])::bigint AS ticks
+          FROM (SELECT string_to_array(split_part(pg_read_file('/proc/self/stat'), ') ', 2), ' ') AS f) s;"
+    echo "SELECT count(*) FROM (SELECT * FROM cg_docs OFFSET 0) s;"
+    for ((r = 0; r < ROUNDS; r++)); do
+        for i in 0 1 2; do
+            set_sql "${SETTINGS[$i]}"
+            echo "SELECT 'start', ticks FROM cpu;"
+            for _ in 1 2 3 4 5; do
+                echo "SELECT count(*), sum(num_nonnulls(id, n, s, f, b)) FROM (SELECT * FROM cg_docs OFFSET 0) s;"
+            done
+            echo "SELECT 'end $i', ticks FROM cpu;"
+        done
+    done
+} >"$OUT/cpu.sql"
+chmod 644 "$OUT/cpu.sql"
+cpu=$(psql -X -q -At -F ' ' -d ng_stats_cg -f "$OUT/cpu.sql" |
+      awk '$1 == "start" { s = $2 } $1 == "end" { t[$2] += $3 - s } END { print t[0], t[1], t[2] }')
+read -r cpu_off cpu_count cpu_time <<<"$cpu"
 
 stack stop-pg >/dev/null
 trap 'stack start-pg >/dev/null' EXIT
-run() {   # run TAG TRACK TABLE: prints the instructions of one single-user run
-    local tag=$1 track=$2 table=$3
-    printf '%s\n' "SET nutragenie.track_remote_stats = $track;" \
-        "SELECT count(*), sum(num_nonnulls(id, n, s, f, b)) FROM (SELECT * FROM $table OFFSET 0) s;" |
+run() {   # run TAG SETTINGS TABLE: prints the instructions of one single-user run
+    local tag=$1 settings=$2 table=$3
+    { set_sql "$settings"
+      echo "SELECT count(*), sum(num_nonnulls(id, n, s, f, b)) FROM (SELECT * FROM $table OFFSET 0) s;"; } |
         runuser -u postgres -- valgrind --tool=callgrind --callgrind-out-file="$OUT/$tag.out" \
             "$PGBIN/postgres" --single -D "$PGDATA" -c jit=off ng_stats_cg >"$OUT/$tag.log" 2>&1 ||
         { cat "$OUT/$tag.log" >&2; exit 1; }
     sed -n 's/^summary: //p; s/^totals: //p' "$OUT/$tag.out" | head -1
 }
-on_full=$(run on_full on cg_docs);    on_empty=$(run on_empty on cg_empty)
-off_full=$(run off_full off cg_docs); off_empty=$(run off_empty off cg_empty)
-on=$(( (on_full - on_empty) / N )); off=$(( (off_full - off_empty) / N ))
-echo "documents: $N"
-echo "track_remote_stats = on:  $on instructions per document ($on_full - $on_empty)"
-echo "track_remote_stats = off: $off instructions per document ($off_full - $off_empty)"
-echo "overhead: $((on - off)) instructions per document ($(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.1f", (a - b) * 100 / b }') %)"
-echo "wall clock, median of $RUNS alternating runs: on $wall_on ms, off $wall_off ms (on: ${on_ms[*]}; off: ${off_ms[*]})"
+per_doc=()
+for i in 0 1 2; do
+    full=$(run "full$i" "${SETTINGS[$i]}" cg_docs)
+    empty=$(run "empty$i" "${SETTINGS[$i]}" cg_empty)
+    per_doc+=($(( (full - empty) / N )))
+done
+scans=$((ROUNDS * 5))
+echo "documents: $N; CPU: $ROUNDS rounds of 5 scans per setting"
+for i in 0 1 2; do
+    t=$(( (i == 0) ? cpu_off : (i == 1) ? cpu_count : cpu_time ))
+    printf '%-52s %6d instructions/document  %6.0f ns CPU/document (%d ticks)\n' "${SETTINGS[$i]}:" \
+        "${per_doc[$i]}" "$(awk -v t="$t" -v n="$N" -v k="$scans" 'BEGIN { print t * 1e7 / (n * k) }')" "$t"
+done
 echo "callgrind files: $OUT"

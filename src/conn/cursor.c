@@ -62,6 +62,7 @@ struct NgCollHandle
 	Oid			relid;			/* foreign table, or InvalidOid */
 	NgStatsMode mode;			/* of the next streaming command */
 	NgStatsCounters *counters;	/* the streaming cursor's, or NULL */
+	bool		timing;			/* time each of its documents */
 	bool		doc_pending;	/* a document came, not yet converted */
 	instr_time	doc_time;		/* ... at this time */
 };
@@ -206,6 +207,7 @@ ng_coll_find(NgCollHandle *h, const bson_t *filter, const bson_t *opts)
 	ng_coll_close_cursor(h);
 	h->counters = count_command(h, NG_STATS_FIND, h->mode,
 								filter->len + (opts ? opts->len : 0));
+	h->timing = ng_track_remote_timing;
 	h->cursor = mongoc_collection_find_with_opts(h->coll, filter, opts, NULL);
 }
 
@@ -220,6 +222,7 @@ ng_coll_aggregate(NgCollHandle *h, const bson_t *pipeline, const bson_t *opts)
 	ng_coll_close_cursor(h);
 	h->counters = count_command(h, NG_STATS_AGGREGATE, h->mode,
 								pipeline->len + (opts ? opts->len : 0));
+	h->timing = ng_track_remote_timing;
 	h->cursor = mongoc_collection_aggregate(h->coll, MONGOC_QUERY_NONE,
 											pipeline, opts, NULL);
 }
@@ -239,6 +242,16 @@ ng_coll_next(NgCollHandle *h, const bson_t **doc)
 		return false;
 	if (h->counters == NULL)
 		return mongoc_cursor_next(h->cursor, doc);
+	if (!h->timing)
+	{
+		got = mongoc_cursor_next(h->cursor, doc);
+		if (got)
+		{
+			h->counters->documents++;
+			h->counters->bytes_received += (*doc)->len;
+		}
+		return got;
+	}
 
 	INSTR_TIME_SET_CURRENT(start);
 	got = mongoc_cursor_next(h->cursor, doc);

@@ -52,6 +52,7 @@ typedef struct NgStatsLocal
 
 /* GUCs */
 bool		ng_track_remote_stats = true;
+bool		ng_track_remote_timing = true;
 static int	ng_stats_max = 5000;
 
 NgStatsShared *ng_stats_shared = NULL;
@@ -82,6 +83,17 @@ ng_stats_define_gucs(void)
 							 "Collects the statistics of nutragenie_fdw.remote_stats.",
 							 NULL,
 							 &ng_track_remote_stats,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("nutragenie.track_remote_timing",
+							 "Times each document's wait and conversion for nutragenie_fdw.remote_stats.",
+							 "Three clock readings per document; off, only whole "
+							 "commands (one-document finds, counts, bulk writes) "
+							 "are timed.",
+							 &ng_track_remote_timing,
 							 true,
 							 PGC_SUSET,
 							 0,

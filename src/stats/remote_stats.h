@@ -68,6 +68,7 @@ typedef struct NgStatsCounters
 
 /* GUCs */
 extern PGDLLIMPORT bool ng_track_remote_stats;
+extern PGDLLIMPORT bool ng_track_remote_timing;
 
 extern void ng_stats_define_gucs(void);
 extern void ng_stats_shmem_init(void);

@@ -81,6 +81,13 @@ RESET nutragenie.track_remote_stats;
 SELECT * FROM stats;
 SELECT count(*) FROM (SELECT n FROM items OFFSET 0) s;
 SELECT foreign_table, command, mode, calls, documents FROM stats;
+-- counts without the per-document clock readings: nothing waited or
+-- converted is added
+SELECT nutragenie_fdw.remote_stats_reset();
+SET nutragenie.track_remote_timing = off;
+SELECT count(*) FROM (SELECT n FROM items OFFSET 0) s;
+RESET nutragenie.track_remote_timing;
+SELECT foreign_table, command, mode, calls, documents, received, waited, converted FROM stats;
 SELECT max_entries, entries >= 1 AS has_entries, evicted FROM nutragenie_fdw.remote_stats_info();
 
 -- privileges: the view is readable by all, but a role sees only the rows
