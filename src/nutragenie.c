@@ -25,6 +25,7 @@
 #include "admin/admin.h"
 #include "conn/conn.h"
 #include "exec/exec.h"
+#include "stats/remote_stats.h"
 #include "write/write.h"
 
 NG_MODULE_MAGIC;
@@ -75,6 +76,7 @@ _PG_init(void)
 
 	ng_applier_define_gucs();
 	ng_cache_define_gucs();
+	ng_stats_define_gucs();
 	ng_batchjoin_init();
 	ng_batchjoin_exec_init();
 
@@ -84,6 +86,7 @@ _PG_init(void)
 	{
 		ng_applier_shmem_init();
 		ng_cache_shmem_init();
+		ng_stats_shmem_init();
 	}
 
 	ng_conn_init_driver();

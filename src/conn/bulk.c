@@ -17,6 +17,13 @@
  * error codes; FerretDB's divergent report of a unique-index violation is
  * recognised by its message.
  *
+ * Each bulk write is counted in the remote statistics (mode "applier",
+ * with no foreign table: the queue knows only the collection) when it is
+ * sent, and flushed at once: per operation type, one call, its operations
+ * as documents and their BSON bytes as bytes sent.  The driver sends a
+ * mixed bulk write as several commands; its time and reply are counted
+ * under its most frequent operation type.
+ *
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
@@ -27,6 +34,7 @@
 #include "postgres.h"
 
 #include "ng_remote.h"
+#include "stats/remote_stats.h"
 
 /* Driver objects alive while a run of rows is applied. */
 struct NgBulkWriter
@@ -35,23 +43,34 @@ struct NgBulkWriter
 	mongoc_bulk_operation_t *bulk;
 	bson_t		reply;
 	bool		reply_live;
+
+	/* remote statistics of the operations appended since ng_bulk_start */
+	Oid			userid;
+	char	   *database;
+	int64		ops[3];			/* inserts, updates, deletes */
+	int64		bytes[3];
 };
 
 static bool is_replacement(const bson_t *body);
+static void count_write(NgBulkWriter *w, instr_time start, bool failed);
 static bool reply_write_error(const bson_t *reply, int *index,
 							  bson_error_t *error);
 
 /*
  * ng_bulk_writer_create
- *		A writer for database.collection on a borrowed connection.  The
+ *		A writer for database.collection on a borrowed connection, its
+ *		writes counted under userid, the writer of the queued rows.  The
  *		struct is palloc'd in CurrentMemoryContext; its driver objects must
  *		be freed with ng_bulk_writer_destroy.
  */
 NgBulkWriter *
-ng_bulk_writer_create(NgConnEntry *entry, const char *database,
+ng_bulk_writer_create(NgConnEntry *entry, Oid userid, const char *database,
 					  const char *collection)
 {
 	NgBulkWriter *w = palloc0(sizeof(NgBulkWriter));
+
+	w->userid = userid;
+	w->database = pstrdup(database);
 
 	w->coll = mongoc_client_get_collection(ng_conn_client(entry), database,
 										   collection);
@@ -83,6 +102,8 @@ ng_bulk_start(NgBulkWriter *w)
 {
 	bson_t		opts;
 
+	memset(w->ops, 0, sizeof(w->ops));
+	memset(w->bytes, 0, sizeof(w->bytes));
 	bson_init(&opts);
 	BSON_APPEND_BOOL(&opts, "ordered", true);
 	w->bulk = mongoc_collection_create_bulk_operation_with_opts(w->coll,
@@ -119,19 +140,29 @@ ng_bulk_append(NgBulkWriter *w, char op, const bson_t *id,
 	switch (op)
 	{
 		case 'i':
-			return mongoc_bulk_operation_insert_with_opts(w->bulk, body, NULL,
-														  error);
+			if (!mongoc_bulk_operation_insert_with_opts(w->bulk, body, NULL,
+														error))
+				return false;
+			w->ops[0]++;
+			w->bytes[0] += body->len;
+			return true;
 		case 'u':
-			if (is_replacement(body))
-				return mongoc_bulk_operation_replace_one_with_opts(w->bulk, id,
-																   body, NULL,
-																   error);
-			return mongoc_bulk_operation_update_one_with_opts(w->bulk, id,
-															  body, NULL,
-															  error);
+			if (is_replacement(body) ?
+				!mongoc_bulk_operation_replace_one_with_opts(w->bulk, id, body,
+															 NULL, error) :
+				!mongoc_bulk_operation_update_one_with_opts(w->bulk, id, body,
+															NULL, error))
+				return false;
+			w->ops[1]++;
+			w->bytes[1] += id->len + body->len;
+			return true;
 		case 'd':
-			return mongoc_bulk_operation_remove_one_with_opts(w->bulk, id,
-															  NULL, error);
+			if (!mongoc_bulk_operation_remove_one_with_opts(w->bulk, id,
+															NULL, error))
+				return false;
+			w->ops[2]++;
+			w->bytes[2] += id->len;
+			return true;
 		default:
 			bson_set_error(error, MONGOC_ERROR_COMMAND,
 						   MONGOC_ERROR_COMMAND_INVALID_ARG,
@@ -149,10 +180,59 @@ bool
 ng_bulk_execute(NgBulkWriter *w, bson_error_t *error)
 {
 	uint32_t	server;
+	instr_time	start;
 
+	INSTR_TIME_SET_CURRENT(start);
 	server = mongoc_bulk_operation_execute(w->bulk, &w->reply, error);
 	w->reply_live = true;
+	count_write(w, start, server == 0);
 	return server != 0;
+}
+
+/*
+ * Count the bulk write sent at start (its reply is in the writer) in the
+ * remote statistics, and flush them: the applier's rounds are few and
+ * COMMIT waits for them, so their figures should be visible when it
+ * returns.  Never raises but for out of memory.
+ */
+static void
+count_write(NgBulkWriter *w, instr_time start, bool failed)
+{
+	static const NgStatsCommand commands[3] = {
+		NG_STATS_INSERT, NG_STATS_UPDATE, NG_STATS_DELETE
+	};
+	instr_time	end;
+	int			most = 0;
+
+	if (!ng_stats_enabled())
+		return;
+	INSTR_TIME_SET_CURRENT(end);
+	for (int i = 1; i < 3; i++)
+		if (w->ops[i] > w->ops[most])
+			most = i;
+	for (int i = 0; i < 3; i++)
+	{
+		NgStatsCounters *c;
+
+		if (w->ops[i] == 0 && i != most)
+			continue;
+		c = ng_stats_entry(InvalidOid, w->userid, w->database,
+						   mongoc_collection_get_name(w->coll), commands[i],
+						   NG_STATS_APPLIER);
+		c->calls++;
+		c->documents += w->ops[i];
+		c->bytes_sent += w->bytes[i];
+		if (i == most)
+		{
+			INSTR_TIME_ACCUM_DIFF(c->wait_time, end, start);
+			c->bytes_received += w->reply.len;
+			if (failed)
+				c->errors++;
+		}
+	}
+	memset(w->ops, 0, sizeof(w->ops));
+	memset(w->bytes, 0, sizeof(w->bytes));
+	ng_stats_flush();
 }
 
 /*
@@ -217,12 +297,19 @@ ng_bulk_replace_upsert(NgBulkWriter *w, const bson_t *id, const bson_t *body,
 	bson_t		opts;
 	bool		ok;
 	int			index;
+	instr_time	start;
 
 	bson_init(&opts);
 	BSON_APPEND_BOOL(&opts, "upsert", true);
+	memset(w->ops, 0, sizeof(w->ops));
+	memset(w->bytes, 0, sizeof(w->bytes));
+	w->ops[1] = 1;
+	w->bytes[1] = id->len + body->len;
+	INSTR_TIME_SET_CURRENT(start);
 	ok = mongoc_collection_replace_one(w->coll, id, body, &opts,
 									   &w->reply, error);
 	w->reply_live = true;
+	count_write(w, start, !ok);
 	bson_destroy(&opts);
 
 	*write_error = false;

@@ -103,7 +103,7 @@ typedef enum NgErrorClass
 
 typedef struct NgBulkWriter NgBulkWriter;
 
-extern NgBulkWriter *ng_bulk_writer_create(NgConnEntry *entry,
+extern NgBulkWriter *ng_bulk_writer_create(NgConnEntry *entry, Oid userid,
 										   const char *database,
 										   const char *collection);
 extern void ng_bulk_writer_destroy(NgBulkWriter *w);

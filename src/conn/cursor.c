@@ -19,6 +19,12 @@
  * the iteration ends (ng_coll_cursor_failed): a failed query is an error,
  * never an empty result.
  *
+ * Every command sent here is counted in the remote statistics
+ * (stats/remote_stats.h): the handle finds its local counters once per
+ * command, then adds each document's size and the time spent in the
+ * driver, and the caller reports each document's conversion with
+ * ng_coll_stats_converted.  This is the read side's only hook.
+ *
  * Copyright (c) 2026, nutragenie developers
  *
  * IDENTIFICATION
@@ -28,10 +34,12 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
 #include "utils/memutils.h"
 
 #include "cursor.h"
 #include "ng_remote.h"
+#include "stats/remote_stats.h"
 
 /*
  * Server error codes meaning "this pipeline uses something I do not
@@ -48,9 +56,21 @@ struct NgCollHandle
 	mongoc_collection_t *coll;
 	mongoc_cursor_t *cursor;	/* the streaming cursor, or NULL */
 	char	   *database;
+
+	/* remote statistics */
+	Oid			userid;
+	Oid			relid;			/* foreign table, or InvalidOid */
+	NgStatsMode mode;			/* of the next streaming command */
+	NgStatsCounters *counters;	/* the streaming cursor's, or NULL */
+	bool		timing;			/* time each of its documents */
+	bool		doc_pending;	/* a document came, not yet converted */
+	instr_time	doc_time;		/* ... at this time */
 };
 
 static void release_callback(void *arg);
+static NgStatsCounters *count_command(NgCollHandle *h, NgStatsCommand command,
+									  NgStatsMode mode, Size sent);
+static void count_reply(NgStatsCounters *c, instr_time start, bool failed);
 
 /*
  * ng_coll_open
@@ -66,6 +86,8 @@ ng_coll_open(Oid serverid, Oid userid, const char *database,
 	MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
 
 	h->database = pstrdup(database);
+	h->userid = OidIsValid(userid) ? userid : GetUserId();
+	h->mode = NG_STATS_DIRECT;
 	cb->func = release_callback;
 	cb->arg = h;
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
@@ -80,6 +102,75 @@ static void
 release_callback(void *arg)
 {
 	ng_coll_release((NgCollHandle *) arg);
+}
+
+/*
+ * ng_coll_track
+ *		Count the handle's commands under foreign table relid, its
+ *		streaming ones (finds, aggregates, existence checks) in mode.
+ *		One-document finds always count as NG_STATS_SINGLE.
+ */
+void
+ng_coll_track(NgCollHandle *h, Oid relid, NgStatsMode mode)
+{
+	h->relid = relid;
+	h->mode = mode;
+}
+
+/*
+ * The local counters of one command of the handle, with the command and
+ * the bytes it sends counted; NULL when statistics are off.
+ */
+static NgStatsCounters *
+count_command(NgCollHandle *h, NgStatsCommand command, NgStatsMode mode,
+			  Size sent)
+{
+	NgStatsCounters *c;
+
+	h->doc_pending = false;
+	c = ng_stats_entry(h->relid, h->userid, h->database,
+					   mongoc_collection_get_name(h->coll), command, mode);
+	if (c != NULL)
+	{
+		c->calls++;
+		c->bytes_sent += sent;
+	}
+	return c;
+}
+
+/*
+ * A one-shot command that began at start has its reply: count the wait,
+ * and the error if it failed.
+ */
+static void
+count_reply(NgStatsCounters *c, instr_time start, bool failed)
+{
+	instr_time	end;
+
+	if (c == NULL)
+		return;
+	INSTR_TIME_SET_CURRENT(end);
+	INSTR_TIME_ACCUM_DIFF(c->wait_time, end, start);
+	if (failed)
+		c->errors++;
+}
+
+/*
+ * ng_coll_stats_converted
+ *		The document ng_coll_next returned last has been converted: count
+ *		the time since it came as conversion time.  Cheap; does nothing
+ *		when statistics are off or no document is pending.
+ */
+void
+ng_coll_stats_converted(NgCollHandle *h)
+{
+	instr_time	now;
+
+	if (!h->doc_pending)
+		return;
+	h->doc_pending = false;
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_ACCUM_DIFF(h->counters->convert_time, now, h->doc_time);
 }
 
 /*
@@ -114,6 +205,9 @@ void
 ng_coll_find(NgCollHandle *h, const bson_t *filter, const bson_t *opts)
 {
 	ng_coll_close_cursor(h);
+	h->counters = count_command(h, NG_STATS_FIND, h->mode,
+								filter->len + (opts ? opts->len : 0));
+	h->timing = ng_track_remote_timing;
 	h->cursor = mongoc_collection_find_with_opts(h->coll, filter, opts, NULL);
 }
 
@@ -126,6 +220,9 @@ void
 ng_coll_aggregate(NgCollHandle *h, const bson_t *pipeline, const bson_t *opts)
 {
 	ng_coll_close_cursor(h);
+	h->counters = count_command(h, NG_STATS_AGGREGATE, h->mode,
+								pipeline->len + (opts ? opts->len : 0));
+	h->timing = ng_track_remote_timing;
 	h->cursor = mongoc_collection_aggregate(h->coll, MONGOC_QUERY_NONE,
 											pipeline, opts, NULL);
 }
@@ -138,7 +235,35 @@ ng_coll_aggregate(NgCollHandle *h, const bson_t *pipeline, const bson_t *opts)
 bool
 ng_coll_next(NgCollHandle *h, const bson_t **doc)
 {
-	return h->cursor != NULL && mongoc_cursor_next(h->cursor, doc);
+	instr_time	start;
+	bool		got;
+
+	if (h->cursor == NULL)
+		return false;
+	if (h->counters == NULL)
+		return mongoc_cursor_next(h->cursor, doc);
+	if (!h->timing)
+	{
+		got = mongoc_cursor_next(h->cursor, doc);
+		if (got)
+		{
+			h->counters->documents++;
+			h->counters->bytes_received += (*doc)->len;
+		}
+		return got;
+	}
+
+	INSTR_TIME_SET_CURRENT(start);
+	got = mongoc_cursor_next(h->cursor, doc);
+	INSTR_TIME_SET_CURRENT(h->doc_time);
+	INSTR_TIME_ACCUM_DIFF(h->counters->wait_time, h->doc_time, start);
+	if (got)
+	{
+		h->counters->documents++;
+		h->counters->bytes_received += (*doc)->len;
+	}
+	h->doc_pending = got;
+	return got;
 }
 
 /*
@@ -148,7 +273,11 @@ ng_coll_next(NgCollHandle *h, const bson_t **doc)
 bool
 ng_coll_cursor_failed(NgCollHandle *h, bson_error_t *error)
 {
-	return h->cursor != NULL && mongoc_cursor_error(h->cursor, error);
+	if (h->cursor == NULL || !mongoc_cursor_error(h->cursor, error))
+		return false;
+	if (h->counters != NULL)
+		h->counters->errors++;
+	return true;
 }
 
 /* Destroy the streaming cursor, if any. */
@@ -160,6 +289,8 @@ ng_coll_close_cursor(NgCollHandle *h)
 		mongoc_cursor_destroy(h->cursor);
 		h->cursor = NULL;
 	}
+	h->counters = NULL;
+	h->doc_pending = false;
 }
 
 /*
@@ -178,11 +309,27 @@ ng_coll_find_one(NgCollHandle *h, const bson_t *filter, const bson_t *opts,
 	uint8	   *volatile copy = NULL;
 	volatile uint32 len = 0;
 	volatile bool exists = false;
+	NgStatsCounters *c;
+	instr_time	start;
+	instr_time	end;
 
+	c = count_command(h, NG_STATS_FIND, NG_STATS_SINGLE,
+					  filter->len + (opts ? opts->len : 0));
 	cursor = mongoc_collection_find_with_opts(h->coll, filter, opts, NULL);
 	PG_TRY();
 	{
+		INSTR_TIME_SET_CURRENT(start);
 		exists = mongoc_cursor_next(cursor, &doc);
+		INSTR_TIME_SET_CURRENT(end);
+		if (c != NULL)
+		{
+			INSTR_TIME_ACCUM_DIFF(c->wait_time, end, start);
+			if (exists)
+			{
+				c->documents++;
+				c->bytes_received += doc->len;
+			}
+		}
 		if (exists && found != NULL)
 		{
 			len = doc->len;
@@ -199,7 +346,11 @@ ng_coll_find_one(NgCollHandle *h, const bson_t *filter, const bson_t *opts,
 	*failed = mongoc_cursor_error(cursor, error);
 	mongoc_cursor_destroy(cursor);
 	if (*failed)
+	{
+		if (c != NULL)
+			c->errors++;
 		return false;
+	}
 	if (exists && found != NULL)
 		bson_init_static(found, copy, len);
 	return exists;
@@ -215,12 +366,18 @@ ng_coll_exists(NgCollHandle *h, bson_error_t *error)
 {
 	mongoc_database_t *db;
 	bool		exists;
+	NgStatsCounters *c;
+	instr_time	start;
 
+	c = count_command(h, NG_STATS_COMMAND, h->mode, 0);
+	INSTR_TIME_SET_CURRENT(start);
 	db = mongoc_client_get_database(ng_conn_client(h->conn), h->database);
+	error->code = 0;
 	exists = mongoc_database_has_collection(db,
 											mongoc_collection_get_name(h->coll),
 											error);
 	mongoc_database_destroy(db);
+	count_reply(c, start, !exists && error->code != 0);
 	return exists;
 }
 
@@ -247,8 +404,15 @@ ng_coll_read_command(NgCollHandle *h, const bson_t *command, bson_t *reply,
 int64
 ng_coll_estimated_count(NgCollHandle *h, bson_error_t *error)
 {
-	return mongoc_collection_estimated_document_count(h->coll, NULL, NULL,
-													  NULL, error);
+	NgStatsCounters *c = count_command(h, NG_STATS_COUNT, h->mode, 0);
+	instr_time	start;
+	int64		n;
+
+	INSTR_TIME_SET_CURRENT(start);
+	n = mongoc_collection_estimated_document_count(h->coll, NULL, NULL,
+												   NULL, error);
+	count_reply(c, start, n < 0);
+	return n;
 }
 
 /*
@@ -258,8 +422,16 @@ ng_coll_estimated_count(NgCollHandle *h, bson_error_t *error)
 int64
 ng_coll_count(NgCollHandle *h, const bson_t *filter, bson_error_t *error)
 {
-	return mongoc_collection_count_documents(h->coll, filter, NULL, NULL,
-											 NULL, error);
+	NgStatsCounters *c = count_command(h, NG_STATS_COUNT, h->mode,
+									   filter->len);
+	instr_time	start;
+	int64		n;
+
+	INSTR_TIME_SET_CURRENT(start);
+	n = mongoc_collection_count_documents(h->coll, filter, NULL, NULL,
+										  NULL, error);
+	count_reply(c, start, n < 0);
+	return n;
 }
 
 /*

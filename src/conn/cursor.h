@@ -21,6 +21,7 @@
 #define NG_CURSOR_H
 
 #include "nutragenie.h"
+#include "stats/remote_stats.h"
 
 typedef struct NgCollHandle NgCollHandle;
 
@@ -28,6 +29,8 @@ extern NgCollHandle *ng_coll_open(Oid serverid, Oid userid,
 								  const char *database,
 								  const char *collection);
 extern void ng_coll_release(NgCollHandle *h);
+extern void ng_coll_track(NgCollHandle *h, Oid relid, NgStatsMode mode);
+extern void ng_coll_stats_converted(NgCollHandle *h);
 extern void ng_coll_find(NgCollHandle *h, const bson_t *filter,
 						 const bson_t *opts);
 extern void ng_coll_aggregate(NgCollHandle *h, const bson_t *pipeline,

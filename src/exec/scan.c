@@ -67,6 +67,7 @@
 
 static Node *index_var_to_column(Node *node, List *scan_tlist);
 static void start_scan(NgScanState *st);
+static void count_fallbacks(NgScanState *st);
 
 /*
  * Set up the scan state.  No connection is made here: EXPLAIN without
@@ -442,6 +443,8 @@ start_scan(NgScanState *st)
 	if (split)
 		st->split_scans++;
 
+	ng_coll_track(st->remote, st->opts->relid,
+				  st->batch_template ? NG_STATS_KEY_JOIN : NG_STATS_PUSHED);
 	bson_init(&filter);
 	PG_TRY();
 	{
@@ -450,6 +453,8 @@ start_scan(NgScanState *st)
 		fallback = st->overlay || split ||
 			((st->grouped || st->sort_keys != NIL) &&
 			 ng_scan_guards_trip(st, &filter));
+		if (fallback)
+			ng_coll_track(st->remote, st->opts->relid, NG_STATS_FALLBACK);
 		if (st->grouped)
 		{
 			if (fallback || !ng_scan_send_aggregate(st, &filter))
@@ -529,6 +534,8 @@ ng_scan_convert_document(NgScanState *st, const bson_t *doc,
 {
 	ng_document_to_values(ncols == st->ncols ? st->reader : st->full_reader,
 						  doc, slot->tts_values, slot->tts_isnull);
+	if (st->remote != NULL)
+		ng_coll_stats_converted(st->remote);
 }
 
 /*
@@ -542,10 +549,33 @@ ngReScanForeignScan(ForeignScanState *node)
 
 	if (st->remote != NULL)
 		ng_coll_close_cursor(st->remote);
+	count_fallbacks(st);
 	ng_scan_end_local_sort(st);
 	st->started = false;
 	st->mongo_done = false;
 	st->overlay_items = NIL;
+}
+
+/*
+ * Add the scan's fallbacks (local sorts, limits or groupings, and split or
+ * shortened filters: what EXPLAIN ANALYZE reports) since the last call to
+ * the remote statistics.
+ */
+static void
+count_fallbacks(NgScanState *st)
+{
+	int			n = st->fallbacks + st->split_scans;
+	NgStatsCounters *c;
+
+	if (n == st->stats_fallbacks)
+		return;
+	c = ng_stats_entry(st->opts->relid, st->opts->userid, st->opts->database,
+					   st->opts->collection,
+					   st->grouped ? NG_STATS_AGGREGATE : NG_STATS_FIND,
+					   NG_STATS_FALLBACK);
+	if (c != NULL)
+		c->fallbacks += n - st->stats_fallbacks;
+	st->stats_fallbacks = n;
 }
 
 /*
@@ -559,6 +589,8 @@ ngEndForeignScan(ForeignScanState *node)
 
 	if (st != NULL)
 	{
+		count_fallbacks(st);
+		ng_stats_flush();
 		if (st->remote != NULL)
 			ng_coll_release(st->remote);
 		ng_scan_end_local_sort(st);

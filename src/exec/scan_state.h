@@ -83,6 +83,8 @@ typedef struct NgScanState
 	int			fallbacks;		/* scans computed locally */
 	int			split_scans;	/* (re)scans whose filter took several finds
 								 * or left conditions out */
+	int			stats_fallbacks;	/* fallbacks + split_scans already in the
+									 * remote statistics */
 
 	/* per (re)scan, every mode */
 	MemoryContext filter_cxt;	/* holds parts, reset per (re)scan */

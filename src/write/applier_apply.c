@@ -156,7 +156,8 @@ ng_applier_apply_run(NgOutboxRow **rows, int n, NgApplyFailure *failure)
 		d->entry = entry;
 		d->database = rows[0]->database;
 		d->collection = rows[0]->collection;
-		d->writer = ng_bulk_writer_create(entry, rows[0]->database,
+		d->writer = ng_bulk_writer_create(entry, rows[0]->userid,
+										  rows[0]->database,
 										  rows[0]->collection);
 		ok = apply_ops(d, schedule_rows(rows, n), n, failure);
 	}

@@ -9,12 +9,13 @@ cd "${NG_ROOT:-$(dirname "$0")/../..}/src"
 # folder -> the other folders it may include
 declare -A allowed=(
     [bson]=""
-    [conn]=""
-    [plan]="bson conn"
-    [write]="bson conn"
-    [exec]="plan write bson conn"
-    [admin]="plan write bson conn"
-    [.]="admin exec write conn"
+    [stats]=""
+    [conn]="stats"
+    [plan]="bson conn stats"
+    [write]="bson conn stats"
+    [exec]="plan write bson conn stats"
+    [admin]="plan write bson conn stats"
+    [.]="admin exec write conn stats"
 )
 bad=0
 for dir in "${!allowed[@]}"; do
@@ -28,7 +29,7 @@ for dir in "${!allowed[@]}"; do
                 echo "$f includes \"$inc\": $dir/ may not use $layer/"
                 bad=1
             fi
-        done < <(sed -nE 's/^#include "((bson|plan|exec|write|conn|admin)\/[^"]*)".*/\1/p' "$f")
+        done < <(sed -nE 's/^#include "((bson|plan|exec|write|conn|admin|stats)\/[^"]*)".*/\1/p' "$f")
         if [[ $dir != conn ]] && grep -qE '^#include ("ng_remote\.h"|<mongoc/)' "$f"; then
             echo "$f includes the driver: only src/conn/ may"
             bad=1
