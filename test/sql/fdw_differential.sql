@@ -18,6 +18,16 @@
 -- values PostgreSQL reads; only the evaluation of WHERE is compared.
 \set VERBOSITY terse
 SET timezone = 'UTC';
+-- PostgreSQL 16+ may feed an aggregate's ORDER BY/DISTINCT from a sorted
+-- scan (enable_presorted_aggregate), which turns the scans of these queries
+-- into sorted pipelines there but not on 15: keep the plans of every version
+-- alike.
+DO $$
+BEGIN
+    IF current_setting('server_version_num')::int >= 160000 THEN
+        PERFORM set_config('enable_presorted_aggregate', 'off', false);
+    END IF;
+END $$;
 CREATE SCHEMA differential;
 SET search_path = differential, public;
 \getenv mongo_uri MONGODB_URI
