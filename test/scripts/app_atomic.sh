@@ -112,11 +112,11 @@ ok "every dual-write function and trigger is atomic with the transaction"
 events=$(q 2>&1 <<'SQL'
 LISTEN nutragenie_events;
 BEGIN;
-SELECT ng_create_user('{"email": "rolled-back@example.com", "passwordHash": "h"}');
+SELECT ng_create_user('{"email": "rolled-back@example.com", "passwordHash": "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"}');
 ROLLBACK;
 SELECT 1;
 BEGIN;
-SELECT ng_create_user('{"email": "committed@example.com", "passwordHash": "h"}');
+SELECT ng_create_user('{"email": "committed@example.com", "passwordHash": "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"}');
 SELECT ng_rate_recipe(1, 1, 4);
 COMMIT;
 SELECT 1;

@@ -160,7 +160,7 @@ EXPLAIN (COSTS OFF) SELECT _id FROM security_search_path.docs WHERE n > 15;
 SELECT count(*) FROM security_search_path.docs WHERE n > 15;
 
 -- the domain functions, as an application calls them
-SELECT nutragenie.ng_create_user('{"email": "eve@example.com", "passwordHash": "x"}') AS user_id;
+SELECT nutragenie.ng_create_user('{"email": "eve@example.com", "passwordHash": "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"}') AS user_id;
 SELECT nutragenie.ng_create_recipe('{"title": "Soup", "cuisine": "french", "steps": ["boil"], "createdBy": 1}') AS recipe_id;
 SELECT nutragenie.ng_full_recipe(1) #>> '{content,cuisine}' AS cuisine;
 SELECT nutragenie.ng_rate_recipe(1, 1, 4, 'fine');
