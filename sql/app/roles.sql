@@ -144,7 +144,8 @@ BEGIN
         ('cooking_sessions', 'user_id', 'ALL'), ('recipe_ratings', 'user_id', 'INSERT'),
         ('recipe_ratings', 'user_id', 'UPDATE'), ('recipe_ratings', 'user_id', 'DELETE'),
         ('payment_status_history', NULL, 'ALL'), ('event_log', 'user_id', 'ALL'),
-        ('recipes', 'created_by', 'UPDATE'), ('recipes', 'created_by', 'DELETE')) v(tab, col, cmd)
+        ('recipes', 'created_by', 'INSERT'), ('recipes', 'created_by', 'UPDATE'),
+        ('recipes', 'created_by', 'DELETE')) v(tab, col, cmd)
     LOOP
         FOR pol IN SELECT p.polname FROM pg_policy p
                    WHERE p.polrelid = format('@extschema@.%I', t.tab)::regclass

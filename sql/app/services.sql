@@ -64,7 +64,7 @@ BEGIN
     VALUES (recipe ->> 'title', coalesce(recipe ->> 'category', 'main'),
             coalesce((recipe ->> 'difficultyLevel')::int, 1),
             (recipe ->> 'prepTimeMinutes')::int, (recipe ->> 'cookTimeMinutes')::int,
-            (recipe ->> 'servings')::int, (recipe ->> 'createdBy')::bigint, oid)
+            (recipe ->> 'servings')::int, coalesce((recipe ->> 'createdBy')::bigint, @extschema@.ng_app_user()), oid)
     RETURNING id INTO new_id;
 
     doc := jsonb_strip_nulls(jsonb_build_object(
