@@ -97,7 +97,14 @@ BEGIN
                 EXECUTE format('GRANT %s ON @extschema@.%I TO %I', t.privs, t.tab, rs.role);
             END LOOP;
             EXECUTE format('GRANT USAGE ON ALL SEQUENCES IN SCHEMA @extschema@ TO %I', rs.role);
-            EXECUTE format('GRANT EXECUTE ON FUNCTION @extschema@.ng_publish(text, jsonb) TO %I', rs.role);
+            EXECUTE format('GRANT EXECUTE ON FUNCTION @extschema@.ng_publish(text, jsonb), '
+                           '@extschema@.ng_behavior_documents(bigint[]), @extschema@.ng_apply_ratings(bigint[], bigint[]), '
+                           '@extschema@.ng_apply_nutrition(bigint[]), @extschema@.ng_refresh_behavior(bigint[]), '
+                           '@extschema@.ng_update_user(bigint, jsonb), @extschema@.ng_search_recipes(jsonb, int), '
+                           '@extschema@.ng_start_cooking_session(bigint, bigint, text), '
+                           '@extschema@.ng_log_voice_interaction(bigint, jsonb), '
+                           '@extschema@.ng_end_cooking_session(bigint, text, text), @extschema@.ng_cooking_progress(bigint) TO %I',
+                           rs.role);
             -- the history and the log are written by SECURITY DEFINER triggers
             -- and ng_publish only (in case an earlier version granted more)
             EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON @extschema@.payment_status_history, @extschema@.event_log FROM %I',
@@ -227,6 +234,11 @@ BEGIN
                              'ng_start_cooking_session(bigint, bigint, text)', 'ng_log_voice_interaction(bigint, jsonb)',
                              'ng_end_cooking_session(bigint, text, text)', 'ng_cooking_progress(bigint)'] LOOP
         EXECUTE pg_catalog.format('ALTER FUNCTION @extschema@.%s SECURITY DEFINER', f);
+        -- they bypass the table privileges: only the application roles
+        -- (ng_apply_role_grants) and the owner may call them
+        IF f !~ '^ng_(users_after_insert|users_after_delete|sessions_changed)\(' THEN
+            EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION @extschema@.%s FROM PUBLIC', f);
+        END IF;
     END LOOP;
 END
 $secdef$;
