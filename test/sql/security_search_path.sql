@@ -238,5 +238,5 @@ DROP SERVER sec_sp_srv CASCADE;
 REVOKE ALL ON ALL TABLES IN SCHEMA nutragenie FROM sec_sp_evil;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA nutragenie FROM sec_sp_evil;
 REVOKE ALL ON SCHEMA nutragenie FROM sec_sp_evil;
-REVOKE ALL ON FUNCTION nutragenie.ng_publish(text, jsonb) FROM sec_sp_evil;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA nutragenie FROM sec_sp_evil;
 DROP ROLE sec_sp_evil;
