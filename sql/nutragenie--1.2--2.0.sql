@@ -360,7 +360,7 @@ BEGIN
     VALUES (recipe ->> 'title', coalesce(recipe ->> 'category', 'main'),
             coalesce((recipe ->> 'difficultyLevel')::int, 1),
             (recipe ->> 'prepTimeMinutes')::int, (recipe ->> 'cookTimeMinutes')::int,
-            (recipe ->> 'servings')::int, (recipe ->> 'createdBy')::bigint, oid)
+            (recipe ->> 'servings')::int, coalesce((recipe ->> 'createdBy')::bigint, @extschema@.ng_app_user()), oid)
     RETURNING id INTO new_id;
 
     doc := jsonb_strip_nulls(jsonb_build_object(
@@ -447,7 +447,8 @@ BEGIN
         RAISE EXCEPTION 'mode must be one of voice, manual, guided' USING ERRCODE = 'invalid_parameter_value',
             DETAIL = format('Got "%s".', mode);
     END IF;
-    IF NOT EXISTS (SELECT FROM @extschema@.users u WHERE u.id = ng_start_cooking_session.user_id) THEN
+    IF NOT EXISTS (SELECT FROM @extschema@.users u
+                   WHERE u.id = ng_start_cooking_session.user_id AND @extschema@.ng_acting_for(u.id)) THEN
         RAISE EXCEPTION 'user % does not exist', user_id USING ERRCODE = 'no_data_found';
     END IF;
     SELECT * INTO r FROM @extschema@.recipes x WHERE x.id = ng_start_cooking_session.recipe_id;
@@ -913,6 +914,27 @@ BEGIN
 END
 $fn$;
 
+CREATE UNIQUE INDEX users_email_lower_key ON @extschema@.users (lower(email));
+
+-- The error of a unique violation on a user's email (index
+-- users_email_lower_key: emails are unique up to case); nothing for
+-- another constraint, which the caller raises again.
+CREATE FUNCTION ng_email_taken(email text, constraint_name text)
+RETURNS void
+LANGUAGE plpgsql STABLE CALLED ON NULL INPUT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF constraint_name IN ('users_email_lower_key', 'users_email_key') THEN
+        RAISE EXCEPTION 'a user with email "%" already exists', email
+            USING ERRCODE = 'unique_violation',
+                  DETAIL = 'Field "email" of the user must be unique; emails that differ only by case are the same.';
+    END IF;
+END
+$fn$;
+
+COMMENT ON FUNCTION ng_email_taken(text, text) IS 'raise unique_violation naming field "email" when constraint_name is the unique index of users'' emails; nothing otherwise';
+
 CREATE OR REPLACE FUNCTION ng_create_user("user" jsonb)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
@@ -923,6 +945,7 @@ DECLARE
     u jsonb := "user";
     new_id bigint;
     k text;
+    c text;
 BEGIN
     PERFORM @extschema@.ng_require_mongo();
     IF jsonb_typeof(u) <> 'object' THEN
@@ -952,36 +975,65 @@ BEGIN
     PERFORM @extschema@.ng_check_field(u, 'heightCm', 'number', false, what);
     PERFORM @extschema@.ng_check_field(u, 'weightKg', 'number', false, what);
     PERFORM @extschema@.ng_check_profile(u, what);
-    IF EXISTS (SELECT FROM @extschema@.users x WHERE lower(x.email) = lower(u ->> 'email')) THEN
-        RAISE EXCEPTION 'a user with email "%" already exists', u ->> 'email'
-            USING ERRCODE = 'unique_violation';
+    -- a hash made elsewhere must be bcrypt, the only kind ng_verify_login checks
+    IF (u ->> 'passwordHash') !~ '^\$2[abxy]\$\d\d\$.{53}$' THEN
+        RAISE EXCEPTION 'field "passwordHash" of the user is not a bcrypt hash'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A bcrypt hash looks like $2b$10$ followed by 53 characters; no other kind can log in.',
+                  HINT = 'Give the field "password" to have it hashed here.';
     END IF;
 
     -- the AFTER INSERT trigger turns the profile into the user_profiles
-    -- document and clears the column
-    INSERT INTO @extschema@.users (email, password_hash, nickname, first_name, last_name,
-                                   date_of_birth, gender, height_cm, weight_kg, profile)
-    VALUES (u ->> 'email', coalesce(u ->> 'passwordHash', @extschema@.ng_hash_password(u ->> 'password')), u ->> 'nickname', u ->> 'firstName',
-            u ->> 'lastName', (u ->> 'dateOfBirth')::date, u ->> 'gender',
-            (u ->> 'heightCm')::numeric, (u ->> 'weightKg')::numeric,
-            jsonb_strip_nulls(jsonb_build_object('dietaryProfile', u -> 'dietaryProfile',
-                                                 'cookingProfile', u -> 'cookingProfile')))
-    RETURNING id INTO new_id;
+    -- document and clears the column; the unique index on lower(email)
+    -- decides between concurrent sign-ups (and sees rows RLS hides)
+    BEGIN
+        INSERT INTO @extschema@.users (email, password_hash, nickname, first_name, last_name,
+                                       date_of_birth, gender, height_cm, weight_kg, profile)
+        VALUES (u ->> 'email', coalesce(u ->> 'passwordHash', @extschema@.ng_hash_password(u ->> 'password')), u ->> 'nickname', u ->> 'firstName',
+                u ->> 'lastName', (u ->> 'dateOfBirth')::date, u ->> 'gender',
+                (u ->> 'heightCm')::numeric, (u ->> 'weightKg')::numeric,
+                jsonb_strip_nulls(jsonb_build_object('dietaryProfile', u -> 'dietaryProfile',
+                                                     'cookingProfile', u -> 'cookingProfile')))
+        RETURNING id INTO new_id;
+    EXCEPTION WHEN unique_violation THEN
+        GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME;
+        PERFORM @extschema@.ng_email_taken(u ->> 'email', c);
+        RAISE;
+    END;
     RETURN new_id;
 END
 $fn$;
 
+-- SECURITY DEFINER: the application roles may not write event_log
+-- themselves.  While a request acts for a user (ng_app_user()), only the
+-- extension's functions and triggers may publish: a direct call is refused.
 CREATE OR REPLACE FUNCTION ng_publish(event text, payload jsonb)
 RETURNS void
-LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $fn$
 DECLARE
     new_id bigint;
+    ctx text;
+    caller text;
 BEGIN
+    IF @extschema@.ng_app_user() IS NOT NULL THEN
+        -- the innermost function frame under this one; the extension's own
+        -- functions print unqualified (this search_path), others qualified
+        GET DIAGNOSTICS ctx = PG_CONTEXT;
+        SELECT l INTO caller FROM unnest(string_to_array(ctx, E'\n')) WITH ORDINALITY x(l, o)
+        WHERE o > 1 AND l ~ '^(PL/pgSQL|SQL) function ' ORDER BY o LIMIT 1;
+        IF caller IS NULL OR caller !~ '^(PL/pgSQL|SQL) function ng_[a-z_]+\(' THEN
+            RAISE EXCEPTION 'events are published only by the NutraGenie services while a request acts for a user'
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+    END IF;
     -- durable: a row of the event log in the caller's transaction (see
     -- events.sql); and the notification for listeners that are connected
-    INSERT INTO @extschema@.event_log (event, payload) VALUES (event, payload)
+    INSERT INTO @extschema@.event_log (event, payload, user_id)
+    VALUES (event, payload, coalesce(CASE WHEN jsonb_typeof(payload -> 'userId') = 'number'
+                                          THEN (payload ->> 'userId')::bigint END,
+                                     @extschema@.ng_app_user()))
     RETURNING id INTO new_id;
     PERFORM pg_notify('nutragenie_events', (jsonb_build_object('event', event) || payload)::text);
     IF new_id % 1000 = 0 THEN
@@ -1047,9 +1099,11 @@ CREATE TABLE event_log (
     xact    xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id(),
     at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     event   text NOT NULL,
-    payload jsonb NOT NULL
+    payload jsonb NOT NULL,
+    user_id bigint
 );
 CREATE INDEX event_log_order_idx ON @extschema@.event_log (xact, id);
+COMMENT ON COLUMN @extschema@.event_log.user_id IS 'the user the event is about (payload userId, else the user the request acted for); per-user isolation shows a user only his events';
 COMMENT ON TABLE @extschema@.event_log IS 'the domain''s events, written in the transaction of the change; read them with ng_events(after)';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.event_log', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.event_log_id_seq', '');
@@ -1086,6 +1140,7 @@ END
 $fn$;
 
 COMMENT ON FUNCTION @extschema@.ng_prune_events(bigint) IS 'delete the oldest events beyond the newest keep (default: setting nutragenie_app.event_log_size, else 100000); returns how many';
+REVOKE EXECUTE ON FUNCTION @extschema@.ng_prune_events(bigint) FROM PUBLIC;
 
 CREATE FUNCTION ng_events(after bigint DEFAULT 0, max_events int DEFAULT 100)
 RETURNS TABLE (id bigint, at timestamptz, event text, payload jsonb)
@@ -1505,7 +1560,7 @@ BEGIN
         SELECT coalesce(want_diet, p.diet_type), want_allergies || coalesce(p.allergies, '{}') INTO want_diet, want_allergies
         FROM @extschema@.users u
         JOIN @extschema@.user_profiles p ON p._id = u.mongodb_profile_id
-        WHERE u.id = (query ->> 'forUser')::bigint;
+        WHERE u.id = (query ->> 'forUser')::bigint AND @extschema@.ng_acting_for(u.id);
         IF NOT FOUND THEN
             RAISE EXCEPTION 'user % does not exist or has no profile', query ->> 'forUser' USING ERRCODE = 'no_data_found';
         END IF;
@@ -1625,6 +1680,7 @@ DECLARE
     k text;
     n int;
     p jsonb;
+    c text;
 BEGIN
     PERFORM @extschema@.ng_require_mongo();
     IF jsonb_typeof(changes) <> 'object' THEN
@@ -1663,25 +1719,28 @@ BEGIN
     END IF;
     PERFORM @extschema@.ng_check_profile(changes, what);
 
-    SELECT * INTO u FROM @extschema@.users x WHERE x.id = user_id FOR NO KEY UPDATE;
+    SELECT * INTO u FROM @extschema@.users x WHERE x.id = user_id AND @extschema@.ng_acting_for(x.id) FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'user % does not exist', user_id USING ERRCODE = 'no_data_found';
     END IF;
-    IF changes ? 'email' AND EXISTS (SELECT FROM @extschema@.users x
-                                     WHERE lower(x.email) = lower(changes ->> 'email') AND x.id <> u.id) THEN
-        RAISE EXCEPTION 'a user with email "%" already exists', changes ->> 'email' USING ERRCODE = 'unique_violation';
-    END IF;
-    UPDATE @extschema@.users x SET
-        email = CASE WHEN changes ? 'email' THEN changes ->> 'email' ELSE x.email END,
-        nickname = CASE WHEN changes ? 'nickname' THEN changes ->> 'nickname' ELSE x.nickname END,
-        first_name = CASE WHEN changes ? 'firstName' THEN changes ->> 'firstName' ELSE x.first_name END,
-        last_name = CASE WHEN changes ? 'lastName' THEN changes ->> 'lastName' ELSE x.last_name END,
-        date_of_birth = CASE WHEN changes ? 'dateOfBirth' THEN (changes ->> 'dateOfBirth')::date ELSE x.date_of_birth END,
-        gender = CASE WHEN changes ? 'gender' THEN changes ->> 'gender' ELSE x.gender END,
-        height_cm = CASE WHEN changes ? 'heightCm' THEN (changes ->> 'heightCm')::numeric ELSE x.height_cm END,
-        weight_kg = CASE WHEN changes ? 'weightKg' THEN (changes ->> 'weightKg')::numeric ELSE x.weight_kg END,
-        updated_at = date_trunc('milliseconds', now())
-    WHERE x.id = u.id;
+    -- the unique index on lower(email) decides (it sees the rows RLS hides)
+    BEGIN
+        UPDATE @extschema@.users x SET
+            email = CASE WHEN changes ? 'email' THEN changes ->> 'email' ELSE x.email END,
+            nickname = CASE WHEN changes ? 'nickname' THEN changes ->> 'nickname' ELSE x.nickname END,
+            first_name = CASE WHEN changes ? 'firstName' THEN changes ->> 'firstName' ELSE x.first_name END,
+            last_name = CASE WHEN changes ? 'lastName' THEN changes ->> 'lastName' ELSE x.last_name END,
+            date_of_birth = CASE WHEN changes ? 'dateOfBirth' THEN (changes ->> 'dateOfBirth')::date ELSE x.date_of_birth END,
+            gender = CASE WHEN changes ? 'gender' THEN changes ->> 'gender' ELSE x.gender END,
+            height_cm = CASE WHEN changes ? 'heightCm' THEN (changes ->> 'heightCm')::numeric ELSE x.height_cm END,
+            weight_kg = CASE WHEN changes ? 'weightKg' THEN (changes ->> 'weightKg')::numeric ELSE x.weight_kg END,
+            updated_at = date_trunc('milliseconds', now())
+        WHERE x.id = u.id;
+    EXCEPTION WHEN unique_violation THEN
+        GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME;
+        PERFORM @extschema@.ng_email_taken(changes ->> 'email', c);
+        RAISE;
+    END;
 
     -- the profile: the keys given replace those of the document, the others stay
     IF changes ? 'dietaryProfile' OR changes ? 'cookingProfile' THEN
@@ -1777,8 +1836,10 @@ DECLARE
     uid bigint;
     h text;
 BEGIN
+    -- exactly one user (the unique index on lower(email) makes it so)
     SELECT u.id, u.password_hash INTO uid, h FROM @extschema@.users u
-    WHERE lower(u.email) = lower(ng_verify_login.email);
+    WHERE lower(u.email) = lower(ng_verify_login.email)
+      AND (SELECT count(*) FROM @extschema@.users x WHERE lower(x.email) = lower(ng_verify_login.email)) = 1;
     IF uid IS NULL OR h IS NULL OR h !~ '^\$2[abxy]\$\d\d\$' THEN
         -- as costly as checking a password: an unknown email takes as long
         -- as a wrong password
@@ -1885,7 +1946,8 @@ BEGIN
     IF session_id IS NULL THEN
         RAISE EXCEPTION 'session_id must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT * INTO s FROM @extschema@.cooking_sessions x WHERE x.id = session_id FOR UPDATE;
+    SELECT * INTO s FROM @extschema@.cooking_sessions x
+    WHERE x.id = session_id AND @extschema@.ng_acting_for(x.user_id) FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'cooking session % does not exist', session_id USING ERRCODE = 'no_data_found';
     END IF;
@@ -1993,7 +2055,7 @@ DECLARE
     next_step jsonb;
 BEGIN
     PERFORM @extschema@.ng_require_mongo();
-    SELECT * INTO s FROM @extschema@.cooking_sessions x WHERE x.id = session_id;
+    SELECT * INTO s FROM @extschema@.cooking_sessions x WHERE x.id = session_id AND @extschema@.ng_acting_for(x.user_id);
     IF NOT FOUND THEN
         RETURN NULL;
     END IF;
@@ -2034,7 +2096,7 @@ CREATE TABLE payment_status_history (
     from_status text,
     to_status   text NOT NULL,
     changed_at  timestamptz NOT NULL DEFAULT now(),
-    changed_by  name NOT NULL DEFAULT current_user
+    changed_by  name NOT NULL DEFAULT session_user
 );
 CREATE INDEX payment_status_history_payment_idx ON @extschema@.payment_status_history (payment_id, id);
 COMMENT ON TABLE @extschema@.payment_status_history IS 'every status a payment took, with when and by which role (written by a trigger on payments)';
@@ -2078,9 +2140,12 @@ COMMENT ON FUNCTION @extschema@.ng_payments_before_update() IS 'trigger: refuses
 CREATE TRIGGER ng_payments_before_update BEFORE UPDATE ON @extschema@.payments
     FOR EACH ROW EXECUTE FUNCTION @extschema@.ng_payments_before_update();
 
+-- SECURITY DEFINER: the application roles may not write the history
+-- themselves; changed_by is the session's role (current_user is the
+-- owner here).
 CREATE FUNCTION ng_payments_status_changed()
 RETURNS trigger
-LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
@@ -2089,8 +2154,8 @@ BEGIN
             HINT = 'Record it as succeeded, then change its status to refunded.';
     END IF;
     IF TG_OP = 'INSERT' OR NEW.status IS DISTINCT FROM OLD.status THEN
-        INSERT INTO @extschema@.payment_status_history (payment_id, from_status, to_status)
-        VALUES (NEW.id, CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END, NEW.status);
+        INSERT INTO @extschema@.payment_status_history (payment_id, from_status, to_status, changed_by)
+        VALUES (NEW.id, CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END, NEW.status, session_user);
         PERFORM @extschema@.ng_publish('payment.' || NEW.status, jsonb_build_object(
             'paymentId', NEW.id, 'userId', NEW.user_id, 'amount', NEW.amount, 'currency', NEW.currency,
             'provider', NEW.provider, 'providerReference', NEW.provider_reference));
@@ -2630,11 +2695,13 @@ COMMENT ON FUNCTION @extschema@.ng_refresh_behavior(bigint[]) IS 'recompute the 
 -- Roles: what an application role and an analyst role may do; optional
 -- per-user isolation for the application role.
 -- ---------------------------------------------------------------------------
--- The services run with their caller's rights (none is SECURITY DEFINER),
--- so an application role needs the table privileges its services use:
--- ng_setup_app_role grants exactly those (never the outbox, the dead
--- letters or the FDW's administration), EXECUTE on ng_publish (the
--- triggers call it as the writer) and USAGE on the attached server; its
+-- The services run with their caller's rights (but ng_publish, the
+-- payments history trigger and the functions that reach the per-user
+-- collections: SECURITY DEFINER, below), so an application role needs the
+-- table privileges its services use: ng_setup_app_role grants exactly
+-- those (never the outbox, the dead letters, the FDW's administration, or
+-- writing event_log and payment_status_history), EXECUTE on ng_publish
+-- (the services call it) and USAGE on the attached server; its
 -- MongoDB credentials are its own user mapping, which the DBA creates.
 -- ng_setup_analyst_role grants reading the views (which reach MongoDB with
 -- their owner's mapping) and the tables, without password hashes, chat
@@ -2644,8 +2711,11 @@ COMMENT ON FUNCTION @extschema@.ng_refresh_behavior(bigint[]) IS 'recompute the 
 -- Per-user isolation (user_isolation => true): while the setting
 -- nutragenie_app.user_id names a user, the role sees and changes only that
 -- user's rows (users, payments and their history, goals, nutrition
--- entries, chat messages, cooking sessions) and rates only as that user
--- (ratings stay readable: they make the recipes' aggregates).  With the
+-- entries, chat messages, cooking sessions, events), rates only as that
+-- user (ratings stay readable: they make the recipes' aggregates) and
+-- changes only the recipes that user created.  It has no privilege on the
+-- per-user foreign tables (no row-level security there): the services
+-- reach them as the owner, filtering with ng_acting_for.  With the
 -- setting empty it acts for no user in particular (sign-up, login,
 -- background jobs) and sees all rows.  It guards against a request handler
 -- that acts on another user's id, not against a client that can run any
@@ -2670,6 +2740,18 @@ AS $$
 $$;
 
 COMMENT ON FUNCTION @extschema@.ng_app_user() IS 'the user id in setting nutragenie_app.user_id (the user an application request acts for), NULL when empty';
+
+-- Whether the current request may act on this user's rows: it acts for no
+-- user in particular, or for this one.  The SECURITY DEFINER services (which
+-- bypass row-level security) filter with it.
+CREATE FUNCTION ng_acting_for(user_id bigint)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT @extschema@.ng_app_user() IS NULL OR $1 OPERATOR(pg_catalog.=) @extschema@.ng_app_user()
+$$;
+
+COMMENT ON FUNCTION @extschema@.ng_acting_for(bigint) IS 'whether the current request may act on this user''s rows: setting nutragenie_app.user_id is empty or names this user';
 
 CREATE FUNCTION ng_apply_role_grants()
 RETURNS void
@@ -2698,21 +2780,38 @@ BEGIN
         IF rs.kind = 'app' THEN
             FOR t IN SELECT * FROM (VALUES
                 ('users', 'SELECT, INSERT, UPDATE, DELETE'), ('payments', 'SELECT, INSERT, UPDATE'),
-                ('payment_status_history', 'SELECT, INSERT'), ('nutrition_goals', 'SELECT, INSERT, UPDATE, DELETE'),
+                ('payment_status_history', 'SELECT'), ('nutrition_goals', 'SELECT, INSERT, UPDATE, DELETE'),
                 ('nutrition_entries', 'SELECT, INSERT, UPDATE, DELETE'), ('recipes', 'SELECT, INSERT, UPDATE, DELETE'),
                 ('recipe_ratings', 'SELECT, INSERT, UPDATE, DELETE'), ('chat_messages', 'SELECT, INSERT'),
                 ('cooking_sessions', 'SELECT, INSERT, UPDATE, DELETE'), ('recipe_features', 'SELECT, INSERT, UPDATE, DELETE'),
-                ('event_log', 'SELECT, INSERT, DELETE'), ('mongo_attachment', 'SELECT'), ('food_rules', 'SELECT'),
+                ('event_log', 'SELECT'), ('mongo_attachment', 'SELECT'), ('food_rules', 'SELECT'),
                 ('chat_triggers', 'SELECT')) v(tab, privs)
             LOOP
                 EXECUTE format('GRANT %s ON @extschema@.%I TO %I', t.privs, t.tab, rs.role);
             END LOOP;
             EXECUTE format('GRANT USAGE ON ALL SEQUENCES IN SCHEMA @extschema@ TO %I', rs.role);
-            EXECUTE format('GRANT EXECUTE ON FUNCTION @extschema@.ng_publish(text, jsonb) TO %I', rs.role);
+            EXECUTE format('GRANT EXECUTE ON FUNCTION @extschema@.ng_publish(text, jsonb), '
+                           '@extschema@.ng_behavior_documents(bigint[]), @extschema@.ng_apply_ratings(bigint[], bigint[]), '
+                           '@extschema@.ng_apply_nutrition(bigint[]), @extschema@.ng_refresh_behavior(bigint[]), '
+                           '@extschema@.ng_update_user(bigint, jsonb), @extschema@.ng_search_recipes(jsonb, int), '
+                           '@extschema@.ng_start_cooking_session(bigint, bigint, text), '
+                           '@extschema@.ng_log_voice_interaction(bigint, jsonb), '
+                           '@extschema@.ng_end_cooking_session(bigint, text, text), @extschema@.ng_cooking_progress(bigint) TO %I',
+                           rs.role);
+            -- the history and the log are written by SECURITY DEFINER triggers
+            -- and ng_publish only (in case an earlier version granted more)
+            EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON @extschema@.payment_status_history, @extschema@.event_log FROM %I',
+                           rs.role);
             IF attached THEN
-                EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.recipe_content, @extschema@.user_profiles, '
-                               '@extschema@.cooking_session_details, @extschema@.chef_personalities, @extschema@.user_behavior TO %I',
+                EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.recipe_content, @extschema@.chef_personalities TO %I',
                                rs.role);
+                -- the per-user collections have no row-level security: an
+                -- isolated role reaches them only through the services
+                -- (SECURITY DEFINER, filtered by ng_acting_for)
+                EXECUTE format('%s SELECT, INSERT, UPDATE, DELETE ON @extschema@.user_profiles, '
+                               '@extschema@.cooking_session_details, @extschema@.user_behavior %s %I',
+                               CASE WHEN rs.user_isolation THEN 'REVOKE' ELSE 'GRANT' END,
+                               CASE WHEN rs.user_isolation THEN 'FROM' ELSE 'TO' END, rs.role);
             END IF;
             IF srv IS NOT NULL THEN
                 EXECUTE format('GRANT USAGE ON FOREIGN SERVER %I TO %I', srv, rs.role);
@@ -2744,7 +2843,9 @@ BEGIN
         ('nutrition_entries', 'user_id', 'ALL'), ('chat_messages', 'user_id', 'ALL'),
         ('cooking_sessions', 'user_id', 'ALL'), ('recipe_ratings', 'user_id', 'INSERT'),
         ('recipe_ratings', 'user_id', 'UPDATE'), ('recipe_ratings', 'user_id', 'DELETE'),
-        ('payment_status_history', NULL, 'ALL')) v(tab, col, cmd)
+        ('payment_status_history', NULL, 'ALL'), ('event_log', 'user_id', 'ALL'),
+        ('recipes', 'created_by', 'INSERT'), ('recipes', 'created_by', 'UPDATE'),
+        ('recipes', 'created_by', 'DELETE')) v(tab, col, cmd)
     LOOP
         FOR pol IN SELECT p.polname FROM pg_policy p
                    WHERE p.polrelid = format('@extschema@.%I', t.tab)::regclass
@@ -2808,6 +2909,181 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.ng_setup_analyst_role(name) IS 'grant a role read access to the NutraGenie views and tables (no password hashes, chat messages or event log)';
 REVOKE EXECUTE ON FUNCTION @extschema@.ng_setup_analyst_role(name) FROM PUBLIC;
+
+-- unknown fields and out-of-range figures of a nutrition entry name the field
+CREATE OR REPLACE FUNCTION ng_log_nutrition(entries jsonb)
+RETURNS int
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    e jsonb;
+    i int := 0;
+    what text;
+    k text;
+    missing bigint;
+    n int;
+    cap numeric;
+BEGIN
+    PERFORM @extschema@.ng_require_mongo();
+    IF jsonb_typeof(entries) = 'object' THEN
+        entries := jsonb_build_array(entries);
+    ELSIF jsonb_typeof(entries) IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION 'entries must be a JSON array of objects' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR e IN SELECT x FROM jsonb_array_elements(entries) x LOOP
+        i := i + 1;
+        what := format('entry %s', i);
+        IF jsonb_typeof(e) <> 'object' THEN
+            RAISE EXCEPTION '% must be a JSON object', what USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        PERFORM @extschema@.ng_check_keys(e, ARRAY['userId', 'date', 'mealType', 'foodName', 'calories', 'proteinG',
+                                                   'carbsG', 'fatG', 'recipeId'], what);
+        PERFORM @extschema@.ng_check_field(e, 'userId', 'integer', true, what);
+        PERFORM @extschema@.ng_check_field(e, 'date', 'date', true, what);
+        PERFORM @extschema@.ng_check_field(e, 'foodName', 'text', true, what);
+        PERFORM @extschema@.ng_check_field(e, 'calories', 'number', true, what);
+        PERFORM @extschema@.ng_check_field(e, 'recipeId', 'integer', false, what);
+        FOREACH k IN ARRAY ARRAY['calories', 'proteinG', 'carbsG', 'fatG'] LOOP
+            IF (@extschema@.ng_check_field(e, k, 'number', false, what))::numeric < 0 THEN
+                RAISE EXCEPTION 'field "%" of % must not be negative', k, what
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            -- the columns' range: numeric(7,1) for calories, (6,1) for grams
+            cap := CASE k WHEN 'calories' THEN 1000000 ELSE 100000 END;
+            IF (e ->> k)::numeric >= cap THEN
+                RAISE EXCEPTION 'field "%" of % must be less than %', k, what, cap
+                    USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', e -> k);
+            END IF;
+        END LOOP;
+        IF @extschema@.ng_check_field(e, 'mealType', 'text', false, what) IS NOT NULL
+           AND (e ->> 'mealType') NOT IN ('breakfast', 'lunch', 'dinner', 'snack') THEN
+            RAISE EXCEPTION 'field "mealType" of % must be one of breakfast, lunch, dinner, snack', what
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END LOOP;
+    IF i = 0 THEN
+        RETURN 0;
+    END IF;
+    SELECT (x ->> 'userId')::bigint INTO missing FROM jsonb_array_elements(entries) x
+    WHERE NOT EXISTS (SELECT FROM @extschema@.users u WHERE u.id = (x ->> 'userId')::bigint) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'user % does not exist', missing USING ERRCODE = 'no_data_found';
+    END IF;
+
+    -- one statement: the trigger on nutrition_entries refreshes each user's
+    -- nutritionAnalytics once
+    INSERT INTO @extschema@.nutrition_entries (user_id, entry_date, meal_type, food_name, recipe_id,
+                                               calories, protein_g, carbs_g, fat_g)
+    SELECT (x ->> 'userId')::bigint, (x ->> 'date')::date, coalesce(x ->> 'mealType', 'snack'),
+           x ->> 'foodName', (x ->> 'recipeId')::bigint, (x ->> 'calories')::numeric,
+           (x ->> 'proteinG')::numeric, (x ->> 'carbsG')::numeric, (x ->> 'fatG')::numeric
+    FROM jsonb_array_elements(entries) WITH ORDINALITY AS t(x, o)
+    ORDER BY o;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    PERFORM @extschema@.ng_publish('nutrition.logged', jsonb_build_object('entries', n));
+    RETURN n;
+END
+$fn$;
+COMMENT ON FUNCTION ng_log_nutrition(jsonb) IS 'log a batch of daily nutrition entries (userId, date, mealType, foodName, calories, proteinG, carbsG, fatG, recipeId) in one statement; the trigger refreshes the users'' nutrition analytics in MongoDB; returns the number of entries';
+
+-- a session of another user is not found while a request acts for a user
+CREATE OR REPLACE FUNCTION ng_log_voice_interaction(session_id bigint, interaction jsonb)
+RETURNS int
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $fn$
+DECLARE
+    what constant text := 'the interaction';
+    s @extschema@.cooking_sessions;
+    d record;
+    n int;
+    step int;
+    progress jsonb;
+BEGIN
+    PERFORM @extschema@.ng_require_mongo();
+    IF jsonb_typeof(interaction) <> 'object' THEN
+        RAISE EXCEPTION 'the interaction must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT (interaction ? 'transcript' OR interaction ? 'command') THEN
+        RAISE EXCEPTION 'the interaction needs the field "transcript" or "command"'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM @extschema@.ng_check_field(interaction, 'transcript', 'text', false, what);
+    PERFORM @extschema@.ng_check_field(interaction, 'command', 'text', false, what);
+    PERFORM @extschema@.ng_check_field(interaction, 'response', 'text', false, what);
+    PERFORM @extschema@.ng_check_field(interaction, 'durationMs', 'number', false, what);
+    PERFORM @extschema@.ng_check_field(interaction, 'stepCompleted', 'boolean', false, what);
+    step := @extschema@.ng_check_field(interaction, 'step', 'integer', false, what);
+
+    -- the row lock serializes interactions of one session
+    SELECT * INTO s FROM @extschema@.cooking_sessions x
+    WHERE x.id = session_id AND @extschema@.ng_acting_for(x.user_id) FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'cooking session % does not exist', session_id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF s.status <> 'active' THEN
+        RAISE EXCEPTION 'cooking session % is %', session_id, s.status
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF step IS NOT NULL AND (step < 1 OR (s.total_steps > 0 AND step > s.total_steps)) THEN
+        RAISE EXCEPTION 'field "step" of the interaction must be between 1 and %', greatest(s.total_steps, 1)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT x.voice_interactions, x.step_progress INTO d
+    FROM @extschema@.cooking_session_details x WHERE x._id = s.mongodb_session_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'the detail document of cooking session % is missing', session_id
+            USING ERRCODE = 'no_data_found', HINT = 'Run nutragenie.ng_repair_consistency(false).';
+    END IF;
+
+    n := coalesce(jsonb_array_length(d.voice_interactions), 0) + 1;
+    progress := coalesce(d.step_progress, '[]');
+    IF step IS NOT NULL AND coalesce((interaction ->> 'stepCompleted')::boolean, false)
+       AND NOT progress @> jsonb_build_array(jsonb_build_object('step', step)) THEN
+        progress := progress || jsonb_build_array(jsonb_build_object(
+            'step', step, 'completedAt', @extschema@.ng_bson_date(now())));
+    END IF;
+    -- the element carries its sequence number: re-applying the update
+    -- (absolute $set of the array) cannot duplicate it
+    UPDATE @extschema@.cooking_session_details
+    SET voice_interactions = coalesce(d.voice_interactions, '[]')
+            || jsonb_build_array(jsonb_build_object('seq', n, 'at', @extschema@.ng_bson_date(now())) || interaction),
+        step_progress = progress, updated_at = date_trunc('milliseconds', now())
+    WHERE _id = s.mongodb_session_id;
+    UPDATE @extschema@.cooking_sessions
+    SET voice_interactions = n, steps_completed = jsonb_array_length(progress), updated_at = date_trunc('milliseconds', now())
+    WHERE id = s.id;
+    RETURN n;
+END
+$fn$;
+
+COMMENT ON FUNCTION ng_log_voice_interaction(bigint, jsonb) IS 'append a voice interaction (transcript or command, response, step, stepCompleted, durationMs) to an active session''s document and touch its row; returns the number of interactions';
+-- The functions that read or write the per-user collections
+-- (user_profiles, user_behavior, cooking_session_details) run as the
+-- extension's owner, so that an isolated application role needs no
+-- privilege on them; the services among them find their rows with
+-- ng_acting_for, the triggers and helpers act on rows the caller could
+-- change.
+DO $secdef$
+DECLARE
+    f text;
+BEGIN
+    FOREACH f IN ARRAY ARRAY['ng_users_after_insert()', 'ng_users_after_delete()', 'ng_sessions_changed()',
+                             'ng_behavior_documents(bigint[])', 'ng_apply_ratings(bigint[], bigint[])',
+                             'ng_apply_nutrition(bigint[])', 'ng_refresh_behavior(bigint[])',
+                             'ng_update_user(bigint, jsonb)', 'ng_search_recipes(jsonb, int)',
+                             'ng_start_cooking_session(bigint, bigint, text)', 'ng_log_voice_interaction(bigint, jsonb)',
+                             'ng_end_cooking_session(bigint, text, text)', 'ng_cooking_progress(bigint)'] LOOP
+        EXECUTE pg_catalog.format('ALTER FUNCTION @extschema@.%s SECURITY DEFINER', f);
+        -- they bypass the table privileges: only the application roles
+        -- (ng_apply_role_grants) and the owner may call them
+        IF f !~ '^ng_(users_after_insert|users_after_delete|sessions_changed)\(' THEN
+            EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION @extschema@.%s FROM PUBLIC', f);
+        END IF;
+    END LOOP;
+END
+$secdef$;
 
 -- Every function above with a pinned search_path gets the same one: this
 -- extension's schema and the schema nutragenie_fdw was installed into (found

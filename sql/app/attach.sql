@@ -109,17 +109,36 @@ $fn$;
 COMMENT ON FUNCTION ng_check_keys(jsonb, text[], text) IS 'invalid_parameter_value naming the first field of a jsonb argument that is not one of fields';
 
 COMMENT ON FUNCTION ng_check_field(jsonb, text, text, boolean, text) IS 'the field of a jsonb argument, checked to be of a kind (integer, number, text, text_array, date, object, array, boolean); invalid_parameter_value naming the field otherwise';
+-- SECURITY DEFINER: the application roles may not write event_log
+-- themselves.  While a request acts for a user (ng_app_user()), only the
+-- extension's functions and triggers may publish: a direct call is refused.
 CREATE FUNCTION ng_publish(event text, payload jsonb)
 RETURNS void
-LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $fn$
 DECLARE
     new_id bigint;
+    ctx text;
+    caller text;
 BEGIN
+    IF @extschema@.ng_app_user() IS NOT NULL THEN
+        -- the innermost function frame under this one; the extension's own
+        -- functions print unqualified (this search_path), others qualified
+        GET DIAGNOSTICS ctx = PG_CONTEXT;
+        SELECT l INTO caller FROM unnest(string_to_array(ctx, E'\n')) WITH ORDINALITY x(l, o)
+        WHERE o > 1 AND l ~ '^(PL/pgSQL|SQL) function ' ORDER BY o LIMIT 1;
+        IF caller IS NULL OR caller !~ '^(PL/pgSQL|SQL) function ng_[a-z_]+\(' THEN
+            RAISE EXCEPTION 'events are published only by the NutraGenie services while a request acts for a user'
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+    END IF;
     -- durable: a row of the event log in the caller's transaction (see
     -- events.sql); and the notification for listeners that are connected
-    INSERT INTO @extschema@.event_log (event, payload) VALUES (event, payload)
+    INSERT INTO @extschema@.event_log (event, payload, user_id)
+    VALUES (event, payload, coalesce(CASE WHEN jsonb_typeof(payload -> 'userId') = 'number'
+                                          THEN (payload ->> 'userId')::bigint END,
+                                     @extschema@.ng_app_user()))
     RETURNING id INTO new_id;
     PERFORM pg_notify('nutragenie_events', (jsonb_build_object('event', event) || payload)::text);
     IF new_id % 1000 = 0 THEN

@@ -24,7 +24,8 @@ BEGIN
     IF session_id IS NULL THEN
         RAISE EXCEPTION 'session_id must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT * INTO s FROM @extschema@.cooking_sessions x WHERE x.id = session_id FOR UPDATE;
+    SELECT * INTO s FROM @extschema@.cooking_sessions x
+    WHERE x.id = session_id AND @extschema@.ng_acting_for(x.user_id) FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'cooking session % does not exist', session_id USING ERRCODE = 'no_data_found';
     END IF;
@@ -132,7 +133,7 @@ DECLARE
     next_step jsonb;
 BEGIN
     PERFORM @extschema@.ng_require_mongo();
-    SELECT * INTO s FROM @extschema@.cooking_sessions x WHERE x.id = session_id;
+    SELECT * INTO s FROM @extschema@.cooking_sessions x WHERE x.id = session_id AND @extschema@.ng_acting_for(x.user_id);
     IF NOT FOUND THEN
         RETURN NULL;
     END IF;

@@ -24,9 +24,11 @@ CREATE TABLE event_log (
     xact    xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id(),
     at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     event   text NOT NULL,
-    payload jsonb NOT NULL
+    payload jsonb NOT NULL,
+    user_id bigint
 );
 CREATE INDEX event_log_order_idx ON @extschema@.event_log (xact, id);
+COMMENT ON COLUMN @extschema@.event_log.user_id IS 'the user the event is about (payload userId, else the user the request acted for); per-user isolation shows a user only his events';
 COMMENT ON TABLE @extschema@.event_log IS 'the domain''s events, written in the transaction of the change; read them with ng_events(after)';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.event_log', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.event_log_id_seq', '');
@@ -63,6 +65,7 @@ END
 $fn$;
 
 COMMENT ON FUNCTION @extschema@.ng_prune_events(bigint) IS 'delete the oldest events beyond the newest keep (default: setting nutragenie_app.event_log_size, else 100000); returns how many';
+REVOKE EXECUTE ON FUNCTION @extschema@.ng_prune_events(bigint) FROM PUBLIC;
 
 CREATE FUNCTION ng_events(after bigint DEFAULT 0, max_events int DEFAULT 100)
 RETURNS TABLE (id bigint, at timestamptz, event text, payload jsonb)

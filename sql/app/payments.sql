@@ -13,7 +13,7 @@ CREATE TABLE payment_status_history (
     from_status text,
     to_status   text NOT NULL,
     changed_at  timestamptz NOT NULL DEFAULT now(),
-    changed_by  name NOT NULL DEFAULT current_user
+    changed_by  name NOT NULL DEFAULT session_user
 );
 CREATE INDEX payment_status_history_payment_idx ON @extschema@.payment_status_history (payment_id, id);
 COMMENT ON TABLE @extschema@.payment_status_history IS 'every status a payment took, with when and by which role (written by a trigger on payments)';
@@ -57,9 +57,12 @@ COMMENT ON FUNCTION @extschema@.ng_payments_before_update() IS 'trigger: refuses
 CREATE TRIGGER ng_payments_before_update BEFORE UPDATE ON @extschema@.payments
     FOR EACH ROW EXECUTE FUNCTION @extschema@.ng_payments_before_update();
 
+-- SECURITY DEFINER: the application roles may not write the history
+-- themselves; changed_by is the session's role (current_user is the
+-- owner here).
 CREATE FUNCTION ng_payments_status_changed()
 RETURNS trigger
-LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
@@ -68,8 +71,8 @@ BEGIN
             HINT = 'Record it as succeeded, then change its status to refunded.';
     END IF;
     IF TG_OP = 'INSERT' OR NEW.status IS DISTINCT FROM OLD.status THEN
-        INSERT INTO @extschema@.payment_status_history (payment_id, from_status, to_status)
-        VALUES (NEW.id, CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END, NEW.status);
+        INSERT INTO @extschema@.payment_status_history (payment_id, from_status, to_status, changed_by)
+        VALUES (NEW.id, CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END, NEW.status, session_user);
         PERFORM @extschema@.ng_publish('payment.' || NEW.status, jsonb_build_object(
             'paymentId', NEW.id, 'userId', NEW.user_id, 'amount', NEW.amount, 'currency', NEW.currency,
             'provider', NEW.provider, 'providerReference', NEW.provider_reference));

@@ -385,7 +385,7 @@ BEGIN
         SELECT coalesce(want_diet, p.diet_type), want_allergies || coalesce(p.allergies, '{}') INTO want_diet, want_allergies
         FROM @extschema@.users u
         JOIN @extschema@.user_profiles p ON p._id = u.mongodb_profile_id
-        WHERE u.id = (query ->> 'forUser')::bigint;
+        WHERE u.id = (query ->> 'forUser')::bigint AND @extschema@.ng_acting_for(u.id);
         IF NOT FOUND THEN
             RAISE EXCEPTION 'user % does not exist or has no profile', query ->> 'forUser' USING ERRCODE = 'no_data_found';
         END IF;

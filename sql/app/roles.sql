@@ -2,11 +2,13 @@
 -- Roles: what an application role and an analyst role may do; optional
 -- per-user isolation for the application role.
 -- ---------------------------------------------------------------------------
--- The services run with their caller's rights (none is SECURITY DEFINER),
--- so an application role needs the table privileges its services use:
--- ng_setup_app_role grants exactly those (never the outbox, the dead
--- letters or the FDW's administration), EXECUTE on ng_publish (the
--- triggers call it as the writer) and USAGE on the attached server; its
+-- The services run with their caller's rights (but ng_publish, the
+-- payments history trigger and the functions that reach the per-user
+-- collections: SECURITY DEFINER, below), so an application role needs the
+-- table privileges its services use: ng_setup_app_role grants exactly
+-- those (never the outbox, the dead letters, the FDW's administration, or
+-- writing event_log and payment_status_history), EXECUTE on ng_publish
+-- (the services call it) and USAGE on the attached server; its
 -- MongoDB credentials are its own user mapping, which the DBA creates.
 -- ng_setup_analyst_role grants reading the views (which reach MongoDB with
 -- their owner's mapping) and the tables, without password hashes, chat
@@ -16,8 +18,11 @@
 -- Per-user isolation (user_isolation => true): while the setting
 -- nutragenie_app.user_id names a user, the role sees and changes only that
 -- user's rows (users, payments and their history, goals, nutrition
--- entries, chat messages, cooking sessions) and rates only as that user
--- (ratings stay readable: they make the recipes' aggregates).  With the
+-- entries, chat messages, cooking sessions, events), rates only as that
+-- user (ratings stay readable: they make the recipes' aggregates) and
+-- changes only the recipes that user created.  It has no privilege on the
+-- per-user foreign tables (no row-level security there): the services
+-- reach them as the owner, filtering with ng_acting_for.  With the
 -- setting empty it acts for no user in particular (sign-up, login,
 -- background jobs) and sees all rows.  It guards against a request handler
 -- that acts on another user's id, not against a client that can run any
@@ -42,6 +47,18 @@ AS $$
 $$;
 
 COMMENT ON FUNCTION @extschema@.ng_app_user() IS 'the user id in setting nutragenie_app.user_id (the user an application request acts for), NULL when empty';
+
+-- Whether the current request may act on this user's rows: it acts for no
+-- user in particular, or for this one.  The SECURITY DEFINER services (which
+-- bypass row-level security) filter with it.
+CREATE FUNCTION ng_acting_for(user_id bigint)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT @extschema@.ng_app_user() IS NULL OR $1 OPERATOR(pg_catalog.=) @extschema@.ng_app_user()
+$$;
+
+COMMENT ON FUNCTION @extschema@.ng_acting_for(bigint) IS 'whether the current request may act on this user''s rows: setting nutragenie_app.user_id is empty or names this user';
 
 CREATE FUNCTION ng_apply_role_grants()
 RETURNS void
@@ -70,21 +87,38 @@ BEGIN
         IF rs.kind = 'app' THEN
             FOR t IN SELECT * FROM (VALUES
                 ('users', 'SELECT, INSERT, UPDATE, DELETE'), ('payments', 'SELECT, INSERT, UPDATE'),
-                ('payment_status_history', 'SELECT, INSERT'), ('nutrition_goals', 'SELECT, INSERT, UPDATE, DELETE'),
+                ('payment_status_history', 'SELECT'), ('nutrition_goals', 'SELECT, INSERT, UPDATE, DELETE'),
                 ('nutrition_entries', 'SELECT, INSERT, UPDATE, DELETE'), ('recipes', 'SELECT, INSERT, UPDATE, DELETE'),
                 ('recipe_ratings', 'SELECT, INSERT, UPDATE, DELETE'), ('chat_messages', 'SELECT, INSERT'),
                 ('cooking_sessions', 'SELECT, INSERT, UPDATE, DELETE'), ('recipe_features', 'SELECT, INSERT, UPDATE, DELETE'),
-                ('event_log', 'SELECT, INSERT, DELETE'), ('mongo_attachment', 'SELECT'), ('food_rules', 'SELECT'),
+                ('event_log', 'SELECT'), ('mongo_attachment', 'SELECT'), ('food_rules', 'SELECT'),
                 ('chat_triggers', 'SELECT')) v(tab, privs)
             LOOP
                 EXECUTE format('GRANT %s ON @extschema@.%I TO %I', t.privs, t.tab, rs.role);
             END LOOP;
             EXECUTE format('GRANT USAGE ON ALL SEQUENCES IN SCHEMA @extschema@ TO %I', rs.role);
-            EXECUTE format('GRANT EXECUTE ON FUNCTION @extschema@.ng_publish(text, jsonb) TO %I', rs.role);
+            EXECUTE format('GRANT EXECUTE ON FUNCTION @extschema@.ng_publish(text, jsonb), '
+                           '@extschema@.ng_behavior_documents(bigint[]), @extschema@.ng_apply_ratings(bigint[], bigint[]), '
+                           '@extschema@.ng_apply_nutrition(bigint[]), @extschema@.ng_refresh_behavior(bigint[]), '
+                           '@extschema@.ng_update_user(bigint, jsonb), @extschema@.ng_search_recipes(jsonb, int), '
+                           '@extschema@.ng_start_cooking_session(bigint, bigint, text), '
+                           '@extschema@.ng_log_voice_interaction(bigint, jsonb), '
+                           '@extschema@.ng_end_cooking_session(bigint, text, text), @extschema@.ng_cooking_progress(bigint) TO %I',
+                           rs.role);
+            -- the history and the log are written by SECURITY DEFINER triggers
+            -- and ng_publish only (in case an earlier version granted more)
+            EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON @extschema@.payment_status_history, @extschema@.event_log FROM %I',
+                           rs.role);
             IF attached THEN
-                EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.recipe_content, @extschema@.user_profiles, '
-                               '@extschema@.cooking_session_details, @extschema@.chef_personalities, @extschema@.user_behavior TO %I',
+                EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.recipe_content, @extschema@.chef_personalities TO %I',
                                rs.role);
+                -- the per-user collections have no row-level security: an
+                -- isolated role reaches them only through the services
+                -- (SECURITY DEFINER, filtered by ng_acting_for)
+                EXECUTE format('%s SELECT, INSERT, UPDATE, DELETE ON @extschema@.user_profiles, '
+                               '@extschema@.cooking_session_details, @extschema@.user_behavior %s %I',
+                               CASE WHEN rs.user_isolation THEN 'REVOKE' ELSE 'GRANT' END,
+                               CASE WHEN rs.user_isolation THEN 'FROM' ELSE 'TO' END, rs.role);
             END IF;
             IF srv IS NOT NULL THEN
                 EXECUTE format('GRANT USAGE ON FOREIGN SERVER %I TO %I', srv, rs.role);
@@ -116,7 +150,9 @@ BEGIN
         ('nutrition_entries', 'user_id', 'ALL'), ('chat_messages', 'user_id', 'ALL'),
         ('cooking_sessions', 'user_id', 'ALL'), ('recipe_ratings', 'user_id', 'INSERT'),
         ('recipe_ratings', 'user_id', 'UPDATE'), ('recipe_ratings', 'user_id', 'DELETE'),
-        ('payment_status_history', NULL, 'ALL')) v(tab, col, cmd)
+        ('payment_status_history', NULL, 'ALL'), ('event_log', 'user_id', 'ALL'),
+        ('recipes', 'created_by', 'INSERT'), ('recipes', 'created_by', 'UPDATE'),
+        ('recipes', 'created_by', 'DELETE')) v(tab, col, cmd)
     LOOP
         FOR pol IN SELECT p.polname FROM pg_policy p
                    WHERE p.polrelid = format('@extschema@.%I', t.tab)::regclass
@@ -180,3 +216,29 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.ng_setup_analyst_role(name) IS 'grant a role read access to the NutraGenie views and tables (no password hashes, chat messages or event log)';
 REVOKE EXECUTE ON FUNCTION @extschema@.ng_setup_analyst_role(name) FROM PUBLIC;
+
+-- The functions that read or write the per-user collections
+-- (user_profiles, user_behavior, cooking_session_details) run as the
+-- extension's owner, so that an isolated application role needs no
+-- privilege on them; the services among them find their rows with
+-- ng_acting_for, the triggers and helpers act on rows the caller could
+-- change.
+DO $secdef$
+DECLARE
+    f text;
+BEGIN
+    FOREACH f IN ARRAY ARRAY['ng_users_after_insert()', 'ng_users_after_delete()', 'ng_sessions_changed()',
+                             'ng_behavior_documents(bigint[])', 'ng_apply_ratings(bigint[], bigint[])',
+                             'ng_apply_nutrition(bigint[])', 'ng_refresh_behavior(bigint[])',
+                             'ng_update_user(bigint, jsonb)', 'ng_search_recipes(jsonb, int)',
+                             'ng_start_cooking_session(bigint, bigint, text)', 'ng_log_voice_interaction(bigint, jsonb)',
+                             'ng_end_cooking_session(bigint, text, text)', 'ng_cooking_progress(bigint)'] LOOP
+        EXECUTE pg_catalog.format('ALTER FUNCTION @extschema@.%s SECURITY DEFINER', f);
+        -- they bypass the table privileges: only the application roles
+        -- (ng_apply_role_grants) and the owner may call them
+        IF f !~ '^ng_(users_after_insert|users_after_delete|sessions_changed)\(' THEN
+            EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION @extschema@.%s FROM PUBLIC', f);
+        END IF;
+    END LOOP;
+END
+$secdef$;

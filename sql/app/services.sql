@@ -64,7 +64,7 @@ BEGIN
     VALUES (recipe ->> 'title', coalesce(recipe ->> 'category', 'main'),
             coalesce((recipe ->> 'difficultyLevel')::int, 1),
             (recipe ->> 'prepTimeMinutes')::int, (recipe ->> 'cookTimeMinutes')::int,
-            (recipe ->> 'servings')::int, (recipe ->> 'createdBy')::bigint, oid)
+            (recipe ->> 'servings')::int, coalesce((recipe ->> 'createdBy')::bigint, @extschema@.ng_app_user()), oid)
     RETURNING id INTO new_id;
 
     doc := jsonb_strip_nulls(jsonb_build_object(
@@ -160,6 +160,25 @@ COMMENT ON FUNCTION ng_rate_recipe(bigint, bigint, int, text) IS 'rate a recipe 
 
 -- -------------------------------------------------------------- users
 
+-- The error of a unique violation on a user's email (index
+-- users_email_lower_key: emails are unique up to case); nothing for
+-- another constraint, which the caller raises again.
+CREATE FUNCTION ng_email_taken(email text, constraint_name text)
+RETURNS void
+LANGUAGE plpgsql STABLE CALLED ON NULL INPUT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF constraint_name IN ('users_email_lower_key', 'users_email_key') THEN
+        RAISE EXCEPTION 'a user with email "%" already exists', email
+            USING ERRCODE = 'unique_violation',
+                  DETAIL = 'Field "email" of the user must be unique; emails that differ only by case are the same.';
+    END IF;
+END
+$fn$;
+
+COMMENT ON FUNCTION ng_email_taken(text, text) IS 'raise unique_violation naming field "email" when constraint_name is the unique index of users'' emails; nothing otherwise';
+
 CREATE FUNCTION ng_create_user("user" jsonb)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
@@ -170,6 +189,7 @@ DECLARE
     u jsonb := "user";
     new_id bigint;
     k text;
+    c text;
 BEGIN
     PERFORM @extschema@.ng_require_mongo();
     IF jsonb_typeof(u) <> 'object' THEN
@@ -199,21 +219,31 @@ BEGIN
     PERFORM @extschema@.ng_check_field(u, 'heightCm', 'number', false, what);
     PERFORM @extschema@.ng_check_field(u, 'weightKg', 'number', false, what);
     PERFORM @extschema@.ng_check_profile(u, what);
-    IF EXISTS (SELECT FROM @extschema@.users x WHERE lower(x.email) = lower(u ->> 'email')) THEN
-        RAISE EXCEPTION 'a user with email "%" already exists', u ->> 'email'
-            USING ERRCODE = 'unique_violation';
+    -- a hash made elsewhere must be bcrypt, the only kind ng_verify_login checks
+    IF (u ->> 'passwordHash') !~ '^\$2[abxy]\$\d\d\$.{53}$' THEN
+        RAISE EXCEPTION 'field "passwordHash" of the user is not a bcrypt hash'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A bcrypt hash looks like $2b$10$ followed by 53 characters; no other kind can log in.',
+                  HINT = 'Give the field "password" to have it hashed here.';
     END IF;
 
     -- the AFTER INSERT trigger turns the profile into the user_profiles
-    -- document and clears the column
-    INSERT INTO @extschema@.users (email, password_hash, nickname, first_name, last_name,
-                                   date_of_birth, gender, height_cm, weight_kg, profile)
-    VALUES (u ->> 'email', coalesce(u ->> 'passwordHash', @extschema@.ng_hash_password(u ->> 'password')), u ->> 'nickname', u ->> 'firstName',
-            u ->> 'lastName', (u ->> 'dateOfBirth')::date, u ->> 'gender',
-            (u ->> 'heightCm')::numeric, (u ->> 'weightKg')::numeric,
-            jsonb_strip_nulls(jsonb_build_object('dietaryProfile', u -> 'dietaryProfile',
-                                                 'cookingProfile', u -> 'cookingProfile')))
-    RETURNING id INTO new_id;
+    -- document and clears the column; the unique index on lower(email)
+    -- decides between concurrent sign-ups (and sees rows RLS hides)
+    BEGIN
+        INSERT INTO @extschema@.users (email, password_hash, nickname, first_name, last_name,
+                                       date_of_birth, gender, height_cm, weight_kg, profile)
+        VALUES (u ->> 'email', coalesce(u ->> 'passwordHash', @extschema@.ng_hash_password(u ->> 'password')), u ->> 'nickname', u ->> 'firstName',
+                u ->> 'lastName', (u ->> 'dateOfBirth')::date, u ->> 'gender',
+                (u ->> 'heightCm')::numeric, (u ->> 'weightKg')::numeric,
+                jsonb_strip_nulls(jsonb_build_object('dietaryProfile', u -> 'dietaryProfile',
+                                                     'cookingProfile', u -> 'cookingProfile')))
+        RETURNING id INTO new_id;
+    EXCEPTION WHEN unique_violation THEN
+        GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME;
+        PERFORM @extschema@.ng_email_taken(u ->> 'email', c);
+        RAISE;
+    END;
     RETURN new_id;
 END
 $fn$;
@@ -294,7 +324,8 @@ BEGIN
         RAISE EXCEPTION 'mode must be one of voice, manual, guided' USING ERRCODE = 'invalid_parameter_value',
             DETAIL = format('Got "%s".', mode);
     END IF;
-    IF NOT EXISTS (SELECT FROM @extschema@.users u WHERE u.id = ng_start_cooking_session.user_id) THEN
+    IF NOT EXISTS (SELECT FROM @extschema@.users u
+                   WHERE u.id = ng_start_cooking_session.user_id AND @extschema@.ng_acting_for(u.id)) THEN
         RAISE EXCEPTION 'user % does not exist', user_id USING ERRCODE = 'no_data_found';
     END IF;
     SELECT * INTO r FROM @extschema@.recipes x WHERE x.id = ng_start_cooking_session.recipe_id;
@@ -352,7 +383,8 @@ BEGIN
     step := @extschema@.ng_check_field(interaction, 'step', 'integer', false, what);
 
     -- the row lock serializes interactions of one session
-    SELECT * INTO s FROM @extschema@.cooking_sessions x WHERE x.id = session_id FOR UPDATE;
+    SELECT * INTO s FROM @extschema@.cooking_sessions x
+    WHERE x.id = session_id AND @extschema@.ng_acting_for(x.user_id) FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'cooking session % does not exist', session_id USING ERRCODE = 'no_data_found';
     END IF;
@@ -408,6 +440,7 @@ DECLARE
     k text;
     missing bigint;
     n int;
+    cap numeric;
 BEGIN
     PERFORM @extschema@.ng_require_mongo();
     IF jsonb_typeof(entries) = 'object' THEN
@@ -421,6 +454,8 @@ BEGIN
         IF jsonb_typeof(e) <> 'object' THEN
             RAISE EXCEPTION '% must be a JSON object', what USING ERRCODE = 'invalid_parameter_value';
         END IF;
+        PERFORM @extschema@.ng_check_keys(e, ARRAY['userId', 'date', 'mealType', 'foodName', 'calories', 'proteinG',
+                                                   'carbsG', 'fatG', 'recipeId'], what);
         PERFORM @extschema@.ng_check_field(e, 'userId', 'integer', true, what);
         PERFORM @extschema@.ng_check_field(e, 'date', 'date', true, what);
         PERFORM @extschema@.ng_check_field(e, 'foodName', 'text', true, what);
@@ -430,6 +465,12 @@ BEGIN
             IF (@extschema@.ng_check_field(e, k, 'number', false, what))::numeric < 0 THEN
                 RAISE EXCEPTION 'field "%" of % must not be negative', k, what
                     USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            -- the columns' range: numeric(7,1) for calories, (6,1) for grams
+            cap := CASE k WHEN 'calories' THEN 1000000 ELSE 100000 END;
+            IF (e ->> k)::numeric >= cap THEN
+                RAISE EXCEPTION 'field "%" of % must be less than %', k, what, cap
+                    USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', e -> k);
             END IF;
         END LOOP;
         IF @extschema@.ng_check_field(e, 'mealType', 'text', false, what) IS NOT NULL

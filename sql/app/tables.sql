@@ -32,6 +32,8 @@ CREATE TABLE users (
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now()
 );
+-- emails are unique up to case (ng_verify_login finds exactly one user)
+CREATE UNIQUE INDEX users_email_lower_key ON users (lower(email));
 COMMENT ON TABLE users IS 'NutraGenie users; the profile document is user_profiles._id = mongodb_profile_id';
 COMMENT ON COLUMN users.profile IS 'PostgreSQL-first deployments only: the profile as jsonb, moved to MongoDB by ng_migrate_to_mongo and then NULL';
 

@@ -65,6 +65,7 @@ DECLARE
     k text;
     n int;
     p jsonb;
+    c text;
 BEGIN
     PERFORM @extschema@.ng_require_mongo();
     IF jsonb_typeof(changes) <> 'object' THEN
@@ -103,25 +104,28 @@ BEGIN
     END IF;
     PERFORM @extschema@.ng_check_profile(changes, what);
 
-    SELECT * INTO u FROM @extschema@.users x WHERE x.id = user_id FOR NO KEY UPDATE;
+    SELECT * INTO u FROM @extschema@.users x WHERE x.id = user_id AND @extschema@.ng_acting_for(x.id) FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'user % does not exist', user_id USING ERRCODE = 'no_data_found';
     END IF;
-    IF changes ? 'email' AND EXISTS (SELECT FROM @extschema@.users x
-                                     WHERE lower(x.email) = lower(changes ->> 'email') AND x.id <> u.id) THEN
-        RAISE EXCEPTION 'a user with email "%" already exists', changes ->> 'email' USING ERRCODE = 'unique_violation';
-    END IF;
-    UPDATE @extschema@.users x SET
-        email = CASE WHEN changes ? 'email' THEN changes ->> 'email' ELSE x.email END,
-        nickname = CASE WHEN changes ? 'nickname' THEN changes ->> 'nickname' ELSE x.nickname END,
-        first_name = CASE WHEN changes ? 'firstName' THEN changes ->> 'firstName' ELSE x.first_name END,
-        last_name = CASE WHEN changes ? 'lastName' THEN changes ->> 'lastName' ELSE x.last_name END,
-        date_of_birth = CASE WHEN changes ? 'dateOfBirth' THEN (changes ->> 'dateOfBirth')::date ELSE x.date_of_birth END,
-        gender = CASE WHEN changes ? 'gender' THEN changes ->> 'gender' ELSE x.gender END,
-        height_cm = CASE WHEN changes ? 'heightCm' THEN (changes ->> 'heightCm')::numeric ELSE x.height_cm END,
-        weight_kg = CASE WHEN changes ? 'weightKg' THEN (changes ->> 'weightKg')::numeric ELSE x.weight_kg END,
-        updated_at = date_trunc('milliseconds', now())
-    WHERE x.id = u.id;
+    -- the unique index on lower(email) decides (it sees the rows RLS hides)
+    BEGIN
+        UPDATE @extschema@.users x SET
+            email = CASE WHEN changes ? 'email' THEN changes ->> 'email' ELSE x.email END,
+            nickname = CASE WHEN changes ? 'nickname' THEN changes ->> 'nickname' ELSE x.nickname END,
+            first_name = CASE WHEN changes ? 'firstName' THEN changes ->> 'firstName' ELSE x.first_name END,
+            last_name = CASE WHEN changes ? 'lastName' THEN changes ->> 'lastName' ELSE x.last_name END,
+            date_of_birth = CASE WHEN changes ? 'dateOfBirth' THEN (changes ->> 'dateOfBirth')::date ELSE x.date_of_birth END,
+            gender = CASE WHEN changes ? 'gender' THEN changes ->> 'gender' ELSE x.gender END,
+            height_cm = CASE WHEN changes ? 'heightCm' THEN (changes ->> 'heightCm')::numeric ELSE x.height_cm END,
+            weight_kg = CASE WHEN changes ? 'weightKg' THEN (changes ->> 'weightKg')::numeric ELSE x.weight_kg END,
+            updated_at = date_trunc('milliseconds', now())
+        WHERE x.id = u.id;
+    EXCEPTION WHEN unique_violation THEN
+        GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME;
+        PERFORM @extschema@.ng_email_taken(changes ->> 'email', c);
+        RAISE;
+    END;
 
     -- the profile: the keys given replace those of the document, the others stay
     IF changes ? 'dietaryProfile' OR changes ? 'cookingProfile' THEN
@@ -217,8 +221,10 @@ DECLARE
     uid bigint;
     h text;
 BEGIN
+    -- exactly one user (the unique index on lower(email) makes it so)
     SELECT u.id, u.password_hash INTO uid, h FROM @extschema@.users u
-    WHERE lower(u.email) = lower(ng_verify_login.email);
+    WHERE lower(u.email) = lower(ng_verify_login.email)
+      AND (SELECT count(*) FROM @extschema@.users x WHERE lower(x.email) = lower(ng_verify_login.email)) = 1;
     IF uid IS NULL OR h IS NULL OR h !~ '^\$2[abxy]\$\d\d\$' THEN
         -- as costly as checking a password: an unknown email takes as long
         -- as a wrong password

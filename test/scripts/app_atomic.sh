@@ -52,7 +52,7 @@ state() { q -v srv=$S -v db=$DB <<<"SELECT public.ng_dom_state(:'srv', :'db')"; 
 # succeed on its own
 calls=(
   "SELECT ng_create_recipe('{\"title\": \"Atomic soup\", \"steps\": [\"Boil\"], \"tags\": [\"x\"]}')"
-  "SELECT ng_create_user('{\"email\": \"atomic@example.com\", \"passwordHash\": \"h\", \"dietaryProfile\": {\"dietType\": \"vegan\"}}')"
+  "SELECT ng_create_user('{\"email\": \"atomic@example.com\", \"passwordHash\": \"\$2a\$10\$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy\", \"dietaryProfile\": {\"dietType\": \"vegan\"}}')"
   "SELECT ng_start_cooking_session(2, 3, 'voice')"
   "SELECT ng_log_voice_interaction(4, '{\"command\": \"next\", \"step\": 1, \"stepCompleted\": true}')"
   "SELECT ng_finish_cooking_session(4)"
@@ -112,11 +112,11 @@ ok "every dual-write function and trigger is atomic with the transaction"
 events=$(q 2>&1 <<'SQL'
 LISTEN nutragenie_events;
 BEGIN;
-SELECT ng_create_user('{"email": "rolled-back@example.com", "passwordHash": "h"}');
+SELECT ng_create_user('{"email": "rolled-back@example.com", "passwordHash": "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"}');
 ROLLBACK;
 SELECT 1;
 BEGIN;
-SELECT ng_create_user('{"email": "committed@example.com", "passwordHash": "h"}');
+SELECT ng_create_user('{"email": "committed@example.com", "passwordHash": "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"}');
 SELECT ng_rate_recipe(1, 1, 4);
 COMMIT;
 SELECT 1;

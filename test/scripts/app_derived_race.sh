@@ -22,7 +22,7 @@ setup_domain $S 4 3 0
 # users 5..8: 5 and 6 have a user_behavior document (from their nutrition
 # log), 7 and 8 have none
 q >/dev/null <<'SQL'
-SELECT ng_create_user(jsonb_build_object('email', 'race' || g || '@example.com', 'passwordHash', 'h'))
+SELECT ng_create_user(jsonb_build_object('email', 'race' || g || '@example.com', 'passwordHash', '$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy'))
 FROM generate_series(5, 8) g;
 SELECT ng_log_nutrition('[{"userId": 5, "date": "2026-03-01", "foodName": "Soup", "calories": 100},
                           {"userId": 6, "date": "2026-03-01", "foodName": "Tea", "calories": 5}]');

@@ -25,7 +25,7 @@ INSERT INTO chef_personalities (_id, doc) VALUES
  ('chef_lena', '{"name": "Lena", "adaptiveResponses": [
     {"trigger": "nutrition_question", "response": "Let me pull up the macros for you."},
     {"trigger": "timer", "response": 42}]}');
-SELECT ng_create_user('{"email": "ana@example.com", "passwordHash": "h",
+SELECT ng_create_user('{"email": "ana@example.com", "passwordHash": "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy",
   "dietaryProfile": {"allergies": ["peanuts", "lactose"], "calorieTarget": 1900},
   "cookingProfile": {"preferredChef": "chef_maria"}}') AS ana;
 

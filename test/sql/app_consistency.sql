@@ -38,7 +38,7 @@ SELECT ng_full_recipe(4) -> 'content' -> 'nutrition' AS nutrition;
 DO $$ BEGIN CALL nutragenie.ng_migrate_to_mongo(0); EXCEPTION WHEN invalid_parameter_value THEN RAISE NOTICE 'rejected: %', SQLERRM; END $$;
 
 -- inject inconsistencies of every kind, behind nutragenie's back
-SELECT ng_create_user('{"email": "fresh@example.com", "passwordHash": "h"}') AS fresh;
+SELECT ng_create_user('{"email": "fresh@example.com", "passwordHash": "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"}') AS fresh;
 SELECT ng_create_recipe('{"title": "Fresh"}') AS fresh_recipe;
 SELECT ng_start_cooking_session(1, 1, 'manual') AS session;
 -- user 1: profile document deleted

@@ -25,10 +25,10 @@ BEGIN
     PERFORM pg_sleep(0.01);
   END LOOP;
 END $$;
-SELECT ng_create_user('{"email": "ana@example.com", "passwordHash": "h"}') AS ana;
+SELECT ng_create_user('{"email": "ana@example.com", "passwordHash": "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"}') AS ana;
 -- rolled back: no event
 BEGIN;
-SELECT ng_create_user('{"email": "ghost@example.com", "passwordHash": "h"}') AS ghost;
+SELECT ng_create_user('{"email": "ghost@example.com", "passwordHash": "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"}') AS ghost;
 SELECT count(*) AS own_event_not_readable_yet FROM ng_events() WHERE payload ->> 'email' = 'ghost@example.com';
 ROLLBACK;
 SELECT ng_create_recipe('{"title": "Soup"}') AS soup;
@@ -41,7 +41,7 @@ SELECT id, event FROM ng_events(3);
 SELECT count(*) AS at_the_end FROM ng_events((SELECT max(id) FROM event_log));
 
 -- bounded: the oldest go first; a cursor that was pruned is an error
-SELECT ng_create_user(format('{"email": "u%s@example.com", "passwordHash": "h"}', g)::jsonb) FROM generate_series(1, 3) g;
+SELECT ng_create_user(format('{"email": "u%s@example.com", "passwordHash": "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"}', g)::jsonb) FROM generate_series(1, 3) g;
 SELECT pg_temp.settle();
 SELECT ng_prune_events(2) AS pruned;
 SELECT id, event FROM event_log ORDER BY id;

@@ -24,8 +24,8 @@ BEGIN
     PERFORM pg_sleep(0.01);
   END LOOP;
 END $$;
-SELECT ng_create_user('{"email": "ana@example.com", "passwordHash": "h"}') AS ana;
-SELECT ng_create_user('{"email": "ben@example.com", "passwordHash": "h"}') AS ben;
+SELECT ng_create_user('{"email": "ana@example.com", "passwordHash": "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"}') AS ana;
+SELECT ng_create_user('{"email": "ben@example.com", "passwordHash": "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"}') AS ben;
 CREATE FUNCTION pg_temp.p(j jsonb) RETURNS jsonb LANGUAGE sql AS $$
   SELECT (j - 'createdAt') || jsonb_build_object('history',
            (SELECT jsonb_agg(h - 'at') FROM jsonb_array_elements(j -> 'history') h)) $$;

@@ -24,7 +24,7 @@ BEGIN
     PERFORM pg_sleep(0.01);
   END LOOP;
 END $$;
-SELECT ng_create_user('{"email": "cook@example.com", "passwordHash": "h"}') AS cook;
+SELECT ng_create_user('{"email": "cook@example.com", "passwordHash": "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"}') AS cook;
 SELECT ng_create_recipe('{"title": "Lentil soup", "category": "lunch", "servings": 2, "cuisine": "indian",
   "tags": ["vegan"], "ingredients": [{"name": "lentils"}, {"name": "onion"}],
   "steps": ["Rinse", "Simmer"], "nutrition": {"calories": 320, "carbs_g": 40}}') AS soup;

@@ -16,7 +16,7 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
   RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
-SELECT ng_create_user('{"email": "vera@example.com", "passwordHash": "h",
+SELECT ng_create_user('{"email": "vera@example.com", "passwordHash": "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy",
   "dietaryProfile": {"dietType": "vegan", "allergies": ["gluten", "mushrooms"]}}') AS vera;
 SELECT ng_create_recipe(r::jsonb) FROM (VALUES
  ('{"title": "Lentil soup", "category": "lunch", "cuisine": "indian", "tags": ["vegan", "Quick"], "difficultyLevel": 1,

@@ -24,20 +24,20 @@ CREATE FUNCTION pg_temp.mongo_doc(coll text, filter json) RETURNS jsonb LANGUAGE
 $$;
 
 -- users
-SELECT ng_create_user('{"email": "ana@example.com", "passwordHash": "x1", "nickname": "ana",
+SELECT ng_create_user('{"email": "ana@example.com", "passwordHash": "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy", "nickname": "ana",
                         "firstName": "Ana", "dateOfBirth": "1990-04-01", "heightCm": 168,
                         "dietaryProfile": {"dietType": "vegetarian", "allergies": ["peanuts"]},
                         "cookingProfile": {"skillLevel": "advanced"}}') AS ana;
-SELECT ng_create_user('{"email": "ben@example.com", "passwordHash": "x2"}') AS ben;
+SELECT ng_create_user('{"email": "ben@example.com", "passwordHash": "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"}') AS ben;
 SELECT pg_temp.mongo_doc('user_profiles', '{"postgresUserId": 1}');
 SELECT ng_user_full_profile(1) - 'mongodbProfileId';
 SELECT ng_user_full_profile(2) -> 'dietaryProfile' AS defaults;
 SELECT ng_user_full_profile(99) IS NULL AS unknown_is_null;
-SELECT pg_temp.try('SELECT ng_create_user(''{"email": "ana@example.com", "passwordHash": "x"}'')');
-SELECT pg_temp.try('SELECT ng_create_user(''{"email": "not-an-email", "passwordHash": "x"}'')');
+SELECT pg_temp.try('SELECT ng_create_user(''{"email": "ana@example.com", "passwordHash": "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"}'')');
+SELECT pg_temp.try('SELECT ng_create_user(''{"email": "not-an-email", "passwordHash": "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"}'')');
 SELECT pg_temp.try('SELECT ng_create_user(''{"email": "c@example.com"}'')');
-SELECT pg_temp.try('SELECT ng_create_user(''{"email": "c@example.com", "passwordHash": "x", "dateOfBirth": "1990-02-30"}'')');
-SELECT pg_temp.try('SELECT ng_create_user(''{"email": "c@example.com", "passwordHash": "x", "dietaryProfile": []}'')');
+SELECT pg_temp.try('SELECT ng_create_user(''{"email": "c@example.com", "passwordHash": "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy", "dateOfBirth": "1990-02-30"}'')');
+SELECT pg_temp.try('SELECT ng_create_user(''{"email": "c@example.com", "passwordHash": "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy", "dietaryProfile": []}'')');
 SELECT pg_temp.try('SELECT ng_create_user(''"c@example.com"'')');
 SELECT count(*) AS users, (SELECT count(*) FROM user_profiles) AS profiles FROM users;
 

@@ -18,10 +18,10 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
   RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
-SELECT ng_create_user('{"email": "vera@example.com", "passwordHash": "h",
+SELECT ng_create_user('{"email": "vera@example.com", "passwordHash": "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy",
   "dietaryProfile": {"dietType": "vegetarian", "allergies": ["peanuts"], "calorieTarget": 2000},
   "cookingProfile": {"favoriteCuisines": ["thai"]}}') AS vera;
-SELECT ng_create_user(format('{"email": "rater%s@example.com", "passwordHash": "h"}', g)::jsonb) FROM generate_series(1, 4) g;
+SELECT ng_create_user(format('{"email": "rater%s@example.com", "passwordHash": "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"}', g)::jsonb) FROM generate_series(1, 4) g;
 SELECT ng_create_recipe(r::jsonb) FROM (VALUES
  ('{"title": "Dal", "category": "dinner", "cuisine": "indian", "ingredients": [{"name": "lentils"}], "nutrition": {"calories": 450}}'),
  ('{"title": "Chana masala", "category": "dinner", "cuisine": "indian", "ingredients": [{"name": "chickpeas"}], "nutrition": {"calories": 500}}'),
@@ -42,7 +42,7 @@ SELECT rank, recipe_id, title, score, reasons FROM ng_recommend_recipes(1, 5);
 SELECT ng_set_nutrition_goal(1, '{"calories": 1200}') ->> 'calories' AS goal;
 SELECT rank, title, calories, reasons[array_upper(reasons, 1)] AS why_it_fits FROM ng_recommend_recipes(1, 5);
 -- a new user (default profile, no ratings): popularity only
-SELECT ng_create_user('{"email": "new@example.com", "passwordHash": "h"}') AS newbie;
+SELECT ng_create_user('{"email": "new@example.com", "passwordHash": "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"}') AS newbie;
 SELECT rank, title, reasons FROM ng_recommend_recipes(6, 3);
 SELECT pg_temp.try('SELECT * FROM ng_recommend_recipes(1, 0)');
 SELECT pg_temp.try('SELECT * FROM ng_recommend_recipes(9, 3)');

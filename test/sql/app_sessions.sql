@@ -17,7 +17,7 @@ EXCEPTION WHEN OTHERS THEN
   RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
 
-SELECT ng_create_user('{"email": "cook@example.com", "passwordHash": "h"}') AS cook;
+SELECT ng_create_user('{"email": "cook@example.com", "passwordHash": "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"}') AS cook;
 SELECT ng_create_recipe('{"title": "Pancakes", "steps": ["Mix", "Rest", "Fry"]}') AS pancakes;
 
 SELECT ng_start_cooking_session(1, 1) AS session;

@@ -16,10 +16,10 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
   RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
-SELECT ng_create_user('{"email": "ana@example.com", "passwordHash": "h", "nickname": "ana",
+SELECT ng_create_user('{"email": "ana@example.com", "passwordHash": "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy", "nickname": "ana",
   "dietaryProfile": {"dietType": "vegetarian", "allergies": ["peanuts"], "calorieTarget": 1900},
   "cookingProfile": {"skillLevel": "beginner", "favoriteCuisines": ["italian"]}}') AS ana;
-SELECT ng_create_user('{"email": "ben@example.com", "passwordHash": "h"}') AS ben;
+SELECT ng_create_user('{"email": "ben@example.com", "passwordHash": "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"}') AS ben;
 
 -- partial: the fields given change, the profile keys given replace theirs
 SELECT ng_update_user(1, '{"nickname": "annie", "weightKg": 61.5, "lastName": "Silva",

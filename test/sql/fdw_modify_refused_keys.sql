@@ -109,7 +109,7 @@ SELECT nutragenie_fdw.run_command('rk_srv', '{"dropDatabase": 1}', 'ng_refused_k
 TRUNCATE users, recipes, payments, nutrition_goals, nutrition_entries, recipe_ratings,
          chat_messages, cooking_sessions RESTART IDENTITY CASCADE;
 SELECT ng_attach_mongo('rk_srv', 'ng_refused_keys') ->> 'database' AS attached;
-SELECT ng_create_user('{"email": "cook@example.com", "passwordHash": "h"}') AS cook;
+SELECT ng_create_user('{"email": "cook@example.com", "passwordHash": "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"}') AS cook;
 SELECT ng_create_recipe('{"title": "Pancakes", "steps": ["Mix", "Fry"]}') AS pancakes;
 \set VERBOSITY terse
 SELECT ng_create_recipe('{"title": "Bad", "steps": ["Mix", {"instruction": "Fry", "$bad": 1}]}');

@@ -16,8 +16,10 @@ SELECT function FROM security_grants.functions
 WHERE NOT has_function_privilege('public', function::regprocedure, 'EXECUTE')
 ORDER BY function;
 
--- SECURITY DEFINER functions: none (each would need a pinned search_path)
-SELECT function FROM security_grants.functions WHERE prosecdef;
+-- SECURITY DEFINER functions: ng_publish, the payments history trigger and
+-- those that reach the per-user collections (README, Roles), each with a
+-- pinned search_path (checked below); a new one shows up here
+SELECT function, proconfig IS NOT NULL AS pinned FROM security_grants.functions WHERE prosecdef ORDER BY function;
 
 -- SQL and PL/pgSQL without a pinned search_path (pg_catalog first, then
 -- the extension's own schemas -- the app's, then the one nutragenie_fdw was

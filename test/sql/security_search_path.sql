@@ -28,7 +28,12 @@ REVOKE ALL ON nutragenie_fdw.outbox, nutragenie_fdw.dead_letters, nutragenie_fdw
               nutragenie_fdw.dead_letter_queue FROM sec_sp_evil;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA nutragenie TO sec_sp_evil;
 REVOKE ALL ON nutragenie_fdw.outbox_seq_seq, nutragenie_fdw.dead_letters_id_seq FROM sec_sp_evil;
-GRANT EXECUTE ON FUNCTION nutragenie.ng_publish(text, jsonb) TO sec_sp_evil;
+GRANT EXECUTE ON FUNCTION nutragenie.ng_publish(text, jsonb), nutragenie.ng_apply_ratings(bigint[], bigint[]),
+    nutragenie.ng_apply_nutrition(bigint[]), nutragenie.ng_behavior_documents(bigint[]),
+    nutragenie.ng_start_cooking_session(bigint, bigint, text), nutragenie.ng_log_voice_interaction(bigint, jsonb),
+    nutragenie.ng_end_cooking_session(bigint, text, text), nutragenie.ng_cooking_progress(bigint),
+    nutragenie.ng_update_user(bigint, jsonb), nutragenie.ng_search_recipes(jsonb, int),
+    nutragenie.ng_refresh_behavior(bigint[]) TO sec_sp_evil;
 
 SET ROLE sec_sp_evil;
 SET search_path = security_search_path, pg_catalog, nutragenie, public;
@@ -160,7 +165,7 @@ EXPLAIN (COSTS OFF) SELECT _id FROM security_search_path.docs WHERE n > 15;
 SELECT count(*) FROM security_search_path.docs WHERE n > 15;
 
 -- the domain functions, as an application calls them
-SELECT nutragenie.ng_create_user('{"email": "eve@example.com", "passwordHash": "x"}') AS user_id;
+SELECT nutragenie.ng_create_user('{"email": "eve@example.com", "passwordHash": "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"}') AS user_id;
 SELECT nutragenie.ng_create_recipe('{"title": "Soup", "cuisine": "french", "steps": ["boil"], "createdBy": 1}') AS recipe_id;
 SELECT nutragenie.ng_full_recipe(1) #>> '{content,cuisine}' AS cuisine;
 SELECT nutragenie.ng_rate_recipe(1, 1, 4, 'fine');
@@ -233,5 +238,5 @@ DROP SERVER sec_sp_srv CASCADE;
 REVOKE ALL ON ALL TABLES IN SCHEMA nutragenie FROM sec_sp_evil;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA nutragenie FROM sec_sp_evil;
 REVOKE ALL ON SCHEMA nutragenie FROM sec_sp_evil;
-REVOKE ALL ON FUNCTION nutragenie.ng_publish(text, jsonb) FROM sec_sp_evil;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA nutragenie FROM sec_sp_evil;
 DROP ROLE sec_sp_evil;
